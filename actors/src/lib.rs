@@ -1,0 +1,19 @@
+//! The session core of construct-actor: sessions, their events and their followers, as actors.
+//!
+//! This crate knows nothing of HTTP. A [`SessionRegistry`] owns every session; each session is a
+//! [`SessionActor`] holding its identity, activity and subscribers. The daemon asks them things
+//! only by sending the messages in [`messages`]; no lock guards any of this state.
+
+pub mod event;
+pub mod messages;
+pub mod registry;
+pub mod session;
+pub mod token;
+
+pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
+pub use messages::{
+    Authenticate, Create, CreateError, CreatedSession, Lookup, Publish, SessionInfo, Shutdown,
+    Stop, Subscribe, SubscribeError, Unauthorized,
+};
+pub use registry::{RegistryLimits, SessionRegistry};
+pub use session::{SessionActor, SessionLimits};
