@@ -62,14 +62,8 @@ impl Handler<Create> for SessionRegistry {
         let token = Token::mint();
         let revealed = token.reveal();
         let cwd: Arc<std::path::Path> = Arc::from(msg.cwd);
-        let session = SessionActor::new(
-            id,
-            token,
-            Arc::clone(&cwd),
-            msg.label,
-            self.limits.session,
-        )
-        .start();
+        let session =
+            SessionActor::new(id, token, Arc::clone(&cwd), msg.label, self.limits.session).start();
         self.sessions.insert(id, session.clone());
         Ok(CreatedSession {
             id,

@@ -126,9 +126,11 @@ impl Handler<Subscribe> for SessionActor {
         // Remove the subscriber the moment its receiver is dropped, not at the next publish:
         // an idle session must not keep dead streams' queues alive.
         let watcher = sender.clone();
-        ctx.spawn(async move { watcher.closed().await }.into_actor(self).map(
-            move |(), actor, _| actor.subscribers.retain(|s| s.id != id),
-        ));
+        ctx.spawn(
+            async move { watcher.closed().await }
+                .into_actor(self)
+                .map(move |(), actor, _| actor.subscribers.retain(|s| s.id != id)),
+        );
         self.subscribers.push(Subscriber { id, sender });
         Ok(receiver)
     }
@@ -143,11 +145,12 @@ impl Handler<Publish> for SessionActor {
             id: self.last_event_id,
             data,
         };
-        self.subscribers
-            .retain(|subscriber| match subscriber.sender.try_send(event.clone()) {
+        self.subscribers.retain(
+            |subscriber| match subscriber.sender.try_send(event.clone()) {
                 Ok(()) | Err(TrySendError::Full(_)) => true,
                 Err(TrySendError::Closed(_)) => false,
-            });
+            },
+        );
     }
 }
 

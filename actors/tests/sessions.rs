@@ -86,7 +86,11 @@ async fn every_subscriber_receives_every_event_in_order() {
     let mut first = created.session.send(Subscribe).await.unwrap().unwrap();
     let mut second = created.session.send(Subscribe).await.unwrap().unwrap();
     for progress in 1..=3 {
-        created.session.send(Publish(event(progress))).await.unwrap();
+        created
+            .session
+            .send(Publish(event(progress)))
+            .await
+            .unwrap();
     }
     for receiver in [&mut first, &mut second] {
         for id in 1..=3 {
@@ -104,7 +108,11 @@ async fn a_full_subscriber_loses_events_without_blocking_the_others() {
     let _stalled = created.session.send(Subscribe).await.unwrap().unwrap();
     let mut reader = created.session.send(Subscribe).await.unwrap().unwrap();
     for progress in 1..=100 {
-        created.session.send(Publish(event(progress))).await.unwrap();
+        created
+            .session
+            .send(Publish(event(progress)))
+            .await
+            .unwrap();
         assert_eq!(reader.recv().await.unwrap().id, progress);
     }
     assert_eq!(subscribers(&created).await, 2);
@@ -147,10 +155,7 @@ async fn limits_on_sessions_and_subscribers_are_enforced() {
         held.push(created.session.send(Subscribe).await.unwrap().unwrap());
     }
     let refused = created.session.send(Subscribe).await.unwrap();
-    assert_eq!(
-        refused.unwrap_err(),
-        SubscribeError::TooManySubscribers(3)
-    );
+    assert_eq!(refused.unwrap_err(), SubscribeError::TooManySubscribers(3));
 }
 
 #[actix_rt::test]

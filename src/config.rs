@@ -1,0 +1,307 @@
+//! The daemon's configuration: one TOML file, environment overrides, command-line flags.
+//!
+//! Precedence, lowest first: built-in defaults, the file given with `--config`, environment
+//! variables `CONSTRUCT_ACTOR_<SECTION>__<KEY>` (e.g. `CONSTRUCT_ACTOR_SERVER__PORT=7000`), then
+//! `--bind`/`--port`. Unknown keys are errors, never silently ignored, and every error names the
+//! key and the reason. The defaults are the safe ones: loopback, an ephemeral port, and only
+//! tools that cannot touch anything outside the daemon.
+//!
+//! `config/construct-actor.toml` documents every key; keep the two in step.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::tools;
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "CONSTRUCT_ACTOR_";
+
+/// Everything the daemon can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where and how the HTTP server listens.
+    pub server: ServerConfig,
+    /// The discovery file through which CLIs find the daemon.
+    pub discovery: DiscoveryConfig,
+    /// Bounds on sessions and their followers.
+    pub sessions: SessionsConfig,
+    /// Which tools are offered.
+    pub tools: ToolsConfig,
+    /// Diagnostics.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback unless you mean to expose the daemon.
+    pub bind: IpAddr,
+    /// Port to listen on; 0 lets the OS pick a free one (the discovery file tells clients).
+    pub port: u16,
+    /// Largest request body accepted; larger ones get `413`.
+    pub max_body_bytes: usize,
+    /// How often idle event streams get a keep-alive comment.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// On SIGINT/SIGTERM, how long running calls may take to finish before the daemon exits.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            max_body_bytes: 1024 * 1024,
+            keep_alive: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[discovery]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Whether to write the discovery file at all.
+    pub enabled: bool,
+    /// Where to write it; a leading `~` is the home directory.
+    pub path: PathBuf,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: PathBuf::from("~/.construct/mcp.json"),
+        }
+    }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// The most sessions alive at once; creating one more is answered `503`.
+    pub max_sessions: usize,
+    /// The most events streams following one session; one more is answered `429`.
+    pub max_subscribers: usize,
+    /// Events that may wait for one slow follower before further ones are dropped for it.
+    pub subscriber_queue: usize,
+    /// Progress notifications that may wait for a slow `tools/call` reader before further ones
+    /// are dropped for it (the final response is never dropped).
+    pub call_queue: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 10_000,
+            max_subscribers: 64,
+            subscriber_queue: 256,
+            call_queue: 256,
+        }
+    }
+}
+
+/// `[tools]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolsConfig {
+    /// Names of the tools offered by `tools/list` and callable by `tools/call`.
+    pub enabled: Vec<String>,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: tools::SAFE_BY_DEFAULT
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `debug`, or per-module like `construct_actor=debug,warn`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written (to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration that cannot be used, with the key at fault when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key is unknown, or a value has the wrong type or form.
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A value has the right type but cannot work.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The dotted key, e.g. `sessions.max_sessions`.
+        key: &'static str,
+        /// Why the value cannot work.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: sizes that must be positive, tool names that must exist.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive("server.max_body_bytes", self.server.max_body_bytes)?;
+        positive("sessions.max_sessions", self.sessions.max_sessions)?;
+        positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
+        positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
+        positive("sessions.call_queue", self.sessions.call_queue)?;
+        if self.server.keep_alive.is_zero() {
+            return Err(invalid("server.keep_alive", "must be longer than zero"));
+        }
+        for name in &self.tools.enabled {
+            if !tools::ALL.contains(&name.as_str()) {
+                return Err(invalid(
+                    "tools.enabled",
+                    &format!("unknown tool {name:?} (known: {})", tools::ALL.join(", ")),
+                ));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|err| invalid("log.level", &err.to_string()))?;
+        Ok(())
+    }
+}
+
+fn positive(key: &'static str, value: usize) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(invalid(key, "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn invalid(key: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_are_loopback_ephemeral_and_safe() {
+        let config = Config::default();
+        assert!(config.server.bind.is_loopback());
+        assert_eq!(config.server.port, 0);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/construct-actor.toml");
+        assert_eq!(Config::load(Some(&path)).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = from_toml("[server]\nprot = 1\n").unwrap_err().to_string();
+        assert!(err.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_are_errors_naming_the_key() {
+        let err = from_toml("[server]\nport = \"high\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn durations_read_as_text() {
+        let config = from_toml("[server]\nkeep_alive = \"2s\"\n").unwrap();
+        assert_eq!(config.server.keep_alive, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unusable_values_name_the_key() {
+        let err = from_toml("[sessions]\nmax_sessions = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "sessions.max_sessions: must be at least 1");
+        let err = from_toml("[tools]\nenabled = [\"rm\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("tools.enabled: unknown tool \"rm\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/c.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/c.toml"));
+    }
+}

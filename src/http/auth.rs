@@ -1,0 +1,82 @@
+//! Construct credentials: `Authorization: Bearer <token>` plus the session id, checked by the
+//! session's own actor.
+//!
+//! Unknown sessions and wrong tokens get the very same answer, so a caller cannot probe which
+//! session ids exist; the token comparison itself is constant-time (in the actor crate).
+
+use actix::Addr;
+use actix_web::HttpRequest;
+use construct_actors::{Authenticate, Lookup, SessionActor, SessionInfo};
+use uuid::Uuid;
+
+use super::error::HttpError;
+use super::{AppState, ask};
+
+/// The header naming the session a request acts in.
+pub const SESSION_HEADER: &str = "X-Construct-Session";
+
+/// The one answer for an unknown session and for a wrong token.
+const REJECTED: &str = "unknown session or wrong token";
+
+/// The bearer token of the request.
+pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or(HttpError::Unauthorized("missing Authorization header"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| HttpError::Unauthorized("Authorization header is not visible ASCII"))?;
+    match text.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(HttpError::Unauthorized(
+            "Authorization header must be \"Bearer <token>\"",
+        )),
+    }
+}
+
+/// The session id of the `X-Construct-Session` header.
+pub fn session_header(req: &HttpRequest) -> Result<Uuid, HttpError> {
+    let value = req
+        .headers()
+        .get(SESSION_HEADER)
+        .ok_or(HttpError::Unauthorized(
+            "missing X-Construct-Session header",
+        ))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| Uuid::try_parse(text.trim()).ok())
+        .ok_or(HttpError::Unauthorized(
+            "X-Construct-Session header is not a session id",
+        ))
+}
+
+/// A session id taken from a URL path; a malformed one is answered like an unknown one.
+pub fn path_session(text: &str) -> Result<Uuid, HttpError> {
+    Uuid::try_parse(text).map_err(|_| HttpError::Unauthorized(REJECTED))
+}
+
+/// Finds session `id` and checks `token` against it.
+pub async fn authenticate(
+    state: &AppState,
+    id: Uuid,
+    token: &str,
+) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
+    let session = ask(&state.registry, Lookup(id))
+        .await?
+        .ok_or(HttpError::Unauthorized(REJECTED))?;
+    let info = ask(
+        &session,
+        Authenticate {
+            token: token.to_owned(),
+        },
+    )
+    .await?
+    .map_err(|_| HttpError::Unauthorized(REJECTED))?;
+    Ok((session, info))
+}

@@ -1,0 +1,84 @@
+//! The HTTP face of the daemon: one module per endpoint family, sharing [`AppState`].
+//!
+//! Handlers hold no session state. They read the request, ask the actors by message (each ask
+//! bounded by [`ASK_TIMEOUT`]), and turn the answer into a response or an SSE stream. Every
+//! failure a client can cause is an [`error::HttpError`], mapped to a status in one place.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod mcp;
+pub mod session;
+
+use std::time::{Duration, Instant};
+
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use construct_actors::SessionRegistry;
+
+use crate::config::Config;
+use crate::tools::ToolRegistry;
+use error::HttpError;
+
+/// Longest a handler waits for an actor's reply before answering `503`.
+pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The one session registry.
+    pub registry: Addr<SessionRegistry>,
+    /// The enabled tools.
+    pub tools: ToolRegistry,
+    /// The configuration the daemon runs with.
+    pub config: Config,
+    /// When and as what process the daemon started.
+    pub started: Started,
+}
+
+/// Facts about this daemon process, for `/health`.
+pub struct Started {
+    /// The process id.
+    pub pid: u32,
+    /// Wall-clock start.
+    pub at: DateTime<Utc>,
+    /// Monotonic start, for uptime.
+    pub instant: Instant,
+}
+
+impl Started {
+    /// Now, for this process.
+    pub fn now() -> Self {
+        Self {
+            pid: std::process::id(),
+            at: Utc::now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/session", web::post().to(session::create))
+        .route("/session/{id}", web::get().to(session::describe))
+        .route("/session/{id}/events", web::get().to(events::follow))
+        .route("/mcp", web::post().to(mcp::post));
+}
+
+/// Sends `msg` to an actor and waits, at most [`ASK_TIMEOUT`], for its reply.
+pub async fn ask<A, M>(addr: &Addr<A>, msg: M) -> Result<M::Result, HttpError>
+where
+    A: Actor + Handler<M>,
+    A::Context: ToEnvelope<A, M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    addr.send(msg).timeout(ASK_TIMEOUT).await.map_err(|err| {
+        tracing::warn!(%err, "actor did not answer");
+        HttpError::Unavailable("the daemon is busy or shutting down; try again".into())
+    })
+}

@@ -1,0 +1,81 @@
+//! `POST /session` creates a session; `GET /session/{id}` describes one to its token holder.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use construct_actors::{Create, CreateError};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::HttpError;
+use super::{AppState, ask, auth, body};
+use crate::paths;
+
+/// Longest label accepted, so that labels cannot be used to grow memory.
+const MAX_LABEL_CHARS: usize = 256;
+
+/// The optional body of `POST /session`. Unknown fields are ignored, for clients newer than us.
+#[derive(Debug, Default, Deserialize)]
+struct CreateBody {
+    cwd: Option<String>,
+    label: Option<String>,
+}
+
+/// `POST /session` → `{"session_id", "token", "cwd"}`.
+pub async fn create(
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
+    let request: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|err| HttpError::BadRequest(format!("invalid session request: {err}")))?
+    };
+    if let Some(label) = &request.label
+        && label.chars().count() > MAX_LABEL_CHARS
+    {
+        return Err(HttpError::BadRequest(format!(
+            "label is longer than {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    let cwd = match &request.cwd {
+        Some(requested) => paths::resolve_cwd(requested).map_err(HttpError::BadRequest)?,
+        None => std::env::current_dir().map_err(|err| {
+            HttpError::Unavailable(format!("the daemon's own working directory is gone: {err}"))
+        })?,
+    };
+    let created = ask(
+        &state.registry,
+        Create {
+            cwd,
+            label: request.label,
+        },
+    )
+    .await?
+    .map_err(|err @ CreateError::TooManySessions(_)| HttpError::Unavailable(err.to_string()))?;
+    tracing::info!(session = %created.id, cwd = %created.cwd.display(), "session created");
+    Ok(HttpResponse::Ok().json(json!({
+        "session_id": created.id,
+        "token": created.token,
+        "cwd": created.cwd.to_string_lossy(),
+    })))
+}
+
+/// `GET /session/{id}` with the session's token → what the session is and who follows it.
+pub async fn describe(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let token = auth::bearer(&req)?;
+    let id = auth::path_session(&path)?;
+    let (_, info) = auth::authenticate(&state, id, token).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "session_id": info.id,
+        "cwd": info.cwd.to_string_lossy(),
+        "label": info.label.as_deref(),
+        "created_at": info.created_at,
+        "last_activity": info.last_activity,
+        "subscribers": info.subscribers,
+    })))
+}

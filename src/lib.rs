@@ -1,0 +1,17 @@
+//! construct-actor: one local MCP backend of tools shared by many AI CLIs and dashboards.
+//!
+//! The session state lives in actors (the `construct-actors` crate); this crate is the daemon
+//! around them: the command line and configuration, the HTTP endpoints, the MCP protocol layer,
+//! and the tools. A request flows one way: `http` authenticates it with the session's actor,
+//! `mcp` decides what the method means, `tools` does the work and reports progress back to the
+//! session by message.
+
+pub mod cli;
+pub mod config;
+pub mod discovery;
+pub mod http;
+pub mod logging;
+pub mod mcp;
+pub mod paths;
+pub mod server;
+pub mod tools;

@@ -1,0 +1,160 @@
+//! Running one `tools/call` and turning it into the stream of messages its caller reads.
+//!
+//! The tool runs in a task of its own, never in an actor handler. Its progress reports flow
+//! through a bounded channel and come out as `notifications/progress` messages; when the tool
+//! returns, the final response follows through a one-shot channel that never blocks and never
+//! drops, so the caller always gets it, after every progress message that was still queued.
+//!
+//! The stream owns the call: dropping it (the client closed the response) cancels the call's
+//! token and drops the tool's future, so no work outlives its caller. A panicking tool ends its
+//! own call with an internal error and nothing else.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix::Addr;
+use construct_actors::{ProgressToken, SessionActor};
+use futures::stream::{LocalBoxStream, StreamExt as _};
+use futures::{FutureExt as _, future};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
+use crate::tools::{CallContext, Progress, ProgressSink, Tool, ToolError, ToolOutput};
+
+/// The JSON-RPC messages (as text) a caller reads for one call, final response last.
+pub type CallStream = LocalBoxStream<'static, String>;
+
+/// A validated `tools/call`, ready to run.
+pub struct Call {
+    /// The request's id, for the final response.
+    pub id: RequestId,
+    /// The tool to run.
+    pub tool: Arc<dyn Tool>,
+    /// Its arguments object.
+    pub args: Value,
+    /// The client's progress token, or one minted for it.
+    pub progress_token: ProgressToken,
+}
+
+/// Where a call runs: its session, that session's cwd, and how many progress messages may wait
+/// for a slow reader.
+pub struct Venue {
+    /// The session the call belongs to; its followers see the call's progress.
+    pub session: Addr<SessionActor>,
+    /// The session's working directory.
+    pub cwd: Arc<Path>,
+    /// Bound of the call's own progress queue.
+    pub queue: usize,
+}
+
+/// Starts `call` and returns the stream of its messages.
+pub fn start(call: Call, venue: Venue) -> CallStream {
+    let (progress_tx, progress_rx) = mpsc::channel(venue.queue);
+    let (final_tx, final_rx) = oneshot::channel();
+    let cancel = CancellationToken::new();
+    let cancel_on_drop = cancel.clone().drop_guard();
+    let ctx = CallContext {
+        cwd: venue.cwd,
+        progress: ProgressSink::new(
+            call.progress_token.clone(),
+            call.tool.name(),
+            progress_tx,
+            venue.session,
+        ),
+        cancel: cancel.clone(),
+    };
+    let id = call.id;
+    let tool = call.tool;
+    let args = call.args;
+    actix_rt::spawn(async move {
+        let name = tool.name();
+        let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
+        let response = tokio::select! {
+            outcome = running => match outcome {
+                Ok(result) => final_response(&id, result),
+                Err(_) => jsonrpc::failure(
+                    Some(&id),
+                    &RpcError::new(INTERNAL_ERROR, format!("internal error: tool {name} panicked")),
+                ),
+            },
+            () = cancel.cancelled() => {
+                tracing::debug!(tool = name, "call cancelled");
+                return;
+            }
+        };
+        // The caller may have gone between the tool's end and this line; nothing to do then.
+        let _ = final_tx.send(response);
+    });
+
+    let token = call.progress_token;
+    let progress = ReceiverStream::new(progress_rx).map(move |report| notification(&token, report));
+    let last = final_rx
+        .into_stream()
+        .filter_map(|sent| future::ready(sent.ok()));
+    progress
+        .chain(last)
+        .map(move |message| {
+            // Held by the stream so that dropping the stream cancels the call.
+            let _ = &cancel_on_drop;
+            message
+        })
+        .boxed_local()
+}
+
+/// A stream holding only one message: how a `tools/call` that cannot start is answered.
+pub fn refused(id: &RequestId, error: &RpcError) -> CallStream {
+    futures::stream::once(future::ready(jsonrpc::failure(Some(id), error))).boxed_local()
+}
+
+fn final_response(id: &RequestId, result: Result<ToolOutput, ToolError>) -> String {
+    match result {
+        Ok(output) => {
+            let content: Vec<Value> = output
+                .text
+                .into_iter()
+                .map(|text| json!({"type": "text", "text": text}))
+                .collect();
+            jsonrpc::success(id, json!({"content": content, "isError": output.is_error}))
+        }
+        Err(err @ ToolError::InvalidArguments(_)) => {
+            jsonrpc::failure(Some(id), &RpcError::new(INVALID_PARAMS, err.to_string()))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ProgressNotification<'a> {
+    jsonrpc: &'static str,
+    method: &'static str,
+    params: ProgressParams<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProgressParams<'a> {
+    progress_token: &'a ProgressToken,
+    progress: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+fn notification(token: &ProgressToken, report: Progress) -> String {
+    serde_json::to_string(&ProgressNotification {
+        jsonrpc: "2.0",
+        method: "notifications/progress",
+        params: ProgressParams {
+            progress_token: token,
+            progress: report.progress,
+            total: report.total,
+            message: report.message,
+        },
+    })
+    .expect("a progress notification is always valid JSON")
+}

@@ -1,0 +1,210 @@
+//! JSON-RPC 2.0 as MCP uses it: decoding one incoming message, encoding responses and errors.
+//!
+//! Decoding classifies a body as a request, a notification or a response before anything else
+//! looks at it, so every later step works on a well-formed message. Batches are not part of MCP
+//! since revision 2025-06-18 and are refused as invalid requests.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+/// Invalid JSON was received.
+pub const PARSE_ERROR: i32 = -32700;
+/// The JSON is not a valid request object.
+pub const INVALID_REQUEST: i32 = -32600;
+/// The method does not exist or is not available.
+pub const METHOD_NOT_FOUND: i32 = -32601;
+/// Invalid method parameters.
+pub const INVALID_PARAMS: i32 = -32602;
+/// Internal error.
+pub const INTERNAL_ERROR: i32 = -32603;
+
+/// A request id: a number or a string (MCP forbids `null`), echoed exactly as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// A numeric id.
+    Number(Number),
+    /// A string id.
+    Text(String),
+}
+
+/// A message that expects a response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Echoed in the response.
+    pub id: RequestId,
+    /// The method name.
+    pub method: String,
+    /// The parameters object, when present.
+    pub params: Option<Map<String, Value>>,
+}
+
+/// A message that expects no response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The method name.
+    pub method: String,
+    /// The parameters object, when present.
+    pub params: Option<Map<String, Value>>,
+}
+
+/// Any single message a client may send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// Expects a response.
+    Request(Request),
+    /// Expects none.
+    Notification(Notification),
+    /// The client's answer to a server request.
+    Response,
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message} ({code})")]
+pub struct RpcError {
+    /// One of the codes above.
+    pub code: i32,
+    /// One line saying what was wrong.
+    pub message: String,
+}
+
+impl RpcError {
+    /// An error with `code` and `message`.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Decodes one message from a request body.
+pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|err| RpcError::new(PARSE_ERROR, format!("parse error: {err}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(invalid(
+            "a message must be a JSON object (batches are not supported)",
+        ));
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(invalid("\"jsonrpc\" must be \"2.0\""));
+    }
+    let params = match object.remove("params") {
+        None => None,
+        Some(Value::Object(params)) => Some(params),
+        Some(_) => return Err(invalid("\"params\" must be an object")),
+    };
+    let id = match object.remove("id") {
+        None => None,
+        Some(id) => Some(
+            serde_json::from_value::<RequestId>(id)
+                .map_err(|_| invalid("\"id\" must be a string or a number"))?,
+        ),
+    };
+    match (object.remove("method"), id) {
+        (Some(Value::String(method)), Some(id)) => {
+            Ok(Incoming::Request(Request { id, method, params }))
+        }
+        (Some(Value::String(method)), None) => {
+            Ok(Incoming::Notification(Notification { method, params }))
+        }
+        (Some(_), _) => Err(invalid("\"method\" must be a string")),
+        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => {
+            Ok(Incoming::Response)
+        }
+        (None, _) => Err(invalid("a request needs a \"method\"")),
+    }
+}
+
+fn invalid(message: &str) -> RpcError {
+    RpcError::new(INVALID_REQUEST, format!("invalid request: {message}"))
+}
+
+#[derive(Serialize)]
+struct Success<'a, T: Serialize> {
+    jsonrpc: &'static str,
+    id: &'a RequestId,
+    result: T,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    jsonrpc: &'static str,
+    id: Option<&'a RequestId>,
+    error: &'a RpcError,
+}
+
+/// The text of a successful response.
+pub fn success(id: &RequestId, result: impl Serialize) -> String {
+    serde_json::to_string(&Success {
+        jsonrpc: "2.0",
+        id,
+        result,
+    })
+    .unwrap_or_else(|err| failure(Some(id), &RpcError::new(INTERNAL_ERROR, err.to_string())))
+}
+
+/// The text of an error response; `id` is `null` when the request's id could not be read.
+pub fn failure(id: Option<&RequestId>, error: &RpcError) -> String {
+    serde_json::to_string(&Failure {
+        jsonrpc: "2.0",
+        id,
+        error,
+    })
+    .expect("an error response is always valid JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(body: &str) -> i32 {
+        decode(body.as_bytes()).unwrap_err().code
+    }
+
+    #[test]
+    fn requests_notifications_and_responses_are_told_apart() {
+        let request = decode(br#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#).unwrap();
+        assert!(
+            matches!(request, Incoming::Request(Request { id: RequestId::Text(ref t), .. }) if t == "a")
+        );
+        let note = decode(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(note, Incoming::Notification(_)));
+        let response = decode(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
+        assert_eq!(response, Incoming::Response);
+    }
+
+    #[test]
+    fn malformed_messages_get_the_right_codes() {
+        assert_eq!(code("{"), PARSE_ERROR);
+        assert_eq!(code("[]"), INVALID_REQUEST);
+        assert_eq!(
+            code(r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#),
+            INVALID_REQUEST
+        );
+        assert_eq!(code(r#"{"jsonrpc":"2.0","id":1}"#), INVALID_REQUEST);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":7}"#),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#),
+            INVALID_REQUEST
+        );
+    }
+
+    #[test]
+    fn ids_are_echoed_exactly() {
+        let id: RequestId = serde_json::from_str("12345678901234567890").unwrap();
+        assert_eq!(
+            success(&id, serde_json::json!({})),
+            r#"{"jsonrpc":"2.0","id":12345678901234567890,"result":{}}"#
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Assembling and running the daemon: actors, HTTP server, discovery file, graceful shutdown.
+//!
+//! The singleton actors are started here, once, before the HTTP server's per-worker factory runs,
+//! and every worker gets the same addresses. On SIGINT or SIGTERM the daemon stops accepting,
+//! ends its sessions (closing their event streams), lets running calls finish within the
+//! configured grace period, removes the discovery file and returns.
+
+use std::net::TcpListener;
+
+use actix::Actor as _;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use construct_actors::{RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
+
+use crate::config::Config;
+use crate::discovery::DiscoveryFile;
+use crate::http::{self, AppState, Started};
+use crate::paths;
+use crate::tools::ToolRegistry;
+
+/// Runs the daemon until a shutdown signal; must be called inside an actix system.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind((config.server.bind, config.server.port)).with_context(|| {
+            format!(
+                "cannot listen on {}:{}",
+                config.server.bind, config.server.port
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let registry = SessionRegistry::new(registry_limits(&config)).start();
+    let state = web::Data::new(AppState {
+        registry: registry.clone(),
+        tools: ToolRegistry::new(&config.tools.enabled),
+        config,
+        started: Started::now(),
+    });
+    let grace = state.config.server.shutdown_grace;
+
+    let server = HttpServer::new({
+        let state = state.clone();
+        move || App::new().app_data(state.clone()).configure(http::routes)
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs())
+    .tcp_nodelay(true)
+    .run();
+
+    let discovery = if state.config.discovery.enabled {
+        let path = paths::expand_home(&state.config.discovery.path);
+        Some(DiscoveryFile::write(
+            &path,
+            addr,
+            state.started.pid,
+            state.started.at,
+        )?)
+    } else {
+        None
+    };
+    println!("construct-actor listening on http://{addr} (MCP endpoint http://{addr}/mcp)");
+    tracing::info!(%addr, "listening");
+
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = registry.send(Shutdown).await;
+        handle.stop(true).await;
+    });
+    server.await?;
+    if let Some(file) = discovery {
+        file.remove();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn registry_limits(config: &Config) -> RegistryLimits {
+    RegistryLimits {
+        max_sessions: config.sessions.max_sessions,
+        session: SessionLimits {
+            subscriber_queue: config.sessions.subscriber_queue,
+            max_subscribers: config.sessions.max_subscribers,
+        },
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,106 @@
+//! Tools: what a `tools/call` runs, behind one small trait.
+//!
+//! A tool knows nothing of HTTP or JSON-RPC. It gets its arguments, the session's working
+//! directory, a [`ProgressSink`] and a cancellation signal, and returns a result. A tool that runs
+//! and fails returns a [`ToolOutput`] marked as an error (the caller's model reads it); only
+//! arguments that do not fit the tool's schema are a protocol error.
+//!
+//! Tools never run inside an actor handler: the call runner spawns each call as its own task,
+//! turns a panic into an internal error for that call alone, and drops the call's future when
+//! it is cancelled, so a tool must clean up on drop (kill children, remove temp files).
+
+mod echo;
+mod progress;
+mod registry;
+mod sleep;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub use progress::{Progress, ProgressSink};
+pub use registry::ToolRegistry;
+
+/// Every tool the daemon knows, by name.
+pub const ALL: &[&str] = &["echo", "sleep"];
+
+/// The tools enabled when the configuration does not say: those that touch nothing outside the
+/// daemon.
+pub const SAFE_BY_DEFAULT: &[&str] = &["echo", "sleep"];
+
+/// Builds the tool called `name`, if there is one.
+fn build(name: &str) -> Option<Arc<dyn Tool>> {
+    match name {
+        "echo" => Some(Arc::new(echo::Echo)),
+        "sleep" => Some(Arc::new(sleep::Sleep)),
+        _ => None,
+    }
+}
+
+/// Something a client can call.
+#[async_trait]
+pub trait Tool: Send + Sync + 'static {
+    /// The name clients call it by.
+    fn name(&self) -> &'static str;
+    /// What it does, for the model choosing among tools.
+    fn description(&self) -> &'static str;
+    /// A JSON Schema of its arguments object.
+    fn input_schema(&self) -> Value;
+    /// Runs it once.
+    async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError>;
+}
+
+/// What a running call may use besides its arguments.
+pub struct CallContext {
+    /// The session's working directory.
+    pub cwd: Arc<Path>,
+    /// Where progress reports go.
+    pub progress: ProgressSink,
+    /// Cancelled when the client cancels the call or goes away. Blocking work must poll it;
+    /// async work is also stopped by having its future dropped.
+    pub cancel: CancellationToken,
+}
+
+/// A call's result: content for the client and whether it describes a failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    /// The text blocks of the result.
+    pub text: Vec<String>,
+    /// True when the tool ran but failed; the text says why.
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    /// A successful result of one text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: vec![text.into()],
+            is_error: false,
+        }
+    }
+
+    /// A failed run, explained in one text block.
+    pub fn failure(text: impl Into<String>) -> Self {
+        Self {
+            text: vec![text.into()],
+            is_error: true,
+        }
+    }
+}
+
+/// A call that could not start.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ToolError {
+    /// The arguments do not fit the tool's schema; the text names the field.
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+}
+
+/// Reads a tool's arguments into its typed form, naming the offending field on failure.
+pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, ToolError> {
+    serde_json::from_value(args).map_err(|err| ToolError::InvalidArguments(err.to_string()))
+}
