@@ -11,6 +11,7 @@ use actix::Actor as _;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::{RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
@@ -28,6 +29,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
+    // Listen for signals before anyone can learn where we are, so none is missed.
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let registry = SessionRegistry::new(registry_limits(&config)).start();
     let state = web::Data::new(AppState {
         registry: registry.clone(),
@@ -45,6 +49,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .disable_signals()
     .shutdown_timeout(grace.as_secs())
     .tcp_nodelay(true)
+    // A client that closes its side is gone: end its response at once. This is what lets a
+    // dropped events stream leave its session, and a closed tools/call stream cancel its call,
+    // without waiting for the next write to fail.
+    .h1_allow_half_closed(false)
     .run();
 
     let discovery = if state.config.discovery.enabled {
@@ -63,7 +71,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let handle = server.handle();
     actix_rt::spawn(async move {
-        wait_for_signal().await;
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
         tracing::info!("shutting down");
         let _ = registry.send(Shutdown).await;
         handle.stop(true).await;
@@ -83,22 +94,5 @@ fn registry_limits(config: &Config) -> RegistryLimits {
             subscriber_queue: config.sessions.subscriber_queue,
             max_subscribers: config.sessions.max_subscribers,
         },
-    }
-}
-
-/// Resolves on the first SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(stream) => stream,
-        Err(err) => {
-            tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the daemon");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -1,0 +1,331 @@
+//! The harness every integration test uses: the real daemon binary, started on 127.0.0.1 with
+//! an ephemeral port and a private home and discovery file, spoken to over real HTTP.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use eventsource_stream::{Event, Eventsource as _};
+use futures::stream::BoxStream;
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde_json::{Value, json};
+
+/// How long any single wait in a test may take before the test fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running daemon started by this test, killed when dropped if still running.
+pub struct Daemon {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The daemon's private home directory (also its working directory).
+    pub home: tempfile::TempDir,
+    /// Where it writes its discovery file.
+    pub discovery: PathBuf,
+    /// Everything it printed on standard error, read by a background thread.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// The path of the daemon binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_construct-actor")
+}
+
+impl Daemon {
+    /// A daemon with the default configuration plus `extra` TOML (which must not repeat the
+    /// `[discovery]` table).
+    pub fn start(extra: &str) -> Self {
+        Self::start_with(extra, &[])
+    }
+
+    /// Like [`Daemon::start`], with environment variables and extra arguments.
+    pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let discovery = home.path().join("discovery/mcp.json");
+        let config = home.path().join("construct-actor.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[discovery]\npath = {:?}\n\n{extra}",
+                discovery.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new(binary());
+        command.arg("--config").arg(&config);
+        Self::spawn(command, home, discovery, env)
+    }
+
+    /// Runs `command` (the daemon binary with its arguments) in a fresh home and waits until it
+    /// says where it listens.
+    pub fn spawn(
+        mut command: Command,
+        home: tempfile::TempDir,
+        discovery: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Self {
+        command
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("CONSTRUCT_ACTOR_LOG__LEVEL", "warn")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the daemon binary starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(out).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "the daemon did not say where it listens; stderr: {}",
+                stderr.lock().unwrap()
+            )
+        });
+        let start = line.find("http://").expect("the first line names the URL");
+        let base = line[start..].split_whitespace().next().unwrap().to_owned();
+        Self {
+            child: Some(child),
+            base,
+            home,
+            discovery,
+            stderr,
+        }
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// What the daemon printed on standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = i32::try_from(self.pid()).unwrap();
+        // SAFETY: signalling a child process this test spawned and has not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        self.terminate_wait()
+    }
+
+    /// Waits for the daemon to exit (after a signal sent elsewhere) and returns its status.
+    pub fn terminate_wait(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let deadline = Instant::now() + WAIT * 2;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP client that never waits forever.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(WAIT * 3)
+        .build()
+        .unwrap()
+}
+
+/// A session as `POST /session` returned it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub token: String,
+    pub cwd: String,
+}
+
+impl Daemon {
+    /// Creates a session with `body` (JSON) and checks the shape of the answer.
+    pub async fn session_with(&self, body: Value) -> Session {
+        let response = client()
+            .post(self.url("/session"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let created: Value = response.json().await.unwrap();
+        Session {
+            id: created["session_id"].as_str().unwrap().to_owned(),
+            token: created["token"].as_str().unwrap().to_owned(),
+            cwd: created["cwd"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a session in the daemon's home directory.
+    pub async fn session(&self) -> Session {
+        self.session_with(json!({"cwd": self.home.path()})).await
+    }
+
+    /// Posts one JSON-RPC message to `/mcp` as `session`.
+    pub async fn mcp(&self, session: &Session, message: Value) -> reqwest::Response {
+        client()
+            .post(self.url("/mcp"))
+            .bearer_auth(&session.token)
+            .header("X-Construct-Session", &session.id)
+            .json(&message)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request's JSON result, which must be a 200 JSON answer.
+    pub async fn rpc(&self, session: &Session, method: &str, params: Value) -> Value {
+        let response = self
+            .mcp(
+                session,
+                json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Calls `tool` and returns every message of its SSE answer, final response last.
+    pub async fn call(
+        &self,
+        session: &Session,
+        tool: &str,
+        arguments: Value,
+        meta: Value,
+    ) -> Vec<Value> {
+        let response = self
+            .mcp(
+                session,
+                json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                       "params": {"name": tool, "arguments": arguments, "_meta": meta}}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        let mut stream = sse(response);
+        let mut messages = Vec::new();
+        while let Some(event) = next_event(&mut stream).await {
+            messages.push(serde_json::from_str(&event.data).unwrap());
+        }
+        messages
+    }
+
+    /// Opens `GET /session/{id}/events` as `session`.
+    pub async fn follow(&self, session: &Session) -> Events {
+        let response = self.follow_raw(&session.id, &session.token).await;
+        assert_eq!(response.status(), 200);
+        sse(response)
+    }
+
+    /// Opens the events stream of `id` with `token`, whatever the answer.
+    pub async fn follow_raw(&self, id: &str, token: &str) -> reqwest::Response {
+        client()
+            .get(self.url(&format!("/session/{id}/events")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /session/{id}` as `session`.
+    pub async fn describe(&self, session: &Session) -> Value {
+        let response = client()
+            .get(self.url(&format!("/session/{}", session.id)))
+            .bearer_auth(&session.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Waits until the session has `count` subscribers.
+    pub async fn wait_for_subscribers(&self, session: &Session, count: u64) {
+        let deadline = Instant::now() + WAIT;
+        while self.describe(session).await["subscribers"] != count {
+            assert!(
+                Instant::now() < deadline,
+                "subscribers never became {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A parsed SSE stream (comments skipped).
+pub type Events = BoxStream<'static, Result<Event, String>>;
+
+/// Parses a response body as SSE.
+pub fn sse(response: reqwest::Response) -> Events {
+    response
+        .bytes_stream()
+        .eventsource()
+        .map_err(|err| err.to_string())
+        .boxed()
+}
+
+/// The next event, `None` when the stream ended; fails the test after [`WAIT`].
+pub async fn next_event(stream: &mut Events) -> Option<Event> {
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("no SSE event within the wait")
+        .map(|event| event.expect("a well-formed SSE event"))
+}
+
+/// The `data` of the next event, as JSON.
+pub async fn next_data(stream: &mut Events) -> Value {
+    let event = next_event(stream).await.expect("the stream is still open");
+    serde_json::from_str(&event.data).unwrap()
+}
+
+/// A JSON body's `error` text, from a non-2xx answer.
+pub async fn error_text(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"].as_str().expect("an error reason").to_owned()
+}
+
+/// The canonical form of a path, as the daemon reports cwds.
+pub fn canonical(path: &Path) -> String {
+    path.canonicalize().unwrap().to_str().unwrap().to_owned()
+}
