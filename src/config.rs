@@ -118,6 +118,20 @@ impl Default for SessionsConfig {
 pub struct ToolsConfig {
     /// Names of the tools offered by `tools/list` and callable by `tools/call`.
     pub enabled: Vec<String>,
+    /// Folders tools may touch. Empty: each session's own cwd (and nothing else).
+    pub workspace_roots: Vec<PathBuf>,
+    /// Tool calls running at once in the whole daemon; one more is answered `503`.
+    pub max_concurrent_calls: usize,
+    /// Tool calls running at once in one session; one more is answered `429`.
+    pub max_calls_per_session: usize,
+    /// `file_read`, `file_write`, `file_edit`.
+    pub files: FilesConfig,
+    /// `glob_search`, `content_search`.
+    pub search: SearchConfig,
+    /// `shell`.
+    pub shell: ShellConfig,
+    /// `http_request`.
+    pub http_request: HttpRequestConfig,
 }
 
 impl Default for ToolsConfig {
@@ -127,6 +141,96 @@ impl Default for ToolsConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            workspace_roots: Vec::new(),
+            max_concurrent_calls: 64,
+            max_calls_per_session: 16,
+            files: FilesConfig::default(),
+            search: SearchConfig::default(),
+            shell: ShellConfig::default(),
+            http_request: HttpRequestConfig::default(),
+        }
+    }
+}
+
+/// `[tools.files]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Largest file (or line range) `file_read` returns; larger reads are refused.
+    pub max_read_bytes: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            max_read_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// `[tools.search]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Most results a search returns, whatever the caller asks.
+    pub max_results: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { max_results: 1000 }
+    }
+}
+
+/// `[tools.shell]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShellConfig {
+    /// Programs `shell` may run. `["*"]` allows any command line through `sh -c`; otherwise the
+    /// command is split into words and run without a shell (no pipes, no `;`), and its program
+    /// must be listed here. Must be set when `shell` is enabled.
+    pub allow: Vec<String>,
+    /// Timeout when the call gives none.
+    #[serde(with = "humantime_serde")]
+    pub default_timeout: Duration,
+    /// Longest timeout a call may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_timeout: Duration,
+    /// Output kept per stream (stdout, stderr); the rest is counted, not kept.
+    pub max_output_bytes: usize,
+}
+
+impl Default for ShellConfig {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            default_timeout: Duration::from_secs(60),
+            max_timeout: Duration::from_secs(600),
+            max_output_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// `[tools.http_request]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpRequestConfig {
+    /// Host names (or IP addresses) `http_request` may reach, exactly as in the URL. Must be set
+    /// when `http_request` is enabled. Redirects are followed only to listed hosts.
+    pub allow_hosts: Vec<String>,
+    /// Whole-request timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest response body kept; longer bodies are cut and marked as truncated.
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpRequestConfig {
+    fn default() -> Self {
+        Self {
+            allow_hosts: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 1024 * 1024,
         }
     }
 }
@@ -210,6 +314,44 @@ impl Config {
         positive("sessions.call_queue", self.sessions.call_queue)?;
         if self.server.keep_alive.is_zero() {
             return Err(invalid("server.keep_alive", "must be longer than zero"));
+        }
+        positive(
+            "tools.max_concurrent_calls",
+            self.tools.max_concurrent_calls,
+        )?;
+        positive(
+            "tools.max_calls_per_session",
+            self.tools.max_calls_per_session,
+        )?;
+        positive("tools.search.max_results", self.tools.search.max_results)?;
+        positive(
+            "tools.shell.max_output_bytes",
+            self.tools.shell.max_output_bytes,
+        )?;
+        positive(
+            "tools.http_request.max_response_bytes",
+            self.tools.http_request.max_response_bytes,
+        )?;
+        for root in &self.tools.workspace_roots {
+            if !root.is_absolute() || !root.is_dir() {
+                return Err(invalid(
+                    "tools.workspace_roots",
+                    &format!("{} is not an absolute path to a folder", root.display()),
+                ));
+            }
+        }
+        let enabled = |name: &str| self.tools.enabled.iter().any(|e| e == name);
+        if enabled("shell") && self.tools.shell.allow.is_empty() {
+            return Err(invalid(
+                "tools.shell.allow",
+                "list the programs shell may run, or [\"*\"] for any command line",
+            ));
+        }
+        if enabled("http_request") && self.tools.http_request.allow_hosts.is_empty() {
+            return Err(invalid(
+                "tools.http_request.allow_hosts",
+                "list the hosts http_request may reach",
+            ));
         }
         for name in &self.tools.enabled {
             if !tools::ALL.contains(&name.as_str()) {
@@ -297,6 +439,28 @@ mod tests {
             err.starts_with("tools.enabled: unknown tool \"rm\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn dangerous_tools_need_their_allow_lists() {
+        let err = from_toml("[tools]\nenabled = [\"shell\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("tools.shell.allow:"), "{err}");
+        let err = from_toml("[tools]\nenabled = [\"http_request\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("tools.http_request.allow_hosts:"), "{err}");
+        let ok = "[tools]\nenabled = [\"shell\"]\n[tools.shell]\nallow = [\"git\"]\n";
+        assert!(from_toml(ok).is_ok());
+    }
+
+    #[test]
+    fn workspace_roots_must_be_absolute_folders() {
+        let err = from_toml("[tools]\nworkspace_roots = [\"relative\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("tools.workspace_roots:"), "{err}");
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! configured grace period, removes the discovery file and returns.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix::Actor as _;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::{RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
@@ -33,9 +35,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let registry = SessionRegistry::new(registry_limits(&config)).start();
+    let workspace_roots = config
+        .tools
+        .workspace_roots
+        .iter()
+        .map(|root| {
+            std::fs::canonicalize(root)
+                .with_context(|| format!("workspace root {} is not usable", root.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let state = web::Data::new(AppState {
         registry: registry.clone(),
-        tools: ToolRegistry::new(&config.tools.enabled),
+        tools: ToolRegistry::new(&config.tools),
+        workspace_roots: Arc::from(workspace_roots),
+        call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         config,
         started: Started::now(),
     });
@@ -93,6 +106,7 @@ fn registry_limits(config: &Config) -> RegistryLimits {
         session: SessionLimits {
             subscriber_queue: config.sessions.subscriber_queue,
             max_subscribers: config.sessions.max_subscribers,
+            max_calls: config.tools.max_calls_per_session,
         },
     }
 }

@@ -12,8 +12,8 @@ pub mod token;
 
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
-    Authenticate, Create, CreateError, CreatedSession, Lookup, Publish, SessionInfo, Shutdown,
-    Stop, Subscribe, SubscribeError, Unauthorized,
+    Authenticate, BeginCall, BeginCallError, CancelCall, Create, CreateError, CreatedSession,
+    EndCall, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe, SubscribeError, Unauthorized,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::event::{PublishedEvent, SerializedEvent};
@@ -79,6 +80,8 @@ pub struct SessionInfo {
     pub last_activity: DateTime<Utc>,
     /// How many events streams follow it right now.
     pub subscribers: usize,
+    /// How many tool calls run in it right now.
+    pub running_calls: usize,
 }
 
 /// The presented token is not the session's.
@@ -105,7 +108,45 @@ pub enum SubscribeError {
 #[rtype(result = "()")]
 pub struct Publish(pub SerializedEvent);
 
-/// To a session: end now. Its subscribers' streams close.
+/// To a session: a tool call is starting. Replies whether the session admits it; an admitted
+/// call must be followed by [`EndCall`] with the same key when it ends, however it ends.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), BeginCallError>")]
+pub struct BeginCall {
+    /// The call's request id, as JSON text (so `1` and `"1"` differ).
+    pub key: String,
+    /// Cancelled by [`CancelCall`] or when the session ends.
+    pub cancel: CancellationToken,
+}
+
+/// Why [`BeginCall`] was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BeginCallError {
+    /// The session already runs its configured maximum of calls.
+    #[error("this session already runs its maximum of {0} tool calls")]
+    TooManyCalls(usize),
+    /// A call with the same request id is still running in this session.
+    #[error("a call with request id {0} is already running in this session")]
+    DuplicateId(String),
+}
+
+/// To a session: the call with this key has ended.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct EndCall {
+    /// The key given to [`BeginCall`].
+    pub key: String,
+}
+
+/// To a session: cancel the running call with this key. Replies whether one was running.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct CancelCall {
+    /// The request id of the call, as JSON text.
+    pub key: String,
+}
+
+/// To a session: end now. Its subscribers' streams close and its running calls are cancelled.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Stop;

@@ -5,7 +5,12 @@
 //! does not fit is dropped for that subscriber alone (progress is advisory), so a dashboard that
 //! stops reading cannot slow the tool or the other dashboards, nor grow memory. A subscriber whose
 //! receiver is dropped (its client went away) is removed as soon as that happens.
+//!
+//! It also knows which tool calls run in the session, by request id, so that a client's
+//! `notifications/cancelled` can reach the right call, a per-session limit on concurrent calls can
+//! be enforced, and ending the session cancels everything it started.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,11 +18,13 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::event::PublishedEvent;
 use crate::messages::{
-    Authenticate, Publish, SessionInfo, Stop, Subscribe, SubscribeError, Unauthorized,
+    Authenticate, BeginCall, BeginCallError, CancelCall, EndCall, Publish, SessionInfo, Stop,
+    Subscribe, SubscribeError, Unauthorized,
 };
 use crate::token::Token;
 
@@ -32,6 +39,8 @@ pub struct SessionLimits {
     pub subscriber_queue: usize,
     /// How many events streams may follow one session at once.
     pub max_subscribers: usize,
+    /// How many tool calls may run in one session at once.
+    pub max_calls: usize,
 }
 
 /// One follower of the session's events.
@@ -52,6 +61,7 @@ pub struct SessionActor {
     subscribers: Vec<Subscriber>,
     next_subscriber_id: u64,
     last_event_id: u64,
+    calls: HashMap<String, CancellationToken>,
 }
 
 impl SessionActor {
@@ -75,6 +85,7 @@ impl SessionActor {
             subscribers: Vec::new(),
             next_subscriber_id: 0,
             last_event_id: 0,
+            calls: HashMap::new(),
         }
     }
 
@@ -86,6 +97,7 @@ impl SessionActor {
             created_at: self.created_at,
             last_activity: self.last_activity,
             subscribers: self.subscribers.len(),
+            running_calls: self.calls.len(),
         }
     }
 }
@@ -154,11 +166,51 @@ impl Handler<Publish> for SessionActor {
     }
 }
 
+impl Handler<BeginCall> for SessionActor {
+    type Result = Result<(), BeginCallError>;
+
+    fn handle(&mut self, msg: BeginCall, _: &mut Self::Context) -> Self::Result {
+        if self.calls.contains_key(&msg.key) {
+            return Err(BeginCallError::DuplicateId(msg.key));
+        }
+        if self.calls.len() >= self.limits.max_calls {
+            return Err(BeginCallError::TooManyCalls(self.limits.max_calls));
+        }
+        self.calls.insert(msg.key, msg.cancel);
+        Ok(())
+    }
+}
+
+impl Handler<EndCall> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EndCall, _: &mut Self::Context) {
+        self.calls.remove(&msg.key);
+    }
+}
+
+impl Handler<CancelCall> for SessionActor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: CancelCall, _: &mut Self::Context) -> bool {
+        match self.calls.get(&msg.key) {
+            Some(cancel) => {
+                cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl Handler<Stop> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
         self.subscribers.clear();
+        for (_, cancel) in self.calls.drain() {
+            cancel.cancel();
+        }
         ctx.stop();
     }
 }

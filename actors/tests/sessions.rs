@@ -11,6 +11,7 @@ const LIMITS: RegistryLimits = RegistryLimits {
     session: SessionLimits {
         subscriber_queue: 8,
         max_subscribers: 3,
+        max_calls: 2,
     },
 };
 
@@ -167,4 +168,38 @@ async fn shutdown_ends_every_subscription() {
     let ended = actix_rt::time::timeout(Duration::from_secs(5), receiver.recv()).await;
     assert_eq!(ended.unwrap(), None);
     assert!(registry.send(Lookup(created.id)).await.unwrap().is_none());
+}
+
+#[actix_rt::test]
+async fn calls_are_tracked_limited_cancelled_and_ended() {
+    use tokio_util::sync::CancellationToken;
+    let registry = SessionRegistry::new(LIMITS).start();
+    let created = create(&registry).await;
+    let begin = |key: &str, cancel: &CancellationToken| BeginCall {
+        key: key.to_owned(),
+        cancel: cancel.clone(),
+    };
+    let first = CancellationToken::new();
+    let second = CancellationToken::new();
+    let s = &created.session;
+    assert_eq!(s.send(begin("1", &first)).await.unwrap(), Ok(()));
+    assert_eq!(
+        s.send(begin("1", &second)).await.unwrap(),
+        Err(BeginCallError::DuplicateId("1".into()))
+    );
+    assert_eq!(s.send(begin("2", &second)).await.unwrap(), Ok(()));
+    assert_eq!(
+        s.send(begin("3", &second)).await.unwrap(),
+        Err(BeginCallError::TooManyCalls(2))
+    );
+    assert!(s.send(CancelCall { key: "1".into() }).await.unwrap());
+    assert!(first.is_cancelled());
+    assert!(!second.is_cancelled());
+    s.send(EndCall { key: "1".into() }).await.unwrap();
+    assert!(!s.send(CancelCall { key: "1".into() }).await.unwrap());
+    s.send(Stop).await.unwrap();
+    assert!(
+        second.is_cancelled(),
+        "ending the session cancels its calls"
+    );
 }

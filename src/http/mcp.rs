@@ -12,8 +12,9 @@ use futures::StreamExt as _;
 
 use super::error::HttpError;
 use super::{AppState, auth, body};
-use crate::mcp::dispatch::{self, Reply, Scope};
+use crate::mcp::dispatch::{self, Busy, Reply, Scope};
 use crate::mcp::jsonrpc;
+use crate::tools::Workspace;
 
 /// Handles one JSON-RPC message.
 pub async fn post(
@@ -36,10 +37,13 @@ pub async fn post(
     let scope = Scope {
         tools: &state.tools,
         session: &session,
-        cwd: &info.cwd,
+        workspace: Workspace::new(info.cwd, state.workspace_roots.clone()),
         call_queue: state.config.sessions.call_queue,
+        call_slots: &state.call_slots,
     };
-    Ok(match dispatch::dispatch(&scope, incoming) {
+    Ok(match dispatch::dispatch(&scope, incoming).await {
+        Reply::Busy(Busy::Session(reason)) => return Err(HttpError::TooMany(reason)),
+        Reply::Busy(Busy::Daemon(reason)) => return Err(HttpError::Unavailable(reason)),
         Reply::Json(text) => HttpResponse::Ok()
             .content_type(ContentType::json())
             .body(text),

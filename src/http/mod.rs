@@ -12,6 +12,8 @@ pub mod health;
 pub mod mcp;
 pub mod session;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::dev::ToEnvelope;
@@ -19,6 +21,7 @@ use actix::prelude::*;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use construct_actors::SessionRegistry;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::tools::ToolRegistry;
@@ -35,6 +38,10 @@ pub struct AppState {
     pub tools: ToolRegistry,
     /// The configuration the daemon runs with.
     pub config: Config,
+    /// The configured workspace roots, canonical; empty when each session's cwd is its root.
+    pub workspace_roots: Arc<[PathBuf]>,
+    /// The daemon-wide limit on running tool calls.
+    pub call_slots: Arc<Semaphore>,
     /// When and as what process the daemon started.
     pub started: Started,
 }

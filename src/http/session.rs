@@ -44,6 +44,14 @@ pub async fn create(
             HttpError::Unavailable(format!("the daemon's own working directory is gone: {err}"))
         })?,
     };
+    if !state.workspace_roots.is_empty()
+        && !state.workspace_roots.iter().any(|r| cwd.starts_with(r))
+    {
+        return Err(HttpError::BadRequest(format!(
+            "cwd {} is outside the configured workspace roots",
+            cwd.display()
+        )));
+    }
     let created = ask(
         &state.registry,
         Create {

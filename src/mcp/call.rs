@@ -10,21 +10,24 @@
 //! own call with an internal error and nothing else.
 
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
-use construct_actors::{ProgressToken, SessionActor};
+use construct_actors::{EndCall, ProgressToken, SessionActor};
 use futures::stream::{LocalBoxStream, StreamExt as _};
 use futures::{FutureExt as _, future};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
-use crate::tools::{CallContext, Progress, ProgressSink, Tool, ToolError, ToolOutput};
+use crate::tools::{CallContext, Progress, ProgressSink, Tool, ToolError, ToolOutput, Workspace};
+
+/// Longest the end of a call waits to tell its session.
+const END_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The JSON-RPC messages (as text) a caller reads for one call, final response last.
 pub type CallStream = LocalBoxStream<'static, String>;
@@ -41,25 +44,41 @@ pub struct Call {
     pub progress_token: ProgressToken,
 }
 
-/// Where a call runs: its session, that session's cwd, and how many progress messages may wait
-/// for a slow reader.
+/// Where a call runs: its session, that session's workspace, and how many progress messages
+/// may wait for a slow reader.
 pub struct Venue {
     /// The session the call belongs to; its followers see the call's progress.
     pub session: Addr<SessionActor>,
-    /// The session's working directory.
-    pub cwd: Arc<Path>,
+    /// The session's cwd and the roots the call may touch.
+    pub workspace: Workspace,
     /// Bound of the call's own progress queue.
     pub queue: usize,
 }
 
+/// What admitted the call: its place under the daemon-wide limit, and its registration with the
+/// session (by `key`, cancellable through `cancel`). Both are released when the call ends.
+pub struct Admission {
+    /// The call's share of the daemon-wide limit.
+    pub permit: OwnedSemaphorePermit,
+    /// The key the session knows the call by.
+    pub key: String,
+    /// The token the session cancels on `notifications/cancelled` or when it ends.
+    pub cancel: CancellationToken,
+}
+
 /// Starts `call` and returns the stream of its messages.
-pub fn start(call: Call, venue: Venue) -> CallStream {
+pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
     let (progress_tx, progress_rx) = mpsc::channel(venue.queue);
     let (final_tx, final_rx) = oneshot::channel();
-    let cancel = CancellationToken::new();
+    let Admission {
+        permit,
+        key,
+        cancel,
+    } = admission;
     let cancel_on_drop = cancel.clone().drop_guard();
+    let session = venue.session.clone();
     let ctx = CallContext {
-        cwd: venue.cwd,
+        workspace: venue.workspace,
         progress: ProgressSink::new(
             call.progress_token.clone(),
             call.tool.name(),
@@ -75,20 +94,30 @@ pub fn start(call: Call, venue: Venue) -> CallStream {
         let name = tool.name();
         let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
         let response = tokio::select! {
-            outcome = running => match outcome {
+            outcome = running => Some(match outcome {
                 Ok(result) => final_response(&id, result),
                 Err(_) => jsonrpc::failure(
                     Some(&id),
                     &RpcError::new(INTERNAL_ERROR, format!("internal error: tool {name} panicked")),
                 ),
-            },
+            }),
+            // A cancelled request gets no response (specification, "cancellation").
             () = cancel.cancelled() => {
                 tracing::debug!(tool = name, "call cancelled");
-                return;
+                None
             }
         };
-        // The caller may have gone between the tool's end and this line; nothing to do then.
-        let _ = final_tx.send(response);
+        // The tool's future is gone by now (its children killed, its sink closed): release the
+        // call's places before the caller hears it is over.
+        drop(permit);
+        let _ = session
+            .send(EndCall { key })
+            .timeout(END_CALL_TIMEOUT)
+            .await;
+        if let Some(response) = response {
+            // The caller may have gone since; nothing to do then.
+            let _ = final_tx.send(response);
+        }
     });
 
     let token = call.progress_token;

@@ -8,13 +8,17 @@
 //! Tools never run inside an actor handler: the call runner spawns each call as its own task,
 //! turns a panic into an internal error for that call alone, and drops the call's future when
 //! it is cancelled, so a tool must clean up on drop (kill children, remove temp files).
+//!
+//! Arguments are checked against the tool's JSON Schema before the tool runs (see
+//! [`ToolRegistry::validate`]); every path goes through the call's [`Workspace`].
 
+mod blocking;
 mod echo;
 mod progress;
 mod registry;
 mod sleep;
+mod workspace;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -24,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use progress::{Progress, ProgressSink};
 pub use registry::ToolRegistry;
+pub use workspace::Workspace;
+
+use crate::config::ToolsConfig;
 
 /// Every tool the daemon knows, by name.
 pub const ALL: &[&str] = &["echo", "sleep"];
@@ -32,8 +39,8 @@ pub const ALL: &[&str] = &["echo", "sleep"];
 /// daemon.
 pub const SAFE_BY_DEFAULT: &[&str] = &["echo", "sleep"];
 
-/// Builds the tool called `name`, if there is one.
-fn build(name: &str) -> Option<Arc<dyn Tool>> {
+/// Builds the tool called `name`, if there is one, with its part of the configuration.
+fn build(name: &str, _config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
     match name {
         "echo" => Some(Arc::new(echo::Echo)),
         "sleep" => Some(Arc::new(sleep::Sleep)),
@@ -56,8 +63,8 @@ pub trait Tool: Send + Sync + 'static {
 
 /// What a running call may use besides its arguments.
 pub struct CallContext {
-    /// The session's working directory.
-    pub cwd: Arc<Path>,
+    /// The session's working directory and the roots the call may touch.
+    pub workspace: Workspace,
     /// Where progress reports go.
     pub progress: ProgressSink,
     /// Cancelled when the client cancels the call or goes away. Blocking work must poll it;

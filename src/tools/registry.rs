@@ -1,4 +1,5 @@
-//! `ToolRegistry`: the enabled tools, by name, in the order `tools/list` shows them.
+//! `ToolRegistry`: the enabled tools, by name, with their compiled argument schemas, in the
+//! order `tools/list` shows them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,31 +7,54 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Tool;
+use crate::config::ToolsConfig;
+
+/// A tool and the validator of its arguments, compiled once.
+struct Entry {
+    tool: Arc<dyn Tool>,
+    schema: jsonschema::Validator,
+}
 
 /// The tools this daemon offers. Built once at start from the configuration; read-only after.
 pub struct ToolRegistry {
-    tools: BTreeMap<&'static str, Arc<dyn Tool>>,
+    tools: BTreeMap<&'static str, Entry>,
 }
 
 impl ToolRegistry {
-    /// The registry of the named tools. Names were validated with the configuration; an unknown
-    /// one here is skipped with a warning rather than trusted.
-    pub fn new(enabled: &[String]) -> Self {
+    /// The registry of the tools `config` enables. Names were validated with the configuration;
+    /// an unknown one here is skipped with a warning rather than trusted.
+    ///
+    /// # Panics
+    /// If a tool's own input schema is not a valid JSON Schema: a programming error that the
+    /// test suite catches for every tool.
+    pub fn new(config: &ToolsConfig) -> Self {
         let mut tools = BTreeMap::new();
-        for name in enabled {
-            match super::build(name) {
-                Some(tool) => {
-                    tools.insert(tool.name(), tool);
-                }
-                None => tracing::warn!(tool = %name, "unknown tool not enabled"),
-            }
+        for name in &config.enabled {
+            let Some(tool) = super::build(name, config) else {
+                tracing::warn!(tool = %name, "unknown tool not enabled");
+                continue;
+            };
+            let schema = jsonschema::validator_for(&tool.input_schema())
+                .unwrap_or_else(|err| panic!("tool {name} has an invalid input schema: {err}"));
+            tools.insert(tool.name(), Entry { tool, schema });
         }
         Self { tools }
     }
 
     /// The tool called `name`, if it is enabled.
     pub fn get(&self, name: &str) -> Option<Arc<dyn Tool>> {
-        self.tools.get(name).cloned()
+        self.tools.get(name).map(|entry| Arc::clone(&entry.tool))
+    }
+
+    /// Checks `args` against the schema of tool `name`; the error names the offending field.
+    pub fn validate(&self, name: &str, args: &Value) -> Result<(), String> {
+        let Some(entry) = self.tools.get(name) else {
+            return Err(format!("unknown tool: {name}"));
+        };
+        entry
+            .schema
+            .validate(args)
+            .map_err(|err| format!("arguments{}: {err}", err.instance_path()))
     }
 
     /// The `tools` array of a `tools/list` result, sorted by name.
@@ -38,7 +62,7 @@ impl ToolRegistry {
         Value::Array(
             self.tools
                 .values()
-                .map(|tool| {
+                .map(|Entry { tool, .. }| {
                     json!({
                         "name": tool.name(),
                         "description": tool.description(),
@@ -47,5 +71,29 @@ impl ToolRegistry {
                 })
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_tool_has_a_valid_schema_and_a_matching_name() {
+        let mut config = ToolsConfig::default();
+        config.enabled = super::super::ALL.iter().map(|s| s.to_string()).collect();
+        let registry = ToolRegistry::new(&config);
+        for name in super::super::ALL {
+            assert_eq!(registry.get(name).unwrap().name(), *name);
+        }
+    }
+
+    #[test]
+    fn schema_violations_name_the_field() {
+        let registry = ToolRegistry::new(&ToolsConfig::default());
+        let err = registry.validate("echo", &json!({"text": 5})).unwrap_err();
+        assert!(err.starts_with("arguments/text:"), "{err}");
+        let err = registry.validate("echo", &json!({})).unwrap_err();
+        assert!(err.contains("\"text\""), "{err}");
     }
 }
