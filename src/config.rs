@@ -120,6 +120,8 @@ pub struct ToolsConfig {
     pub enabled: Vec<String>,
     /// Folders tools may touch. Empty: each session's own cwd (and nothing else).
     pub workspace_roots: Vec<PathBuf>,
+    /// Adds the test-fixture tools (`test_*`) used by the MCP conformance suite and the tests.
+    pub fixtures: bool,
     /// Tool calls running at once in the whole daemon; one more is answered `503`.
     pub max_concurrent_calls: usize,
     /// Tool calls running at once in one session; one more is answered `429`.
@@ -142,6 +144,7 @@ impl Default for ToolsConfig {
                 .map(|s| s.to_string())
                 .collect(),
             workspace_roots: Vec::new(),
+            fixtures: false,
             max_concurrent_calls: 64,
             max_calls_per_session: 16,
             files: FilesConfig::default(),

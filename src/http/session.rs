@@ -85,5 +85,6 @@ pub async fn describe(
         "created_at": info.created_at,
         "last_activity": info.last_activity,
         "subscribers": info.subscribers,
+        "running_calls": info.running_calls,
     })))
 }

@@ -13,10 +13,19 @@
 //! [`ToolRegistry::validate`]); every path goes through the call's [`Workspace`].
 
 mod blocking;
+mod content_search;
 mod echo;
+mod file_edit;
+mod file_read;
+mod file_write;
+mod fixtures;
+mod glob_search;
+mod http_request;
 mod progress;
 mod registry;
+mod shell;
 mod sleep;
+mod walk;
 mod workspace;
 
 use std::sync::Arc;
@@ -33,16 +42,25 @@ pub use workspace::Workspace;
 use crate::config::ToolsConfig;
 
 /// Every tool the daemon knows, by name.
-pub const ALL: &[&str] = &["echo", "sleep"];
+pub const ALL: &[&str] = &["content_search", "echo", "file_edit", "file_read", "file_write", "glob_search", "http_request", "shell", "sleep"];
 
 /// The tools enabled when the configuration does not say: those that touch nothing outside the
 /// daemon.
-pub const SAFE_BY_DEFAULT: &[&str] = &["echo", "sleep"];
+pub const SAFE_BY_DEFAULT: &[&str] = &["content_search", "echo", "file_edit", "file_read", "file_write", "glob_search", "sleep"];
 
 /// Builds the tool called `name`, if there is one, with its part of the configuration.
-fn build(name: &str, _config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
+fn build(name: &str, config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
     match name {
+        "content_search" => Some(Arc::new(content_search::ContentSearch::new(&config.search))),
         "echo" => Some(Arc::new(echo::Echo)),
+        "file_edit" => Some(Arc::new(file_edit::FileEdit::new(&config.files))),
+        "file_read" => Some(Arc::new(file_read::FileRead::new(&config.files))),
+        "file_write" => Some(Arc::new(file_write::FileWrite)),
+        "glob_search" => Some(Arc::new(glob_search::GlobSearch::new(&config.search))),
+        "http_request" => Some(Arc::new(http_request::HttpRequest::new(
+            &config.http_request,
+        ))),
+        "shell" => Some(Arc::new(shell::Shell::new(&config.shell))),
         "sleep" => Some(Arc::new(sleep::Sleep)),
         _ => None,
     }

@@ -29,11 +29,19 @@ impl ToolRegistry {
     /// test suite catches for every tool.
     pub fn new(config: &ToolsConfig) -> Self {
         let mut tools = BTreeMap::new();
-        for name in &config.enabled {
-            let Some(tool) = super::build(name, config) else {
+        let fixtures = config
+            .fixtures
+            .then(super::fixtures::all)
+            .unwrap_or_default();
+        let configured = config.enabled.iter().filter_map(|name| {
+            let tool = super::build(name, config);
+            if tool.is_none() {
                 tracing::warn!(tool = %name, "unknown tool not enabled");
-                continue;
-            };
+            }
+            tool
+        });
+        for tool in configured.chain(fixtures) {
+            let name = tool.name();
             let schema = jsonschema::validator_for(&tool.input_schema())
                 .unwrap_or_else(|err| panic!("tool {name} has an invalid input schema: {err}"));
             tools.insert(tool.name(), Entry { tool, schema });
@@ -80,12 +88,23 @@ mod tests {
 
     #[test]
     fn every_known_tool_has_a_valid_schema_and_a_matching_name() {
-        let mut config = ToolsConfig::default();
-        config.enabled = super::super::ALL.iter().map(|s| s.to_string()).collect();
+        let config = ToolsConfig {
+            enabled: super::super::ALL.iter().map(|s| s.to_string()).collect(),
+            ..ToolsConfig::default()
+        };
         let registry = ToolRegistry::new(&config);
         for name in super::super::ALL {
             assert_eq!(registry.get(name).unwrap().name(), *name);
         }
+    }
+
+    #[test]
+    fn fixtures_are_added_only_when_asked() {
+        let mut config = ToolsConfig::default();
+        assert!(ToolRegistry::new(&config).get("test_panic").is_none());
+        config.fixtures = true;
+        assert!(ToolRegistry::new(&config).get("test_panic").is_some());
+        assert!(ToolRegistry::new(&config).get("echo").is_some());
     }
 
     #[test]

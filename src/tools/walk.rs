@@ -1,0 +1,80 @@
+//! Walking a folder the way ripgrep does, for the search tools: `.gitignore`, `.ignore` and
+//! hidden files are skipped (even outside a git repository), symlinks are not followed (so the
+//! walk cannot leave the folder it was given), and the walk reports progress and stops on
+//! cancellation.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use globset::GlobMatcher;
+use ignore::WalkBuilder;
+
+use super::Progress;
+use super::blocking::Blocking;
+
+/// Files between two progress reports.
+const REPORT_EVERY: u64 = 200;
+
+/// How a walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walked {
+    /// Every file was visited (or the visitor asked to stop).
+    Done {
+        /// Files visited.
+        files: u64,
+    },
+    /// The call was cancelled part way.
+    Cancelled,
+}
+
+/// Calls `visit` with the path of every regular file under `root` whose path relative to
+/// `root` matches `only` (when given), in a stable order, until `visit` breaks.
+pub fn files(
+    root: &Path,
+    only: Option<&GlobMatcher>,
+    blocking: &Blocking,
+    mut visit: impl FnMut(&Path) -> ControlFlow<()>,
+) -> Walked {
+    let walk = WalkBuilder::new(root)
+        .require_git(false)
+        .follow_links(false)
+        .sort_by_file_path(|a, b| a.cmp(b))
+        .build();
+    let mut files = 0;
+    for entry in walk {
+        if blocking.cancelled() {
+            return Walked::Cancelled;
+        }
+        // Unreadable entries (permissions, races) are skipped, as ripgrep does.
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let relative = path.strip_prefix(root).unwrap_or(path);
+        if only.is_some_and(|glob| !glob.is_match(relative)) {
+            continue;
+        }
+        files += 1;
+        if files % REPORT_EVERY == 0 {
+            blocking.report(Progress {
+                progress: files,
+                total: None,
+                message: Some(format!("scanned {files} files")),
+            });
+        }
+        if visit(path).is_break() {
+            break;
+        }
+    }
+    Walked::Done { files }
+}
+
+/// Compiles a glob, explaining a bad one in a line.
+pub fn glob(pattern: &str) -> Result<GlobMatcher, String> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map(|glob| glob.compile_matcher())
+        .map_err(|err| format!("invalid glob {pattern:?}: {err}"))
+}
