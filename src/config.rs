@@ -33,6 +33,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     /// Which tools are offered.
     pub tools: ToolsConfig,
+    /// Who may talk to the daemon.
+    pub security: SecurityConfig,
     /// Diagnostics.
     pub log: LogConfig,
 }
@@ -238,6 +240,22 @@ impl Default for HttpRequestConfig {
     }
 }
 
+/// `[security]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Origins (e.g. `https://dash.example`) allowed besides the daemon's own loopback origin;
+    /// a request with any other `Origin` header is refused with `403`.
+    pub allowed_origins: Vec<String>,
+    /// `Host` values (e.g. `devbox:7000`) allowed besides the loopback address and port the
+    /// daemon listens on; on a non-loopback bind, when set, only these are allowed.
+    pub allowed_hosts: Vec<String>,
+    /// API keys. When set, creating a session (`POST /session` or `initialize`) and every
+    /// stateless (2026-era) request need `Authorization: Bearer <key>`. Required when
+    /// `server.bind` is not a loopback address.
+    pub api_keys: Vec<String>,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -291,9 +309,19 @@ pub enum ConfigError {
     },
 }
 
+/// Command-line values that override the file and the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    /// `--bind`
+    pub bind: Option<IpAddr>,
+    /// `--port`
+    pub port: Option<u16>,
+}
+
 impl Config {
-    /// Loads defaults, then `file` (when given), then the environment, and validates the result.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+    /// Loads defaults, then `file` (when given), then the environment, then `overrides`, and
+    /// validates the result.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -303,7 +331,13 @@ impl Config {
             figment = figment.merge(Toml::string(&text));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if let Some(bind) = overrides.bind {
+            config.server.bind = bind;
+        }
+        if let Some(port) = overrides.port {
+            config.server.port = port;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -315,6 +349,21 @@ impl Config {
         positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
         positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
         positive("sessions.call_queue", self.sessions.call_queue)?;
+        if !self.server.bind.is_loopback() && self.security.api_keys.is_empty() {
+            return Err(invalid(
+                "server.bind",
+                &format!(
+                    "{} is not a loopback address: set security.api_keys before exposing the daemon",
+                    self.server.bind
+                ),
+            ));
+        }
+        if self.security.api_keys.iter().any(|key| key.len() < 16) {
+            return Err(invalid(
+                "security.api_keys",
+                "every key needs at least 16 characters",
+            ));
+        }
         if self.server.keep_alive.is_zero() {
             return Err(invalid("server.keep_alive", "must be longer than zero"));
         }
@@ -348,6 +397,12 @@ impl Config {
             return Err(invalid(
                 "tools.shell.allow",
                 "list the programs shell may run, or [\"*\"] for any command line",
+            ));
+        }
+        if self.tools.shell.allow.len() > 1 && self.tools.shell.allow.iter().any(|p| p == "*") {
+            return Err(invalid(
+                "tools.shell.allow",
+                "\"*\" (any command line) cannot be combined with program names",
             ));
         }
         if enabled("http_request") && self.tools.http_request.allow_hosts.is_empty() {
@@ -392,7 +447,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        Config::load(Some(&path))
+        Config::load(Some(&path), Overrides::default())
     }
 
     #[test]
@@ -406,7 +461,10 @@ mod tests {
     #[test]
     fn the_example_config_is_valid_and_equals_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/construct-actor.toml");
-        assert_eq!(Config::load(Some(&path)).unwrap(), Config::default());
+        assert_eq!(
+            Config::load(Some(&path), Overrides::default()).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -456,6 +514,30 @@ mod tests {
         assert!(err.starts_with("tools.http_request.allow_hosts:"), "{err}");
         let ok = "[tools]\nenabled = [\"shell\"]\n[tools.shell]\nallow = [\"git\"]\n";
         assert!(from_toml(ok).is_ok());
+        let mixed = "[tools.shell]\nallow = [\"*\", \"git\"]\n";
+        assert!(
+            from_toml(mixed)
+                .unwrap_err()
+                .to_string()
+                .starts_with("tools.shell.allow")
+        );
+    }
+
+    #[test]
+    fn a_non_loopback_bind_needs_api_keys() {
+        let err = from_toml("[server]\nbind = \"0.0.0.0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("server.bind:"), "{err}");
+        let keyed = "[server]\nbind = \"0.0.0.0\"\n[security]\napi_keys = [\"0123456789abcdef\"]\n";
+        assert!(from_toml(keyed).is_ok());
+        let short = "[security]\napi_keys = [\"short\"]\n";
+        assert!(
+            from_toml(short)
+                .unwrap_err()
+                .to_string()
+                .starts_with("security.api_keys")
+        );
     }
 
     #[test]
@@ -468,7 +550,8 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error() {
-        let err = Config::load(Some(Path::new("/nonexistent/c.toml"))).unwrap_err();
+        let err =
+            Config::load(Some(Path::new("/nonexistent/c.toml")), Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/c.toml"));
     }
 }

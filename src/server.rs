@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix::Actor as _;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::{RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
@@ -17,6 +18,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
+use crate::http::guard::{self, Guard};
 use crate::http::{self, AppState, Started};
 use crate::paths;
 use crate::tools::ToolRegistry;
@@ -49,6 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tools: ToolRegistry::new(&config.tools),
         workspace_roots: Arc::from(workspace_roots),
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
+        guard: Guard::new(addr, &config.security),
         config,
         started: Started::now(),
     });
@@ -56,7 +59,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let server = HttpServer::new({
         let state = state.clone();
-        move || App::new().app_data(state.clone()).configure(http::routes)
+        move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(guard::check))
+                .configure(http::routes)
+        }
     })
     .listen(listener)?
     .disable_signals()

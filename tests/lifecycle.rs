@@ -47,7 +47,14 @@ async fn without_a_config_the_daemon_runs_on_safe_defaults() {
     );
     let session = daemon.session().await;
     let tools = daemon.rpc(&session, "tools/list", json!({})).await;
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 2);
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"shell") && !names.contains(&"http_request"));
+    assert!(names.contains(&"file_read") && names.contains(&"echo"));
 }
 
 #[tokio::test]
@@ -140,7 +147,8 @@ fn check_config_accepts_the_example_and_names_the_key_of_a_bad_one() {
             "sessions.subscriber_queue",
         ),
         ("[log]\nformat = \"xml\"\n", "format"),
-        ("[tools]\nenabled = [\"shell\"]\n", "tools.enabled"),
+        ("[tools]\nenabled = [\"rm\"]\n", "tools.enabled"),
+        ("[tools]\nenabled = [\"shell\"]\n", "tools.shell.allow"),
         ("not toml at all", "c.toml"),
     ] {
         let file = dir.path().join("c.toml");

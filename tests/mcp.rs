@@ -125,7 +125,18 @@ async fn tools_list_is_sorted_and_has_schemas() {
     let answer = daemon.rpc(&session, "tools/list", json!({})).await;
     let tools = answer["result"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["echo", "sleep"]);
+    assert_eq!(
+        names,
+        [
+            "content_search",
+            "echo",
+            "file_edit",
+            "file_read",
+            "file_write",
+            "glob_search",
+            "sleep"
+        ]
+    );
     for tool in tools {
         assert!(tool["description"].as_str().is_some_and(|d| !d.is_empty()));
         assert_eq!(tool["inputSchema"]["type"], "object");

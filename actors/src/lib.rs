@@ -12,8 +12,9 @@ pub mod token;
 
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, Create, CreateError, CreatedSession,
-    EndCall, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe, SubscribeError, Unauthorized,
+    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Create, CreateError,
+    CreatedSession, EndCall, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe,
+    SubscribeError, Unauthorized,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};

@@ -52,7 +52,9 @@ pub enum CreateError {
 #[rtype(result = "Option<Addr<SessionActor>>")]
 pub struct Lookup(pub Uuid);
 
-/// To the registry: end every session (the daemon is shutting down), closing their streams.
+/// To the registry: the daemon is shutting down. Every session's event streams close, so that
+/// followers do not hold the shutdown up; running calls go on, to finish within the daemon's
+/// grace period.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
@@ -145,6 +147,11 @@ pub struct CancelCall {
     /// The request id of the call, as JSON text.
     pub key: String,
 }
+
+/// To a session: close every events stream following it (the daemon is shutting down).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CloseSubscriptions;
 
 /// To a session: end now. Its subscribers' streams close and its running calls are cancelled.
 #[derive(Debug, Message)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use uuid::Uuid;
 
-use crate::messages::{Create, CreateError, CreatedSession, Lookup, Shutdown, Stop};
+use crate::messages::{CloseSubscriptions, Create, CreateError, CreatedSession, Lookup, Shutdown};
 use crate::session::{SessionActor, SessionLimits};
 use crate::token::Token;
 
@@ -86,9 +86,9 @@ impl Handler<Shutdown> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) {
-        for (_, session) in self.sessions.drain() {
+        for session in self.sessions.values() {
             // One message per session, once, at shutdown: not a path input can drive.
-            session.do_send(Stop);
+            session.do_send(CloseSubscriptions);
         }
     }
 }

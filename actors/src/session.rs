@@ -23,8 +23,8 @@ use uuid::Uuid;
 
 use crate::event::PublishedEvent;
 use crate::messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, EndCall, Publish, SessionInfo, Stop,
-    Subscribe, SubscribeError, Unauthorized,
+    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, EndCall, Publish,
+    SessionInfo, Stop, Subscribe, SubscribeError, Unauthorized,
 };
 use crate::token::Token;
 
@@ -47,6 +47,9 @@ pub struct SessionLimits {
 struct Subscriber {
     id: u64,
     sender: mpsc::Sender<PublishedEvent>,
+    /// The future that removes this subscriber when its receiver is dropped. It holds a sender
+    /// too, so closing the subscription means cancelling it as well.
+    watcher: SpawnHandle,
 }
 
 /// The actor behind one session.
@@ -137,13 +140,17 @@ impl Handler<Subscribe> for SessionActor {
 
         // Remove the subscriber the moment its receiver is dropped, not at the next publish:
         // an idle session must not keep dead streams' queues alive.
-        let watcher = sender.clone();
-        ctx.spawn(
-            async move { watcher.closed().await }
+        let closed = sender.clone();
+        let watcher = ctx.spawn(
+            async move { closed.closed().await }
                 .into_actor(self)
                 .map(move |(), actor, _| actor.subscribers.retain(|s| s.id != id)),
         );
-        self.subscribers.push(Subscriber { id, sender });
+        self.subscribers.push(Subscriber {
+            id,
+            sender,
+            watcher,
+        });
         Ok(receiver)
     }
 }
@@ -199,6 +206,16 @@ impl Handler<CancelCall> for SessionActor {
                 true
             }
             None => false,
+        }
+    }
+}
+
+impl Handler<CloseSubscriptions> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseSubscriptions, ctx: &mut Self::Context) {
+        for subscriber in self.subscribers.drain(..) {
+            ctx.cancel_future(subscriber.watcher);
         }
     }
 }

@@ -160,14 +160,24 @@ async fn limits_on_sessions_and_subscribers_are_enforced() {
 }
 
 #[actix_rt::test]
-async fn shutdown_ends_every_subscription() {
+async fn shutdown_ends_every_subscription_but_not_running_calls() {
     let registry = SessionRegistry::new(LIMITS).start();
     let created = create(&registry).await;
     let mut receiver = created.session.send(Subscribe).await.unwrap().unwrap();
+    let call = tokio_util::sync::CancellationToken::new();
+    let begin = BeginCall {
+        key: "1".into(),
+        cancel: call.clone(),
+    };
+    created.session.send(begin).await.unwrap().unwrap();
     registry.send(Shutdown).await.unwrap();
     let ended = actix_rt::time::timeout(Duration::from_secs(5), receiver.recv()).await;
     assert_eq!(ended.unwrap(), None);
-    assert!(registry.send(Lookup(created.id)).await.unwrap().is_none());
+    assert!(
+        !call.is_cancelled(),
+        "running calls finish within the grace period"
+    );
+    assert_eq!(subscribers(&created).await, 0);
 }
 
 #[actix_rt::test]

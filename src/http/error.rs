@@ -15,6 +15,9 @@ pub enum HttpError {
     /// Missing or wrong credentials (`401`).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Refused by the Origin/Host fence (`403`).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// The body took too long to arrive (`408`).
     #[error("the request body did not arrive in time")]
     Timeout,
@@ -34,6 +37,7 @@ impl ResponseError for HttpError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -4,10 +4,12 @@
 //! bounded by [`ASK_TIMEOUT`]), and turn the answer into a response or an SSE stream. Every
 //! failure a client can cause is an [`error::HttpError`], mapped to a status in one place.
 
+pub mod api_key;
 pub mod auth;
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod guard;
 pub mod health;
 pub mod mcp;
 pub mod session;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub workspace_roots: Arc<[PathBuf]>,
     /// The daemon-wide limit on running tool calls.
     pub call_slots: Arc<Semaphore>,
+    /// The Origin/Host fence.
+    pub guard: guard::Guard,
     /// When and as what process the daemon started.
     pub started: Started,
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::HttpError;
-use super::{AppState, ask, auth, body};
+use super::{AppState, api_key, ask, auth, body};
 use crate::paths;
 
 /// Longest label accepted, so that labels cannot be used to grow memory.
@@ -21,9 +21,11 @@ struct CreateBody {
 
 /// `POST /session` → `{"session_id", "token", "cwd"}`.
 pub async fn create(
+    req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
+    api_key::require(&req, &state.config.security)?;
     let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
     let request: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()

@@ -94,6 +94,13 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
         let name = tool.name();
         let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
         let response = tokio::select! {
+            // Cancellation first: a call cancelled in the same poll as it finished gets no
+            // response, as the specification asks.
+            biased;
+            () = cancel.cancelled() => {
+                tracing::debug!(tool = name, "call cancelled");
+                None
+            }
             outcome = running => Some(match outcome {
                 Ok(result) => final_response(&id, result),
                 Err(_) => jsonrpc::failure(
@@ -101,11 +108,6 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
                     &RpcError::new(INTERNAL_ERROR, format!("internal error: tool {name} panicked")),
                 ),
             }),
-            // A cancelled request gets no response (specification, "cancellation").
-            () = cancel.cancelled() => {
-                tracing::debug!(tool = name, "call cancelled");
-                None
-            }
         };
         // The tool's future is gone by now (its children killed, its sink closed): release the
         // call's places before the caller hears it is over.

@@ -42,11 +42,29 @@ pub use workspace::Workspace;
 use crate::config::ToolsConfig;
 
 /// Every tool the daemon knows, by name.
-pub const ALL: &[&str] = &["content_search", "echo", "file_edit", "file_read", "file_write", "glob_search", "http_request", "shell", "sleep"];
+pub const ALL: &[&str] = &[
+    "content_search",
+    "echo",
+    "file_edit",
+    "file_read",
+    "file_write",
+    "glob_search",
+    "http_request",
+    "shell",
+    "sleep",
+];
 
-/// The tools enabled when the configuration does not say: those that touch nothing outside the
-/// daemon.
-pub const SAFE_BY_DEFAULT: &[&str] = &["content_search", "echo", "file_edit", "file_read", "file_write", "glob_search", "sleep"];
+/// The tools enabled when the configuration does not say: those confined to the workspace.
+/// `shell` and `http_request` reach beyond it and must be enabled, with allow-lists, by hand.
+pub const SAFE_BY_DEFAULT: &[&str] = &[
+    "content_search",
+    "echo",
+    "file_edit",
+    "file_read",
+    "file_write",
+    "glob_search",
+    "sleep",
+];
 
 /// Builds the tool called `name`, if there is one, with its part of the configuration.
 fn build(name: &str, config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
