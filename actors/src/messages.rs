@@ -84,6 +84,29 @@ pub struct SessionInfo {
     pub subscribers: usize,
     /// How many tool calls run in it right now.
     pub running_calls: usize,
+    /// What the client said about itself at `initialize` and since.
+    pub settings: SessionSettings,
+}
+
+/// Protocol facts a standard MCP client established for its session: the revision negotiated at
+/// `initialize` and the level set by `logging/setLevel`. Both absent for Construct sessions until
+/// their client says otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// The protocol revision negotiated at `initialize`.
+    pub protocol_version: Option<Arc<str>>,
+    /// The minimum level of log messages the client wants (`debug` … `emergency`).
+    pub log_level: Option<Arc<str>>,
+}
+
+/// To a session: record what the client established. `None` fields are left as they are.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct UpdateSettings {
+    /// Set at `initialize`.
+    pub protocol_version: Option<String>,
+    /// Set by `logging/setLevel`.
+    pub log_level: Option<String>,
 }
 
 /// The presented token is not the session's.

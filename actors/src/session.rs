@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::event::PublishedEvent;
 use crate::messages::{
     Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, EndCall, Publish,
-    SessionInfo, Stop, Subscribe, SubscribeError, Unauthorized,
+    SessionInfo, SessionSettings, Stop, Subscribe, SubscribeError, Unauthorized, UpdateSettings,
 };
 use crate::token::Token;
 
@@ -65,6 +65,7 @@ pub struct SessionActor {
     next_subscriber_id: u64,
     last_event_id: u64,
     calls: HashMap<String, CancellationToken>,
+    settings: SessionSettings,
 }
 
 impl SessionActor {
@@ -89,6 +90,7 @@ impl SessionActor {
             next_subscriber_id: 0,
             last_event_id: 0,
             calls: HashMap::new(),
+            settings: SessionSettings::default(),
         }
     }
 
@@ -101,6 +103,7 @@ impl SessionActor {
             last_activity: self.last_activity,
             subscribers: self.subscribers.len(),
             running_calls: self.calls.len(),
+            settings: self.settings.clone(),
         }
     }
 }
@@ -206,6 +209,19 @@ impl Handler<CancelCall> for SessionActor {
                 true
             }
             None => false,
+        }
+    }
+}
+
+impl Handler<UpdateSettings> for SessionActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateSettings, _: &mut Self::Context) {
+        if let Some(version) = msg.protocol_version {
+            self.settings.protocol_version = Some(Arc::from(version));
+        }
+        if let Some(level) = msg.log_level {
+            self.settings.log_level = Some(Arc::from(level));
         }
     }
 }
