@@ -35,6 +35,8 @@ pub struct Config {
     pub tools: ToolsConfig,
     /// Who may talk to the daemon.
     pub security: SecurityConfig,
+    /// How standard MCP clients are served.
+    pub mcp: McpConfig,
     /// Diagnostics.
     pub log: LogConfig,
 }
@@ -94,10 +96,21 @@ impl Default for DiscoveryConfig {
 pub struct SessionsConfig {
     /// The most sessions alive at once; creating one more is answered `503`.
     pub max_sessions: usize,
+    /// Sessions one client address may create per minute; one more is answered `429`.
+    pub create_per_minute: usize,
+    /// A session with no request, no open events stream and no running call for this long ends.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// The most events streams following one session; one more is answered `429`.
     pub max_subscribers: usize,
-    /// Events that may wait for one slow follower before further ones are dropped for it.
+    /// Events that may wait for one slow follower before further ones are dropped for it (and
+    /// counted, in an `event: lagged`).
     pub subscriber_queue: usize,
+    /// Recent events each session keeps for followers resuming with `Last-Event-ID`.
+    pub history: usize,
+    /// How soon a follower whose events stream broke should reconnect (the SSE `retry:` field).
+    #[serde(with = "humantime_serde")]
+    pub retry: Duration,
     /// Progress notifications that may wait for a slow `tools/call` reader before further ones
     /// are dropped for it (the final response is never dropped).
     pub call_queue: usize,
@@ -107,8 +120,12 @@ impl Default for SessionsConfig {
     fn default() -> Self {
         Self {
             max_sessions: 10_000,
+            create_per_minute: 60,
+            idle_timeout: Duration::from_secs(24 * 60 * 60),
             max_subscribers: 64,
             subscriber_queue: 256,
+            history: 256,
+            retry: Duration::from_secs(3),
             call_queue: 256,
         }
     }
@@ -256,6 +273,35 @@ pub struct SecurityConfig {
     pub api_keys: Vec<String>,
 }
 
+/// `[mcp]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// The folder that sessions opened by `initialize`, and stateless requests without Construct
+    /// credentials, work in. Absent: the daemon's working directory.
+    pub default_workspace: Option<PathBuf>,
+    /// How long a resumable `tools/call` whose connection dropped waits for its client to resume
+    /// (`GET` with `Last-Event-ID`) before it is cancelled.
+    #[serde(with = "humantime_serde")]
+    pub resume_window: Duration,
+    /// The `retry` hint sent on resumable streams: how soon clients should reconnect.
+    #[serde(with = "humantime_serde")]
+    pub retry: Duration,
+    /// Open `subscriptions/listen` streams at most, daemon-wide; one more is answered `503`.
+    pub max_listeners: usize,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            default_workspace: None,
+            resume_window: Duration::from_secs(60),
+            retry: Duration::from_secs(1),
+            max_listeners: 256,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -346,8 +392,15 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("server.max_body_bytes", self.server.max_body_bytes)?;
         positive("sessions.max_sessions", self.sessions.max_sessions)?;
+        positive(
+            "sessions.create_per_minute",
+            self.sessions.create_per_minute,
+        )?;
+        longer_than_zero("sessions.idle_timeout", self.sessions.idle_timeout)?;
         positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
         positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
+        positive("sessions.history", self.sessions.history)?;
+        longer_than_zero("sessions.retry", self.sessions.retry)?;
         positive("sessions.call_queue", self.sessions.call_queue)?;
         if !self.server.bind.is_loopback() && self.security.api_keys.is_empty() {
             return Err(invalid(
@@ -364,9 +417,7 @@ impl Config {
                 "every key needs at least 16 characters",
             ));
         }
-        if self.server.keep_alive.is_zero() {
-            return Err(invalid("server.keep_alive", "must be longer than zero"));
-        }
+        longer_than_zero("server.keep_alive", self.server.keep_alive)?;
         positive(
             "tools.max_concurrent_calls",
             self.tools.max_concurrent_calls,
@@ -384,6 +435,15 @@ impl Config {
             "tools.http_request.max_response_bytes",
             self.tools.http_request.max_response_bytes,
         )?;
+        positive("mcp.max_listeners", self.mcp.max_listeners)?;
+        if let Some(dir) = &self.mcp.default_workspace
+            && !dir.is_dir()
+        {
+            return Err(invalid(
+                "mcp.default_workspace",
+                &format!("{} is not a folder", dir.display()),
+            ));
+        }
         for root in &self.tools.workspace_roots {
             if !root.is_absolute() || !root.is_dir() {
                 return Err(invalid(
@@ -428,6 +488,13 @@ impl Config {
 fn positive(key: &'static str, value: usize) -> Result<(), ConfigError> {
     if value == 0 {
         return Err(invalid(key, "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn longer_than_zero(key: &'static str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(invalid(key, "must be longer than zero"));
     }
     Ok(())
 }
@@ -485,6 +552,21 @@ mod tests {
     fn durations_read_as_text() {
         let config = from_toml("[server]\nkeep_alive = \"2s\"\n").unwrap();
         assert_eq!(config.server.keep_alive, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn session_lifetimes_and_bounds_must_be_positive() {
+        for (text, key) in [
+            ("idle_timeout = \"0s\"", "sessions.idle_timeout"),
+            ("retry = \"0ms\"", "sessions.retry"),
+            ("history = 0", "sessions.history"),
+            ("create_per_minute = 0", "sessions.create_per_minute"),
+        ] {
+            let err = from_toml(&format!("[sessions]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
     }
 
     #[test]

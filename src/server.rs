@@ -9,17 +9,19 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix::Actor as _;
+use actix::Addr;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use construct_actors::{RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
+use construct_actors::{Create, Creator, RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
 use crate::http::guard::{self, Guard};
-use crate::http::{self, AppState, Started};
+use crate::http::{self, AppState, Started, StatelessSession};
+use crate::mcp::relay::RelayDirectory;
 use crate::paths;
 use crate::tools::ToolRegistry;
 
@@ -46,12 +48,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("workspace root {} is not usable", root.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let stateless = stateless_session(&config, &registry).await?;
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         tools: ToolRegistry::new(&config.tools),
         workspace_roots: Arc::from(workspace_roots),
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         guard: Guard::new(addr, &config.security),
+        relays: RelayDirectory::default().start(),
+        listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
+        stateless,
         config,
         started: Started::now(),
     });
@@ -108,13 +114,43 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the session stateless requests run in, in the default workspace.
+async fn stateless_session(
+    config: &Config,
+    registry: &Addr<SessionRegistry>,
+) -> anyhow::Result<StatelessSession> {
+    let cwd = match &config.mcp.default_workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("the daemon's working directory is gone")?,
+    };
+    let cwd = std::fs::canonicalize(&cwd)
+        .with_context(|| format!("default workspace {} is not usable", cwd.display()))?;
+    let created = registry
+        .send(Create {
+            cwd,
+            label: Some("stateless requests".into()),
+            by: Creator::Daemon,
+        })
+        .await
+        .context("the session registry did not start")?
+        .context("cannot create the stateless session")?;
+    Ok(StatelessSession {
+        id: created.id,
+        session: created.session,
+        cwd: created.cwd,
+    })
+}
+
 fn registry_limits(config: &Config) -> RegistryLimits {
     RegistryLimits {
         max_sessions: config.sessions.max_sessions,
+        create_per_minute: config.sessions.create_per_minute,
         session: SessionLimits {
             subscriber_queue: config.sessions.subscriber_queue,
             max_subscribers: config.sessions.max_subscribers,
             max_calls: config.tools.max_calls_per_session,
+            history: config.sessions.history,
+            idle_timeout: Some(config.sessions.idle_timeout),
         },
     }
 }

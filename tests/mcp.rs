@@ -42,12 +42,6 @@ async fn missing_or_malformed_credentials_are_401_with_a_reason() {
         (
             client()
                 .post(daemon.url("/mcp"))
-                .bearer_auth(&session.token),
-            "missing X-Construct-Session header",
-        ),
-        (
-            client()
-                .post(daemon.url("/mcp"))
                 .bearer_auth(&session.token)
                 .header("X-Construct-Session", "not-a-uuid"),
             "X-Construct-Session header is not a session id",
@@ -58,6 +52,22 @@ async fn missing_or_malformed_credentials_are_401_with_a_reason() {
         assert_eq!(response.status(), 401);
         assert_eq!(error_text(response).await, reason);
     }
+}
+
+#[tokio::test]
+async fn a_token_without_a_session_header_is_a_400_naming_both_headers() {
+    let daemon = Daemon::start("");
+    let session = daemon.session().await;
+    let response = client()
+        .post(daemon.url("/mcp"))
+        .bearer_auth(&session.token)
+        .json(&ping())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let reason = error_text(response).await;
+    assert!(reason.contains("Mcp-Session-Id") && reason.contains("X-Construct-Session"));
 }
 
 #[tokio::test]

@@ -5,16 +5,20 @@
 //! only by sending the messages in [`messages`]; no lock guards any of this state.
 
 pub mod event;
+pub mod history;
 pub mod messages;
+mod rate_limit;
 pub mod registry;
 pub mod session;
+pub mod subscriber;
 pub mod token;
 
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
     Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Create, CreateError,
-    CreatedSession, EndCall, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe,
-    SubscribeError, Unauthorized,
+    CreatedSession, Creator, EndCall, Forget, Lookup, Publish, SessionInfo, SessionSettings,
+    Shutdown, Stop, Subscribe, SubscribeAfter, SubscribeError, Unauthorized, UpdateSettings,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};
+pub use subscriber::{EndReason, StreamItem};

@@ -4,6 +4,7 @@
 //! sent with `send` (which waits for mailbox room) or `try_send`, never `do_send`, whose disregard
 //! for the mailbox bound would let a flood grow memory without limit.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,8 +14,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::event::{PublishedEvent, SerializedEvent};
+use crate::event::SerializedEvent;
 use crate::session::SessionActor;
+use crate::subscriber::StreamItem;
 
 /// To the registry: create a session for `cwd`. Replies with its id, token and address.
 #[derive(Debug, Message)]
@@ -24,6 +26,19 @@ pub struct Create {
     pub cwd: PathBuf,
     /// A free-form name for dashboards.
     pub label: Option<String>,
+    /// Who asks for it.
+    pub by: Creator,
+}
+
+/// Who creates a session, which decides the limits it is created under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creator {
+    /// A client at this address: creations are rate-limited per address, and the session ends
+    /// when it has been idle for the configured timeout.
+    Client(IpAddr),
+    /// The daemon itself, for its own use: neither rate-limited, nor counted against the limit
+    /// of sessions, nor ever idle.
+    Daemon,
 }
 
 /// The reply to [`Create`]: everything the client needs, and the actor to talk to next.
@@ -42,15 +57,30 @@ pub struct CreatedSession {
 /// Why [`Create`] was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CreateError {
-    /// The configured maximum number of live sessions is reached.
+    /// The configured maximum number of live clients' sessions is reached.
     #[error("the daemon already holds its maximum of {0} sessions")]
     TooManySessions(usize),
+    /// The client's address has created its allowance of sessions for this minute.
+    #[error(
+        "this client address already created {limit} sessions this minute; try again in {retry_after_secs} s"
+    )]
+    RateLimited {
+        /// Sessions one address may create per minute.
+        limit: usize,
+        /// Seconds until it may create one again.
+        retry_after_secs: u64,
+    },
 }
 
 /// To the registry: the actor of session `0`, if it exists.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Addr<SessionActor>>")]
 pub struct Lookup(pub Uuid);
+
+/// To the registry, from a session that has stopped, however it ended: forget session `0`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Forget(pub Uuid);
 
 /// To the registry: the daemon is shutting down. Every session's event streams close, so that
 /// followers do not hold the shutdown up; running calls go on, to finish within the daemon's
@@ -59,7 +89,8 @@ pub struct Lookup(pub Uuid);
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// To a session: check a presented token. Counts as activity. Replies with the session's facts.
+/// To a session: check a presented token. Counts as activity, which keeps the session from
+/// expiring. Replies with the session's facts.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<SessionInfo, Unauthorized>")]
 pub struct Authenticate {
@@ -78,7 +109,8 @@ pub struct SessionInfo {
     pub label: Option<Arc<str>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// The last time a request authenticated against it.
+    /// The last time it was used: a request authenticated against it, or one of its events
+    /// streams or tool calls ended.
     pub last_activity: DateTime<Utc>,
     /// How many events streams follow it right now.
     pub subscribers: usize,
@@ -115,10 +147,20 @@ pub struct UpdateSettings {
 pub struct Unauthorized;
 
 /// To a session: follow its events. Replies with a bounded receiver of every event published from
-/// now on; dropping the receiver unsubscribes.
+/// now on, with explicit notice of any it had to drop and of the session's end (see
+/// [`StreamItem`]); dropping the receiver unsubscribes. An open subscription keeps the session
+/// from expiring.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<mpsc::Receiver<PublishedEvent>, SubscribeError>")]
+#[rtype(result = "Result<mpsc::Receiver<StreamItem>, SubscribeError>")]
 pub struct Subscribe;
+
+/// To a session: follow its events from just after event `0`, as a follower reconnecting with
+/// `Last-Event-ID` asks. The receiver first holds the events after that one still in the
+/// session's history (opening with a [`StreamItem::Lagged`] count of those no longer there),
+/// then continues exactly as for [`Subscribe`], with no gap and no duplicate between the two.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<mpsc::Receiver<StreamItem>, SubscribeError>")]
+pub struct SubscribeAfter(pub u64);
 
 /// Why [`Subscribe`] was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -171,12 +213,14 @@ pub struct CancelCall {
     pub key: String,
 }
 
-/// To a session: close every events stream following it (the daemon is shutting down).
+/// To a session: close every events stream following it, without a word (the daemon is shutting
+/// down).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct CloseSubscriptions;
 
-/// To a session: end now. Its subscribers' streams close and its running calls are cancelled.
+/// To a session: end now. Its followers get [`StreamItem::SessionEnded`] and their streams close,
+/// its running calls are cancelled, and the registry forgets it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Stop;

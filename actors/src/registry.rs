@@ -1,17 +1,27 @@
 //! `SessionRegistry`: the one actor that knows every session.
 //!
-//! It maps session ids to the addresses of their [`SessionActor`]s and enforces the limit on how
-//! many may live at once. It holds no session state itself: once a caller has a session's
-//! address it talks to that session directly, so the registry is one quick hash-map step on each
-//! request's path, never a place where requests queue behind tool work.
+//! It maps session ids to the addresses of their [`SessionActor`]s and enforces the limits on how
+//! many clients' sessions may live at once and how fast one client address may create them (the
+//! daemon's own sessions, which no client can multiply, count against neither). It holds no session
+//! state itself: once a caller has a session's address it talks to that session directly, so the
+//! registry is one quick hash-map step on each request's path, never a place where requests queue
+//! behind tool work.
+//!
+//! A session that stops, however it ends, tells the registry to forget it ([`Forget`]). Should
+//! that word be lost, a dead session is still dropped when a lookup meets it or when the limit
+//! of sessions is reached, so the map never holds sessions that no longer exist for long.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::prelude::*;
 use uuid::Uuid;
 
-use crate::messages::{CloseSubscriptions, Create, CreateError, CreatedSession, Lookup, Shutdown};
+use crate::messages::{
+    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, Lookup, Shutdown,
+};
+use crate::rate_limit::CreationLimiter;
 use crate::session::{SessionActor, SessionLimits};
 use crate::token::Token;
 
@@ -21,8 +31,10 @@ const MAILBOX_CAPACITY: usize = 1024;
 /// Daemon-wide bounds on sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistryLimits {
-    /// The most sessions alive at once; further creations are refused.
+    /// The most clients' sessions alive at once; further creations are refused.
     pub max_sessions: usize,
+    /// How many sessions one client address may create per minute.
+    pub create_per_minute: usize,
     /// The bounds each session gets.
     pub session: SessionLimits,
 }
@@ -31,6 +43,9 @@ pub struct RegistryLimits {
 pub struct SessionRegistry {
     limits: RegistryLimits,
     sessions: HashMap<Uuid, Addr<SessionActor>>,
+    /// Which of `sessions` the daemon created for itself.
+    own: HashSet<Uuid>,
+    creations: CreationLimiter,
 }
 
 impl SessionRegistry {
@@ -39,7 +54,29 @@ impl SessionRegistry {
         Self {
             limits,
             sessions: HashMap::new(),
+            own: HashSet::new(),
+            creations: CreationLimiter::new(limits.create_per_minute),
         }
+    }
+
+    /// How many of the sessions clients created.
+    fn clients(&self) -> usize {
+        self.sessions.len() - self.own.len()
+    }
+
+    /// Whether a client may have one more session, after dropping any that stopped unnoticed.
+    fn has_room(&mut self) -> bool {
+        if self.clients() >= self.limits.max_sessions {
+            self.sessions.retain(|_, session| session.connected());
+            let sessions = &self.sessions;
+            self.own.retain(|id| sessions.contains_key(id));
+        }
+        self.clients() < self.limits.max_sessions
+    }
+
+    fn forget(&mut self, id: Uuid) {
+        self.sessions.remove(&id);
+        self.own.remove(&id);
     }
 }
 
@@ -54,17 +91,36 @@ impl Actor for SessionRegistry {
 impl Handler<Create> for SessionRegistry {
     type Result = Result<CreatedSession, CreateError>;
 
-    fn handle(&mut self, msg: Create, _: &mut Self::Context) -> Self::Result {
-        if self.sessions.len() >= self.limits.max_sessions {
-            return Err(CreateError::TooManySessions(self.limits.max_sessions));
-        }
+    fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
+        let limits = match msg.by {
+            Creator::Client(address) => {
+                self.creations
+                    .admit(address, Instant::now())
+                    .map_err(|wait| CreateError::RateLimited {
+                        limit: self.limits.create_per_minute,
+                        retry_after_secs: wait.as_secs().max(1),
+                    })?;
+                if !self.has_room() {
+                    return Err(CreateError::TooManySessions(self.limits.max_sessions));
+                }
+                self.limits.session
+            }
+            Creator::Daemon => SessionLimits {
+                idle_timeout: None,
+                ..self.limits.session
+            },
+        };
         let id = Uuid::new_v4();
         let token = Token::mint();
         let revealed = token.reveal();
         let cwd: Arc<std::path::Path> = Arc::from(msg.cwd);
+        let registry = ctx.address().recipient();
         let session =
-            SessionActor::new(id, token, Arc::clone(&cwd), msg.label, self.limits.session).start();
+            SessionActor::new(id, token, Arc::clone(&cwd), msg.label, limits, registry).start();
         self.sessions.insert(id, session.clone());
+        if msg.by == Creator::Daemon {
+            self.own.insert(id);
+        }
         Ok(CreatedSession {
             id,
             token: revealed,
@@ -78,7 +134,21 @@ impl Handler<Lookup> for SessionRegistry {
     type Result = Option<Addr<SessionActor>>;
 
     fn handle(&mut self, Lookup(id): Lookup, _: &mut Self::Context) -> Self::Result {
-        self.sessions.get(&id).cloned()
+        let session = self.sessions.get(&id)?;
+        if session.connected() {
+            return Some(session.clone());
+        }
+        // It stopped, and its word has not arrived yet (or was lost).
+        self.forget(id);
+        None
+    }
+}
+
+impl Handler<Forget> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, Forget(id): Forget, _: &mut Self::Context) {
+        self.forget(id);
     }
 }
 

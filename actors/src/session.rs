@@ -1,55 +1,80 @@
 //! `SessionActor`: one per session, the only owner of that session's state.
 //!
-//! It holds the session's identity (id, token, cwd, label), its activity times and its
-//! subscribers. Publishing never blocks: each subscriber has a bounded queue, and an event that
-//! does not fit is dropped for that subscriber alone (progress is advisory), so a dashboard that
-//! stops reading cannot slow the tool or the other dashboards, nor grow memory. A subscriber whose
-//! receiver is dropped (its client went away) is removed as soon as that happens.
+//! It holds the session's identity (id, token, cwd, label), its activity times, its subscribers
+//! and the bounded history of its events. Publishing never blocks: each subscriber has a bounded
+//! queue, and an event that does not fit is dropped for that subscriber alone and counted, the
+//! count reaching it as soon as it reads again (see [`crate::subscriber`]), so a dashboard that
+//! stops reading cannot slow the tool or the other dashboards, nor grow memory, nor lose events
+//! without being told. A subscriber whose receiver is dropped (its client went away) is removed as
+//! soon as that happens. A follower that reconnects names the last event it saw and is replayed
+//! what followed from the history, in the same handler that subscribes it, so nothing can slip
+//! between the replay and the live events.
 //!
 //! It also knows which tool calls run in the session, by request id, so that a client's
 //! `notifications/cancelled` can reach the right call, a per-session limit on concurrent calls can
 //! be enforced, and ending the session cancels everything it started.
+//!
+//! A session ends when asked ([`Stop`]) or when nothing has used it for its idle timeout: no
+//! authenticated request, no running call and no open events stream that keeps up (a follower
+//! that has stopped reading does not count: it shows nobody is there). A timer of its own looks
+//! only when the session could first have been idle that long, so an idle session costs no work
+//! in between. Ending tells every follower, cancels every call, and, however the actor stops,
+//! tells the registry to forget it.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use actix::fut::wrap_future;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::OwnedPermit;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::event::PublishedEvent;
+use crate::history::History;
 use crate::messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, EndCall, Publish,
-    SessionInfo, SessionSettings, Stop, Subscribe, SubscribeError, Unauthorized, UpdateSettings,
+    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, EndCall, Forget,
+    Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter, SubscribeError,
+    Unauthorized, UpdateSettings,
 };
+use crate::subscriber::{EndReason, Offer, StreamItem, Subscriber};
 use crate::token::Token;
 
 /// How many messages may wait in a session's mailbox. Publishers await room (backpressure on the
 /// tool, not on subscribers), so this bounds memory, not throughput.
 const MAILBOX_CAPACITY: usize = 256;
 
+/// Longest a stopped session waits for the registry to take note; only a registry that is itself
+/// stopping would not answer in time.
+const FORGET_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Per-session bounds, from the daemon's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLimits {
-    /// Events that may wait for one subscriber before further ones are dropped for it.
+    /// Events that may wait for one subscriber (besides what a resuming one is replayed) before
+    /// further ones are dropped, and counted, for it.
     pub subscriber_queue: usize,
     /// How many events streams may follow one session at once.
     pub max_subscribers: usize,
     /// How many tool calls may run in one session at once.
     pub max_calls: usize,
+    /// How many recent events the session keeps for followers resuming with `Last-Event-ID`.
+    pub history: usize,
+    /// How long the session may go unused before it ends; `None`: it never expires.
+    pub idle_timeout: Option<Duration>,
 }
 
-/// One follower of the session's events.
-struct Subscriber {
+/// One follower of the session's events, as the session tracks it.
+struct Follower {
     id: u64,
-    sender: mpsc::Sender<PublishedEvent>,
-    /// The future that removes this subscriber when its receiver is dropped. It holds a sender
-    /// too, so closing the subscription means cancelling it as well.
+    queue: Subscriber,
+    /// The future that removes this follower when its receiver is dropped.
     watcher: SpawnHandle,
+    /// While the follower is behind: the future that waits for room to tell it so.
+    catch_up: Option<SpawnHandle>,
 }
 
 /// The actor behind one session.
@@ -60,22 +85,26 @@ pub struct SessionActor {
     label: Option<Arc<str>>,
     created_at: DateTime<Utc>,
     last_activity: DateTime<Utc>,
+    /// `last_activity` on the monotonic clock, which idle expiry measures from.
+    active_at: Instant,
     limits: SessionLimits,
-    subscribers: Vec<Subscriber>,
+    subscribers: Vec<Follower>,
     next_subscriber_id: u64,
-    last_event_id: u64,
+    history: History,
     calls: HashMap<String, CancellationToken>,
     settings: SessionSettings,
+    registry: Recipient<Forget>,
 }
 
 impl SessionActor {
-    /// A session that has just been created.
+    /// A session that has just been created; `registry` is told when it stops.
     pub fn new(
         id: Uuid,
         token: Token,
         cwd: Arc<Path>,
         label: Option<String>,
         limits: SessionLimits,
+        registry: Recipient<Forget>,
     ) -> Self {
         let now = Utc::now();
         Self {
@@ -85,13 +114,113 @@ impl SessionActor {
             label: label.map(Arc::from),
             created_at: now,
             last_activity: now,
+            active_at: Instant::now(),
             limits,
             subscribers: Vec::new(),
             next_subscriber_id: 0,
-            last_event_id: 0,
+            history: History::new(limits.history),
             calls: HashMap::new(),
             settings: SessionSettings::default(),
+            registry,
         }
+    }
+
+    /// Records that the session is in use now.
+    fn touch(&mut self) {
+        self.last_activity = Utc::now();
+        self.active_at = Instant::now();
+    }
+
+    /// Ends the session if nothing has used it for `timeout`; otherwise looks again when it
+    /// could have been idle that long. A running call keeps it in use, and so does a follower
+    /// that keeps up; one that has stopped reading (events are being dropped for it) shows
+    /// nobody is there, and is told the session ended should it read again.
+    fn expire_if_idle(&mut self, timeout: Duration, ctx: &mut Context<Self>) {
+        let busy = !self.calls.is_empty() || self.subscribers.iter().any(|f| !f.queue.is_behind());
+        let idle = if busy {
+            Duration::ZERO
+        } else {
+            self.active_at.elapsed()
+        };
+        if idle >= timeout {
+            tracing::info!(session = %self.id, "session expired");
+            self.end(EndReason::Expired, ctx);
+        } else {
+            ctx.run_later(timeout - idle, move |actor, ctx| {
+                actor.expire_if_idle(timeout, ctx);
+            });
+        }
+    }
+
+    /// Adds a follower that first receives what came after event `seen`, when given.
+    fn subscribe(
+        &mut self,
+        seen: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) -> Result<mpsc::Receiver<StreamItem>, SubscribeError> {
+        if self.subscribers.len() >= self.limits.max_subscribers {
+            return Err(SubscribeError::TooManySubscribers(
+                self.limits.max_subscribers,
+            ));
+        }
+        let replay = seen.map_or_else(Vec::new, |seen| self.history.since(seen));
+        let (queue, receiver) = Subscriber::new(self.limits.subscriber_queue, replay);
+        let id = self.next_subscriber_id;
+        self.next_subscriber_id += 1;
+
+        // Remove the follower the moment its receiver is dropped, not at the next publish:
+        // an idle session must not keep dead streams' queues alive.
+        let watcher = ctx.spawn(
+            wrap_future(queue.gone()).map(move |(), actor: &mut Self, _| {
+                actor.subscribers.retain(|follower| follower.id != id);
+                actor.touch();
+            }),
+        );
+        self.subscribers.push(Follower {
+            id,
+            queue,
+            watcher,
+            catch_up: None,
+        });
+        Ok(receiver)
+    }
+
+    /// Tells follower `id` how many events it missed, now that `permit` holds room for it.
+    fn catch_up(&mut self, id: u64, permit: Option<OwnedPermit<StreamItem>>) {
+        if let Some(follower) = self.subscribers.iter_mut().find(|f| f.id == id) {
+            follower.catch_up = None;
+            // No permit: the follower has gone, and its watcher removes it.
+            if let Some(permit) = permit {
+                follower.queue.catch_up(permit);
+            }
+        }
+    }
+
+    /// Takes every follower out, with the futures watching it cancelled (they hold senders too),
+    /// so that dropping a returned queue closes that follower's stream.
+    fn take_followers(&mut self, ctx: &mut Context<Self>) -> Vec<Subscriber> {
+        self.subscribers
+            .drain(..)
+            .map(|follower| {
+                ctx.cancel_future(follower.watcher);
+                if let Some(catch_up) = follower.catch_up {
+                    ctx.cancel_future(catch_up);
+                }
+                follower.queue
+            })
+            .collect()
+    }
+
+    /// Ends the session: followers are told, calls cancelled, the actor stopped.
+    fn end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
+        for queue in self.take_followers(ctx) {
+            // Outside the actor, which is stopping, and bounded in time by the subscriber.
+            actix::spawn(queue.end(reason));
+        }
+        for (_, cancel) in self.calls.drain() {
+            cancel.cancel();
+        }
+        ctx.stop();
     }
 
     fn info(&self) -> SessionInfo {
@@ -113,6 +242,18 @@ impl Actor for SessionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some(timeout) = self.limits.idle_timeout {
+            self.expire_if_idle(timeout, ctx);
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // However the session ended, the registry must forget it. Asked from a task of its own,
+        // since the actor is gone; the registry also drops dead sessions it comes across.
+        let forget = self.registry.send(Forget(self.id));
+        actix::spawn(async move {
+            let _ = tokio::time::timeout(FORGET_TIMEOUT, forget).await;
+        });
     }
 }
 
@@ -123,56 +264,45 @@ impl Handler<Authenticate> for SessionActor {
         if !self.token.matches(&msg.token) {
             return Err(Unauthorized);
         }
-        self.last_activity = Utc::now();
+        self.touch();
         Ok(self.info())
     }
 }
 
 impl Handler<Subscribe> for SessionActor {
-    type Result = Result<mpsc::Receiver<PublishedEvent>, SubscribeError>;
+    type Result = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
 
     fn handle(&mut self, _: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        if self.subscribers.len() >= self.limits.max_subscribers {
-            return Err(SubscribeError::TooManySubscribers(
-                self.limits.max_subscribers,
-            ));
-        }
-        let (sender, receiver) = mpsc::channel(self.limits.subscriber_queue);
-        let id = self.next_subscriber_id;
-        self.next_subscriber_id += 1;
+        self.subscribe(None, ctx)
+    }
+}
 
-        // Remove the subscriber the moment its receiver is dropped, not at the next publish:
-        // an idle session must not keep dead streams' queues alive.
-        let closed = sender.clone();
-        let watcher = ctx.spawn(
-            async move { closed.closed().await }
-                .into_actor(self)
-                .map(move |(), actor, _| actor.subscribers.retain(|s| s.id != id)),
-        );
-        self.subscribers.push(Subscriber {
-            id,
-            sender,
-            watcher,
-        });
-        Ok(receiver)
+impl Handler<SubscribeAfter> for SessionActor {
+    type Result = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
+
+    fn handle(
+        &mut self,
+        SubscribeAfter(seen): SubscribeAfter,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        self.subscribe(Some(seen), ctx)
     }
 }
 
 impl Handler<Publish> for SessionActor {
     type Result = ();
 
-    fn handle(&mut self, Publish(data): Publish, _: &mut Self::Context) {
-        self.last_event_id += 1;
-        let event = PublishedEvent {
-            id: self.last_event_id,
-            data,
-        };
-        self.subscribers.retain(
-            |subscriber| match subscriber.sender.try_send(event.clone()) {
-                Ok(()) | Err(TrySendError::Full(_)) => true,
-                Err(TrySendError::Closed(_)) => false,
-            },
-        );
+    fn handle(&mut self, Publish(data): Publish, ctx: &mut Self::Context) {
+        let event = self.history.record(data);
+        for follower in &mut self.subscribers {
+            if let Offer::Overflowed = follower.queue.offer(&event) {
+                let id = follower.id;
+                let room = wrap_future(follower.queue.room());
+                follower.catch_up = Some(ctx.spawn(
+                    room.map(move |permit, actor: &mut Self, _| actor.catch_up(id, permit)),
+                ));
+            }
+        }
     }
 }
 
@@ -195,7 +325,9 @@ impl Handler<EndCall> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, msg: EndCall, _: &mut Self::Context) {
-        self.calls.remove(&msg.key);
+        if self.calls.remove(&msg.key).is_some() {
+            self.touch();
+        }
     }
 }
 
@@ -230,9 +362,8 @@ impl Handler<CloseSubscriptions> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, _: CloseSubscriptions, ctx: &mut Self::Context) {
-        for subscriber in self.subscribers.drain(..) {
-            ctx.cancel_future(subscriber.watcher);
-        }
+        drop(self.take_followers(ctx));
+        self.touch();
     }
 }
 
@@ -240,10 +371,6 @@ impl Handler<Stop> for SessionActor {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
-        self.subscribers.clear();
-        for (_, cancel) in self.calls.drain() {
-            cancel.cancel();
-        }
-        ctx.stop();
+        self.end(EndReason::Closed, ctx);
     }
 }

@@ -2,15 +2,16 @@
 //! session's own actor.
 //!
 //! Unknown sessions and wrong tokens get the very same answer, so a caller cannot probe which
-//! session ids exist; the token comparison itself is constant-time (in the actor crate).
+//! session ids exist; the token comparison itself is constant-time (in the actor crate). A
+//! session that ends while a request is on its way to it is answered the same way too.
 
-use actix::Addr;
+use actix::prelude::*;
 use actix_web::HttpRequest;
 use construct_actors::{Authenticate, Lookup, SessionActor, SessionInfo};
 use uuid::Uuid;
 
 use super::error::HttpError;
-use super::{AppState, ask};
+use super::{ASK_TIMEOUT, AppState, ask, unanswered};
 
 /// The header naming the session a request acts in.
 pub const SESSION_HEADER: &str = "X-Construct-Session";
@@ -70,7 +71,7 @@ pub async fn authenticate(
     let session = ask(&state.registry, Lookup(id))
         .await?
         .ok_or(HttpError::Unauthorized(REJECTED))?;
-    let info = ask(
+    let info = ask_session(
         &session,
         Authenticate {
             token: token.to_owned(),
@@ -79,4 +80,17 @@ pub async fn authenticate(
     .await?
     .map_err(|_| HttpError::Unauthorized(REJECTED))?;
     Ok((session, info))
+}
+
+/// Like [`ask`], for a session: one that has ended meanwhile is answered like an unknown one.
+pub async fn ask_session<M>(session: &Addr<SessionActor>, msg: M) -> Result<M::Result, HttpError>
+where
+    SessionActor: Handler<M>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    match session.send(msg).timeout(ASK_TIMEOUT).await {
+        Err(MailboxError::Closed) => Err(HttpError::Unauthorized(REJECTED)),
+        reply => reply.map_err(unanswered),
+    }
 }

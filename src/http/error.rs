@@ -3,7 +3,9 @@
 //! The body is always `{"error": "<one line>"}` so that scripts and people read the same reason.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, ContentType};
 use actix_web::{HttpResponse, ResponseError};
+use construct_actors::CreateError;
 use serde_json::json;
 
 /// A request refused before it reached a tool.
@@ -15,6 +17,19 @@ pub enum HttpError {
     /// Missing or wrong credentials (`401`).
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A standard MCP session that does not exist, ended, or is not the caller's (`404`): the
+    /// client must start a new one.
+    #[error("session not found; send initialize to start a new one")]
+    SessionNotFound,
+    /// This method is not served here (`405`).
+    #[error("{0}")]
+    MethodNotAllowed(&'static str),
+    /// The client does not accept what the daemon would send (`406`).
+    #[error("{0}")]
+    NotAcceptable(&'static str),
+    /// A JSON-RPC error response with the status the protocol prescribes for it.
+    #[error("{1}")]
+    Rpc(StatusCode, String),
     /// Refused by the Origin/Host fence (`403`).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -37,6 +52,10 @@ impl ResponseError for HttpError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Rpc(status, _) => *status,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -46,6 +65,23 @@ impl ResponseError for HttpError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(json!({"error": self.to_string()}))
+        match self {
+            Self::Rpc(status, body) => HttpResponse::build(*status)
+                .content_type(ContentType::json())
+                .body(body.clone()),
+            Self::MethodNotAllowed(_) => HttpResponse::MethodNotAllowed()
+                .insert_header((ALLOW, "POST"))
+                .json(json!({"error": self.to_string()})),
+            _ => HttpResponse::build(self.status_code()).json(json!({"error": self.to_string()})),
+        }
+    }
+}
+
+impl From<CreateError> for HttpError {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::TooManySessions(_) => Self::Unavailable(err.to_string()),
+            CreateError::RateLimited { .. } => Self::TooMany(err.to_string()),
+        }
     }
 }

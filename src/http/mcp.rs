@@ -1,59 +1,325 @@
-//! `POST /mcp`: JSON-RPC in, JSON or an SSE stream out, for Construct sessions.
+//! `/mcp`: the MCP endpoint, for Construct sessions and for standard MCP clients of both eras.
+//!
+//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::version`), its
+//! session from its credentials (see [`Identity`]). Then:
+//! - **legacy, with a session**: the session's methods (`crate::mcp::dispatch`); streams of
+//!   clients that negotiated 2025-11-25 or later can be resumed with `GET` + `Last-Event-ID`.
+//! - **legacy, without one**: only `initialize`, which creates a session in the same registry as
+//!   `POST /session` and returns its `Mcp-Session-Id`; anything else is `400`.
+//! - **modern**: stateless requests (`crate::mcp::stateless`), in the caller's Construct session
+//!   or else in the daemon's stateless session (the default workspace).
 //!
 //! Credentials are checked before the body is read, so an unauthenticated client cannot make the
-//! daemon buffer anything. Messages that cannot be decoded are answered `400` with a JSON-RPC
-//! error whose id is `null`; everything decodable is answered `200` (or `202` for notifications),
-//! errors included, as JSON-RPC over HTTP expects.
+//! daemon buffer anything. Undecodable bodies get `400` with a JSON-RPC error whose id is `null`.
 
-use actix_web::http::header::ContentType;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix::Addr;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{ContentType, HeaderName};
 use actix_web::{HttpRequest, HttpResponse, Responder as _, web};
 use actix_web_lab::sse::{self, Sse};
+use construct_actors::{Create, SessionActor, Stop, Subscribe, UpdateSettings};
 use futures::StreamExt as _;
+use serde_json::Value;
+use tokio_stream::wrappers::ReceiverStream;
+use uuid::Uuid;
 
 use super::error::HttpError;
-use super::{AppState, auth, body};
-use crate::mcp::dispatch::{self, Busy, Reply, Scope};
-use crate::mcp::jsonrpc;
+use super::identity::{self, Identity};
+use super::{AppState, accept, api_key, ask, body};
+use crate::mcp::call::{CallStream, Frame};
+use crate::mcp::dispatch;
+use crate::mcp::jsonrpc::{self, Incoming, Request};
+use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
+use crate::mcp::reply::{Busy, Rejection, Reply};
+use crate::mcp::stateless::{self, Headers};
+use crate::mcp::tools_call::Scope;
+use crate::mcp::version::Era;
 use crate::tools::Workspace;
 
-/// Handles one JSON-RPC message.
+/// The answer to a session request that names no session.
+const NO_SESSION: &str =
+    "no session: send Mcp-Session-Id (or X-Construct-Session with its token), or initialize first";
+
+/// Longest label taken from a client's `clientInfo.name` for its session.
+const MAX_LABEL_CHARS: usize = 256;
+
+/// `POST /mcp`: one JSON-RPC message.
 pub async fn post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    let token = auth::bearer(&req)?;
-    let id = auth::session_header(&req)?;
-    let (session, info) = auth::authenticate(&state, id, token).await?;
-    let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
-    let incoming = match jsonrpc::decode(&bytes) {
-        Ok(incoming) => incoming,
-        Err(error) => {
-            return Ok(HttpResponse::BadRequest()
-                .content_type(ContentType::json())
-                .body(jsonrpc::failure(None, &error)));
+    let era = Era::of(header(&req, "mcp-protocol-version"));
+    let identity = Identity::of(&req, era)?;
+    if !identity.is_construct() {
+        accept::require_post(&req)?;
+    }
+    match era {
+        Era::Legacy => legacy(&req, payload, &state, identity).await,
+        Era::Modern => modern(&req, payload, &state, identity).await,
+    }
+}
+
+/// `GET /mcp`: resume a stream (`Last-Event-ID`) or open the session's standalone stream.
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
+    if Era::of(header(&req, "mcp-protocol-version")) == Era::Modern {
+        return Err(HttpError::MethodNotAllowed(
+            "stateless clients have no standalone stream; use POST",
+        ));
+    }
+    let identity = Identity::of(&req, Era::Legacy)?;
+    accept::require_stream(&req)?;
+    let (session, info) = identity
+        .open(&state)
+        .await?
+        .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
+    let keep_alive = state.config.server.keep_alive;
+    if let Some(last) = header(&req, "last-event-id") {
+        let (stream, after) = relay::parse_event_id(last).ok_or_else(|| {
+            HttpError::BadRequest("Last-Event-ID is not an event id of this daemon".into())
+        })?;
+        let relay = ask(
+            &state.relays,
+            Find {
+                stream,
+                session: info.id,
+            },
+        )
+        .await?
+        .ok_or_else(|| {
+            HttpError::BadRequest("Last-Event-ID names no resumable stream of this session".into())
+        })?;
+        let connection = ask(&relay, Resume { after }).await?;
+        return Ok(resumable_response(&req, &state, connection));
+    }
+    // Nothing is ever sent here unprompted; the stream stays open, with keep-alives, until the
+    // client leaves or the session ends (it holds one of the session's follower places).
+    let follower = ask(&session, Subscribe)
+        .await?
+        .map_err(|err| HttpError::TooMany(err.to_string()))?;
+    let silent = ReceiverStream::new(follower).filter_map(|_| async { None::<sse::Event> });
+    Ok(sse_response(
+        &req,
+        Sse::from_infallible_stream(silent).with_keep_alive(keep_alive),
+    ))
+}
+
+/// `DELETE /mcp`: end the caller's session now.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    if Era::of(header(&req, "mcp-protocol-version")) == Era::Modern {
+        return Err(HttpError::MethodNotAllowed(
+            "stateless clients have no session to end",
+        ));
+    }
+    let identity = Identity::of(&req, Era::Legacy)?;
+    let (session, info) = identity
+        .open(&state)
+        .await?
+        .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
+    ask(&session, Stop).await?;
+    tracing::info!(session = %info.id, "session ended by DELETE /mcp");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn legacy(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    identity: Identity,
+) -> Result<HttpResponse, HttpError> {
+    let Some((session, info)) = identity.open(state).await? else {
+        let incoming = read(payload, state).await?;
+        return match incoming {
+            Incoming::Request(request) if request.method == "initialize" => {
+                initialize(req, state, &request).await
+            }
+            _ => Err(HttpError::BadRequest(NO_SESSION.into())),
+        };
+    };
+    let incoming = read(payload, state).await?;
+    let scope = scope(state, &session, Arc::clone(&info.cwd));
+    let reply = dispatch::dispatch(&scope, &info.settings, incoming).await;
+    respond(req, state, info.id, reply)
+}
+
+async fn modern(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    identity: Identity,
+) -> Result<HttpResponse, HttpError> {
+    let (session, cwd) = match identity.open(state).await? {
+        Some((session, info)) => (session, info.cwd),
+        None => {
+            api_key::require(req, &state.config.security)?;
+            (
+                state.stateless.session.clone(),
+                Arc::clone(&state.stateless.cwd),
+            )
         }
     };
-    let scope = Scope {
+    let incoming = read(payload, state).await?;
+    let headers = Headers {
+        protocol_version: header(req, "mcp-protocol-version"),
+        method: header(req, "mcp-method"),
+        name: header(req, "mcp-name"),
+    };
+    let scope = scope(state, &session, cwd);
+    let reply = stateless::handle(&scope, headers, incoming, &state.listeners).await;
+    let owner = state.stateless.id;
+    respond(req, state, owner, reply)
+}
+
+/// `initialize` without a session: a new standard session, named by `Mcp-Session-Id`.
+async fn initialize(
+    req: &HttpRequest,
+    state: &AppState,
+    request: &Request,
+) -> Result<HttpResponse, HttpError> {
+    api_key::require(req, &state.config.security)?;
+    let label = request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("clientInfo"))
+        .and_then(|info| info.get("name"))
+        .and_then(Value::as_str)
+        .map(|name| name.chars().take(MAX_LABEL_CHARS).collect());
+    let created = ask(
+        &state.registry,
+        Create {
+            cwd: state.stateless.cwd.to_path_buf(),
+            label,
+            by: super::creator(req),
+        },
+    )
+    .await??;
+    let (version, result) = dispatch::initialize(request.params.as_ref());
+    ask(
+        &created.session,
+        UpdateSettings {
+            protocol_version: Some(version.to_owned()),
+            log_level: None,
+        },
+    )
+    .await?;
+    tracing::info!(session = %created.id, version, "session opened by initialize");
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            identity::MCP_SESSION_ID,
+            identity::session_header_value(created.id, &created.token),
+        ))
+        .content_type(ContentType::json())
+        .body(jsonrpc::success(&request.id, result)))
+}
+
+fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path>) -> Scope<'a> {
+    Scope {
         tools: &state.tools,
-        session: &session,
-        workspace: Workspace::new(info.cwd, state.workspace_roots.clone()),
+        session,
+        workspace: Workspace::new(cwd, state.workspace_roots.clone()),
         call_queue: state.config.sessions.call_queue,
         call_slots: &state.call_slots,
-    };
-    Ok(match dispatch::dispatch(&scope, incoming).await {
-        Reply::Busy(Busy::Session(reason)) => return Err(HttpError::TooMany(reason)),
-        Reply::Busy(Busy::Daemon(reason)) => return Err(HttpError::Unavailable(reason)),
+    }
+}
+
+/// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error.
+async fn read(payload: web::Payload, state: &AppState) -> Result<Incoming, HttpError> {
+    let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
+    jsonrpc::decode(&bytes)
+        .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))
+}
+
+/// Turns the MCP layer's reply into HTTP. `session` owns any resumable stream.
+fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    session: Uuid,
+    reply: Reply,
+) -> Result<HttpResponse, HttpError> {
+    Ok(match reply {
         Reply::Json(text) => HttpResponse::Ok()
             .content_type(ContentType::json())
             .body(text),
         Reply::Accepted => HttpResponse::Accepted().finish(),
-        Reply::Stream(messages) => {
-            let events = messages.map(|text| sse::Event::Data(sse::Data::new(text)));
-            Sse::from_infallible_stream(events)
-                .with_keep_alive(state.config.server.keep_alive)
-                .respond_to(&req)
-                .map_into_boxed_body()
+        Reply::Busy(Busy::Session(reason)) => return Err(HttpError::TooMany(reason)),
+        Reply::Busy(Busy::Daemon(reason)) => return Err(HttpError::Unavailable(reason)),
+        Reply::Rejected { status, body } => {
+            let status = match status {
+                Rejection::BadRequest => StatusCode::BAD_REQUEST,
+                Rejection::NotFound => StatusCode::NOT_FOUND,
+            };
+            return Err(HttpError::Rpc(status, body));
+        }
+        Reply::Stream {
+            frames,
+            resumable: false,
+        } => plain_response(req, state, frames),
+        Reply::Stream {
+            frames,
+            resumable: true,
+        } => {
+            let limits = RelayLimits {
+                buffer: state.config.sessions.call_queue,
+                resume_window: state.config.mcp.resume_window,
+            };
+            let connection = Relay::start(session, frames, state.relays.clone(), limits);
+            resumable_response(req, state, connection)
         }
     })
+}
+
+/// A stream that ends with its connection: no ids, as Construct clients have always read it.
+fn plain_response(req: &HttpRequest, state: &AppState, frames: CallStream) -> HttpResponse {
+    let events = frames.filter_map(|frame| async move {
+        match frame {
+            Frame::Message(text) => Some(sse::Event::Data(sse::Data::new(text))),
+            Frame::Reconnect => None,
+        }
+    });
+    sse_response(
+        req,
+        Sse::from_infallible_stream(events).with_keep_alive(state.config.server.keep_alive),
+    )
+}
+
+/// One connection of a resumable stream: ids on every event, and a `retry` hint.
+fn resumable_response(
+    req: &HttpRequest,
+    state: &AppState,
+    connection: relay::Connection,
+) -> HttpResponse {
+    let events = ReceiverStream::new(connection)
+        .map(|event| sse::Event::Data(sse::Data::new(event.data).id(event.id)));
+    sse_response(
+        req,
+        Sse::from_infallible_stream(events)
+            .with_keep_alive(state.config.server.keep_alive)
+            .with_retry_duration(state.config.mcp.retry),
+    )
+}
+
+/// An SSE response that reverse proxies must not buffer.
+fn sse_response<S>(req: &HttpRequest, sse: Sse<S>) -> HttpResponse
+where
+    Sse<S>: actix_web::Responder<Body = actix_web::body::BoxBody>,
+{
+    let mut response = sse.respond_to(req);
+    response.headers_mut().insert(
+        HeaderName::from_static("x-accel-buffering"),
+        actix_web::http::header::HeaderValue::from_static("no"),
+    );
+    response
+}
+
+/// A header's value as text, when present and readable.
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }

@@ -4,6 +4,7 @@
 //! bounded by [`ASK_TIMEOUT`]), and turn the answer into a response or an SSE stream. Every
 //! failure a client can cause is an [`error::HttpError`], mapped to a status in one place.
 
+pub mod accept;
 pub mod api_key;
 pub mod auth;
 pub mod body;
@@ -11,10 +12,11 @@ pub mod error;
 pub mod events;
 pub mod guard;
 pub mod health;
+pub mod identity;
 pub mod mcp;
 pub mod session;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +24,12 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use construct_actors::SessionRegistry;
+use construct_actors::{SessionActor, SessionRegistry};
 use tokio::sync::Semaphore;
+use uuid::Uuid;
 
 use crate::config::Config;
+use crate::mcp::relay::RelayDirectory;
 use crate::tools::ToolRegistry;
 use error::HttpError;
 
@@ -46,8 +50,25 @@ pub struct AppState {
     pub call_slots: Arc<Semaphore>,
     /// The Origin/Host fence.
     pub guard: guard::Guard,
+    /// Where resumable call streams are found.
+    pub relays: Addr<RelayDirectory>,
+    /// The daemon-wide limit on open `subscriptions/listen` streams.
+    pub listeners: Arc<Semaphore>,
+    /// The session stateless requests without Construct credentials run in.
+    pub stateless: StatelessSession,
     /// When and as what process the daemon started.
     pub started: Started,
+}
+
+/// The daemon's own session for stateless (2026-era) requests that name none: its workspace is
+/// the default one, and its events stream shows their progress.
+pub struct StatelessSession {
+    /// Its id.
+    pub id: Uuid,
+    /// Its actor.
+    pub session: Addr<SessionActor>,
+    /// The default workspace.
+    pub cwd: Arc<Path>,
 }
 
 /// Facts about this daemon process, for `/health`.
@@ -76,8 +97,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/session", web::post().to(session::create))
         .route("/session/{id}", web::get().to(session::describe))
+        .route("/session/{id}", web::delete().to(session::end))
         .route("/session/{id}/events", web::get().to(events::follow))
-        .route("/mcp", web::post().to(mcp::post));
+        .route("/mcp", web::post().to(mcp::post))
+        .route("/mcp", web::get().to(mcp::get))
+        .route("/mcp", web::delete().to(mcp::delete));
+}
+
+/// Who a session-creating request comes from: its peer address, by which creations are
+/// rate-limited. A connection without one (never the case over TCP) shares one allowance.
+pub fn creator(req: &actix_web::HttpRequest) -> construct_actors::Creator {
+    let unknown = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    construct_actors::Creator::Client(req.peer_addr().map_or(unknown, |peer| peer.ip()))
 }
 
 /// Sends `msg` to an actor and waits, at most [`ASK_TIMEOUT`], for its reply.
@@ -88,8 +119,14 @@ where
     M: Message + Send + 'static,
     M::Result: Send,
 {
-    addr.send(msg).timeout(ASK_TIMEOUT).await.map_err(|err| {
-        tracing::warn!(%err, "actor did not answer");
-        HttpError::Unavailable("the daemon is busy or shutting down; try again".into())
-    })
+    addr.send(msg)
+        .timeout(ASK_TIMEOUT)
+        .await
+        .map_err(unanswered)
+}
+
+/// The answer when an actor did not reply: it is overloaded, or the daemon is shutting down.
+pub fn unanswered(err: MailboxError) -> HttpError {
+    tracing::warn!(%err, "actor did not answer");
+    HttpError::Unavailable("the daemon is busy or shutting down; try again".into())
 }

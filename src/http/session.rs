@@ -1,12 +1,16 @@
-//! `POST /session` creates a session; `GET /session/{id}` describes one to its token holder.
+//! `POST /session` creates a session; `GET /session/{id}` describes one to its token holder;
+//! `DELETE /session/{id}` ends one for its token holder.
+//!
+//! Creation is limited per client address (the TCP peer) and daemon-wide; a session then lives
+//! until it is deleted or has been idle for `sessions.idle_timeout`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use construct_actors::{Create, CreateError};
+use construct_actors::{Create, Stop};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::HttpError;
-use super::{AppState, api_key, ask, auth, body};
+use super::{AppState, api_key, ask, auth, body, creator};
 use crate::paths;
 
 /// Longest label accepted, so that labels cannot be used to grow memory.
@@ -59,10 +63,10 @@ pub async fn create(
         Create {
             cwd,
             label: request.label,
+            by: creator(&req),
         },
     )
-    .await?
-    .map_err(|err @ CreateError::TooManySessions(_)| HttpError::Unavailable(err.to_string()))?;
+    .await??;
     tracing::info!(session = %created.id, cwd = %created.cwd.display(), "session created");
     Ok(HttpResponse::Ok().json(json!({
         "session_id": created.id,
@@ -89,4 +93,20 @@ pub async fn describe(
         "subscribers": info.subscribers,
         "running_calls": info.running_calls,
     })))
+}
+
+/// `DELETE /session/{id}` with the session's token → `204`: the session ends at once. Its
+/// followers get `event: session-ended`, its running calls are cancelled, and its id and token
+/// are answered `401` from then on.
+pub async fn end(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let token = auth::bearer(&req)?;
+    let id = auth::path_session(&path)?;
+    let (session, _) = auth::authenticate(&state, id, token).await?;
+    auth::ask_session(&session, Stop).await?;
+    tracing::info!(session = %id, "session ended by DELETE /session");
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,13 +1,15 @@
-//! Running one `tools/call` and turning it into the stream of messages its caller reads.
+//! Running one `tools/call` and turning it into the stream of frames its caller reads.
 //!
-//! The tool runs in a task of its own, never in an actor handler. Its progress reports flow
-//! through a bounded channel and come out as `notifications/progress` messages; when the tool
-//! returns, the final response follows through a one-shot channel that never blocks and never
-//! drops, so the caller always gets it, after every progress message that was still queued.
+//! The tool runs in a task of its own, never in an actor handler. Its notices (progress, logs)
+//! flow through a bounded channel and come out as `notifications/progress` and
+//! `notifications/message`; when the tool returns, the final response follows through a one-shot
+//! channel that never blocks and never drops, so the caller always gets it, after every notice
+//! that was still queued.
 //!
-//! The stream owns the call: dropping it (the client closed the response) cancels the call's
-//! token and drops the tool's future, so no work outlives its caller. A panicking tool ends its
-//! own call with an internal error and nothing else.
+//! The stream owns the call: dropping it cancels the call's token and drops the tool's future, so
+//! no work outlives whoever holds the stream (the client's connection, or the relay that keeps a
+//! resumable stream alive between connections). A panicking tool ends its own call with an
+//! internal error and nothing else.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,13 +26,26 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
-use crate::tools::{CallContext, Progress, ProgressSink, Tool, ToolError, ToolOutput, Workspace};
+use super::version::Era;
+use crate::tools::{
+    CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
+    Workspace,
+};
 
 /// Longest the end of a call waits to tell its session.
 const END_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The JSON-RPC messages (as text) a caller reads for one call, final response last.
-pub type CallStream = LocalBoxStream<'static, String>;
+/// One item of a call's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// A JSON-RPC message, as text; the final response is the last one.
+    Message(String),
+    /// The tool asked for the caller's connection to be closed while the call goes on.
+    Reconnect,
+}
+
+/// The frames a caller reads for one call.
+pub type CallStream = LocalBoxStream<'static, Frame>;
 
 /// A validated `tools/call`, ready to run.
 pub struct Call {
@@ -42,16 +57,20 @@ pub struct Call {
     pub args: Value,
     /// The client's progress token, or one minted for it.
     pub progress_token: ProgressToken,
+    /// The least severe log level the client wants; `None`: no log messages.
+    pub log_level: Option<LogLevel>,
+    /// The protocol era, which shapes the result.
+    pub era: Era,
 }
 
-/// Where a call runs: its session, that session's workspace, and how many progress messages
-/// may wait for a slow reader.
+/// Where a call runs: its session, that session's workspace, and how many notices may wait
+/// for a slow reader.
 pub struct Venue {
     /// The session the call belongs to; its followers see the call's progress.
     pub session: Addr<SessionActor>,
     /// The session's cwd and the roots the call may touch.
     pub workspace: Workspace,
-    /// Bound of the call's own progress queue.
+    /// Bound of the call's own notice queue.
     pub queue: usize,
 }
 
@@ -66,9 +85,9 @@ pub struct Admission {
     pub cancel: CancellationToken,
 }
 
-/// Starts `call` and returns the stream of its messages.
+/// Starts `call` and returns the stream of its frames.
 pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
-    let (progress_tx, progress_rx) = mpsc::channel(venue.queue);
+    let (notice_tx, notice_rx) = mpsc::channel(venue.queue);
     let (final_tx, final_rx) = oneshot::channel();
     let Admission {
         permit,
@@ -77,21 +96,27 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
     } = admission;
     let cancel_on_drop = cancel.clone().drop_guard();
     let session = venue.session.clone();
+    let name = call.tool.name();
     let ctx = CallContext {
         workspace: venue.workspace,
         progress: ProgressSink::new(
             call.progress_token.clone(),
-            call.tool.name(),
-            progress_tx,
+            name,
+            notice_tx.clone(),
             venue.session,
         ),
+        log: LogSink::new(call.log_level, name, notice_tx),
         cancel: cancel.clone(),
     };
-    let id = call.id;
-    let tool = call.tool;
-    let args = call.args;
+    let Call {
+        id,
+        tool,
+        args,
+        progress_token,
+        era,
+        ..
+    } = call;
     actix_rt::spawn(async move {
-        let name = tool.name();
         let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
         let response = tokio::select! {
             // Cancellation first: a call cancelled in the same poll as it finished gets no
@@ -102,14 +127,14 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
                 None
             }
             outcome = running => Some(match outcome {
-                Ok(result) => final_response(&id, result),
+                Ok(result) => final_response(&id, era, result),
                 Err(_) => jsonrpc::failure(
                     Some(&id),
                     &RpcError::new(INTERNAL_ERROR, format!("internal error: tool {name} panicked")),
                 ),
             }),
         };
-        // The tool's future is gone by now (its children killed, its sink closed): release the
+        // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
         drop(permit);
         let _ = session
@@ -122,36 +147,35 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
         }
     });
 
-    let token = call.progress_token;
-    let progress = ReceiverStream::new(progress_rx).map(move |report| notification(&token, report));
+    let notices = ReceiverStream::new(notice_rx).map(move |notice| frame(&progress_token, notice));
     let last = final_rx
         .into_stream()
-        .filter_map(|sent| future::ready(sent.ok()));
-    progress
+        .filter_map(|sent| future::ready(sent.ok().map(Frame::Message)));
+    notices
         .chain(last)
-        .map(move |message| {
+        .map(move |frame| {
             // Held by the stream so that dropping the stream cancels the call.
             let _ = &cancel_on_drop;
-            message
+            frame
         })
         .boxed_local()
 }
 
 /// A stream holding only one message: how a `tools/call` that cannot start is answered.
 pub fn refused(id: &RequestId, error: &RpcError) -> CallStream {
-    futures::stream::once(future::ready(jsonrpc::failure(Some(id), error))).boxed_local()
+    futures::stream::once(future::ready(Frame::Message(jsonrpc::failure(
+        Some(id),
+        error,
+    ))))
+    .boxed_local()
 }
 
-fn final_response(id: &RequestId, result: Result<ToolOutput, ToolError>) -> String {
+fn final_response(id: &RequestId, era: Era, result: Result<ToolOutput, ToolError>) -> String {
     match result {
-        Ok(output) => {
-            let content: Vec<Value> = output
-                .text
-                .into_iter()
-                .map(|text| json!({"type": "text", "text": text}))
-                .collect();
-            jsonrpc::success(id, json!({"content": content, "isError": output.is_error}))
-        }
+        Ok(output) => jsonrpc::success(
+            id,
+            era.complete(json!({"content": output.content, "isError": output.is_error})),
+        ),
         Err(err @ ToolError::InvalidArguments(_)) => {
             jsonrpc::failure(Some(id), &RpcError::new(INVALID_PARAMS, err.to_string()))
         }
@@ -159,10 +183,10 @@ fn final_response(id: &RequestId, result: Result<ToolOutput, ToolError>) -> Stri
 }
 
 #[derive(Serialize)]
-struct ProgressNotification<'a> {
+struct Notification<P> {
     jsonrpc: &'static str,
     method: &'static str,
-    params: ProgressParams<'a>,
+    params: P,
 }
 
 #[derive(Serialize)]
@@ -176,16 +200,49 @@ struct ProgressParams<'a> {
     message: Option<String>,
 }
 
-fn notification(token: &ProgressToken, report: Progress) -> String {
-    serde_json::to_string(&ProgressNotification {
+#[derive(Serialize)]
+struct LogParams {
+    level: LogLevel,
+    logger: &'static str,
+    data: Value,
+}
+
+fn frame(token: &ProgressToken, notice: Notice) -> Frame {
+    let text = match notice {
+        Notice::Progress(report) => {
+            serialize("notifications/progress", progress_params(token, report))
+        }
+        Notice::Log {
+            level,
+            logger,
+            data,
+        } => serialize(
+            "notifications/message",
+            LogParams {
+                level,
+                logger,
+                data,
+            },
+        ),
+        Notice::Reconnect => return Frame::Reconnect,
+    };
+    Frame::Message(text)
+}
+
+fn progress_params(token: &ProgressToken, report: Progress) -> ProgressParams<'_> {
+    ProgressParams {
+        progress_token: token,
+        progress: report.progress,
+        total: report.total,
+        message: report.message,
+    }
+}
+
+fn serialize(method: &'static str, params: impl Serialize) -> String {
+    serde_json::to_string(&Notification {
         jsonrpc: "2.0",
-        method: "notifications/progress",
-        params: ProgressParams {
-            progress_token: token,
-            progress: report.progress,
-            total: report.total,
-            message: report.message,
-        },
+        method,
+        params,
     })
-    .expect("a progress notification is always valid JSON")
+    .expect("a notification is always valid JSON")
 }

@@ -133,7 +133,15 @@ struct Success<'a, T: Serialize> {
 struct Failure<'a> {
     jsonrpc: &'static str,
     id: Option<&'a RequestId>,
+    error: ErrorObject<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    #[serde(flatten)]
     error: &'a RpcError,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
 }
 
 /// The text of a successful response.
@@ -148,10 +156,15 @@ pub fn success(id: &RequestId, result: impl Serialize) -> String {
 
 /// The text of an error response; `id` is `null` when the request's id could not be read.
 pub fn failure(id: Option<&RequestId>, error: &RpcError) -> String {
+    failure_with_data(id, error, None)
+}
+
+/// [`failure`] with the error's optional `data` member.
+pub fn failure_with_data(id: Option<&RequestId>, error: &RpcError, data: Option<Value>) -> String {
     serde_json::to_string(&Failure {
         jsonrpc: "2.0",
         id,
-        error,
+        error: ErrorObject { error, data },
     })
     .expect("an error response is always valid JSON")
 }

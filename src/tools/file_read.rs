@@ -235,10 +235,7 @@ fn read_lines(
         }
         Err(_) => return Err(binary(shown)),
     };
-    Ok(ToolOutput {
-        text: std::iter::once(text).chain(note).collect(),
-        is_error: false,
-    })
+    Ok(ToolOutput::texts(std::iter::once(text).chain(note), false))
 }
 
 /// Opens `path` for reading, after refusing folders and special files, with its size.

@@ -13,6 +13,7 @@
 //! [`ToolRegistry::validate`]); every path goes through the call's [`Workspace`].
 
 mod blocking;
+mod content;
 mod content_search;
 mod echo;
 mod file_edit;
@@ -35,7 +36,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-pub use progress::{Progress, ProgressSink};
+pub use content::{Content, EmbeddedResource, ToolOutput};
+pub use progress::{LogLevel, LogSink, Notice, Progress, ProgressSink};
 pub use registry::ToolRegistry;
 pub use workspace::Workspace;
 
@@ -103,36 +105,11 @@ pub struct CallContext {
     pub workspace: Workspace,
     /// Where progress reports go.
     pub progress: ProgressSink,
+    /// Where log messages go (`notifications/message`), when the client asked for them.
+    pub log: LogSink,
     /// Cancelled when the client cancels the call or goes away. Blocking work must poll it;
     /// async work is also stopped by having its future dropped.
     pub cancel: CancellationToken,
-}
-
-/// A call's result: content for the client and whether it describes a failure.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolOutput {
-    /// The text blocks of the result.
-    pub text: Vec<String>,
-    /// True when the tool ran but failed; the text says why.
-    pub is_error: bool,
-}
-
-impl ToolOutput {
-    /// A successful result of one text block.
-    pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            text: vec![text.into()],
-            is_error: false,
-        }
-    }
-
-    /// A failed run, explained in one text block.
-    pub fn failure(text: impl Into<String>) -> Self {
-        Self {
-            text: vec![text.into()],
-            is_error: true,
-        }
-    }
 }
 
 /// A call that could not start.

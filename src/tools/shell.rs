@@ -230,10 +230,7 @@ fn outcome(
         stderr.section("stderr")
     );
     let succeeded = stop.is_none() && status.is_some_and(|status| status.success());
-    ToolOutput {
-        text: vec![text],
-        is_error: !succeeded,
-    }
+    ToolOutput::texts([text], !succeeded)
 }
 
 /// The process group the child leads; killed, whole, when this is dropped.

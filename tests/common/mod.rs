@@ -329,3 +329,62 @@ pub async fn error_text(response: reqwest::Response) -> String {
 pub fn canonical(path: &Path) -> String {
     path.canonicalize().unwrap().to_str().unwrap().to_owned()
 }
+
+/// A client for streams that may outlive [`client`]'s total timeout; each wait on them is
+/// bounded by the caller (e.g. [`next_event`]) instead.
+pub fn stream_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(WAIT)
+        .build()
+        .unwrap()
+}
+
+impl Daemon {
+    /// Opens the events stream of `session` with [`stream_client`], sending `last_event_id` as
+    /// the `Last-Event-ID` header when given; whatever the answer.
+    pub async fn follow_from(
+        &self,
+        session: &Session,
+        last_event_id: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = stream_client()
+            .get(self.url(&format!("/session/{}/events", session.id)))
+            .bearer_auth(&session.token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `DELETE /session/{id}` with `token`, whatever the answer.
+    pub async fn delete_session(&self, id: &str, token: &str) -> reqwest::Response {
+        client()
+            .delete(self.url(&format!("/session/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The status of `GET /session/{id}` as `session`.
+    pub async fn describe_status(&self, session: &Session) -> u16 {
+        client()
+            .get(self.url(&format!("/session/{}", session.id)))
+            .bearer_auth(&session.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// The daemon's resident memory (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("/proc/<pid>/status has a VmRSS line")
+    }
+}

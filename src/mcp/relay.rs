@@ -1,0 +1,309 @@
+//! Resumable call streams (revision 2025-11-25, "resumability and redelivery").
+//!
+//! For a client that negotiated 2025-11-25 or later, a `tools/call` stream outlives its HTTP
+//! connection. A [`Relay`] actor owns the call's frames: it numbers them, keeps the recent ones
+//! in a bounded buffer, and forwards them to whichever connection is attached. The first
+//! connection starts with a priming event (an id and empty data) so the client can resume even
+//! before the first real message. When the connection drops, the call goes on; a `GET /mcp` with
+//! `Last-Event-ID` attaches a new connection, which first receives every buffered frame after that
+//! id, then the live ones, and never a frame of another stream or session. Nobody back within
+//! the resume window: the relay stops, dropping the call's stream, which cancels the call.
+//!
+//! A connection that cannot take a frame (its queue is full) is dropped rather than given a gap:
+//! the client resumes from the last frame it got. The final response is therefore never lost
+//! while the relay lives, and the relay lives until it has delivered it or the window passes.
+//!
+//! Event ids read `<stream>-<n>`: the stream part makes them unique across the session's streams
+//! and tells a resuming `GET` which relay to ask.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::call::{CallStream, Frame};
+
+/// One SSE event of a resumable stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `<stream>-<n>`.
+    pub id: String,
+    /// A JSON-RPC message; empty for the priming event.
+    pub data: ByteString,
+}
+
+/// The receiving end a connection streams from.
+pub type Connection = mpsc::Receiver<Event>;
+
+/// How a relay is bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct RelayLimits {
+    /// Frames kept for resumption (and queued for a connection).
+    pub buffer: usize,
+    /// How long a call waits, disconnected, for its client to come back.
+    pub resume_window: Duration,
+}
+
+/// The actor owning one resumable call stream.
+pub struct Relay {
+    session: Uuid,
+    stream: String,
+    directory: Addr<RelayDirectory>,
+    limits: RelayLimits,
+    /// Frames after the last one dropped from the buffer, oldest first, as (number, data).
+    buffer: VecDeque<(u64, ByteString)>,
+    last: u64,
+    /// The attached connection, with the future watching for it to close (which holds a sender
+    /// too, so dropping the connection means cancelling it as well).
+    live: Option<(mpsc::Sender<Event>, SpawnHandle)>,
+    /// The timer that stops the relay when nobody is attached.
+    abandon: Option<SpawnHandle>,
+    finished: bool,
+}
+
+impl Relay {
+    /// Starts a relay for `frames` of a call in `session`, returns the first connection.
+    pub fn start(
+        session: Uuid,
+        frames: CallStream,
+        directory: Addr<RelayDirectory>,
+        limits: RelayLimits,
+    ) -> Connection {
+        let stream = Uuid::new_v4().simple().to_string();
+        let (sender, receiver) = mpsc::channel(limits.buffer + 2);
+        let priming = Event {
+            id: format!("{stream}-0"),
+            data: ByteString::new(),
+        };
+        // A fresh channel has room for the priming event.
+        let _ = sender.try_send(priming);
+        Relay::create(move |ctx| {
+            ctx.add_stream(frames);
+            let mut relay = Relay {
+                session,
+                stream,
+                directory,
+                limits,
+                buffer: VecDeque::new(),
+                last: 0,
+                live: None,
+                abandon: None,
+                finished: false,
+            };
+            relay.attach(sender, ctx);
+            relay
+        });
+        receiver
+    }
+
+    fn event(&self, number: u64, data: &ByteString) -> Event {
+        Event {
+            id: format!("{}-{number}", self.stream),
+            data: data.clone(),
+        }
+    }
+
+    /// Makes `sender` the live connection (replacing any other) and watches for it to close.
+    fn attach(&mut self, sender: mpsc::Sender<Event>, ctx: &mut Context<Self>) {
+        self.close_live(ctx);
+        if let Some(timer) = self.abandon.take() {
+            ctx.cancel_future(timer);
+        }
+        let closed = sender.clone();
+        let watcher = ctx.spawn(
+            async move { closed.closed().await }
+                .into_actor(self)
+                .map(|(), relay, ctx| relay.detach(ctx)),
+        );
+        self.live = Some((sender, watcher));
+        self.settle(ctx);
+    }
+
+    /// Ends the live connection's stream (after what it already holds).
+    fn close_live(&mut self, ctx: &mut Context<Self>) {
+        if let Some((_, watcher)) = self.live.take() {
+            ctx.cancel_future(watcher);
+        }
+    }
+
+    /// No connection any more: wait for the client to come back, within the window.
+    fn detach(&mut self, ctx: &mut Context<Self>) {
+        self.close_live(ctx);
+        if self.abandon.is_none() {
+            self.abandon = Some(ctx.run_later(self.limits.resume_window, |relay, ctx| {
+                tracing::debug!(stream = %relay.stream, "resumable call abandoned");
+                ctx.stop();
+            }));
+        }
+    }
+
+    /// Once the final frame is out and delivered, the relay has nothing left to do.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        if self.finished && self.live.is_some() {
+            // Everything buffered was delivered to this connection (or it would have been
+            // dropped): close it so the client sees the stream end, and stop.
+            self.close_live(ctx);
+            ctx.stop();
+        } else if self.live.is_none() && self.abandon.is_none() {
+            self.detach(ctx);
+        }
+    }
+}
+
+impl Actor for Relay {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // One registration per admitted call, bounded by the call limits.
+        self.directory.do_send(Register {
+            stream: self.stream.clone(),
+            session: self.session,
+            relay: ctx.address(),
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.directory.do_send(Unregister {
+            stream: self.stream.clone(),
+        });
+    }
+}
+
+impl StreamHandler<Frame> for Relay {
+    fn handle(&mut self, frame: Frame, ctx: &mut Self::Context) {
+        let data = match frame {
+            Frame::Message(text) => ByteString::from(text),
+            Frame::Reconnect => {
+                // Close the connection, keep the call: the client polls back with Last-Event-ID.
+                self.detach(ctx);
+                return;
+            }
+        };
+        self.last += 1;
+        if self.buffer.len() == self.limits.buffer {
+            self.buffer.pop_front();
+        }
+        self.buffer.push_back((self.last, data.clone()));
+        let event = self.event(self.last, &data);
+        if let Some((live, _)) = &self.live
+            && live.try_send(event).is_err()
+        {
+            // Full or gone: better no connection than a gap in it.
+            self.detach(ctx);
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        self.finished = true;
+        self.settle(ctx);
+    }
+}
+
+/// To a relay: attach a new connection that resumes after frame `after`.
+#[derive(Debug, Message)]
+#[rtype(result = "Connection")]
+pub struct Resume {
+    /// The number of the last frame the client received.
+    pub after: u64,
+}
+
+impl Handler<Resume> for Relay {
+    type Result = MessageResult<Resume>;
+
+    fn handle(&mut self, msg: Resume, ctx: &mut Self::Context) -> Self::Result {
+        let (sender, receiver) = mpsc::channel(self.limits.buffer + 2);
+        for (number, data) in self.buffer.iter().filter(|(n, _)| *n > msg.after) {
+            // The channel holds the whole buffer.
+            let _ = sender.try_send(self.event(*number, data));
+        }
+        self.attach(sender, ctx);
+        MessageResult(receiver)
+    }
+}
+
+/// The one actor that knows every relay, so that a resuming `GET` can find its stream.
+#[derive(Default)]
+pub struct RelayDirectory {
+    relays: HashMap<String, (Uuid, Addr<Relay>)>,
+}
+
+impl Actor for RelayDirectory {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Register {
+    stream: String,
+    session: Uuid,
+    relay: Addr<Relay>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Unregister {
+    stream: String,
+}
+
+/// To the directory: the relay of `stream`, if it belongs to `session`.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Addr<Relay>>")]
+pub struct Find {
+    /// The stream part of a `Last-Event-ID`.
+    pub stream: String,
+    /// The session asking; another session's stream is never found.
+    pub session: Uuid,
+}
+
+impl Handler<Register> for RelayDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: Register, _: &mut Self::Context) {
+        self.relays.insert(msg.stream, (msg.session, msg.relay));
+    }
+}
+
+impl Handler<Unregister> for RelayDirectory {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unregister, _: &mut Self::Context) {
+        self.relays.remove(&msg.stream);
+    }
+}
+
+impl Handler<Find> for RelayDirectory {
+    type Result = Option<Addr<Relay>>;
+
+    fn handle(&mut self, msg: Find, _: &mut Self::Context) -> Self::Result {
+        match self.relays.get(&msg.stream) {
+            Some((owner, relay)) if *owner == msg.session => Some(relay.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Splits a `Last-Event-ID` into its stream and frame number.
+pub fn parse_event_id(id: &str) -> Option<(String, u64)> {
+    let (stream, number) = id.trim().rsplit_once('-')?;
+    if stream.is_empty() {
+        return None;
+    }
+    Some((stream.to_owned(), number.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_split_into_stream_and_number() {
+        assert_eq!(parse_event_id("abc-7"), Some(("abc".into(), 7)));
+        assert_eq!(parse_event_id("a-b-0"), Some(("a-b".into(), 0)));
+        assert_eq!(parse_event_id("abc"), None);
+        assert_eq!(parse_event_id("-3"), None);
+        assert_eq!(parse_event_id("abc-x"), None);
+    }
+}

@@ -1,0 +1,195 @@
+//! The modern era (revision 2026-07-28): stateless requests, each carrying its protocol revision,
+//! client capabilities and routing headers.
+//!
+//! Every request climbs the same ladder before its method runs, in the order the conformance
+//! probes expect: its `_meta` must name a revision and the client's capabilities (`-32602`, HTTP
+//! 400); the `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`) `Mcp-Name` headers must
+//! match the body (`-32020`, 400); the revision must be one this daemon implements (`-32022`,
+//! 400, listing the supported ones); the method must exist in this era (`-32601`, 404). Every
+//! result says `"resultType": "complete"` and names the server in `_meta`; list results carry
+//! caching hints. Closing a request's stream cancels it; nothing here can be resumed.
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use super::call::Frame;
+use super::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RpcError};
+use super::reply::{Busy, Rejection, Reply};
+use super::tools_call::{self, Keyed, Scope};
+use super::version::{self, Era};
+use crate::tools::LogLevel;
+
+/// The header mismatch error (`HeaderMismatch`).
+pub const HEADER_MISMATCH: i32 = -32020;
+/// The unsupported protocol version error (`UnsupportedProtocolVersion`).
+pub const UNSUPPORTED_VERSION: i32 = -32022;
+
+/// How long clients may cache list results: the tool set only changes with a restart.
+const LIST_TTL_MS: u64 = 300_000;
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+
+/// The routing headers of a modern request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Headers<'a> {
+    /// `MCP-Protocol-Version`.
+    pub protocol_version: Option<&'a str>,
+    /// `Mcp-Method`.
+    pub method: Option<&'a str>,
+    /// `Mcp-Name`.
+    pub name: Option<&'a str>,
+}
+
+/// Answers one modern-era message. `listeners` bounds open `subscriptions/listen` streams.
+pub async fn handle(
+    scope: &Scope<'_>,
+    headers: Headers<'_>,
+    incoming: Incoming,
+    listeners: &Arc<Semaphore>,
+) -> Reply {
+    let request = match incoming {
+        Incoming::Request(request) => request,
+        // No client notification means anything over HTTP in this revision; accept and move on.
+        Incoming::Notification(_) | Incoming::Response => return Reply::Accepted,
+    };
+    let log_level = match climb(headers, &request) {
+        Ok(log_level) => log_level,
+        Err(rejection) => return rejection,
+    };
+    let id = &request.id;
+    let complete = |result| Reply::Json(jsonrpc::success(id, Era::Modern.complete(result)));
+    match request.method.as_str() {
+        "server/discover" => complete(json!({
+            "supportedVersions": version::ALL,
+            "capabilities": {"tools": {"listChanged": false}},
+            "serverInfo": version::server_info(),
+            "ttlMs": LIST_TTL_MS,
+            "cacheScope": "public",
+        })),
+        "tools/list" => complete(json!({
+            "tools": scope.tools.describe(),
+            "ttlMs": LIST_TTL_MS,
+            "cacheScope": "public",
+        })),
+        "tools/call" => {
+            tools_call::start(
+                scope,
+                &request,
+                Era::Modern,
+                log_level,
+                Keyed::Unique,
+                false,
+            )
+            .await
+        }
+        "subscriptions/listen" => listen(&request, listeners),
+        other => Reply::Rejected {
+            status: Rejection::NotFound,
+            body: super::dispatch::method_not_found(id, other),
+        },
+    }
+}
+
+/// Checks `_meta`, the routing headers and the revision; returns the requested log level.
+fn climb(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Reply> {
+    let reject = |code, message: String, data: Option<Value>| Reply::Rejected {
+        status: Rejection::BadRequest,
+        body: jsonrpc::failure_with_data(Some(&request.id), &RpcError::new(code, message), data),
+    };
+    let empty = Map::new();
+    let params = request.params.as_ref().unwrap_or(&empty);
+    let meta = params.get("_meta").and_then(Value::as_object);
+    let Some(meta) = meta else {
+        return Err(reject(
+            INVALID_PARAMS,
+            "invalid params: params._meta is required".into(),
+            None,
+        ));
+    };
+    let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
+        return Err(reject(
+            INVALID_PARAMS,
+            format!("invalid params: _meta[\"{META_VERSION}\"] must be a string"),
+            None,
+        ));
+    };
+    if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
+        return Err(reject(
+            INVALID_PARAMS,
+            format!("invalid params: _meta[\"{META_CAPABILITIES}\"] must be an object"),
+            None,
+        ));
+    }
+    let mismatch = |header: &str, sent: Option<&str>, body: &str| {
+        reject(
+            HEADER_MISMATCH,
+            format!(
+                "Header mismatch: {header} header value '{}' does not match body value '{body}'",
+                sent.unwrap_or("")
+            ),
+            None,
+        )
+    };
+    if headers.protocol_version != Some(requested) {
+        return Err(mismatch(
+            "MCP-Protocol-Version",
+            headers.protocol_version,
+            requested,
+        ));
+    }
+    if headers.method != Some(request.method.as_str()) {
+        return Err(mismatch("Mcp-Method", headers.method, &request.method));
+    }
+    if request.method == "tools/call" {
+        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+        if headers.name.map(str::trim) != Some(name) {
+            return Err(mismatch("Mcp-Name", headers.name, name));
+        }
+    }
+    if requested != version::MODERN {
+        return Err(reject(
+            UNSUPPORTED_VERSION,
+            "Unsupported protocol version".into(),
+            Some(json!({"supported": version::ALL, "requested": requested})),
+        ));
+    }
+    Ok(meta
+        .get(META_LOG_LEVEL)
+        .and_then(Value::as_str)
+        .and_then(LogLevel::parse))
+}
+
+/// `subscriptions/listen`: acknowledges, honouring nothing (the tool set never changes while the
+/// daemon runs), and stays open until the client leaves or the daemon stops.
+fn listen(request: &Request, listeners: &Arc<Semaphore>) -> Reply {
+    let Ok(permit) = Arc::clone(listeners).try_acquire_owned() else {
+        return Reply::Busy(Busy::Daemon(
+            "the daemon already holds its maximum of listen streams".into(),
+        ));
+    };
+    let ack = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": {
+            "_meta": {"io.modelcontextprotocol/subscriptionId": request.id},
+            "notifications": {},
+        },
+    });
+    let frames = futures::stream::once(async move { Frame::Message(ack.to_string()) })
+        .chain(futures::stream::pending())
+        .map(move |frame| {
+            // Held while the stream is open: one listener's place.
+            let _ = &permit;
+            frame
+        })
+        .boxed_local();
+    Reply::Stream {
+        frames,
+        resumable: false,
+    }
+}

@@ -1,0 +1,177 @@
+//! `tools/call` in either era: checking the parameters, admitting the call under its limits,
+//! and starting it.
+//!
+//! A call is admitted before it starts: under the daemon-wide limit (a semaphore, the only shared
+//! counter, holding no session state) and by the session's actor, which enforces the per-session
+//! limit and records the call so that `notifications/cancelled`, or the session's end, reach it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use construct_actors::{BeginCall, BeginCallError, ProgressToken, SessionActor};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::call::{self, Admission, Call, Venue};
+use super::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
+use super::reply::{Busy, Reply};
+use super::version::Era;
+use crate::tools::{LogLevel, ToolRegistry, Workspace};
+
+/// Longest admission waits for the session actor.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where calls run and what bounds them.
+pub struct Scope<'a> {
+    /// The enabled tools.
+    pub tools: &'a ToolRegistry,
+    /// The caller's session.
+    pub session: &'a Addr<SessionActor>,
+    /// The session's cwd and the roots its calls may touch.
+    pub workspace: Workspace,
+    /// Bound of each call's own notice queue.
+    pub call_queue: usize,
+    /// The daemon-wide limit on running calls.
+    pub call_slots: &'a Arc<Semaphore>,
+}
+
+/// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
+/// or, for stateless requests whose ids may repeat across clients, by a fresh unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyed {
+    /// By the JSON text of the request id.
+    RequestId,
+    /// By a key of its own.
+    Unique,
+}
+
+/// The key a session knows a call by, when keyed by request id.
+pub fn request_key(id: &RequestId) -> String {
+    serde_json::to_string(id).expect("a request id is always valid JSON")
+}
+
+/// Checks, admits and starts a `tools/call`; errors in the parameters are answered on the stream
+/// itself, as JSON-RPC errors, like the call's own result would be.
+pub async fn start(
+    scope: &Scope<'_>,
+    request: &Request,
+    era: Era,
+    log_level: Option<LogLevel>,
+    keyed: Keyed,
+    resumable: bool,
+) -> Reply {
+    let prepared = match prepare(scope.tools, request, era, log_level) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            return Reply::Stream {
+                frames: call::refused(&request.id, &error),
+                resumable: false,
+            };
+        }
+    };
+    let key = match keyed {
+        Keyed::RequestId => request_key(&request.id),
+        Keyed::Unique => uuid::Uuid::new_v4().to_string(),
+    };
+    let admission = match admit(scope, &request.id, key).await {
+        Ok(admission) => admission,
+        Err(reply) => return reply,
+    };
+    let venue = Venue {
+        session: scope.session.clone(),
+        workspace: scope.workspace.clone(),
+        queue: scope.call_queue,
+    };
+    Reply::Stream {
+        frames: call::start(prepared, venue, admission),
+        resumable,
+    }
+}
+
+/// Takes a daemon-wide slot and registers the call with its session.
+async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Admission, Reply> {
+    let permit = Arc::clone(scope.call_slots)
+        .try_acquire_owned()
+        .map_err(|_| {
+            Reply::Busy(Busy::Daemon(
+                "the daemon already runs its maximum of tool calls; try again shortly".into(),
+            ))
+        })?;
+    let cancel = CancellationToken::new();
+    let begin = BeginCall {
+        key: key.clone(),
+        cancel: cancel.clone(),
+    };
+    match scope.session.send(begin).timeout(SESSION_TIMEOUT).await {
+        Ok(Ok(())) => Ok(Admission {
+            permit,
+            key,
+            cancel,
+        }),
+        Ok(Err(err @ BeginCallError::TooManyCalls(_))) => {
+            Err(Reply::Busy(Busy::Session(err.to_string())))
+        }
+        Ok(Err(err @ BeginCallError::DuplicateId(_))) => Err(Reply::Stream {
+            frames: call::refused(
+                id,
+                &RpcError::new(INVALID_REQUEST, format!("invalid request: {err}")),
+            ),
+            resumable: false,
+        }),
+        Err(_) => Err(Reply::Busy(Busy::Daemon(
+            "the session did not answer; try again shortly".into(),
+        ))),
+    }
+}
+
+/// Checks a `tools/call`'s parameters and finds its tool.
+fn prepare(
+    tools: &ToolRegistry,
+    request: &Request,
+    era: Era,
+    log_level: Option<LogLevel>,
+) -> Result<Call, RpcError> {
+    let params = request
+        .params
+        .as_ref()
+        .ok_or_else(|| invalid_params("tools/call needs params"))?;
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params("params.name must be a string"))?;
+    let tool = tools
+        .get(name)
+        .ok_or_else(|| invalid_params(&format!("unknown tool: {name}")))?;
+    let args = match params.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(args @ Value::Object(_)) => args.clone(),
+        Some(_) => return Err(invalid_params("params.arguments must be an object")),
+    };
+    tools
+        .validate(name, &args)
+        .map_err(|err| invalid_params(&err))?;
+    let progress_token = match params
+        .get("_meta")
+        .and_then(|meta| meta.get("progressToken"))
+    {
+        None | Some(Value::Null) => ProgressToken::Text(uuid::Uuid::new_v4().to_string()),
+        Some(token) => serde_json::from_value(token.clone()).map_err(|_| {
+            invalid_params("params._meta.progressToken must be a string or a number")
+        })?,
+    };
+    Ok(Call {
+        id: request.id.clone(),
+        tool,
+        args,
+        progress_token,
+        log_level,
+        era,
+    })
+}
+
+/// An invalid-params error with a one-line reason.
+pub fn invalid_params(message: &str) -> RpcError {
+    RpcError::new(INVALID_PARAMS, format!("invalid params: {message}"))
+}
