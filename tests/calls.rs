@@ -5,24 +5,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Session, WAIT, client, error_text, next_data, next_event};
+use common::{Daemon, WAIT, client, error_text, next_data, next_event};
 use serde_json::{Value, json};
 
 fn long_sleep(id: u64) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
            "params": {"name": "sleep", "arguments": {"duration_ms": 20_000, "steps": 100}}})
-}
-
-/// Waits until the session runs `count` calls.
-async fn wait_for_running(daemon: &Daemon, session: &Session, count: u64) {
-    let deadline = Instant::now() + WAIT;
-    while daemon.describe(session).await["running_calls"] != count {
-        assert!(
-            Instant::now() < deadline,
-            "running_calls never became {count}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -41,7 +29,7 @@ async fn a_panicking_tool_fails_its_own_call_and_the_daemon_goes_on() {
             .unwrap()
             .contains("test_panic")
     );
-    wait_for_running(&daemon, &session, 0).await;
+    daemon.wait_for_running_calls(&session, 0).await;
     let after = daemon
         .call(&session, "echo", json!({"text": "still here"}), json!({}))
         .await;
@@ -57,7 +45,7 @@ async fn notifications_cancelled_stops_the_call_without_a_response() {
         next_data(&mut stream).await["method"],
         "notifications/progress"
     );
-    wait_for_running(&daemon, &session, 1).await;
+    daemon.wait_for_running_calls(&session, 1).await;
     let cancel = daemon
         .mcp(
             &session,
@@ -74,7 +62,7 @@ async fn notifications_cancelled_stops_the_call_without_a_response() {
             "no response after cancel"
         );
     }
-    wait_for_running(&daemon, &session, 0).await;
+    daemon.wait_for_running_calls(&session, 0).await;
 }
 
 #[tokio::test]
@@ -129,9 +117,9 @@ async fn closing_the_stream_cancels_the_call() {
     daemon.wait_for_subscribers(&session, 1).await;
     let mut stream = common::sse(daemon.mcp(&session, long_sleep(1)).await);
     next_data(&mut stream).await;
-    wait_for_running(&daemon, &session, 1).await;
+    daemon.wait_for_running_calls(&session, 1).await;
     drop(stream);
-    wait_for_running(&daemon, &session, 0).await;
+    daemon.wait_for_running_calls(&session, 0).await;
     // The follower saw the call's progress up to the cancellation, then nothing more of it:
     // drain what arrived and check no new event shows up for a while.
     while tokio::time::timeout(
@@ -169,7 +157,7 @@ async fn the_per_session_limit_is_a_429_and_frees_up_when_a_call_ends() {
         .await;
     assert_eq!(theirs[0]["result"]["isError"], false);
     drop(first);
-    wait_for_running(&daemon, &session, 0).await;
+    daemon.wait_for_running_calls(&session, 0).await;
     let again = daemon
         .call(&session, "echo", json!({"text": "ok"}), json!({}))
         .await;
@@ -187,7 +175,7 @@ async fn the_daemon_wide_limit_is_a_503() {
     assert_eq!(refused.status(), 503);
     assert!(error_text(refused).await.contains("maximum of tool calls"));
     drop(first);
-    wait_for_running(&daemon, &first_session, 0).await;
+    daemon.wait_for_running_calls(&first_session, 0).await;
     let deadline = Instant::now() + WAIT;
     loop {
         let response = daemon
@@ -242,7 +230,7 @@ async fn a_slow_call_reader_loses_progress_but_never_the_final_response() {
         .await
         .unwrap();
     // Do not read until the call is over, so its progress queue overflows.
-    wait_for_running(&daemon, &session, 0).await;
+    daemon.wait_for_running_calls(&session, 0).await;
     let mut stream = common::sse(response);
     let mut messages = Vec::new();
     while let Some(event) = next_event(&mut stream).await {

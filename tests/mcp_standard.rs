@@ -404,14 +404,7 @@ async fn an_abandoned_resumable_call_is_cancelled_after_the_resume_window() {
     next_event(&mut stream).await;
     assert_eq!(daemon.describe(&session).await["running_calls"], 1);
     drop(stream);
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while daemon.describe(&session).await["running_calls"] != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the abandoned call kept running"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    daemon.wait_for_running_calls(&session, 0).await;
 }
 
 #[tokio::test]

@@ -242,14 +242,7 @@ async fn closing_a_modern_stream_cancels_its_call() {
     next_event(&mut stream).await;
     assert_eq!(daemon.describe(&session).await["running_calls"], 1);
     drop(stream);
-    let deadline = std::time::Instant::now() + common::WAIT;
-    while daemon.describe(&session).await["running_calls"] != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the call outlived its stream"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    daemon.wait_for_running_calls(&session, 0).await;
 }
 
 #[tokio::test]

@@ -282,12 +282,19 @@ impl Daemon {
 
     /// Waits until the session has `count` subscribers.
     pub async fn wait_for_subscribers(&self, session: &Session, count: u64) {
+        self.wait_for(session, "subscribers", count).await;
+    }
+
+    /// Waits until the session runs `count` tool calls.
+    pub async fn wait_for_running_calls(&self, session: &Session, count: u64) {
+        self.wait_for(session, "running_calls", count).await;
+    }
+
+    /// Waits until `GET /session/{id}` reports `count` for `field`.
+    async fn wait_for(&self, session: &Session, field: &str, count: u64) {
         let deadline = Instant::now() + WAIT;
-        while self.describe(session).await["subscribers"] != count {
-            assert!(
-                Instant::now() < deadline,
-                "subscribers never became {count}"
-            );
+        while self.describe(session).await[field] != count {
+            assert!(Instant::now() < deadline, "{field} never became {count}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
