@@ -1,4 +1,5 @@
-//! The command line: run the daemon (the default), or check a configuration file.
+//! The command line: run the daemon (the default), check a configuration file, or act as a
+//! client of the running daemon (`connect`, `tail`, `sessions`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -25,6 +26,112 @@ pub enum Command {
         /// The TOML file to check.
         file: PathBuf,
     },
+    /// Point an AI CLI at the running daemon: create a session for a folder and write that
+    /// CLI's MCP configuration (server `construct`), keeping everything else in the file.
+    Connect(ConnectArgs),
+    /// Follow a session's progress events live: one progress bar per running call (plain lines
+    /// when standard output is not a terminal), resuming after dropped connections.
+    Tail(TailArgs),
+    /// List the daemon's sessions (needs the admin token).
+    Sessions(SessionsArgs),
+}
+
+/// How a client subcommand finds the daemon.
+#[derive(Debug, Clone, Args)]
+pub struct DaemonArgs {
+    /// The daemon's MCP URL (e.g. `http://127.0.0.1:7000/mcp`); default: the one in the
+    /// discovery file.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The discovery file the running daemon wrote (a leading `~` is the home directory).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "CONSTRUCT_ACTOR_DISCOVERY__PATH",
+        default_value = crate::client::daemon::DEFAULT_DISCOVERY
+    )]
+    pub discovery: PathBuf,
+}
+
+/// The AI command-line clients `connect` can configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AiCli {
+    /// Claude Code: a `.mcp.json` file (in the session's folder) for `claude --mcp-config`.
+    Claude,
+    /// Codex: `~/.codex/config.toml` (`$CODEX_HOME/config.toml` when set).
+    Codex,
+    /// OpenCode: `~/.config/opencode/config.json` (`$XDG_CONFIG_HOME` respected).
+    Opencode,
+    /// Gemini CLI: `~/.gemini/settings.json`.
+    Gemini,
+}
+
+/// `construct-actor connect <cli> [--cwd DIR] [--label L] [--print] [--file F] [--url URL]`
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// The CLI to configure.
+    #[arg(value_enum)]
+    pub cli: AiCli,
+    /// The folder the session works in (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// A name for the session, shown by dashboards and `sessions`.
+    #[arg(long, value_name = "L")]
+    pub label: Option<String>,
+    /// Print the configuration snippet instead of writing any file.
+    #[arg(long)]
+    pub print: bool,
+    /// The configuration file to write instead of the CLI's usual one.
+    #[arg(long, value_name = "FILE", conflicts_with = "print")]
+    pub file: Option<PathBuf>,
+    /// The API key the daemon requires to create sessions (`security.api_keys`), if any.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "CONSTRUCT_ACTOR_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// `construct-actor tail --session <id> --token <t> [--url URL]`
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// The session to follow.
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+    /// The session's token.
+    #[arg(long, value_name = "T")]
+    pub token: String,
+    /// Start after this event id: the session's recent events after it are shown first (0:
+    /// all it still keeps). Default: only events from now on.
+    #[arg(long, value_name = "N")]
+    pub last_event_id: Option<u64>,
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+}
+
+/// `construct-actor sessions [--url URL] [--admin-token T] [--json]`
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    /// The daemon's admin token.
+    #[arg(
+        long,
+        value_name = "T",
+        env = "CONSTRUCT_ACTOR_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+    /// Print the daemon's JSON answer instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 }
 
 /// `construct-actor [--config FILE] [--bind ADDR] [--port PORT]`

@@ -37,6 +37,10 @@ pub struct Config {
     pub security: SecurityConfig,
     /// How standard MCP clients are served.
     pub mcp: McpConfig,
+    /// The administrator: the dashboard and the list of sessions.
+    pub admin: AdminConfig,
+    /// `GET /metrics`.
+    pub metrics: MetricsConfig,
     /// Diagnostics.
     pub log: LogConfig,
 }
@@ -114,6 +118,11 @@ pub struct SessionsConfig {
     /// Progress notifications that may wait for a slow `tools/call` reader before further ones
     /// are dropped for it (the final response is never dropped).
     pub call_queue: usize,
+    /// How long a stream ticket (`POST /session/{id}/ticket`) stays good.
+    #[serde(with = "humantime_serde")]
+    pub ticket_ttl: Duration,
+    /// Stream tickets outstanding at most, daemon-wide; one more is answered `503`.
+    pub max_tickets: usize,
 }
 
 impl Default for SessionsConfig {
@@ -127,6 +136,8 @@ impl Default for SessionsConfig {
             history: 256,
             retry: Duration::from_secs(3),
             call_queue: 256,
+            ticket_ttl: Duration::from_secs(30),
+            max_tickets: 1024,
         }
     }
 }
@@ -302,6 +313,54 @@ impl Default for McpConfig {
     }
 }
 
+/// `[admin]`
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// The admin token (at least 16 characters): `Authorization: Bearer <token>` for
+    /// `GET /admin/sessions`, and what the dashboard asks for. Absent: the daemon generates one
+    /// at start and prints it once, on the second line of its standard output.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token", &self.token.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+/// `[metrics]`
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` serves the Prometheus text format (and the daemon counts at all);
+    /// when off it answers `404`.
+    pub enabled: bool,
+    /// When set (at least 16 characters), `GET /metrics` needs `Authorization: Bearer <token>`.
+    /// Absent: no credentials, like `/health`.
+    pub token: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -376,7 +435,13 @@ impl Config {
             })?;
             figment = figment.merge(Toml::string(&text));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        // The client commands read CONSTRUCT_ACTOR_API_KEY and CONSTRUCT_ACTOR_ADMIN_TOKEN; they
+        // are not configuration keys, and must not stop a daemon started from the same shell.
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .ignore(&["api_key", "admin_token"])
+                .split("__"),
+        );
         let mut config: Config = figment.extract().map_err(Box::new)?;
         if let Some(bind) = overrides.bind {
             config.server.bind = bind;
@@ -402,6 +467,16 @@ impl Config {
         positive("sessions.history", self.sessions.history)?;
         longer_than_zero("sessions.retry", self.sessions.retry)?;
         positive("sessions.call_queue", self.sessions.call_queue)?;
+        longer_than_zero("sessions.ticket_ttl", self.sessions.ticket_ttl)?;
+        positive("sessions.max_tickets", self.sessions.max_tickets)?;
+        if let Some(token) = &self.admin.token
+            && (token.chars().count() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
+        {
+            return Err(invalid(
+                "admin.token",
+                "needs at least 16 characters, all visible ASCII (no spaces)",
+            ));
+        }
         if !self.server.bind.is_loopback() && self.security.api_keys.is_empty() {
             return Err(invalid(
                 "server.bind",
@@ -418,6 +493,14 @@ impl Config {
             ));
         }
         longer_than_zero("server.keep_alive", self.server.keep_alive)?;
+        if let Some(token) = &self.metrics.token
+            && (token.chars().count() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
+        {
+            return Err(invalid(
+                "metrics.token",
+                "needs at least 16 characters, all visible ASCII (no spaces)",
+            ));
+        }
         positive(
             "tools.max_concurrent_calls",
             self.tools.max_concurrent_calls,
@@ -623,11 +706,45 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_token_is_optional_and_must_be_long_enough() {
+        assert_eq!(Config::default().admin.token, None);
+        let config = from_toml("[admin]\ntoken = \"0123456789abcdef\"\n").unwrap();
+        assert_eq!(config.admin.token.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        for bad in ["short", "0123456789 abcdef"] {
+            let err = from_toml(&format!("[admin]\ntoken = {bad:?}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("admin.token:"), "{err}");
+        }
+        let err = from_toml("[sessions]\nticket_ttl = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("sessions.ticket_ttl:"), "{err}");
+    }
+
+    #[test]
     fn workspace_roots_must_be_absolute_folders() {
         let err = from_toml("[tools]\nworkspace_roots = [\"relative\"]\n")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("tools.workspace_roots:"), "{err}");
+    }
+
+    #[test]
+    fn metrics_are_on_without_a_token_by_default_and_can_be_locked_or_off() {
+        let config = Config::default();
+        assert!(config.metrics.enabled);
+        assert_eq!(config.metrics.token, None);
+        let locked = from_toml("[metrics]\ntoken = \"0123456789abcdef\"\n").unwrap();
+        assert_eq!(locked.metrics.token.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{locked:?}").contains("0123456789abcdef"));
+        let off = from_toml("[metrics]\nenabled = false\n").unwrap();
+        assert!(!off.metrics.enabled);
+        let err = from_toml("[metrics]\ntoken = \"short\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("metrics.token:"), "{err}");
     }
 
     #[test]

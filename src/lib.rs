@@ -7,11 +7,13 @@
 //! session by message.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod http;
 pub mod logging;
 pub mod mcp;
+pub mod meters;
 pub mod paths;
 pub mod server;
 pub mod tools;

@@ -1,11 +1,13 @@
-//! The `construct-actor` binary: parse the command line, load the configuration, run.
+//! The `construct-actor` binary: parse the command line, then run the daemon (on actix's
+//! system) or one of the client subcommands (on a small tokio runtime).
 
+use std::future::Future;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use construct_actor::cli::{Cli, Command, RunArgs};
 use construct_actor::config::{Config, Overrides};
-use construct_actor::{logging, server};
+use construct_actor::{client, logging, server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,7 +24,31 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Connect(args)) => run_client("connect", client::connect::run(args)),
+        Some(Command::Tail(args)) => run_client("tail", client::tail::run(args)),
+        Some(Command::Sessions(args)) => run_client("sessions", client::sessions::run(args)),
         None => run(cli.run),
+    }
+}
+
+/// Runs a client subcommand to completion: exit 0, or 1 with its error on standard error.
+fn run_client(name: &str, command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("construct-actor {name}: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("construct-actor {name}: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -13,15 +13,21 @@ use actix::Addr;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use construct_actors::{Create, Creator, RegistryLimits, SessionLimits, SessionRegistry, Shutdown};
+use construct_actors::{
+    Create, Creator, RegistryLimits, SessionLimits, SessionRegistry, Shutdown, TicketBook,
+    TicketLimits,
+};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
+use crate::http::admin::AdminToken;
 use crate::http::guard::{self, Guard};
+use crate::http::request_log;
 use crate::http::{self, AppState, Started, StatelessSession};
 use crate::mcp::relay::RelayDirectory;
+use crate::meters;
 use crate::paths;
 use crate::tools::ToolRegistry;
 
@@ -38,6 +44,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Listen for signals before anyone can learn where we are, so none is missed.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let tools = ToolRegistry::new(&config.tools);
+    if config.metrics.enabled {
+        // Before any actor starts, so that every handle they take records.
+        let handle = meters::install(tools.names()).context("cannot set up the metrics")?;
+        meters::spawn_upkeep(handle);
+    }
     let registry = SessionRegistry::new(registry_limits(&config)).start();
     let workspace_roots = config
         .tools
@@ -51,13 +63,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let stateless = stateless_session(&config, &registry).await?;
     let state = web::Data::new(AppState {
         registry: registry.clone(),
-        tools: ToolRegistry::new(&config.tools),
+        tools,
         workspace_roots: Arc::from(workspace_roots),
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         guard: Guard::new(addr, &config.security),
         relays: RelayDirectory::default().start(),
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         stateless,
+        admin: AdminToken::new(config.admin.token.as_deref()),
+        tickets: TicketBook::new(TicketLimits {
+            ttl: config.sessions.ticket_ttl,
+            max_tickets: config.sessions.max_tickets,
+        })
+        .start(),
         config,
         started: Started::now(),
     });
@@ -69,6 +87,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(guard::check))
+                // Outermost, so that it times and logs everything, the fence's refusals too.
+                .wrap(from_fn(request_log::log))
                 .configure(http::routes)
         }
     })
@@ -94,6 +114,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     println!("construct-actor listening on http://{addr} (MCP endpoint http://{addr}/mcp)");
+    // The second line, only when the operator set none: the one time the token is shown.
+    if let Some(token) = state.admin.generated() {
+        println!("admin token: {token}");
+    }
     tracing::info!(%addr, "listening");
 
     let handle = server.handle();

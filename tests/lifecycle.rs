@@ -192,3 +192,28 @@ fn a_port_in_use_is_a_clear_startup_error() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on 127.0.0.1"));
 }
+
+#[test]
+fn the_client_commands_environment_does_not_disturb_the_daemons_config() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/construct-actor.toml");
+    let output = Command::new(binary())
+        .args(["check-config", example])
+        .env("CONSTRUCT_ACTOR_API_KEY", "k-0123456789abcdef")
+        .env("CONSTRUCT_ACTOR_ADMIN_TOKEN", "a-0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let unknown = Command::new(binary())
+        .args(["check-config", example])
+        .env("CONSTRUCT_ACTOR_SERVER__PROT", "1")
+        .output()
+        .unwrap();
+    assert!(
+        !unknown.status.success(),
+        "other unknown keys are still errors"
+    );
+}

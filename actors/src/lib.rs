@@ -7,18 +7,22 @@
 pub mod event;
 pub mod history;
 pub mod messages;
+pub mod meters;
 mod rate_limit;
 pub mod registry;
 pub mod session;
 pub mod subscriber;
+pub mod ticket;
 pub mod token;
 
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
     Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Create, CreateError,
-    CreatedSession, Creator, EndCall, Forget, Lookup, Publish, SessionInfo, SessionSettings,
-    Shutdown, Stop, Subscribe, SubscribeAfter, SubscribeError, Unauthorized, UpdateSettings,
+    CreatedSession, Creator, Describe, EndCall, Forget, ListSessions, ListedSession, Lookup,
+    Publish, SessionInfo, SessionSettings, Shutdown, Stop, Subscribe, SubscribeAfter,
+    SubscribeError, Unauthorized, UpdateSettings,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};
 pub use subscriber::{EndReason, StreamItem};
+pub use ticket::{IssueTicket, IssuedTicket, RedeemTicket, TicketBook, TicketError, TicketLimits};

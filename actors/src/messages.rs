@@ -77,6 +77,23 @@ pub enum CreateError {
 #[rtype(result = "Option<Addr<SessionActor>>")]
 pub struct Lookup(pub Uuid);
 
+/// To the registry: every live session, in no particular order, for an administrator's listing.
+/// Sessions that stopped unnoticed are dropped from the answer (and from the registry).
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<ListedSession>")]
+pub struct ListSessions;
+
+/// One entry of the reply to [`ListSessions`].
+#[derive(Debug, Clone)]
+pub struct ListedSession {
+    /// The session's id.
+    pub id: Uuid,
+    /// Its actor, to ask for [`Describe`].
+    pub session: Addr<SessionActor>,
+    /// Whether the daemon created it for itself ([`Creator::Daemon`]) rather than a client.
+    pub own: bool,
+}
+
 /// To the registry, from a session that has stopped, however it ended: forget session `0`.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -97,6 +114,13 @@ pub struct Authenticate {
     /// The bearer token the client presented.
     pub token: String,
 }
+
+/// To a session: its facts, for a caller the daemon has already authorized by other means (an
+/// administrator). Unlike [`Authenticate`] it takes no token and is not activity: looking at a
+/// session does not keep it alive.
+#[derive(Debug, Message)]
+#[rtype(result = "SessionInfo")]
+pub struct Describe;
 
 /// What a session is, as an authenticated caller may see it.
 #[derive(Debug, Clone)]

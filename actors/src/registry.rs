@@ -19,8 +19,10 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::messages::{
-    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, Lookup, Shutdown,
+    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
+    ListedSession, Lookup, Shutdown,
 };
+use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
 use crate::session::{SessionActor, SessionLimits};
 use crate::token::Token;
@@ -46,6 +48,7 @@ pub struct SessionRegistry {
     /// Which of `sessions` the daemon created for itself.
     own: HashSet<Uuid>,
     creations: CreationLimiter,
+    meters: RegistryMeters,
 }
 
 impl SessionRegistry {
@@ -56,6 +59,7 @@ impl SessionRegistry {
             sessions: HashMap::new(),
             own: HashSet::new(),
             creations: CreationLimiter::new(limits.create_per_minute),
+            meters: RegistryMeters::new(),
         }
     }
 
@@ -77,6 +81,13 @@ impl SessionRegistry {
     fn forget(&mut self, id: Uuid) {
         self.sessions.remove(&id);
         self.own.remove(&id);
+        self.record_live();
+    }
+
+    /// Sets the live-sessions gauge from the map itself, so it cannot drift. A session dropped
+    /// unnoticed elsewhere still sends its [`Forget`], which sets it right.
+    fn record_live(&self) {
+        self.meters.live.set(self.clients() as f64);
     }
 }
 
@@ -96,11 +107,15 @@ impl Handler<Create> for SessionRegistry {
             Creator::Client(address) => {
                 self.creations
                     .admit(address, Instant::now())
-                    .map_err(|wait| CreateError::RateLimited {
-                        limit: self.limits.create_per_minute,
-                        retry_after_secs: wait.as_secs().max(1),
+                    .map_err(|wait| {
+                        RegistryMeters::refused(RefusedReason::RateLimited);
+                        CreateError::RateLimited {
+                            limit: self.limits.create_per_minute,
+                            retry_after_secs: wait.as_secs().max(1),
+                        }
                     })?;
                 if !self.has_room() {
+                    RegistryMeters::refused(RefusedReason::TooManySessions);
                     return Err(CreateError::TooManySessions(self.limits.max_sessions));
                 }
                 self.limits.session
@@ -120,7 +135,10 @@ impl Handler<Create> for SessionRegistry {
         self.sessions.insert(id, session.clone());
         if msg.by == Creator::Daemon {
             self.own.insert(id);
+        } else {
+            self.meters.created.increment(1);
         }
+        self.record_live();
         Ok(CreatedSession {
             id,
             token: revealed,
@@ -141,6 +159,26 @@ impl Handler<Lookup> for SessionRegistry {
         // It stopped, and its word has not arrived yet (or was lost).
         self.forget(id);
         None
+    }
+}
+
+impl Handler<ListSessions> for SessionRegistry {
+    type Result = MessageResult<ListSessions>;
+
+    fn handle(&mut self, _: ListSessions, _: &mut Self::Context) -> Self::Result {
+        self.sessions.retain(|_, session| session.connected());
+        let sessions = &self.sessions;
+        self.own.retain(|id| sessions.contains_key(id));
+        MessageResult(
+            self.sessions
+                .iter()
+                .map(|(id, session)| ListedSession {
+                    id: *id,
+                    session: session.clone(),
+                    own: self.own.contains(id),
+                })
+                .collect(),
+        )
     }
 }
 

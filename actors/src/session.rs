@@ -36,10 +36,11 @@ use uuid::Uuid;
 
 use crate::history::History;
 use crate::messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, EndCall, Forget,
-    Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter, SubscribeError,
+    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe, EndCall,
+    Forget, Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter, SubscribeError,
     Unauthorized, UpdateSettings,
 };
+use crate::meters::SessionMeters;
 use crate::subscriber::{EndReason, Offer, StreamItem, Subscriber};
 use crate::token::Token;
 
@@ -94,6 +95,7 @@ pub struct SessionActor {
     calls: HashMap<String, CancellationToken>,
     settings: SessionSettings,
     registry: Recipient<Forget>,
+    meters: SessionMeters,
 }
 
 impl SessionActor {
@@ -122,6 +124,7 @@ impl SessionActor {
             calls: HashMap::new(),
             settings: SessionSettings::default(),
             registry,
+            meters: SessionMeters::new(),
         }
     }
 
@@ -172,7 +175,11 @@ impl SessionActor {
         // an idle session must not keep dead streams' queues alive.
         let watcher = ctx.spawn(
             wrap_future(queue.gone()).map(move |(), actor: &mut Self, _| {
+                let before = actor.subscribers.len();
                 actor.subscribers.retain(|follower| follower.id != id);
+                actor
+                    .meters
+                    .followers_left(before - actor.subscribers.len());
                 actor.touch();
             }),
         );
@@ -182,6 +189,7 @@ impl SessionActor {
             watcher,
             catch_up: None,
         });
+        self.meters.subscribers.increment(1.0);
         Ok(receiver)
     }
 
@@ -199,6 +207,7 @@ impl SessionActor {
     /// Takes every follower out, with the futures watching it cancelled (they hold senders too),
     /// so that dropping a returned queue closes that follower's stream.
     fn take_followers(&mut self, ctx: &mut Context<Self>) -> Vec<Subscriber> {
+        self.meters.followers_left(self.subscribers.len());
         self.subscribers
             .drain(..)
             .map(|follower| {
@@ -213,6 +222,10 @@ impl SessionActor {
 
     /// Ends the session: followers are told, calls cancelled, the actor stopped.
     fn end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
+        if ctx.state() == ActorState::Running {
+            // Counted once, however many ways it is asked to end before it has stopped.
+            SessionMeters::ended(reason);
+        }
         for queue in self.take_followers(ctx) {
             // Outside the actor, which is stopping, and bounded in time by the subscriber.
             actix::spawn(queue.end(reason));
@@ -248,6 +261,8 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        // Followers still here (the actor stopped without ending) leave with it.
+        self.meters.followers_left(self.subscribers.len());
         // However the session ended, the registry must forget it. Asked from a task of its own,
         // since the actor is gone; the registry also drops dead sessions it comes across.
         let forget = self.registry.send(Forget(self.id));
@@ -266,6 +281,14 @@ impl Handler<Authenticate> for SessionActor {
         }
         self.touch();
         Ok(self.info())
+    }
+}
+
+impl Handler<Describe> for SessionActor {
+    type Result = MessageResult<Describe>;
+
+    fn handle(&mut self, _: Describe, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.info())
     }
 }
 
@@ -294,15 +317,25 @@ impl Handler<Publish> for SessionActor {
 
     fn handle(&mut self, Publish(data): Publish, ctx: &mut Self::Context) {
         let event = self.history.record(data);
+        let (mut delivered, mut dropped) = (0, 0);
         for follower in &mut self.subscribers {
-            if let Offer::Overflowed = follower.queue.offer(&event) {
-                let id = follower.id;
-                let room = wrap_future(follower.queue.room());
-                follower.catch_up = Some(ctx.spawn(
-                    room.map(move |permit, actor: &mut Self, _| actor.catch_up(id, permit)),
-                ));
+            match follower.queue.offer(&event) {
+                Offer::Queued => delivered += 1,
+                Offer::Missed => dropped += 1,
+                Offer::Gone => {}
+                Offer::Overflowed => {
+                    dropped += 1;
+                    let id = follower.id;
+                    let room = wrap_future(follower.queue.room());
+                    follower.catch_up = Some(ctx.spawn(
+                        room.map(move |permit, actor: &mut Self, _| actor.catch_up(id, permit)),
+                    ));
+                }
             }
         }
+        self.meters.published.increment(1);
+        self.meters.delivered.increment(delivered);
+        self.meters.dropped.increment(dropped);
     }
 }
 

@@ -55,11 +55,15 @@ impl EndReason {
 
 /// What became of an event offered to a follower.
 pub(crate) enum Offer {
-    /// Queued, or counted as missed by a follower that is already behind.
-    Handled,
+    /// Queued for the follower.
+    Queued,
+    /// Counted as missed by a follower that is already behind.
+    Missed,
     /// The follower's queue has just filled up: the event is counted as missed, and the count
     /// must reach the follower once it has room ([`Subscriber::room`], [`Subscriber::catch_up`]).
     Overflowed,
+    /// The follower has gone; the session removes it.
+    Gone,
 }
 
 /// The session's end of one follower's queue.
@@ -104,11 +108,12 @@ impl Subscriber {
         if self.missed > 0 {
             // Nothing overtakes the lag notice still owed.
             self.missed += 1;
-            return Offer::Handled;
+            return Offer::Missed;
         }
         match self.sender.try_send(StreamItem::Event(event.clone())) {
+            Ok(()) => Offer::Queued,
             // A follower that has gone is removed by the session, which watches for it.
-            Ok(()) | Err(TrySendError::Closed(_)) => Offer::Handled,
+            Err(TrySendError::Closed(_)) => Offer::Gone,
             Err(TrySendError::Full(_)) => {
                 self.missed = 1;
                 Offer::Overflowed

@@ -469,3 +469,56 @@ async fn session_creation_is_rate_limited_per_client_address() {
         "the daemon's own sessions are not limited"
     );
 }
+
+#[actix_rt::test]
+async fn the_registry_lists_live_sessions_and_they_describe_themselves_without_a_token() {
+    let registry = SessionRegistry::new(LIMITS).start();
+    let own = registry
+        .send(create_by(Creator::Daemon))
+        .await
+        .unwrap()
+        .unwrap();
+    let a = create(&registry).await;
+    let b = create(&registry).await;
+    let before = a.session.send(Describe).await.unwrap().last_activity;
+
+    let mut listed = registry.send(ListSessions).await.unwrap();
+    listed.sort_by_key(|entry| entry.id);
+    let mut expected = vec![(own.id, true), (a.id, false), (b.id, false)];
+    expected.sort();
+    let got: Vec<_> = listed.iter().map(|entry| (entry.id, entry.own)).collect();
+    assert_eq!(got, expected);
+
+    let info = a.session.send(Describe).await.unwrap();
+    assert_eq!(info.id, a.id);
+    assert_eq!(info.label.as_deref(), Some("test"));
+    assert_eq!(info.last_activity, before, "describing is not activity");
+
+    b.session.send(Stop).await.unwrap();
+    wait_until_forgotten(&registry, &b).await;
+    let listed = registry.send(ListSessions).await.unwrap();
+    assert!(listed.iter().all(|entry| entry.id != b.id));
+    assert_eq!(listed.len(), 2);
+}
+
+#[actix_rt::test]
+async fn the_ticket_book_lets_a_ticket_in_once() {
+    let book = TicketBook::new(TicketLimits {
+        ttl: Duration::from_millis(150),
+        max_tickets: 16,
+    })
+    .start();
+    let session = uuid::Uuid::new_v4();
+    let issued = book.send(IssueTicket(session)).await.unwrap().unwrap();
+    assert_eq!(issued.expires_in, Duration::from_millis(150));
+    let redeem = |ticket: &str| RedeemTicket {
+        ticket: ticket.to_owned(),
+        session,
+    };
+    assert!(book.send(redeem(&issued.ticket)).await.unwrap());
+    assert!(!book.send(redeem(&issued.ticket)).await.unwrap());
+
+    let late = book.send(IssueTicket(session)).await.unwrap().unwrap();
+    actix_rt::time::sleep(Duration::from_millis(250)).await;
+    assert!(!book.send(redeem(&late.ticket)).await.unwrap(), "expired");
+}

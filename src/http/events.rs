@@ -10,30 +10,59 @@
 //! Events a follower cannot get (its queue overflowed, or they are older than the history) are
 //! counted in an `event: lagged` with data `{"missed": N}`, and a session that ends sends
 //! `event: session-ended` with data `{"reason": "expired" | "closed"}` before the stream closes.
+//!
+//! Browsers' `EventSource` sends no headers of its own choosing, so two query parameters stand in
+//! for them: `ticket`, a single-use stream ticket (see [`super::ticket`]) in place of the
+//! `Authorization` header, and `last_event_id`, honoured like the `Last-Event-ID` header (which
+//! wins when both are sent: `EventSource` sets it on its own reconnections).
 
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use construct_actors::{StreamItem, Subscribe, SubscribeAfter};
 use futures::StreamExt as _;
+use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::HttpError;
-use super::{AppState, auth};
+use super::{AppState, auth, ticket};
 
 /// The header through which a reconnecting client names the last event it received.
 const LAST_EVENT_ID: &str = "Last-Event-ID";
 
-/// Follows the session named in the path, authenticated by its bearer token.
+/// The query parameters a browser uses instead of headers.
+#[derive(Debug, Default, Deserialize)]
+struct FollowQuery {
+    /// A stream ticket, in place of `Authorization`.
+    ticket: Option<String>,
+    /// In place of the `Last-Event-ID` header.
+    last_event_id: Option<String>,
+}
+
+/// Follows the session named in the path, authenticated by its bearer token or a stream ticket.
 pub async fn follow(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<impl Responder, HttpError> {
-    let token = auth::bearer(&req)?;
-    let id = auth::path_session(&path)?;
-    let (session, _) = auth::authenticate(&state, id, token).await?;
-    let receiver = match last_event_id(&req)? {
+    let query = web::Query::<FollowQuery>::from_query(req.query_string())
+        .map_err(|err| HttpError::BadRequest(format!("invalid query: {err}")))?
+        .into_inner();
+    // Checked before a ticket is spent on a request that would fail anyway.
+    let resume = last_event_id(&req, query.last_event_id.as_deref())?;
+    let session = match &query.ticket {
+        Some(presented) => {
+            let id = auth::path_session(&path)?;
+            ticket::redeem(&state, id, presented).await?
+        }
+        None => {
+            let token = auth::bearer(&req)?;
+            let id = auth::path_session(&path)?;
+            auth::authenticate(&state, id, token).await?.0
+        }
+    };
+    let receiver = match resume {
         Some(seen) => auth::ask_session(&session, SubscribeAfter(seen)).await?,
         None => auth::ask_session(&session, Subscribe).await?,
     }
@@ -44,21 +73,30 @@ pub async fn follow(
         .with_keep_alive(state.config.server.keep_alive))
 }
 
-/// The `Last-Event-ID` of the request, if it has one.
-fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, HttpError> {
-    let Some(value) = req.headers().get(LAST_EVENT_ID) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
+/// The `Last-Event-ID` of the request, if it has one: its header, else its `last_event_id`
+/// query parameter (`query`).
+fn last_event_id(req: &HttpRequest, query: Option<&str>) -> Result<Option<u64>, HttpError> {
+    if let Some(value) = req.headers().get(LAST_EVENT_ID) {
+        return parse_last_event_id(value).map(Some).ok_or_else(|| {
             HttpError::BadRequest(
                 "Last-Event-ID must be the decimal id of an event of this stream".into(),
             )
-        })
+        });
+    }
+    let Some(text) = query else {
+        return Ok(None);
+    };
+    text.trim().parse().map(Some).map_err(|_| {
+        HttpError::BadRequest(
+            "last_event_id must be the decimal id of an event of this stream".into(),
+        )
+    })
+}
+
+/// The event id a `Last-Event-ID` header value names: a decimal `u64`, surrounding whitespace
+/// allowed; `None` for anything else. Public for the fuzz target.
+pub fn parse_last_event_id(value: &HeaderValue) -> Option<u64> {
+    value.to_str().ok()?.trim().parse().ok()
 }
 
 /// One item of a subscription as an SSE event.

@@ -5,16 +5,21 @@
 //! failure a client can cause is an [`error::HttpError`], mapped to a status in one place.
 
 pub mod accept;
+pub mod admin;
 pub mod api_key;
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod guard;
 pub mod health;
 pub mod identity;
 pub mod mcp;
+pub mod metrics;
+pub mod request_log;
 pub mod session;
+pub mod ticket;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +29,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use construct_actors::{SessionActor, SessionRegistry};
+use construct_actors::{SessionActor, SessionRegistry, TicketBook};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
@@ -58,6 +63,10 @@ pub struct AppState {
     pub stateless: StatelessSession,
     /// When and as what process the daemon started.
     pub started: Started,
+    /// The admin token (`GET /admin/sessions`, the dashboard).
+    pub admin: admin::AdminToken,
+    /// The outstanding stream tickets.
+    pub tickets: Addr<TicketBook>,
 }
 
 /// The daemon's own session for stateless (2026-era) requests that name none: its workspace is
@@ -95,13 +104,17 @@ impl Started {
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
+        .route("/metrics", web::get().to(metrics::scrape))
         .route("/session", web::post().to(session::create))
         .route("/session/{id}", web::get().to(session::describe))
         .route("/session/{id}", web::delete().to(session::end))
         .route("/session/{id}/events", web::get().to(events::follow))
+        .route("/session/{id}/ticket", web::post().to(ticket::issue))
+        .route("/admin/sessions", web::get().to(admin::sessions))
         .route("/mcp", web::post().to(mcp::post))
         .route("/mcp", web::get().to(mcp::get))
-        .route("/mcp", web::delete().to(mcp::delete));
+        .route("/mcp", web::delete().to(mcp::delete))
+        .configure(dashboard::routes);
 }
 
 /// Who a session-creating request comes from: its peer address, by which creations are

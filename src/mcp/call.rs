@@ -13,7 +13,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use construct_actors::{EndCall, ProgressToken, SessionActor};
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
 use super::version::Era;
+use crate::meters::{self, Outcome};
 use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
     Workspace,
@@ -117,23 +118,29 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
         ..
     } = call;
     actix_rt::spawn(async move {
+        let started = Instant::now();
         let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
-        let response = tokio::select! {
+        let (outcome, response) = tokio::select! {
             // Cancellation first: a call cancelled in the same poll as it finished gets no
             // response, as the specification asks.
             biased;
             () = cancel.cancelled() => {
                 tracing::debug!(tool = name, "call cancelled");
-                None
+                (Outcome::Cancelled, None)
             }
-            outcome = running => Some(match outcome {
-                Ok(result) => final_response(&id, era, result),
-                Err(_) => jsonrpc::failure(
-                    Some(&id),
-                    &RpcError::new(INTERNAL_ERROR, format!("internal error: tool {name} panicked")),
-                ),
-            }),
+            ended = running => match ended {
+                Ok(result) => (outcome_of(&result), Some(final_response(&id, era, result))),
+                Err(_) => {
+                    let error = RpcError::new(
+                        INTERNAL_ERROR,
+                        format!("internal error: tool {name} panicked"),
+                    );
+                    (Outcome::Panicked, Some(jsonrpc::failure(Some(&id), &error)))
+                }
+            },
         };
+        // Counted before anyone hears the call is over.
+        meters::tool_call(name, outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
         drop(permit);
@@ -168,6 +175,15 @@ pub fn refused(id: &RequestId, error: &RpcError) -> CallStream {
         error,
     ))))
     .boxed_local()
+}
+
+/// How a call that returned ended, for the metrics.
+fn outcome_of(result: &Result<ToolOutput, ToolError>) -> Outcome {
+    match result {
+        Ok(output) if output.is_error => Outcome::ToolError,
+        Ok(_) => Outcome::Ok,
+        Err(ToolError::InvalidArguments(_)) => Outcome::InvalidParams,
+    }
 }
 
 fn final_response(id: &RequestId, era: Era, result: Result<ToolOutput, ToolError>) -> String {

@@ -18,6 +18,7 @@ use super::call::{self, Admission, Call, Venue};
 use super::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use super::reply::{Busy, Reply};
 use super::version::Era;
+use crate::meters::{self, Outcome};
 use crate::tools::{LogLevel, ToolRegistry, Workspace};
 
 /// Longest admission waits for the session actor.
@@ -65,6 +66,11 @@ pub async fn start(
     let prepared = match prepare(scope.tools, request, era, log_level) {
         Ok(prepared) => prepared,
         Err(error) => {
+            meters::tool_call(
+                tool_label(scope.tools, request),
+                Outcome::InvalidParams,
+                None,
+            );
             return Reply::Stream {
                 frames: call::refused(&request.id, &error),
                 resumable: false,
@@ -169,6 +175,18 @@ fn prepare(
         log_level,
         era,
     })
+}
+
+/// The metrics label of the tool `request` names: the tool's own name when it is one this daemon
+/// offers, [`meters::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
+fn tool_label(tools: &ToolRegistry, request: &Request) -> &'static str {
+    request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("name"))
+        .and_then(Value::as_str)
+        .and_then(|name| tools.get(name))
+        .map_or(meters::UNKNOWN_TOOL, |tool| tool.name())
 }
 
 /// An invalid-params error with a one-line reason.

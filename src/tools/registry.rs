@@ -54,6 +54,11 @@ impl ToolRegistry {
         self.tools.get(name).map(|entry| Arc::clone(&entry.tool))
     }
 
+    /// The names of the enabled tools, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.tools.keys().copied()
+    }
+
     /// Checks `args` against the schema of tool `name`; the error names the offending field.
     pub fn validate(&self, name: &str, args: &Value) -> Result<(), String> {
         let Some(entry) = self.tools.get(name) else {

@@ -26,6 +26,8 @@ pub struct Daemon {
     pub discovery: PathBuf,
     /// Everything it printed on standard error, read by a background thread.
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    /// What it printed on standard output after the first line, read by a background thread.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// The path of the daemon binary under test.
@@ -85,12 +87,16 @@ impl Daemon {
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let out = child.stdout.take().unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let rest = stdout.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(out).lines();
             if let Some(Ok(line)) = lines.next() {
                 let _ = tx.send(line);
             }
-            for _ in lines {}
+            for line in lines.map_while(Result::ok) {
+                rest.lock().unwrap().push_str(&(line + "\n"));
+            }
         });
         let line = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
             let _ = child.kill();
@@ -107,6 +113,7 @@ impl Daemon {
             home,
             discovery,
             stderr,
+            stdout,
         }
     }
 
@@ -123,6 +130,27 @@ impl Daemon {
     /// What the daemon printed on standard error so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the daemon printed on standard output after its first line, so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The admin token the daemon printed (its second line, `admin token: <token>`), waiting
+    /// for it at most [`WAIT`]; `None` when it printed none.
+    pub fn printed_admin_token(&self) -> Option<String> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let out = self.stdout();
+            if let Some(line) = out.lines().next() {
+                return line.strip_prefix("admin token: ").map(str::to_owned);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit status.

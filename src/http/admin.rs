@@ -1,0 +1,160 @@
+//! The administrator: the admin token and `GET /admin/sessions`, the list of every session.
+//!
+//! The admin token comes from the configuration (`admin.token`) or, when that is unset, is
+//! generated at start from the OS random source and printed once on standard output. It is
+//! compared in constant time, and it is the only credential these routes accept: a session's
+//! token, which any client creating a session gets, never lists the others.
+
+use std::time::Duration;
+
+use actix_web::http::header::{CACHE_CONTROL, CacheControl, CacheDirective};
+use actix_web::{HttpRequest, HttpResponse, web};
+use construct_actors::{Describe, ListSessions, ListedSession, SessionInfo};
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq as _;
+
+use super::error::HttpError;
+use super::{AppState, ask, auth};
+
+/// How many sessions are asked to describe themselves at once.
+const DESCRIBE_CONCURRENCY: usize = 32;
+
+/// Longest one session may take to describe itself; one that does not answer in time is left
+/// out of the list (it is stopping, or too busy to be worth waiting for).
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest the whole listing may take before the answer is `503`.
+const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The daemon's admin token.
+pub struct AdminToken {
+    token: String,
+    /// Whether the daemon generated it (and so must tell the operator once).
+    generated: bool,
+}
+
+impl AdminToken {
+    /// The configured token, or a freshly generated one (256 random bits, 64 hex digits).
+    pub fn new(configured: Option<&str>) -> Self {
+        match configured {
+            Some(token) => Self {
+                token: token.to_owned(),
+                generated: false,
+            },
+            None => Self {
+                token: construct_actors::token::Token::mint().reveal(),
+                generated: true,
+            },
+        }
+    }
+
+    /// The token, when the daemon generated it: to be printed once at start.
+    pub fn generated(&self) -> Option<&str> {
+        self.generated.then_some(self.token.as_str())
+    }
+
+    /// Whether `presented` is the admin token, compared in constant time (only a difference in
+    /// length shows).
+    pub fn matches(&self, presented: &str) -> bool {
+        bool::from(self.token.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+/// Checks that the request carries the admin token.
+pub fn require(req: &HttpRequest, state: &AppState) -> Result<(), HttpError> {
+    if state.admin.matches(auth::bearer(req)?) {
+        Ok(())
+    } else {
+        Err(HttpError::Unauthorized("wrong admin token"))
+    }
+}
+
+/// `GET /admin/sessions` with the admin token → `{"sessions": [...]}`, oldest first.
+pub async fn sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    require(&req, &state)?;
+    let listed = ask(&state.registry, ListSessions).await?;
+    let described = tokio::time::timeout(LIST_TIMEOUT, describe_all(listed))
+        .await
+        .map_err(|_| {
+            HttpError::Unavailable("the sessions took too long to answer; try again".into())
+        })?;
+    let mut sessions = described;
+    sessions.sort_by_key(|(info, _)| (info.created_at, info.id));
+    let sessions: Vec<Value> = sessions
+        .iter()
+        .map(|(info, own)| session_json(info, *own))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])))
+        .json(json!({ "sessions": sessions })))
+}
+
+/// Asks every listed session, a bounded number at a time, to describe itself; those that ended
+/// meanwhile or do not answer in time are skipped.
+async fn describe_all(listed: Vec<ListedSession>) -> Vec<(SessionInfo, bool)> {
+    futures::stream::iter(listed)
+        .map(|entry| async move {
+            let answer = entry.session.send(Describe).timeout(DESCRIBE_TIMEOUT).await;
+            match answer {
+                Ok(info) => Some((info, entry.own)),
+                Err(err) => {
+                    tracing::debug!(session = %entry.id, %err, "left out of the session list");
+                    None
+                }
+            }
+        })
+        .buffer_unordered(DESCRIBE_CONCURRENCY)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
+}
+
+/// One session as the list shows it. `owner` is `"daemon"` for the daemon's own session (the one
+/// stateless requests run in) and `"client"` for every other.
+fn session_json(info: &SessionInfo, own: bool) -> Value {
+    json!({
+        "session_id": info.id,
+        "label": info.label.as_deref(),
+        "cwd": info.cwd.to_string_lossy(),
+        "created_at": info.created_at,
+        "last_activity": info.last_activity,
+        "subscribers": info.subscribers,
+        "running_calls": info.running_calls,
+        "owner": if own { "daemon" } else { "client" },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_token_matches_only_itself() {
+        let token = AdminToken::new(Some("0123456789abcdef"));
+        assert!(token.matches("0123456789abcdef"));
+        assert!(!token.matches("0123456789abcdeF"));
+        assert!(!token.matches("0123456789abcde"));
+        assert!(!token.matches(""));
+        assert_eq!(token.generated(), None);
+        assert!(!format!("{token:?}").contains("0123"));
+    }
+
+    #[test]
+    fn an_unset_token_is_generated_and_shown_once() {
+        let token = AdminToken::new(None);
+        let shown = token.generated().unwrap().to_owned();
+        assert_eq!(shown.len(), 64);
+        assert!(token.matches(&shown));
+        assert_ne!(AdminToken::new(None).generated(), Some(shown.as_str()));
+    }
+}

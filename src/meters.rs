@@ -1,0 +1,154 @@
+//! The daemon's metrics: the `metrics` facade, rendered as Prometheus text by
+//! `metrics-exporter-prometheus` for `GET /metrics` (see `crate::http::metrics`).
+//!
+//! Facts are counted where they happen: sessions, followers and events in the actor crate
+//! (`construct_actors::meters`), tool calls in `crate::mcp`, HTTP requests in the request log
+//! middleware (`crate::http::request_log`). Every label value is bounded: a tool name (`&'static
+//! str` of an enabled tool, or `unknown`), an outcome, a route *pattern* (never a raw path, which
+//! holds session ids), a method, a status. With metrics disabled no recorder is installed and
+//! every recording is a no-op.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Counter: tool calls, by `tool` and `outcome`.
+pub const TOOL_CALLS: &str = "construct_tool_calls_total";
+/// Histogram: how long tool calls that started ran, by `tool`.
+pub const TOOL_CALL_DURATION: &str = "construct_tool_call_duration_seconds";
+/// Histogram: time from a request's arrival to its response head, by `route`, `method` and
+/// `status`; for streams (SSE), until the stream starts.
+pub const HTTP_REQUEST_DURATION: &str = "construct_http_request_duration_seconds";
+
+/// Buckets of [`TOOL_CALL_DURATION`], in seconds: from a millisecond echo to a ten-minute shell.
+const TOOL_CALL_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+    600.0,
+];
+/// Buckets of [`HTTP_REQUEST_DURATION`], in seconds.
+const HTTP_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often histogram samples are folded into their buckets between scrapes, so that memory
+/// stays bounded whether or not anyone scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It returned a result that is not an error.
+    Ok,
+    /// It ran and failed: a result with `isError: true`.
+    ToolError,
+    /// Its name or arguments were refused (`-32602`), before it ran or by the tool itself.
+    InvalidParams,
+    /// It panicked (`-32603`).
+    Panicked,
+    /// It was cancelled (`notifications/cancelled`, its stream closed, its session ended).
+    Cancelled,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::ToolError => "tool_error",
+            Self::InvalidParams => "invalid_params",
+            Self::Panicked => "panicked",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every outcome.
+    pub const ALL: [Self; 5] = [
+        Self::Ok,
+        Self::ToolError,
+        Self::InvalidParams,
+        Self::Panicked,
+        Self::Cancelled,
+    ];
+}
+
+/// The tool label of a call whose tool is not one the daemon offers: client-chosen names never
+/// become label values.
+pub const UNKNOWN_TOOL: &str = "unknown";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once; later calls reuse it), describes every metric and
+/// shows each tool's counters at zero. Returns the handle that renders them.
+pub fn install(
+    tools: impl IntoIterator<Item = &'static str>,
+) -> anyhow::Result<&'static PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle);
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(TOOL_CALL_DURATION.into()), TOOL_CALL_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_BUCKETS)?
+        .install_recorder()?;
+    let handle = HANDLE.get_or_init(|| handle);
+    construct_actors::meters::describe();
+    describe_counter!(
+        TOOL_CALLS,
+        Unit::Count,
+        "Tool calls, by tool and outcome (ok, tool_error, invalid_params, panicked, cancelled)."
+    );
+    describe_histogram!(
+        TOOL_CALL_DURATION,
+        Unit::Seconds,
+        "How long tool calls that started ran, by tool."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time to the response head (for streams: until the stream starts), by route pattern, method and status."
+    );
+    for tool in tools {
+        for outcome in Outcome::ALL {
+            counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()).increment(0);
+        }
+    }
+    Ok(handle)
+}
+
+/// The installed recorder's handle; `None` when metrics are disabled.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE.get()
+}
+
+/// Folds histogram samples into their buckets every few seconds, for as long as the actix
+/// system runs. Call once, inside it, after [`install`].
+pub fn spawn_upkeep(handle: &'static PrometheusHandle) {
+    actix_rt::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
+/// A tool call that ended with `outcome`; `ran` is how long it ran, `None` when it never
+/// started (refused parameters).
+pub fn tool_call(tool: &'static str, outcome: Outcome, ran: Option<Duration>) {
+    counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()).increment(1);
+    if let Some(ran) = ran {
+        histogram!(TOOL_CALL_DURATION, "tool" => tool).record(ran);
+    }
+}
+
+/// An HTTP request answered with `status` after `took`. `route` is the matched pattern.
+pub fn http_request(route: String, method: &'static str, status: u16, took: Duration) {
+    histogram!(
+        HTTP_REQUEST_DURATION,
+        "route" => route,
+        "method" => method,
+        "status" => status.to_string()
+    )
+    .record(took);
+}
