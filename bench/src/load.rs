@@ -1,0 +1,320 @@
+//! Closed-loop load: `n` keep-alive clients, each sending its next request as soon as the previous
+//! answer has been read in full, for a fixed time or a fixed number of operations. Server CPU time
+//! is read from /proc right before the clients start and right after the last one stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::Full;
+use tokio::sync::Barrier;
+
+use crate::client::{self, Conn, Creds};
+use crate::procfs;
+use crate::servers::Server;
+use crate::stats;
+
+/// What one request of the loop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `tools/call echo`, its SSE read to the end.
+    EchoCall,
+    /// `ping`: the cheapest authenticated `POST /mcp`.
+    Ping,
+    /// `GET /health`: no credentials, no actor.
+    Health,
+    /// `POST /session`.
+    CreateSession,
+}
+
+/// One simulated client: a connection and the sessions it takes turns with.
+pub struct Worker {
+    conn: Conn,
+    sessions: Vec<Creds>,
+    turn: usize,
+    seq: u64,
+}
+
+impl Worker {
+    /// A client using `sessions` in turn (may be empty for `Health` and `CreateSession`).
+    pub fn new(conn: Conn, sessions: Vec<Creds>) -> Self {
+        Self {
+            conn,
+            sessions,
+            turn: 0,
+            seq: 0,
+        }
+    }
+
+    fn next_session(&mut self) -> anyhow::Result<Creds> {
+        let creds = self
+            .sessions
+            .get(self.turn % self.sessions.len().max(1))
+            .context("this client has no session")?
+            .clone();
+        self.turn += 1;
+        Ok(creds)
+    }
+
+    /// Performs one operation and checks its answer.
+    pub async fn run(&mut self, op: Op) -> anyhow::Result<()> {
+        self.seq += 1;
+        let seq = self.seq;
+        match op {
+            Op::EchoCall => {
+                let creds = self.next_session()?;
+                let body = format!(
+                    r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hello"}}}}}}"#
+                );
+                let request = self.conn.mcp(&creds, Bytes::from(body))?;
+                let (status, body) = self.conn.exchange(request).await?;
+                expect(status, &body, b"\"result\"", "tools/call echo")
+            }
+            Op::Ping => {
+                let creds = self.next_session()?;
+                let body = format!(r#"{{"jsonrpc":"2.0","id":{seq},"method":"ping"}}"#);
+                let request = self.conn.mcp(&creds, Bytes::from(body))?;
+                let (status, body) = self.conn.exchange(request).await?;
+                expect(status, &body, b"\"result\"", "ping")
+            }
+            Op::Health => {
+                let request = self
+                    .conn
+                    .request(Method::GET, "/health")
+                    .body(Full::new(Bytes::new()))?;
+                let (status, body) = self.conn.exchange(request).await?;
+                expect(status, &body, b"\"ok\"", "GET /health")
+            }
+            Op::CreateSession => {
+                let request = self
+                    .conn
+                    .request(Method::POST, "/session")
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from_static(b"{}")))?;
+                let (status, body) = self.conn.exchange(request).await?;
+                expect(status, &body, b"\"token\"", "POST /session")
+            }
+        }
+    }
+}
+
+fn expect(status: StatusCode, body: &[u8], needle: &[u8], what: &str) -> anyhow::Result<()> {
+    if status != StatusCode::OK || !client::contains(body, needle) {
+        bail!(
+            "{what} answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
+    Ok(())
+}
+
+/// Opens `n` connections to `server`.
+pub async fn connect(server: &Server, n: usize) -> anyhow::Result<Vec<Conn>> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(Conn::connect(server.addr).await?);
+    }
+    Ok(conns)
+}
+
+/// `n` clients, each with a session of its own.
+pub async fn workers_with_own_sessions(server: &Server, n: usize) -> anyhow::Result<Vec<Worker>> {
+    let mut workers = Vec::with_capacity(n);
+    for mut conn in connect(server, n).await? {
+        let creds = conn.create_session().await?;
+        workers.push(Worker::new(conn, vec![creds]));
+    }
+    Ok(workers)
+}
+
+/// How long, or how many operations.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Stop starting operations after this long.
+    pub duration: Duration,
+    /// Stop after this many operations in all.
+    pub max_ops: u64,
+}
+
+/// What one closed-loop run measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadRun {
+    /// Clients.
+    pub concurrency: usize,
+    /// Operations completed.
+    pub ops: u64,
+    /// Wall time, s.
+    pub secs: f64,
+    /// Operations per second.
+    pub ops_per_sec: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th-percentile latency, ms.
+    pub p99_ms: f64,
+    /// Server CPU time per operation, µs.
+    pub server_cpu_us: f64,
+    /// Load generator CPU time per operation, µs.
+    pub client_cpu_us: f64,
+    /// CPU used on the machine by anything but the server and the load generator (other
+    /// processes, and kernel threads), in cores: how noisy the run was.
+    pub other_cores: f64,
+    /// Server threads by name: CPU seconds per wall second (1.0 = one core), busiest first.
+    pub threads: Vec<(String, f64)>,
+}
+
+/// Runs `op` on every worker in a closed loop within `limit`; returns the workers for reuse.
+pub async fn run(
+    server: &Server,
+    workers: Vec<Worker>,
+    op: Op,
+    limit: Limit,
+) -> anyhow::Result<(LoadRun, Vec<Worker>)> {
+    let concurrency = workers.len();
+    let barrier = Arc::new(Barrier::new(concurrency + 1));
+    let started = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(concurrency);
+    let deadline_holder = Arc::new(std::sync::OnceLock::<Instant>::new());
+    for mut worker in workers {
+        let barrier = Arc::clone(&barrier);
+        let started = Arc::clone(&started);
+        let deadline = Arc::clone(&deadline_holder);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let reopened = worker.conn.ensure_open().await;
+            barrier.wait().await;
+            reopened?;
+            let deadline = *deadline.get().expect("set before the barrier opens");
+            loop {
+                if started.fetch_add(1, Ordering::Relaxed) >= limit.max_ops {
+                    break;
+                }
+                let begun = Instant::now();
+                if begun >= deadline {
+                    break;
+                }
+                worker.run(op).await?;
+                let micros = begun.elapsed().as_micros();
+                latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+            }
+            anyhow::Ok((worker, latencies, Instant::now()))
+        }));
+    }
+    let machine_before = procfs::machine_busy_us()?;
+    let server_before = procfs::Snapshot::take(server.pid)?;
+    let client_before = procfs::Snapshot::take(std::process::id())?;
+    let start = Instant::now();
+    let _ = deadline_holder.set(start + limit.duration);
+    barrier.wait().await;
+    let mut workers = Vec::with_capacity(concurrency);
+    let mut latencies = Vec::new();
+    let mut end = start;
+    for task in tasks {
+        let (worker, samples, finished) = task.await??;
+        workers.push(worker);
+        latencies.extend(samples);
+        end = end.max(finished);
+    }
+    let server_after = procfs::Snapshot::take(server.pid)?;
+    let client_after = procfs::Snapshot::take(std::process::id())?;
+    let machine_after = procfs::machine_busy_us()?;
+    let secs = (end - start).as_secs_f64();
+    let server_cpu = server_after.cpu_since(&server_before);
+    let client_cpu = client_after.cpu_since(&client_before);
+    let other_cores = ((machine_after - machine_before - server_cpu - client_cpu)
+        / 1e6
+        / start.elapsed().as_secs_f64())
+    .max(0.0);
+    let ops = latencies.len() as u64;
+    if ops == 0 {
+        bail!("no operation completed");
+    }
+    let run = LoadRun {
+        concurrency,
+        ops,
+        secs,
+        ops_per_sec: ops as f64 / secs,
+        p50_ms: stats::percentile_ms(&mut latencies, 50.0),
+        p99_ms: stats::percentile_ms(&mut latencies, 99.0),
+        server_cpu_us: server_cpu / ops as f64,
+        client_cpu_us: client_cpu / ops as f64,
+        other_cores,
+        threads: server_after.utilization_since(&server_before, secs),
+    };
+    Ok((run, workers))
+}
+
+/// Medians, field by field, of several runs at the same settings.
+pub fn median(runs: &[LoadRun]) -> LoadRun {
+    LoadRun {
+        concurrency: runs.first().map_or(0, |r| r.concurrency),
+        ops: stats::median_of(runs, |r| r.ops as f64) as u64,
+        secs: stats::median_of(runs, |r| r.secs),
+        ops_per_sec: stats::median_of(runs, |r| r.ops_per_sec),
+        p50_ms: stats::median_of(runs, |r| r.p50_ms),
+        p99_ms: stats::median_of(runs, |r| r.p99_ms),
+        server_cpu_us: stats::median_of(runs, |r| r.server_cpu_us),
+        client_cpu_us: stats::median_of(runs, |r| r.client_cpu_us),
+        other_cores: stats::median_of(runs, |r| r.other_cores),
+        threads: median_threads(runs.iter().map(|r| r.threads.as_slice())),
+    }
+}
+
+/// Per thread name, the median utilization over runs, busiest first.
+pub fn median_threads<'a>(
+    runs: impl Iterator<Item = &'a [(String, f64)]> + Clone,
+) -> Vec<(String, f64)> {
+    let mut names: Vec<String> = Vec::new();
+    for run in runs.clone() {
+        for (name, _) in run {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut medians: Vec<(String, f64)> = names
+        .into_iter()
+        .map(|name| {
+            let values = runs
+                .clone()
+                .map(|run| {
+                    run.iter()
+                        .find(|(n, _)| *n == name)
+                        .map_or(0.0, |(_, u)| *u)
+                })
+                .collect();
+            (name, stats::median(values))
+        })
+        .collect();
+    medians.sort_by(|a, b| b.1.total_cmp(&a.1));
+    medians
+}
+
+/// `workers 0.93, main 0.41` for the busiest threads (at least 5% of a core). The daemon's main
+/// thread (`construct-actor`) runs the actix System arbiter, where every actor lives; its HTTP
+/// workers are `actix-rt|system:0|arbiter:N` (cut to 15 characters by the kernel).
+pub fn describe_threads(threads: &[(String, f64)]) -> String {
+    let label = |name: &str| -> String {
+        if name.starts_with("actix-rt|system") {
+            "workers".into()
+        } else if name.starts_with("construct-acto") {
+            "main/actors".into()
+        } else if name.starts_with("construct-benc") {
+            "main".into()
+        } else {
+            name.to_owned()
+        }
+    };
+    let busy: Vec<String> = threads
+        .iter()
+        .filter(|(_, u)| *u >= 0.05)
+        .map(|(name, u)| format!("{} {u:.2}", label(name)))
+        .collect();
+    if busy.is_empty() {
+        "-".into()
+    } else {
+        busy.join(", ")
+    }
+}
