@@ -28,6 +28,12 @@ targets="${FUZZ_TARGETS:-$(cargo fuzz list)}"
 echo "== building fuzz targets (sanitizer: $SANITIZER)"
 cargo fuzz build -s "$SANITIZER" >/dev/null
 
+# -jobs makes libFuzzer fork workers logging to fuzz-<n>.log: only when asked for.
+parallel=()
+if [ "$JOBS" -gt 1 ]; then
+    parallel=(-jobs="$JOBS" -workers="$JOBS")
+fi
+
 failed=()
 for target in $targets; do
     mkdir -p "corpus/$target" "artifacts/$target"
@@ -42,7 +48,7 @@ for target in $targets; do
     # -rss_limit_mb bounds memory; -timeout flags any single input slower than 10 s as a hang.
     cargo fuzz run -s "$SANITIZER" "$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 \
-        -jobs="$JOBS" -workers="$JOBS" -print_final_stats=1 >"$log" 2>&1 || status=$?
+        "${parallel[@]}" -print_final_stats=1 >"$log" 2>&1 || status=$?
     # The summary: executions, speed, coverage, corpus size.
     grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" \
         | sed 's/^/   /' || true

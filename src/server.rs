@@ -113,10 +113,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    println!("construct-actor listening on http://{addr} (MCP endpoint http://{addr}/mcp)");
+    announce(&format!(
+        "construct-actor listening on http://{addr} (MCP endpoint http://{addr}/mcp)"
+    ));
     // The second line, only when the operator set none: the one time the token is shown.
     if let Some(token) = state.admin.generated() {
-        println!("admin token: {token}");
+        announce(&format!("admin token: {token}"));
     }
     tracing::info!(%addr, "listening");
 
@@ -177,4 +179,12 @@ fn registry_limits(config: &Config) -> RegistryLimits {
             idle_timeout: Some(config.sessions.idle_timeout),
         },
     }
+}
+
+/// Tells the operator a line on standard output. A launcher that read what it needed and closed
+/// the pipe must not bring the daemon down, so a failed write is ignored.
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

@@ -617,17 +617,11 @@ async fn a_long_flood_of_bad_requests_is_refused_and_the_daemon_goes_on() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known bug: stated as expected, ignored until fixed.
-
 /// Input: the daemon started with a standard output nobody reads any more (a pipe whose reader
 /// closed it, e.g. a launcher that read the first line, the URL, and went away before the
-/// "admin token" line). Observed: `println!` panics ("failed printing to stdout: Broken pipe")
-/// in `server::run`, on the main thread, and unwinding panics again ("there is no reactor
-/// running", an actix drop outside the runtime): the daemon exits 101 at startup.
-/// Expected: the daemon ignores a closed standard output (`writeln!` with the error dropped)
-/// and serves as usual.
+/// "admin token" line). It used to panic in `println!` and exit 101 at startup; it must ignore
+/// the closed standard output and serve as usual.
 #[test]
-#[ignore = "known bug: a closed standard output kills the daemon at startup"]
 fn a_closed_standard_output_does_not_kill_the_daemon() {
     use std::os::fd::{FromRawFd as _, OwnedFd};
     let home = tempfile::tempdir().unwrap();
