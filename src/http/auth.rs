@@ -62,6 +62,18 @@ pub fn path_session(text: &str) -> Result<Uuid, HttpError> {
     Uuid::try_parse(text).map_err(|_| HttpError::Unauthorized(REJECTED))
 }
 
+/// The session named in a URL path, authenticated by the request's bearer token: the check
+/// every `/session/{id}/…` route makes.
+pub async fn authenticate_path(
+    state: &AppState,
+    req: &HttpRequest,
+    path: &str,
+) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
+    let token = bearer(req)?;
+    let id = path_session(path)?;
+    authenticate(state, id, token).await
+}
+
 /// Finds session `id` and checks `token` against it.
 pub async fn authenticate(
     state: &AppState,

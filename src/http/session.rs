@@ -81,9 +81,7 @@ pub async fn describe(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    let token = auth::bearer(&req)?;
-    let id = auth::path_session(&path)?;
-    let (_, info) = auth::authenticate(&state, id, token).await?;
+    let (_, info) = auth::authenticate_path(&state, &req, &path).await?;
     Ok(HttpResponse::Ok().json(json!({
         "session_id": info.id,
         "cwd": info.cwd.to_string_lossy(),
@@ -103,10 +101,8 @@ pub async fn end(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    let token = auth::bearer(&req)?;
-    let id = auth::path_session(&path)?;
-    let (session, _) = auth::authenticate(&state, id, token).await?;
+    let (session, info) = auth::authenticate_path(&state, &req, &path).await?;
     auth::ask_session(&session, Stop).await?;
-    tracing::info!(session = %id, "session ended by DELETE /session");
+    tracing::info!(session = %info.id, "session ended by DELETE /session");
     Ok(HttpResponse::NoContent().finish())
 }
