@@ -9,8 +9,7 @@
 //! as the daemon: `actors/tests/supervision.rs`.
 //!
 //! The short tests run in CI (about 10 s together); the `#[ignore]`d ones are the same faults
-//! at a larger scale (`cargo test --test faults -- --ignored`, a few minutes), and one known bug
-//! stated as expected behaviour (a closed standard output kills the daemon), ignored until fixed.
+//! at a larger scale (`cargo test --test faults -- --ignored`, a few minutes).
 
 mod common;
 

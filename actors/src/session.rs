@@ -272,6 +272,21 @@ impl Actor for SessionActor {
     }
 }
 
+impl Drop for SessionActor {
+    /// A session ends through [`SessionActor::end`], which leaves no calls and no followers. An
+    /// actor dropped with some left has panicked: it still gives them the end `Stop` would have,
+    /// as far as that can be done without waiting, so no call runs on unowned and no follower
+    /// hears silence.
+    fn drop(&mut self) {
+        for (_, cancel) in self.calls.drain() {
+            cancel.cancel();
+        }
+        for follower in self.subscribers.drain(..) {
+            follower.queue.end_now(EndReason::Closed);
+        }
+    }
+}
+
 impl Handler<Authenticate> for SessionActor {
     type Result = Result<SessionInfo, Unauthorized>;
 

@@ -127,6 +127,22 @@ impl Subscriber {
         permit.send(StreamItem::Lagged { missed });
     }
 
+    /// The session's actor was dropped without ending (it panicked): tells the follower the
+    /// session ended, if its queue has room right now, and closes its stream. Never waits, as it
+    /// runs while the actor is being torn down.
+    pub(crate) fn end_now(self, reason: EndReason) {
+        if self.missed == 0
+            || self
+                .sender
+                .try_send(StreamItem::Lagged {
+                    missed: self.missed,
+                })
+                .is_ok()
+        {
+            let _ = self.sender.try_send(StreamItem::SessionEnded(reason));
+        }
+    }
+
     /// The session ended: the returned task delivers what the follower is owed (within
     /// [`END_NOTICE_WAIT`]) and then, dropping the queue, closes the follower's stream.
     pub(crate) fn end(self, reason: EndReason) -> impl Future<Output = ()> + use<> {

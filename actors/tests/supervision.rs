@@ -163,20 +163,12 @@ async fn a_panicking_session_actor_takes_down_only_itself() {
     assert!(matches!(last, None | Some(StreamItem::SessionEnded(_))));
 }
 
-/// Known gap. What a session that ends normally does for its followers and calls, a session
-/// that panics does not. Observed: actix drops the panicked actor's context, which runs `stopped`
-/// (the registry forgets the session) but not `SessionActor::end`: its followers' streams just
-/// close, with no `SessionEnded` (over HTTP: the events stream ends without
-/// `event: session-ended`), and its running calls' cancellation tokens are dropped, not
-/// cancelled, so those calls run on until they finish by themselves (up to a `sleep` of 10 min
-/// or a `shell` timeout), holding their daemon-wide call slots, their progress going nowhere.
-/// Expected: the same end as `Stop`, with reason `closed`. Proposed fix, in `SessionActor`:
-/// `impl Drop for SessionActor` cancelling every token left in `calls` and, for each follower
-/// left in `subscribers`, a best-effort `try_send(StreamItem::SessionEnded(EndReason::Closed))`
-/// (after a normal `end` both are already empty, so nothing changes for the usual path).
+/// A session that panics ends as `Stop` would end it, with reason `closed`: its running calls
+/// are cancelled (so they release their call slots instead of running on unowned) and its
+/// followers hear `SessionEnded` before their streams close (over HTTP:
+/// `event: session-ended`), from `SessionActor`'s `Drop`.
 #[actix_rt::test]
-#[ignore = "known gap: a panicked session neither cancels its calls nor tells its followers"]
-async fn known_bug_a_panicking_session_actor_still_cancels_its_calls_and_tells_its_followers() {
+async fn a_panicking_session_actor_still_cancels_its_calls_and_tells_its_followers() {
     let Scene {
         mut follower, call, ..
     } = panic_one_session().await;
