@@ -4,6 +4,7 @@
 //! [`SessionActor`] holding its identity, activity and subscribers. The daemon asks them things
 //! only by sending the messages in [`messages`]; no lock guards any of this state.
 
+pub mod cluster;
 pub mod event;
 pub mod history;
 pub mod messages;

@@ -2,6 +2,8 @@
 //! an ephemeral port and a private home and discovery file, spoken to over real HTTP.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod redis;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

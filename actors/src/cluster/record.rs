@@ -1,0 +1,167 @@
+//! A session's identity as the shared store keeps it, and its translation to hash fields.
+//!
+//! Times are RFC 3339 text and the digest is hex, so that an operator reading the hash with
+//! `redis-cli` sees what it says; the working directory is kept as raw bytes, because a Unix path
+//! need not be UTF-8.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::PathBuf;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::token::TokenDigest;
+
+const TOKEN_SHA256: &str = "token_sha256";
+const CWD: &str = "cwd";
+const LABEL: &str = "label";
+const CREATED_AT: &str = "created_at";
+pub(crate) const LAST_ACTIVITY: &str = "last_activity";
+
+/// What every node needs to know about a session, whichever node created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session's id (also in its keys' names).
+    pub id: Uuid,
+    /// Checks a presented token; the token itself is never stored.
+    pub token_digest: TokenDigest,
+    /// The directory the session's tools work in.
+    pub cwd: PathBuf,
+    /// The label its client gave it, if any.
+    pub label: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used, as of the last [`touch`](super::SharedStore::touch).
+    pub last_activity: DateTime<Utc>,
+}
+
+impl SessionRecord {
+    /// The hash fields that hold this record (`seq` is the store's own).
+    pub(crate) fn to_fields(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut fields = vec![
+            (TOKEN_SHA256, self.token_digest.to_hex().into_bytes()),
+            (CWD, self.cwd.as_os_str().as_bytes().to_vec()),
+            (CREATED_AT, timestamp(self.created_at).into_bytes()),
+            (LAST_ACTIVITY, timestamp(self.last_activity).into_bytes()),
+        ];
+        if let Some(label) = &self.label {
+            fields.push((LABEL, label.clone().into_bytes()));
+        }
+        fields
+    }
+
+    /// Reads back the record of session `id` from its hash fields.
+    pub(crate) fn from_fields(
+        id: Uuid,
+        mut fields: HashMap<String, Vec<u8>>,
+    ) -> Result<Self, StoreError> {
+        let mut take = |name: &str| {
+            fields
+                .remove(name)
+                .ok_or_else(|| corrupt(id, &format!("has no {name}")))
+        };
+        let digest = take(TOKEN_SHA256)?;
+        let cwd = take(CWD)?;
+        let created_at = take(CREATED_AT)?;
+        let last_activity = take(LAST_ACTIVITY)?;
+        let label = fields.remove(LABEL);
+        Ok(Self {
+            id,
+            token_digest: std::str::from_utf8(&digest)
+                .ok()
+                .and_then(TokenDigest::from_hex)
+                .ok_or_else(|| corrupt(id, "has a malformed token_sha256"))?,
+            cwd: PathBuf::from(OsStr::from_bytes(&cwd)),
+            label: label
+                .map(|label| {
+                    String::from_utf8(label).map_err(|_| corrupt(id, "has a non-UTF-8 label"))
+                })
+                .transpose()?,
+            created_at: parse_timestamp(id, CREATED_AT, &created_at)?,
+            last_activity: parse_timestamp(id, LAST_ACTIVITY, &last_activity)?,
+        })
+    }
+}
+
+/// A time as the store writes it: RFC 3339 in UTC, with as many fraction digits as it needs.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn parse_timestamp(id: Uuid, name: &str, text: &[u8]) -> Result<DateTime<Utc>, StoreError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| corrupt(id, &format!("has a malformed {name}")))
+}
+
+fn corrupt(id: Uuid, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("the shared record of session {id} {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Token;
+
+    fn record(label: Option<&str>) -> SessionRecord {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        SessionRecord {
+            id: Uuid::new_v4(),
+            token_digest: Token::mint().digest(),
+            cwd: PathBuf::from(OsStr::from_bytes(b"/tmp/not-\xffutf8")),
+            label: label.map(str::to_owned),
+            created_at: at,
+            last_activity: at + chrono::Duration::seconds(1),
+        }
+    }
+
+    fn round_trip(record: &SessionRecord) -> Result<SessionRecord, StoreError> {
+        let fields = record
+            .to_fields()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        SessionRecord::from_fields(record.id, fields)
+    }
+
+    #[test]
+    fn a_record_survives_its_fields_with_or_without_a_label() {
+        for label in [Some("build"), None] {
+            let record = record(label);
+            assert_eq!(round_trip(&record).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn a_missing_or_malformed_field_is_corrupt() {
+        let record = record(None);
+        let fields: HashMap<String, Vec<u8>> = record
+            .to_fields()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        for (name, bad) in [(TOKEN_SHA256, "zz"), (CREATED_AT, "yesterday")] {
+            let mut broken = fields.clone();
+            broken.insert(name.to_owned(), bad.as_bytes().to_vec());
+            let err = SessionRecord::from_fields(record.id, broken).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Corrupt(why) if why.contains(name)),
+                "{err}"
+            );
+        }
+        let mut missing = fields;
+        missing.remove(CWD);
+        let err = SessionRecord::from_fields(record.id, missing).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(why) if why.contains("cwd")),
+            "{err}"
+        );
+    }
+}
