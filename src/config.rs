@@ -37,6 +37,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// How standard MCP clients are served.
     pub mcp: McpConfig,
+    /// `[cluster]`
+    pub cluster: ClusterSection,
     /// The administrator: the dashboard and the list of sessions.
     pub admin: AdminConfig,
     /// `GET /metrics`.
@@ -313,6 +315,41 @@ impl Default for McpConfig {
     }
 }
 
+/// `[cluster]`: several daemons sharing sessions and events through one Redis.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// The Redis every node of the cluster uses, e.g. `redis://127.0.0.1:6379/0`. Absent: this
+    /// daemon keeps its sessions to itself, in memory (the default; nothing to install).
+    pub redis_url: Option<String>,
+    /// Prepended to every key the daemon writes, so that several clusters can share one Redis.
+    pub key_prefix: String,
+    /// The longest any one Redis call may take before the request needing it is answered `503`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: construct_actors::cluster::DEFAULT_PREFIX.to_owned(),
+            timeout: construct_actors::cluster::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Leaves the URL out: it may carry a password.
+impl std::fmt::Debug for ClusterSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSection")
+            .field("redis_url", &self.redis_url.as_ref().map(|_| ".."))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// `[admin]`
 #[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -469,6 +506,10 @@ impl Config {
         positive("sessions.call_queue", self.sessions.call_queue)?;
         longer_than_zero("sessions.ticket_ttl", self.sessions.ticket_ttl)?;
         positive("sessions.max_tickets", self.sessions.max_tickets)?;
+        longer_than_zero("cluster.timeout", self.cluster.timeout)?;
+        if self.cluster.key_prefix.is_empty() {
+            return Err(invalid("cluster.key_prefix", "must not be empty"));
+        }
         if let Some(token) = &self.admin.token
             && (token.chars().count() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
         {
@@ -629,6 +670,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("port"), "{err}");
+    }
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        let err = from_toml("[cluster]\ntimeout = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cluster.timeout"), "{err}");
+        let err = from_toml("[cluster]\nkey_prefix = \"\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cluster.key_prefix"), "{err}");
+        let config = from_toml("[cluster]\nredis_url = \"redis://:secret@h:1/0\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("secret"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use actix::Addr;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use construct_actors::cluster::{ClusterConfig, SharedStore};
 use construct_actors::{
     Create, Creator, RegistryLimits, SessionLimits, SessionRegistry, Shutdown, TicketBook,
     TicketLimits,
@@ -50,7 +51,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let handle = meters::install(tools.names()).context("cannot set up the metrics")?;
         meters::spawn_upkeep(handle);
     }
-    let registry = SessionRegistry::new(registry_limits(&config)).start();
+    let registry = match &config.cluster.redis_url {
+        Some(url) => {
+            let store = SharedStore::connect(&ClusterConfig {
+                url: url.clone(),
+                prefix: config.cluster.key_prefix.clone(),
+                timeout: config.cluster.timeout,
+            })
+            .context("cluster.redis_url is not usable")?;
+            SessionRegistry::shared(registry_limits(&config), store)
+        }
+        None => SessionRegistry::new(registry_limits(&config)),
+    }
+    .start();
     let workspace_roots = config
         .tools
         .workspace_roots

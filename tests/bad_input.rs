@@ -423,8 +423,7 @@ async fn wrong_types_in_tools_call_params_and_every_tool_argument_are_32602() {
             let wrong_type = match path {
                 "name" => !value.is_string(),
                 "arguments" => !value.is_object() && !value.is_null(),
-                // A `_meta` that is not an object is ignored (see the known-bug test below).
-                "_meta" => false,
+                "_meta" => !value.is_object() && !value.is_null(),
                 _ => !(value.is_string() || value.is_number() || value.is_null()),
             };
             if wrong_type {
@@ -508,6 +507,27 @@ async fn wrong_types_in_tools_call_params_and_every_tool_argument_are_32602() {
     tally.finish(&daemon, "wrong types in tool arguments");
 }
 
+/// `tools/call` with `"_meta": true` (or any other non-object) is `-32602` naming `_meta`, as for
+/// a `progressToken` of the wrong type inside it, rather than ignored with the call run.
+#[tokio::test]
+async fn a_meta_that_is_not_an_object_is_32602() {
+    let daemon = daemon();
+    let session = daemon.session().await;
+    for meta in [json!(true), json!([]), json!("x"), json!(1)] {
+        let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                             "params": {"name": "echo", "arguments": {"text": "a"}, "_meta": meta}});
+        let (_, body) = send("_meta", mcp(&daemon, &session).json(&message)).await;
+        let last = messages(&body).pop().expect("an answer");
+        assert_eq!(last["error"]["code"], -32602, "_meta = {meta}: {last}");
+        assert!(
+            last["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("_meta")),
+            "_meta = {meta}: {last}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_and_at_the_limit_are_served() {
     let daemon = Daemon::start("[server]\nmax_body_bytes = 65536\n");
@@ -551,6 +571,39 @@ async fn bodies_over_the_limit_are_413_and_at_the_limit_are_served() {
 
     assert_health(&daemon).await;
     tally.finish(&daemon, "huge bodies");
+}
+
+/// `POST /mcp` (and `POST /session`, which reads its body the same way) announcing
+/// `Content-Length: 1000000000000` (over `server.max_body_bytes`) and sending 11 bytes is refused
+/// with 413 at once, from the announced length alone: waiting for the rest would hold the
+/// connection for the whole 30 s body timeout.
+#[tokio::test]
+async fn an_announced_length_over_the_limit_is_413_at_once() {
+    let daemon = daemon();
+    let session = daemon.session().await;
+    let auth = format!("Bearer {}", session.token);
+    for (line, headers) in [
+        (
+            "POST /mcp HTTP/1.1",
+            vec![
+                ("Authorization", auth.as_str()),
+                ("X-Construct-Session", session.id.as_str()),
+            ],
+        ),
+        ("POST /session HTTP/1.1", vec![]),
+    ] {
+        let mut headers = headers;
+        headers.push(("Content-Length", "1000000000000"));
+        let request = raw_request(&daemon, line, &headers, b"{\"jsonrpc\":");
+        let started = Instant::now();
+        let (status, answer) = raw(&daemon, &request).await;
+        assert_eq!(status, Some(413), "{line}: {answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{line}: {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[tokio::test]
@@ -750,6 +803,40 @@ async fn invalid_utf8_in_bodies_headers_and_paths_is_refused() {
     }
     assert_health(&daemon).await;
     tally.finish(&daemon, "invalid UTF-8");
+}
+
+/// A `POST`, `GET` or `DELETE /mcp` with valid Construct credentials and
+/// `MCP-Protocol-Version: 2025-\xff` (a byte that is not visible ASCII) is 400 with `-32022`, as
+/// for any revision this daemon does not implement, rather than served as if the header were
+/// absent (in the legacy era). Without the header the same `POST` is served.
+#[tokio::test]
+async fn an_unreadable_protocol_version_header_is_400() {
+    let daemon = daemon();
+    let session = daemon.session().await;
+    let auth = format!("Bearer {}", session.token);
+    let ping = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let credentials: [(&[u8], &[u8]); 2] = [
+        (b"Authorization", auth.as_bytes()),
+        (b"X-Construct-Session", session.id.as_bytes()),
+    ];
+    let mut unreadable = credentials.to_vec();
+    unreadable.push((b"MCP-Protocol-Version", b"2025-\xff"));
+    unreadable.push((b"Accept", b"application/json, text/event-stream"));
+    for (line, body) in [
+        (&b"POST /mcp HTTP/1.1"[..], &ping[..]),
+        (b"GET /mcp HTTP/1.1", b""),
+        (b"DELETE /mcp HTTP/1.1", b""),
+    ] {
+        let request = raw_request_bytes(&daemon, line, &unreadable, body);
+        let (status, answer) = raw(&daemon, &request).await;
+        let line = String::from_utf8_lossy(line);
+        assert_eq!(status, Some(400), "{line}: {answer}");
+        assert!(answer.contains("-32022"), "{line}: {answer}");
+        assert!(answer.contains("not visible ASCII"), "{line}: {answer}");
+    }
+    let request = raw_request_bytes(&daemon, b"POST /mcp HTTP/1.1", &credentials, ping);
+    let (status, answer) = raw(&daemon, &request).await;
+    assert_eq!(status, Some(200), "without the header: {answer}");
 }
 
 #[tokio::test]
@@ -1219,78 +1306,4 @@ async fn raw(daemon: &Daemon, request: &[u8]) -> (Option<u16>, String) {
 async fn assert_health(daemon: &Daemon) {
     let (status, _) = send("/health", client().get(daemon.url("/health"))).await;
     assert_eq!(status, 200);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Known bugs: each test states the expected behaviour and is ignored until the daemon is fixed.
-
-/// Input: `POST /mcp` announcing `Content-Length: 1000000000000` (over `server.max_body_bytes`)
-/// and sending 11 bytes. Observed: the daemon waits for the body for its whole 30 s body timeout,
-/// then answers 408. Expected: 413 at once, from the announced length alone.
-#[tokio::test]
-#[ignore = "known bug: an announced Content-Length over the limit is not refused up front"]
-async fn known_bug_an_announced_length_over_the_limit_is_413_at_once() {
-    let daemon = daemon();
-    let session = daemon.session().await;
-    let request = raw_request(
-        &daemon,
-        "POST /mcp HTTP/1.1",
-        &[
-            ("Authorization", &format!("Bearer {}", session.token)),
-            ("X-Construct-Session", &session.id),
-            ("Content-Length", "1000000000000"),
-        ],
-        b"{\"jsonrpc\":",
-    );
-    let started = Instant::now();
-    let (status, _) = raw(&daemon, &request).await;
-    assert_eq!(status, Some(413));
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-/// Input: `POST /mcp` with valid Construct credentials and `MCP-Protocol-Version: 2025-\xff` (a
-/// byte that is not visible ASCII). Observed: the header is taken as absent and the request is
-/// served in the legacy era (200). Expected: 400, as for any revision this daemon does not
-/// implement.
-#[tokio::test]
-#[ignore = "known bug: an unreadable MCP-Protocol-Version is taken as absent"]
-async fn known_bug_an_unreadable_protocol_version_header_is_400() {
-    let daemon = daemon();
-    let session = daemon.session().await;
-    let request = raw_request_bytes(
-        &daemon,
-        b"POST /mcp HTTP/1.1",
-        &[
-            (
-                b"Authorization",
-                format!("Bearer {}", session.token).as_bytes(),
-            ),
-            (b"X-Construct-Session", session.id.as_bytes()),
-            (b"MCP-Protocol-Version", b"2025-\xff"),
-        ],
-        br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-    );
-    let (status, answer) = raw(&daemon, &request).await;
-    assert_eq!(status, Some(400), "{answer}");
-}
-
-/// Input: `tools/call` with `"_meta": true` (or any non-object). Observed: `_meta` is ignored
-/// and the call runs. Expected: `-32602` naming `_meta`, as for a `progressToken` of the wrong
-/// type inside it.
-#[tokio::test]
-#[ignore = "known bug: a _meta that is not an object is ignored"]
-async fn known_bug_a_meta_that_is_not_an_object_is_32602() {
-    let daemon = daemon();
-    let session = daemon.session().await;
-    for meta in [json!(true), json!([]), json!("x"), json!(1)] {
-        let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                             "params": {"name": "echo", "arguments": {"text": "a"}, "_meta": meta}});
-        let (_, body) = send("_meta", mcp(&daemon, &session).json(&message)).await;
-        let last = messages(&body).pop().expect("an answer");
-        assert_eq!(last["error"]["code"], -32602, "_meta = {meta}: {last}");
-    }
 }

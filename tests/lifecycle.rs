@@ -179,6 +179,25 @@ fn a_bad_config_stops_the_daemon_before_it_listens() {
     assert!(output.stdout.is_empty());
 }
 
+/// A Redis URL the client library cannot even parse is a configuration mistake, reported at
+/// start; an unreachable Redis is not (the daemon starts and answers `503` until it is back:
+/// `tests/cluster.rs`).
+#[test]
+fn an_unusable_redis_url_stops_the_daemon_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "[cluster]\nredis_url = \"http://not-redis\"\n").unwrap();
+    let output = Command::new(binary())
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cluster.redis_url"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_startup_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -62,6 +62,12 @@ impl ProgressEvent {
 pub struct SerializedEvent(ByteString);
 
 impl SerializedEvent {
+    /// Event JSON that was serialized elsewhere: read back from a cluster's shared store, where
+    /// the publishing node wrote what [`ProgressEvent::serialize`] made.
+    pub fn from_json(json: ByteString) -> Self {
+        Self(json)
+    }
+
     /// The JSON text.
     pub fn json(&self) -> &ByteString {
         &self.0

@@ -18,10 +18,10 @@ pub mod token;
 
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Create, CreateError,
-    CreatedSession, Creator, Describe, EndCall, Forget, ListSessions, ListedSession, Lookup,
-    Publish, SessionInfo, SessionSettings, Shutdown, Stop, Subscribe, SubscribeAfter,
-    SubscribeError, Unauthorized, UpdateSettings,
+    AuthError, Authenticate, Authorize, Authorized, BeginCall, BeginCallError, CancelCall,
+    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Describe, EndCall, Forget,
+    ListSessions, ListedSession, Lookup, Publish, SessionInfo, SessionSettings, Shutdown, Stop,
+    Subscribe, SubscribeAfter, SubscribeError, Unavailable, UpdateSettings,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::cluster::StoreError;
 use crate::event::SerializedEvent;
 use crate::session::SessionActor;
 use crate::subscriber::StreamItem;
@@ -70,12 +71,51 @@ pub enum CreateError {
         /// Seconds until it may create one again.
         retry_after_secs: u64,
     },
+    /// The shared store (cluster mode) could not record the session.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
+/// The shared store a cluster's daemons keep sessions in (Redis) could not be used; one line
+/// saying why. The same request may work later: the daemon reconnects by itself.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("shared session store unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+impl From<StoreError> for Unavailable {
+    fn from(err: StoreError) -> Self {
+        Self(err.to_string())
+    }
 }
 
 /// To the registry: the actor of session `0`, if it exists.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Addr<SessionActor>>")]
 pub struct Lookup(pub Uuid);
+
+/// To the registry: find session `id` and check `token` against it, in one trip from the caller.
+///
+/// The registry forwards [`Authenticate`] to the session itself, so a request's worker thread
+/// crosses to the actors once, not once to find the session and again to authenticate.
+/// Replies with the session's actor and facts; an unknown session and a wrong token get the very
+/// same refusal.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Authorized, AuthError>")]
+pub struct Authorize {
+    /// The session the caller names.
+    pub id: Uuid,
+    /// The bearer token the caller presented.
+    pub token: String,
+}
+
+/// The reply to a successful [`Authorize`].
+#[derive(Debug)]
+pub struct Authorized {
+    /// The session's actor, to talk to next.
+    pub session: Addr<SessionActor>,
+    /// Its facts, as [`Authenticate`] gives them.
+    pub info: SessionInfo,
+}
 
 /// To the registry: every live session, in no particular order, for an administrator's listing.
 /// Sessions that stopped unnoticed are dropped from the answer (and from the registry).
@@ -109,7 +149,7 @@ pub struct Shutdown;
 /// To a session: check a presented token. Counts as activity, which keeps the session from
 /// expiring. Replies with the session's facts.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<SessionInfo, Unauthorized>")]
+#[rtype(result = "Result<SessionInfo, AuthError>")]
 pub struct Authenticate {
     /// The bearer token the client presented.
     pub token: String,
@@ -165,10 +205,17 @@ pub struct UpdateSettings {
     pub log_level: Option<String>,
 }
 
-/// The presented token is not the session's.
+/// Why [`Authenticate`] or [`Authorize`] was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("the token does not match the session")]
-pub struct Unauthorized;
+pub enum AuthError {
+    /// No such session (any more), or the presented token is not its token: callers answer
+    /// both the same way, so that nobody can probe which sessions exist.
+    #[error("the token does not match the session")]
+    Unauthorized,
+    /// In cluster mode, whether the session still exists could not be checked.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
 
 /// To a session: follow its events. Replies with a bounded receiver of every event published from
 /// now on, with explicit notice of any it had to drop and of the session's end (see
@@ -192,6 +239,12 @@ pub enum SubscribeError {
     /// The session already has its configured maximum of subscribers.
     #[error("the session already has its maximum of {0} subscribers")]
     TooManySubscribers(usize),
+    /// The session ended meanwhile (cluster mode: on another node, or it expired).
+    #[error("the session has ended")]
+    Ended,
+    /// In cluster mode, the session's events could not be read from the shared store.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// To a session: deliver an event to every subscriber. Never waits on a slow subscriber.
@@ -244,7 +297,8 @@ pub struct CancelCall {
 pub struct CloseSubscriptions;
 
 /// To a session: end now. Its followers get [`StreamItem::SessionEnded`] and their streams close,
-/// its running calls are cancelled, and the registry forgets it.
+/// its running calls are cancelled, and the registry forgets it. In cluster mode it ends on every
+/// node; refused, and nothing ends, when the shared store cannot be reached.
 #[derive(Debug, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), Unavailable>")]
 pub struct Stop;

@@ -12,15 +12,19 @@
 //! of sessions is reached, so the map never holds sessions that no longer exist for long.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix::fut::{self, wrap_future};
 use actix::prelude::*;
+use chrono::Utc;
 use uuid::Uuid;
 
+use crate::cluster::{SessionRecord, SharedStore};
 use crate::messages::{
-    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
-    ListedSession, Lookup, Shutdown,
+    AuthError, Authenticate, Authorize, Authorized, CloseSubscriptions, Create, CreateError,
+    CreatedSession, Creator, Forget, ListSessions, ListedSession, Lookup, Shutdown, Unavailable,
 };
 use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
@@ -49,6 +53,8 @@ pub struct SessionRegistry {
     own: HashSet<Uuid>,
     creations: CreationLimiter,
     meters: RegistryMeters,
+    /// Cluster mode: where clients' sessions are kept, for every node to find.
+    store: Option<SharedStore>,
 }
 
 impl SessionRegistry {
@@ -60,7 +66,129 @@ impl SessionRegistry {
             own: HashSet::new(),
             creations: CreationLimiter::new(limits.create_per_minute),
             meters: RegistryMeters::new(),
+            store: None,
         }
+    }
+
+    /// A registry of one node of a cluster: clients' sessions are created in `store`, and a
+    /// session another node created is loaded from it the first time a request names it here.
+    pub fn shared(limits: RegistryLimits, store: SharedStore) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::new(limits)
+        }
+    }
+
+    /// The limits a new session of `by` gets, or why it may not be created.
+    fn admit(&mut self, by: Creator) -> Result<SessionLimits, CreateError> {
+        match by {
+            Creator::Client(address) => {
+                self.creations
+                    .admit(address, Instant::now())
+                    .map_err(|wait| {
+                        RegistryMeters::refused(RefusedReason::RateLimited);
+                        CreateError::RateLimited {
+                            limit: self.limits.create_per_minute,
+                            retry_after_secs: wait.as_secs().max(1),
+                        }
+                    })?;
+                if !self.has_room() {
+                    RegistryMeters::refused(RefusedReason::TooManySessions);
+                    return Err(CreateError::TooManySessions(self.limits.max_sessions));
+                }
+                Ok(self.limits.session)
+            }
+            Creator::Daemon => Ok(SessionLimits {
+                idle_timeout: None,
+                ..self.limits.session
+            }),
+        }
+    }
+
+    /// Starts the actor of a new session and keeps its address.
+    fn register(
+        &mut self,
+        record: SessionRecord,
+        store: Option<SharedStore>,
+        limits: SessionLimits,
+        by: Creator,
+        token: String,
+        ctx: &mut Context<Self>,
+    ) -> CreatedSession {
+        let id = record.id;
+        let cwd: Arc<Path> = Arc::from(record.cwd.as_path());
+        let session = self.start(record, store, limits, ctx);
+        if by == Creator::Daemon {
+            self.own.insert(id);
+        } else {
+            self.meters.created.increment(1);
+        }
+        self.record_live();
+        CreatedSession {
+            id,
+            token,
+            cwd,
+            session,
+        }
+    }
+
+    /// Starts a session's actor (this node's face of it, when `store` holds it) and keeps its
+    /// address.
+    fn start(
+        &mut self,
+        record: SessionRecord,
+        store: Option<SharedStore>,
+        limits: SessionLimits,
+        ctx: &mut Context<Self>,
+    ) -> Addr<SessionActor> {
+        let id = record.id;
+        let registry = ctx.address().recipient();
+        let actor = match store {
+            Some(store) => SessionActor::attached(record, store, limits, registry),
+            None => SessionActor::new(
+                id,
+                record.token_digest,
+                Arc::from(record.cwd),
+                record.label,
+                limits,
+                registry,
+            ),
+        };
+        let session = actor.start();
+        self.sessions.insert(id, session.clone());
+        session
+    }
+
+    /// The actor of session `id`: running here, or else (cluster mode) loaded from the store.
+    /// `None` when there is no such session.
+    fn find(
+        &mut self,
+        id: Uuid,
+    ) -> ResponseActFuture<Self, Result<Option<Addr<SessionActor>>, Unavailable>> {
+        let store = match (self.live(id), &self.store) {
+            (Some(session), _) => return Box::pin(fut::ready(Ok(Some(session)))),
+            (None, None) => return Box::pin(fut::ready(Ok(None))),
+            (None, Some(store)) => store.clone(),
+        };
+        let load = {
+            let store = store.clone();
+            async move { store.load_session(id).await }
+        };
+        Box::pin(
+            wrap_future(load).map(move |loaded, registry: &mut Self, ctx| {
+                let Some(record) = loaded? else {
+                    return Ok(None);
+                };
+                // Another request may have loaded it meanwhile.
+                if let Some(session) = registry.live(id) {
+                    return Ok(Some(session));
+                }
+                let limits = registry.limits.session;
+                let session = registry.start(record, Some(store), limits, ctx);
+                registry.record_live();
+                Ok(Some(session))
+            }),
+        )
     }
 
     /// How many of the sessions clients created.
@@ -76,6 +204,17 @@ impl SessionRegistry {
             self.own.retain(|id| sessions.contains_key(id));
         }
         self.clients() < self.limits.max_sessions
+    }
+
+    /// The actor of session `id`, if it is still running.
+    fn live(&mut self, id: Uuid) -> Option<Addr<SessionActor>> {
+        let session = self.sessions.get(&id)?;
+        if session.connected() {
+            return Some(session.clone());
+        }
+        // It stopped, and its word has not arrived yet (or was lost).
+        self.forget(id);
+        None
     }
 
     fn forget(&mut self, id: Uuid) {
@@ -100,51 +239,47 @@ impl Actor for SessionRegistry {
 }
 
 impl Handler<Create> for SessionRegistry {
-    type Result = Result<CreatedSession, CreateError>;
+    type Result = ResponseActFuture<Self, Result<CreatedSession, CreateError>>;
 
     fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
-        let limits = match msg.by {
-            Creator::Client(address) => {
-                self.creations
-                    .admit(address, Instant::now())
-                    .map_err(|wait| {
-                        RegistryMeters::refused(RefusedReason::RateLimited);
-                        CreateError::RateLimited {
-                            limit: self.limits.create_per_minute,
-                            retry_after_secs: wait.as_secs().max(1),
-                        }
-                    })?;
-                if !self.has_room() {
-                    RegistryMeters::refused(RefusedReason::TooManySessions);
-                    return Err(CreateError::TooManySessions(self.limits.max_sessions));
-                }
-                self.limits.session
-            }
-            Creator::Daemon => SessionLimits {
-                idle_timeout: None,
-                ..self.limits.session
-            },
+        let limits = match self.admit(msg.by) {
+            Ok(limits) => limits,
+            Err(refused) => return Box::pin(fut::ready(Err(refused))),
         };
-        let id = Uuid::new_v4();
         let token = Token::mint();
-        let revealed = token.reveal();
-        let cwd: Arc<std::path::Path> = Arc::from(msg.cwd);
-        let registry = ctx.address().recipient();
-        let session =
-            SessionActor::new(id, token, Arc::clone(&cwd), msg.label, limits, registry).start();
-        self.sessions.insert(id, session.clone());
-        if msg.by == Creator::Daemon {
-            self.own.insert(id);
-        } else {
-            self.meters.created.increment(1);
-        }
-        self.record_live();
-        Ok(CreatedSession {
-            id,
-            token: revealed,
-            cwd,
-            session,
-        })
+        let now = Utc::now();
+        let record = SessionRecord {
+            id: Uuid::new_v4(),
+            token_digest: token.digest(),
+            cwd: msg.cwd,
+            label: msg.label,
+            created_at: now,
+            last_activity: now,
+        };
+        let token = token.reveal();
+        let store = match (&self.store, msg.by) {
+            (Some(store), Creator::Client(_)) => store.clone(),
+            // The daemon's own sessions serve this node alone: they stay here.
+            _ => {
+                let created = self.register(record, None, limits, msg.by, token, ctx);
+                return Box::pin(fut::ready(Ok(created)));
+            }
+        };
+        let saved = {
+            let store = store.clone();
+            async move {
+                store
+                    .create_session(&record, limits.idle_timeout)
+                    .await
+                    .map(|()| record)
+            }
+        };
+        Box::pin(
+            wrap_future(saved).map(move |saved, registry: &mut Self, ctx| {
+                let record = saved.map_err(Unavailable::from)?;
+                Ok(registry.register(record, Some(store), limits, msg.by, token, ctx))
+            }),
+        )
     }
 }
 
@@ -152,13 +287,33 @@ impl Handler<Lookup> for SessionRegistry {
     type Result = Option<Addr<SessionActor>>;
 
     fn handle(&mut self, Lookup(id): Lookup, _: &mut Self::Context) -> Self::Result {
-        let session = self.sessions.get(&id)?;
-        if session.connected() {
-            return Some(session.clone());
-        }
-        // It stopped, and its word has not arrived yet (or was lost).
-        self.forget(id);
-        None
+        self.live(id)
+    }
+}
+
+impl Handler<Authorize> for SessionRegistry {
+    type Result = ResponseActFuture<Self, Result<Authorized, AuthError>>;
+
+    fn handle(
+        &mut self,
+        Authorize { id, token }: Authorize,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let found = self.find(id);
+        // Sessions run on this actor's thread, so the hop to the session is a mailbox push, not
+        // a cross-thread wake-up; it runs as a future of its own so that the registry goes on
+        // serving while the session answers.
+        Box::pin(found.then(move |found, _, _| {
+            wrap_future(async move {
+                let session = found?.ok_or(AuthError::Unauthorized)?;
+                // A session that ended meanwhile is answered like an unknown one.
+                let info = session
+                    .send(Authenticate { token })
+                    .await
+                    .map_err(|_| AuthError::Unauthorized)??;
+                Ok(Authorized { session, info })
+            })
+        }))
     }
 }
 

@@ -249,7 +249,7 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
             };
         }
     }
-    session.send(Stop).await.unwrap();
+    session.send(Stop).await.unwrap().unwrap();
     for (index, follower) in followers.iter_mut().enumerate() {
         let mut receiver = follower.receiver.take().unwrap();
         loop {

@@ -163,7 +163,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
     drop(stalled);
     eventually(&values, SUBSCRIBERS, &[], 2.0).await;
 
-    created.session.send(Stop).await.unwrap();
+    created.session.send(Stop).await.unwrap().unwrap();
     let closed = [("reason", "closed")];
     assert_eq!(value(&values, SESSIONS_ENDED, &closed), 1.0);
     assert_eq!(

@@ -130,7 +130,7 @@ async fn a_created_session_is_found_and_accepts_only_its_token() {
         })
         .await
         .unwrap();
-    assert_eq!(wrong.unwrap_err(), Unauthorized);
+    assert_eq!(wrong.unwrap_err(), AuthError::Unauthorized);
     assert!(
         registry
             .send(Lookup(uuid::Uuid::new_v4()))
@@ -258,7 +258,7 @@ async fn calls_are_tracked_limited_cancelled_and_ended() {
     assert!(!second.is_cancelled());
     s.send(EndCall { key: "1".into() }).await.unwrap();
     assert!(!s.send(CancelCall { key: "1".into() }).await.unwrap());
-    s.send(Stop).await.unwrap();
+    s.send(Stop).await.unwrap().unwrap();
     assert!(
         second.is_cancelled(),
         "ending the session cancels its calls"
@@ -344,7 +344,7 @@ async fn stop_tells_every_follower_the_session_ended_and_the_registry_forgets_it
         cancel: call.clone(),
     };
     created.session.send(begin).await.unwrap().unwrap();
-    created.session.send(Stop).await.unwrap();
+    created.session.send(Stop).await.unwrap().unwrap();
 
     let ended = Some(StreamItem::SessionEnded(EndReason::Closed));
     assert_eq!(reader.recv().await, ended);
@@ -368,7 +368,7 @@ async fn an_ended_session_frees_its_place_under_the_limit() {
     for _ in 1..LIMITS.max_sessions {
         create(&registry).await;
     }
-    first.session.send(Stop).await.unwrap();
+    first.session.send(Stop).await.unwrap().unwrap();
     create(&registry).await;
 }
 
@@ -494,7 +494,7 @@ async fn the_registry_lists_live_sessions_and_they_describe_themselves_without_a
     assert_eq!(info.label.as_deref(), Some("test"));
     assert_eq!(info.last_activity, before, "describing is not activity");
 
-    b.session.send(Stop).await.unwrap();
+    b.session.send(Stop).await.unwrap().unwrap();
     wait_until_forgotten(&registry, &b).await;
     let listed = registry.send(ListSessions).await.unwrap();
     assert!(listed.iter().all(|entry| entry.id != b.id));

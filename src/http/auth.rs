@@ -7,7 +7,7 @@
 
 use actix::prelude::*;
 use actix_web::HttpRequest;
-use construct_actors::{Authenticate, Lookup, SessionActor, SessionInfo};
+use construct_actors::{AuthError, Authorize, Authorized, SessionActor, SessionInfo};
 use uuid::Uuid;
 
 use super::error::HttpError;
@@ -17,7 +17,7 @@ use super::{ASK_TIMEOUT, AppState, ask, unanswered};
 pub const SESSION_HEADER: &str = "X-Construct-Session";
 
 /// The one answer for an unknown session and for a wrong token.
-const REJECTED: &str = "unknown session or wrong token";
+pub const REJECTED: &str = "unknown session or wrong token";
 
 /// The bearer token of the request.
 pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {
@@ -80,17 +80,18 @@ pub async fn authenticate(
     id: Uuid,
     token: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
-    let session = ask(&state.registry, Lookup(id))
-        .await?
-        .ok_or(HttpError::Unauthorized(REJECTED))?;
-    let info = ask_session(
-        &session,
-        Authenticate {
+    let Authorized { session, info } = ask(
+        &state.registry,
+        Authorize {
+            id,
             token: token.to_owned(),
         },
     )
     .await?
-    .map_err(|_| HttpError::Unauthorized(REJECTED))?;
+    .map_err(|err| match err {
+        AuthError::Unauthorized => HttpError::Unauthorized(REJECTED),
+        AuthError::Unavailable(unavailable) => unavailable.into(),
+    })?;
     Ok((session, info))
 }
 

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, ContentType};
 use actix_web::{HttpResponse, ResponseError};
-use construct_actors::CreateError;
+use construct_actors::{CreateError, SubscribeError, Unavailable};
 use serde_json::json;
 
 /// A request refused before it reached a tool.
@@ -82,6 +82,24 @@ impl From<CreateError> for HttpError {
         match err {
             CreateError::TooManySessions(_) => Self::Unavailable(err.to_string()),
             CreateError::RateLimited { .. } => Self::TooMany(err.to_string()),
+            CreateError::Unavailable(unavailable) => unavailable.into(),
+        }
+    }
+}
+
+impl From<Unavailable> for HttpError {
+    fn from(err: Unavailable) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+impl From<SubscribeError> for HttpError {
+    fn from(err: SubscribeError) -> Self {
+        match err {
+            SubscribeError::TooManySubscribers(_) => Self::TooMany(err.to_string()),
+            // Ended since the request authenticated: answered like any unknown session.
+            SubscribeError::Ended => Self::Unauthorized(super::auth::REJECTED),
+            SubscribeError::Unavailable(unavailable) => unavailable.into(),
         }
     }
 }

@@ -61,8 +61,7 @@ pub async fn follow(
     let receiver = match resume {
         Some(seen) => auth::ask_session(&session, SubscribeAfter(seen)).await?,
         None => auth::ask_session(&session, Subscribe).await?,
-    }
-    .map_err(|err| HttpError::TooMany(err.to_string()))?;
+    }?;
     let events = ReceiverStream::new(receiver).map(sse_event);
     Ok(Sse::from_infallible_stream(events)
         .with_retry_duration(state.config.sessions.retry)

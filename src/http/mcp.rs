@@ -1,7 +1,8 @@
 //! `/mcp`: the MCP endpoint, for Construct sessions and for standard MCP clients of both eras.
 //!
-//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::version`), its
-//! session from its credentials (see [`Identity`]). Then:
+//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::version`; one
+//! that is not visible ASCII is refused with `400`), its session from its credentials (see
+//! [`Identity`]). Then:
 //! - **legacy, with a session**: the session's methods (`crate::mcp::dispatch`); streams of
 //!   clients that negotiated 2025-11-25 or later can be resumed with `GET` + `Last-Event-ID`.
 //! - **legacy, without one**: only `initialize`, which creates a session in the same registry as
@@ -14,6 +15,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Addr;
 use actix_web::http::StatusCode;
@@ -43,6 +45,10 @@ use crate::tools::Workspace;
 const NO_SESSION: &str =
     "no session: send Mcp-Session-Id (or X-Construct-Session with its token), or initialize first";
 
+/// Longest a stream's response waits for its first event before sending its head alone (see
+/// [`first_ready`]).
+const FIRST_EVENT_WAIT: Duration = Duration::from_millis(20);
+
 /// Longest label taken from a client's `clientInfo.name` for its session.
 const MAX_LABEL_CHARS: usize = 256;
 
@@ -52,7 +58,7 @@ pub async fn post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    let era = Era::of(header(&req, "mcp-protocol-version"));
+    let era = Era::of(protocol_version(&req)?);
     let identity = Identity::of(&req, era)?;
     if !identity.is_construct() {
         accept::require_post(&req)?;
@@ -65,7 +71,7 @@ pub async fn post(
 
 /// `GET /mcp`: resume a stream (`Last-Event-ID`) or open the session's standalone stream.
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
-    if Era::of(header(&req, "mcp-protocol-version")) == Era::Modern {
+    if Era::of(protocol_version(&req)?) == Era::Modern {
         return Err(HttpError::MethodNotAllowed(
             "stateless clients have no standalone stream; use POST",
         ));
@@ -93,7 +99,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             HttpError::BadRequest("Last-Event-ID names no resumable stream of this session".into())
         })?;
         let connection = ask(&relay, Resume { after }).await?;
-        return Ok(resumable_response(&req, &state, connection));
+        return Ok(resumable_response(&req, &state, connection).await);
     }
     // Nothing is ever sent here unprompted; the stream stays open, with keep-alives, until the
     // client leaves or the session ends (it holds one of the session's follower places).
@@ -112,7 +118,7 @@ pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    if Era::of(header(&req, "mcp-protocol-version")) == Era::Modern {
+    if Era::of(protocol_version(&req)?) == Era::Modern {
         return Err(HttpError::MethodNotAllowed(
             "stateless clients have no session to end",
         ));
@@ -122,7 +128,7 @@ pub async fn delete(
         .open(&state)
         .await?
         .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
-    ask(&session, Stop).await?;
+    ask(&session, Stop).await??;
     tracing::info!(session = %info.id, "session ended by DELETE /mcp");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -134,7 +140,7 @@ async fn legacy(
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
     let Some((session, info)) = identity.open(state).await? else {
-        let incoming = read(payload, state).await?;
+        let incoming = read(req, payload, state).await?;
         return match incoming {
             Incoming::Request(request) if request.method == "initialize" => {
                 initialize(req, state, &request).await
@@ -142,10 +148,10 @@ async fn legacy(
             _ => Err(HttpError::BadRequest(NO_SESSION.into())),
         };
     };
-    let incoming = read(payload, state).await?;
+    let incoming = read(req, payload, state).await?;
     let scope = scope(state, &session, Arc::clone(&info.cwd));
     let reply = dispatch::dispatch(&scope, &info.settings, incoming).await;
-    respond(req, state, info.id, reply)
+    respond(req, state, info.id, reply).await
 }
 
 async fn modern(
@@ -164,7 +170,7 @@ async fn modern(
             )
         }
     };
-    let incoming = read(payload, state).await?;
+    let incoming = read(req, payload, state).await?;
     let headers = Headers {
         protocol_version: header(req, "mcp-protocol-version"),
         method: header(req, "mcp-method"),
@@ -173,7 +179,7 @@ async fn modern(
     let scope = scope(state, &session, cwd);
     let reply = stateless::handle(&scope, headers, incoming, &state.listeners).await;
     let owner = state.stateless.id;
-    respond(req, state, owner, reply)
+    respond(req, state, owner, reply).await
 }
 
 /// `initialize` without a session: a new standard session, named by `Mcp-Session-Id`.
@@ -229,14 +235,18 @@ fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path
 }
 
 /// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error.
-async fn read(payload: web::Payload, state: &AppState) -> Result<Incoming, HttpError> {
-    let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
+async fn read(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Incoming, HttpError> {
+    let bytes = body::read(req, payload, state.config.server.max_body_bytes).await?;
     jsonrpc::decode(&bytes)
         .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))
 }
 
 /// Turns the MCP layer's reply into HTTP. `session` owns any resumable stream.
-fn respond(
+async fn respond(
     req: &HttpRequest,
     state: &AppState,
     session: Uuid,
@@ -259,7 +269,7 @@ fn respond(
         Reply::Stream {
             frames,
             resumable: false,
-        } => plain_response(req, state, frames),
+        } => plain_response(req, state, frames).await,
         Reply::Stream {
             frames,
             resumable: true,
@@ -269,14 +279,14 @@ fn respond(
                 resume_window: state.config.mcp.resume_window,
             };
             let connection = Relay::start(session, frames, state.relays.clone(), limits);
-            resumable_response(req, state, connection)
+            resumable_response(req, state, connection).await
         }
     })
 }
 
 /// A stream that ends with its connection: no ids, as Construct clients have always read it.
-fn plain_response(req: &HttpRequest, state: &AppState, frames: CallStream) -> HttpResponse {
-    let events = frames.filter_map(|frame| async move {
+async fn plain_response(req: &HttpRequest, state: &AppState, frames: CallStream) -> HttpResponse {
+    let events = first_ready(frames).await.filter_map(|frame| async move {
         match frame {
             Frame::Message(text) => Some(sse::Event::Data(sse::Data::new(text))),
             Frame::Reconnect => None,
@@ -289,12 +299,13 @@ fn plain_response(req: &HttpRequest, state: &AppState, frames: CallStream) -> Ht
 }
 
 /// One connection of a resumable stream: ids on every event, and a `retry` hint.
-fn resumable_response(
+async fn resumable_response(
     req: &HttpRequest,
     state: &AppState,
     connection: relay::Connection,
 ) -> HttpResponse {
-    let events = ReceiverStream::new(connection)
+    let events = first_ready(ReceiverStream::new(connection))
+        .await
         .map(|event| sse::Event::Data(sse::Data::new(event.data).id(event.id)));
     sse_response(
         req,
@@ -302,6 +313,26 @@ fn resumable_response(
             .with_keep_alive(state.config.server.keep_alive)
             .with_retry_duration(state.config.mcp.retry),
     )
+}
+
+/// `stream`, once its first item is ready or [`FIRST_EVENT_WAIT`] has passed.
+///
+/// A response's head is written as soon as the handler returns it. Returned before a short call
+/// has produced anything, the head and the call's events leave in separate writes (two segments
+/// and two wake-ups of the client, with `TCP_NODELAY`); returned with the first event ready, the
+/// head, the events and the stream's end leave together. A longer call only has its head delayed,
+/// never its events.
+async fn first_ready<S>(stream: S) -> impl futures::Stream<Item = S::Item> + 'static
+where
+    S: futures::Stream + Unpin + 'static,
+{
+    let mut stream = stream.fuse();
+    // `next` is cancel-safe: an item not ready when the wait ends stays in the stream.
+    let first = tokio::time::timeout(FIRST_EVENT_WAIT, stream.next())
+        .await
+        .ok()
+        .flatten();
+    futures::stream::iter(first).chain(stream)
 }
 
 /// An SSE response that reverse proxies must not buffer.
@@ -315,6 +346,28 @@ where
         actix_web::http::header::HeaderValue::from_static("no"),
     );
     response
+}
+
+/// The `MCP-Protocol-Version` header, when present.
+///
+/// One that is not visible ASCII names no revision, so it is refused as an unsupported revision
+/// is (`400`, `-32022`, listing the supported ones) rather than taken as absent, which would
+/// silently serve the request in the legacy era. It is judged before the body is read, so the
+/// error's id is `null`.
+fn protocol_version(req: &HttpRequest) -> Result<Option<&str>, HttpError> {
+    let Some(value) = req.headers().get("mcp-protocol-version") else {
+        return Ok(None);
+    };
+    value.to_str().map(Some).map_err(|_| {
+        HttpError::Rpc(
+            StatusCode::BAD_REQUEST,
+            stateless::unsupported_version(
+                None,
+                "Unsupported protocol version: the MCP-Protocol-Version header is not visible ASCII",
+                &String::from_utf8_lossy(value.as_bytes()),
+            ),
+        )
+    })
 }
 
 /// A header's value as text, when present and readable.

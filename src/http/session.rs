@@ -6,7 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use construct_actors::{Create, Stop};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::HttpError;
@@ -23,6 +23,14 @@ struct CreateBody {
     label: Option<String>,
 }
 
+/// The answer to `POST /session`, serialized straight from the struct (no intermediate map).
+#[derive(Serialize)]
+struct CreatedBody<'a> {
+    session_id: uuid::Uuid,
+    token: &'a str,
+    cwd: std::borrow::Cow<'a, str>,
+}
+
 /// `POST /session` → `{"session_id", "token", "cwd"}`.
 pub async fn create(
     req: HttpRequest,
@@ -30,7 +38,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
     api_key::require(&req, &state.config.security)?;
-    let bytes = body::read(payload, state.config.server.max_body_bytes).await?;
+    let bytes = body::read(&req, payload, state.config.server.max_body_bytes).await?;
     let request: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
     } else {
@@ -68,11 +76,11 @@ pub async fn create(
     )
     .await??;
     tracing::info!(session = %created.id, cwd = %created.cwd.display(), "session created");
-    Ok(HttpResponse::Ok().json(json!({
-        "session_id": created.id,
-        "token": created.token,
-        "cwd": created.cwd.to_string_lossy(),
-    })))
+    Ok(HttpResponse::Ok().json(CreatedBody {
+        session_id: created.id,
+        token: &created.token,
+        cwd: created.cwd.to_string_lossy(),
+    }))
 }
 
 /// `GET /session/{id}` with the session's token → what the session is and who follows it.
@@ -102,7 +110,7 @@ pub async fn end(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
     let (session, info) = auth::authenticate_path(&state, &req, &path).await?;
-    auth::ask_session(&session, Stop).await?;
+    auth::ask_session(&session, Stop).await??;
     tracing::info!(session = %info.id, "session ended by DELETE /session");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
+use actix::prelude::SendError;
 use construct_actors::{EndCall, ProgressToken, SessionActor};
 use futures::stream::{LocalBoxStream, StreamExt as _};
 use futures::{FutureExt as _, future};
@@ -144,10 +145,7 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
         // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
         drop(permit);
-        let _ = session
-            .send(EndCall { key })
-            .timeout(END_CALL_TIMEOUT)
-            .await;
+        end_call(&session, key).await;
         if let Some(response) = response {
             // The caller may have gone since; nothing to do then.
             let _ = final_tx.send(response);
@@ -166,6 +164,21 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
             frame
         })
         .boxed_local()
+}
+
+/// Tells the session the call with `key` has ended, without waiting for its answer.
+///
+/// The session's mailbox is first in, first out: once `EndCall` is in it, a later `BeginCall`
+/// reusing the same request id is handled after it, so the final response may be released at
+/// once. Only a full mailbox makes the end wait for room (bounded in time).
+async fn end_call(session: &Addr<SessionActor>, key: String) {
+    match session.try_send(EndCall { key }) {
+        Err(SendError::Full(end)) => {
+            let _ = session.send(end).timeout(END_CALL_TIMEOUT).await;
+        }
+        // Queued, or the session has ended and forgotten its calls already.
+        Ok(()) | Err(SendError::Closed(_)) => {}
+    }
 }
 
 /// A stream holding only one message: how a `tools/call` that cannot start is answered.

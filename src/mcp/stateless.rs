@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use super::call::Frame;
-use super::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RpcError};
+use super::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
 use super::reply::{Busy, Rejection, Reply};
 use super::tools_call::{self, Keyed, Scope};
 use super::version::{self, Era};
@@ -103,13 +103,24 @@ fn climb(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Re
     };
     let empty = Map::new();
     let params = request.params.as_ref().unwrap_or(&empty);
-    let meta = params.get("_meta").and_then(Value::as_object);
-    let Some(meta) = meta else {
-        return Err(reject(
-            INVALID_PARAMS,
-            "invalid params: params._meta is required".into(),
-            None,
-        ));
+    // Worded as `tools_call` words a non-object `_meta` in the legacy era, so that both eras
+    // name the same mistake the same way.
+    let meta = match params.get("_meta") {
+        Some(Value::Object(meta)) => meta,
+        None | Some(Value::Null) => {
+            return Err(reject(
+                INVALID_PARAMS,
+                "invalid params: params._meta is required".into(),
+                None,
+            ));
+        }
+        Some(_) => {
+            return Err(reject(
+                INVALID_PARAMS,
+                "invalid params: params._meta must be an object".into(),
+                None,
+            ));
+        }
     };
     let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
         return Err(reject(
@@ -152,16 +163,26 @@ fn climb(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Re
         }
     }
     if requested != version::MODERN {
-        return Err(reject(
-            UNSUPPORTED_VERSION,
-            "Unsupported protocol version".into(),
-            Some(json!({"supported": version::ALL, "requested": requested})),
-        ));
+        return Err(Reply::Rejected {
+            status: Rejection::BadRequest,
+            body: unsupported_version(Some(&request.id), "Unsupported protocol version", requested),
+        });
     }
     Ok(meta
         .get(META_LOG_LEVEL)
         .and_then(Value::as_str)
         .and_then(LogLevel::parse))
+}
+
+/// The `-32022` answer to a request for a revision this daemon does not implement: `message`,
+/// and in `data` the revisions it does implement and the one asked for. `id` is `None` when the
+/// request is refused before its body is read (an unreadable `MCP-Protocol-Version` header).
+pub fn unsupported_version(id: Option<&RequestId>, message: &str, requested: &str) -> String {
+    jsonrpc::failure_with_data(
+        id,
+        &RpcError::new(UNSUPPORTED_VERSION, message),
+        Some(json!({"supported": version::ALL, "requested": requested})),
+    )
 }
 
 /// `subscriptions/listen`: acknowledges, honouring nothing (the tool set never changes while the

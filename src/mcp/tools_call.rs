@@ -158,10 +158,14 @@ fn prepare(
     tools
         .validate(name, &args)
         .map_err(|err| invalid_params(&err))?;
-    let progress_token = match params
-        .get("_meta")
-        .and_then(|meta| meta.get("progressToken"))
-    {
+    // `_meta` is an object in MCP's schema; anything else is refused rather than ignored, as a
+    // wrong-typed `progressToken` inside it is (the modern era's `stateless::climb` says the same).
+    let meta = match params.get("_meta") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(meta)) => Some(meta),
+        Some(_) => return Err(invalid_params("params._meta must be an object")),
+    };
+    let progress_token = match meta.and_then(|meta| meta.get("progressToken")) {
         None | Some(Value::Null) => ProgressToken::Text(uuid::Uuid::new_v4().to_string()),
         Some(token) => serde_json::from_value(token.clone()).map_err(|_| {
             invalid_params("params._meta.progressToken must be a string or a number")

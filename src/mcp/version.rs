@@ -5,7 +5,9 @@
 //! (2026-07-28) is stateless: every request carries its revision in a header and in `_meta`.
 //! Which era a request belongs to is decided by its `MCP-Protocol-Version` header, as the
 //! specification's versioning page describes for dual-era servers: a modern value selects the
-//! stateless rules; no header, or a legacy value, the session rules.
+//! stateless rules; no header, or a legacy value, the session rules. A header whose bytes are not
+//! visible ASCII names no revision at all: the HTTP layer refuses it as it would an unsupported
+//! revision (`400`) instead of taking it as absent, which would quietly choose the session rules.
 
 use serde_json::{Value, json};
 
@@ -49,7 +51,8 @@ pub enum Era {
 }
 
 impl Era {
-    /// The era of a request whose `MCP-Protocol-Version` header is `header`.
+    /// The era of a request whose `MCP-Protocol-Version` header is `header` (`None`: no header;
+    /// an unreadable one never gets here).
     pub fn of(header: Option<&str>) -> Self {
         match header {
             Some(version) if !LEGACY.contains(&version) => Self::Modern,

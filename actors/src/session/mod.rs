@@ -20,6 +20,12 @@
 //! only when the session could first have been idle that long, so an idle session costs no work
 //! in between. Ending tells every follower, cancels every call, and, however the actor stops,
 //! tells the registry to forget it.
+//!
+//! In cluster mode (see [`shared`]) the session itself lives in the shared store, and the actor is
+//! only this node's face of it: it checks tokens against the stored digest, publishes into the
+//! shared stream of events, and feeds its local followers from that stream.
+
+mod shared;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,15 +40,21 @@ use tokio::sync::mpsc::OwnedPermit;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::cluster::{SessionRecord, SharedStore};
+use crate::event::PublishedEvent;
 use crate::history::History;
 use crate::messages::{
-    Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe, EndCall,
-    Forget, Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter, SubscribeError,
-    Unauthorized, UpdateSettings,
+    AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
+    EndCall, Forget, Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter,
+    SubscribeError, Unavailable, UpdateSettings,
 };
 use crate::meters::SessionMeters;
 use crate::subscriber::{EndReason, Offer, StreamItem, Subscriber};
-use crate::token::Token;
+use crate::token::TokenDigest;
+use shared::Shared;
+
+/// What the session's followers are given as they subscribe.
+type Followed = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
 
 /// How many messages may wait in a session's mailbox. Publishers await room (backpressure on the
 /// tool, not on subscribers), so this bounds memory, not throughput.
@@ -81,7 +93,7 @@ struct Follower {
 /// The actor behind one session.
 pub struct SessionActor {
     id: Uuid,
-    token: Token,
+    token: TokenDigest,
     cwd: Arc<Path>,
     label: Option<Arc<str>>,
     created_at: DateTime<Utc>,
@@ -96,13 +108,15 @@ pub struct SessionActor {
     settings: SessionSettings,
     registry: Recipient<Forget>,
     meters: SessionMeters,
+    /// Cluster mode: the shared store and this node's feed from it. `None` alone.
+    shared: Option<Box<Shared>>,
 }
 
 impl SessionActor {
     /// A session that has just been created; `registry` is told when it stops.
     pub fn new(
         id: Uuid,
-        token: Token,
+        token: TokenDigest,
         cwd: Arc<Path>,
         label: Option<String>,
         limits: SessionLimits,
@@ -125,7 +139,30 @@ impl SessionActor {
             settings: SessionSettings::default(),
             registry,
             meters: SessionMeters::new(),
+            shared: None,
         }
+    }
+
+    /// This node's face of a session kept in a cluster's shared `store`, as `record` says it is.
+    pub fn attached(
+        record: SessionRecord,
+        store: SharedStore,
+        limits: SessionLimits,
+        registry: Recipient<Forget>,
+    ) -> Self {
+        let SessionRecord {
+            id,
+            token_digest,
+            cwd,
+            label,
+            created_at,
+            last_activity,
+        } = record;
+        let mut actor = Self::new(id, token_digest, Arc::from(cwd), label, limits, registry);
+        actor.created_at = created_at;
+        actor.last_activity = last_activity;
+        actor.shared = Some(Box::new(Shared::new(store)));
+        actor
     }
 
     /// Records that the session is in use now.
@@ -140,6 +177,9 @@ impl SessionActor {
     /// nobody is there, and is told the session ended should it read again.
     fn expire_if_idle(&mut self, timeout: Duration, ctx: &mut Context<Self>) {
         let busy = !self.calls.is_empty() || self.subscribers.iter().any(|f| !f.queue.is_behind());
+        if let Some(store) = self.shared_store() {
+            return self.shared_idle_check(store, busy, timeout, ctx);
+        }
         let idle = if busy {
             Duration::ZERO
         } else {
@@ -155,18 +195,38 @@ impl SessionActor {
         }
     }
 
-    /// Adds a follower that first receives what came after event `seen`, when given.
-    fn subscribe(
-        &mut self,
-        seen: Option<u64>,
-        ctx: &mut Context<Self>,
-    ) -> Result<mpsc::Receiver<StreamItem>, SubscribeError> {
+    /// Refuses a follower beyond the session's limit.
+    fn has_room_for_follower(&self) -> Result<(), SubscribeError> {
         if self.subscribers.len() >= self.limits.max_subscribers {
             return Err(SubscribeError::TooManySubscribers(
                 self.limits.max_subscribers,
             ));
         }
-        let replay = seen.map_or_else(Vec::new, |seen| self.history.since(seen));
+        Ok(())
+    }
+
+    /// Adds a follower: from now on alone, or first receiving what came after event `seen`.
+    fn follow(
+        &mut self,
+        seen: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) -> AtomicResponse<Self, Followed> {
+        if let Some(store) = self.shared_store() {
+            return AtomicResponse::new(self.follow_shared(store, seen));
+        }
+        let followed = self.has_room_for_follower().map(|()| {
+            let replay = seen.map_or_else(Vec::new, |seen| self.history.since(seen));
+            self.subscribe(replay, ctx)
+        });
+        AtomicResponse::new(Box::pin(actix::fut::ready(followed)))
+    }
+
+    /// Adds a follower that first receives `replay`; the caller checked there is room.
+    fn subscribe(
+        &mut self,
+        replay: Vec<StreamItem>,
+        ctx: &mut Context<Self>,
+    ) -> mpsc::Receiver<StreamItem> {
         let (queue, receiver) = Subscriber::new(self.limits.subscriber_queue, replay);
         let id = self.next_subscriber_id;
         self.next_subscriber_id += 1;
@@ -181,6 +241,9 @@ impl SessionActor {
                     .meters
                     .followers_left(before - actor.subscribers.len());
                 actor.touch();
+                if actor.subscribers.is_empty() {
+                    actor.stop_feed();
+                }
             }),
         );
         self.subscribers.push(Follower {
@@ -190,7 +253,29 @@ impl SessionActor {
             catch_up: None,
         });
         self.meters.subscribers.increment(1.0);
-        Ok(receiver)
+        receiver
+    }
+
+    /// Hands `event` to every follower, never waiting for one.
+    fn deliver(&mut self, event: &PublishedEvent, ctx: &mut Context<Self>) {
+        let (mut delivered, mut dropped) = (0, 0);
+        for follower in &mut self.subscribers {
+            match follower.queue.offer(event) {
+                Offer::Queued => delivered += 1,
+                Offer::Missed => dropped += 1,
+                Offer::Gone => {}
+                Offer::Overflowed => {
+                    dropped += 1;
+                    let id = follower.id;
+                    let room = wrap_future(follower.queue.room());
+                    follower.catch_up = Some(ctx.spawn(
+                        room.map(move |permit, actor: &mut Self, _| actor.catch_up(id, permit)),
+                    ));
+                }
+            }
+        }
+        self.meters.delivered.increment(delivered);
+        self.meters.dropped.increment(dropped);
     }
 
     /// Tells follower `id` how many events it missed, now that `permit` holds room for it.
@@ -220,7 +305,8 @@ impl SessionActor {
             .collect()
     }
 
-    /// Ends the session: followers are told, calls cancelled, the actor stopped.
+    /// Ends the session here: followers are told, calls cancelled, the actor stopped. (In cluster
+    /// mode, ending it everywhere is [`Stop`]'s work.)
     fn end(&mut self, reason: EndReason, ctx: &mut Context<Self>) {
         if ctx.state() == ActorState::Running {
             // Counted once, however many ways it is asked to end before it has stopped.
@@ -288,14 +374,17 @@ impl Drop for SessionActor {
 }
 
 impl Handler<Authenticate> for SessionActor {
-    type Result = Result<SessionInfo, Unauthorized>;
+    type Result = ActorResponse<Self, Result<SessionInfo, AuthError>>;
 
     fn handle(&mut self, msg: Authenticate, _: &mut Self::Context) -> Self::Result {
         if !self.token.matches(&msg.token) {
-            return Err(Unauthorized);
+            return ActorResponse::reply(Err(AuthError::Unauthorized));
         }
         self.touch();
-        Ok(self.info())
+        if let Some(store) = self.shared_store() {
+            return ActorResponse::r#async(self.confirm_shared(store));
+        }
+        ActorResponse::reply(Ok(self.info()))
     }
 }
 
@@ -308,49 +397,37 @@ impl Handler<Describe> for SessionActor {
 }
 
 impl Handler<Subscribe> for SessionActor {
-    type Result = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
+    type Result = AtomicResponse<Self, Followed>;
 
     fn handle(&mut self, _: Subscribe, ctx: &mut Self::Context) -> Self::Result {
-        self.subscribe(None, ctx)
+        self.follow(None, ctx)
     }
 }
 
 impl Handler<SubscribeAfter> for SessionActor {
-    type Result = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
+    type Result = AtomicResponse<Self, Followed>;
 
     fn handle(
         &mut self,
         SubscribeAfter(seen): SubscribeAfter,
         ctx: &mut Self::Context,
     ) -> Self::Result {
-        self.subscribe(Some(seen), ctx)
+        self.follow(Some(seen), ctx)
     }
 }
 
 impl Handler<Publish> for SessionActor {
-    type Result = ();
+    type Result = ActorResponse<Self, ()>;
 
-    fn handle(&mut self, Publish(data): Publish, ctx: &mut Self::Context) {
-        let event = self.history.record(data);
-        let (mut delivered, mut dropped) = (0, 0);
-        for follower in &mut self.subscribers {
-            match follower.queue.offer(&event) {
-                Offer::Queued => delivered += 1,
-                Offer::Missed => dropped += 1,
-                Offer::Gone => {}
-                Offer::Overflowed => {
-                    dropped += 1;
-                    let id = follower.id;
-                    let room = wrap_future(follower.queue.room());
-                    follower.catch_up = Some(ctx.spawn(
-                        room.map(move |permit, actor: &mut Self, _| actor.catch_up(id, permit)),
-                    ));
-                }
-            }
+    fn handle(&mut self, Publish(data): Publish, ctx: &mut Self::Context) -> Self::Result {
+        if let Some(store) = self.shared_store() {
+            // Followers here and on every other node get it from the shared stream.
+            return ActorResponse::r#async(self.publish_shared(store, data));
         }
+        let event = self.history.record(data);
+        self.deliver(&event, ctx);
         self.meters.published.increment(1);
-        self.meters.delivered.increment(delivered);
-        self.meters.dropped.increment(dropped);
+        ActorResponse::reply(())
     }
 }
 
@@ -416,9 +493,19 @@ impl Handler<CloseSubscriptions> for SessionActor {
 }
 
 impl Handler<Stop> for SessionActor {
-    type Result = ();
+    type Result = AtomicResponse<Self, Result<(), Unavailable>>;
 
-    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
-        self.end(EndReason::Closed, ctx);
+    fn handle(&mut self, _: Stop, _: &mut Self::Context) -> Self::Result {
+        // Atomic, so that nothing (such as this node's feed bringing the end entry back) ends
+        // the actor before the reply is sent; the actor ends as the reply goes.
+        if let Some(store) = self.shared_store() {
+            return AtomicResponse::new(self.stop_shared(store));
+        }
+        AtomicResponse::new(Box::pin(actix::fut::ready(()).map(
+            |(), actor: &mut Self, ctx| {
+                actor.end(EndReason::Closed, ctx);
+                Ok(())
+            },
+        )))
     }
 }
