@@ -3,7 +3,11 @@
 //! second, publish→receive latency (the event's RFC 3339 `timestamp` against the receive time),
 //! server CPU per delivery, and loss: every follower checks that its `id:` sequence has no gap
 //! that a `lagged` notice does not account for.
+//!
+//! The measuring machinery ([`Setup`], [`measure`], [`Variant`]) is shared with `cluster-fanout`,
+//! which publishes on one daemon and follows on another.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -49,20 +53,121 @@ pub struct FanoutRun {
     publish_secs: f64,
     deliveries: u64,
     secs: f64,
-    deliveries_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    server_cpu_us_per_delivery: f64,
-    client_cpu_us_per_delivery: f64,
+    pub deliveries_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Each measured server process, in the order of [`Setup::measured`].
+    pub servers: Vec<ServerCpu>,
+    pub client_cpu_us_per_delivery: f64,
     /// Followers that received every event.
-    complete: usize,
+    pub complete: usize,
     /// Followers told they lagged.
-    lagged: usize,
-    missed: u64,
-    unexplained_gaps: u64,
+    pub lagged: usize,
+    pub missed: u64,
+    pub unexplained_gaps: u64,
     /// CPU used by everything else on the machine, cores.
-    other_cores: f64,
-    threads: Vec<(String, f64)>,
+    pub other_cores: f64,
+}
+
+/// One measured server process's share of a run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServerCpu {
+    /// Its label in [`Setup::measured`].
+    pub label: &'static str,
+    pub cpu_us_per_delivery: f64,
+    /// Cores busy per kind of thread, busiest first.
+    pub threads: Vec<(String, f64)>,
+}
+
+impl FanoutRun {
+    /// Events the publisher produced per second.
+    pub fn published_per_sec(&self) -> f64 {
+        self.events_published as f64 / self.publish_secs
+    }
+
+    /// CPU per delivery of all measured server processes together, µs.
+    pub fn servers_cpu_us_per_delivery(&self) -> f64 {
+        self.servers.iter().map(|s| s.cpu_us_per_delivery).sum()
+    }
+
+    /// The median of each field over `r` (all of one variant and setup); any unexplained gap
+    /// in any run counts.
+    fn median(r: &[FanoutRun]) -> FanoutRun {
+        let servers = r[0]
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, first)| ServerCpu {
+                label: first.label,
+                cpu_us_per_delivery: stats::median_of(r, |x| x.servers[i].cpu_us_per_delivery),
+                threads: load::median_threads(r.iter().map(|x| x.servers[i].threads.as_slice())),
+            })
+            .collect();
+        FanoutRun {
+            subscribers: r[0].subscribers,
+            events_published: r[0].events_published,
+            publish_secs: stats::median_of(r, |x| x.publish_secs),
+            deliveries: stats::median_of(r, |x| x.deliveries as f64) as u64,
+            secs: stats::median_of(r, |x| x.secs),
+            deliveries_per_sec: stats::median_of(r, |x| x.deliveries_per_sec),
+            p50_ms: stats::median_of(r, |x| x.p50_ms),
+            p99_ms: stats::median_of(r, |x| x.p99_ms),
+            servers,
+            client_cpu_us_per_delivery: stats::median_of(r, |x| x.client_cpu_us_per_delivery),
+            complete: stats::median_of(r, |x| x.complete as f64) as usize,
+            lagged: stats::median_of(r, |x| x.lagged as f64) as usize,
+            missed: stats::median_of(r, |x| x.missed as f64) as u64,
+            unexplained_gaps: r.iter().map(|x| x.unexplained_gaps).sum(),
+            other_cores: stats::median_of(r, |x| x.other_cores),
+        }
+    }
+
+    /// One line for the progress log.
+    fn summary(&self) -> String {
+        let cpu: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("{} {:.2}", s.label, s.cpu_us_per_delivery))
+            .collect();
+        format!(
+            "{} deliveries, {:.0}/s, published in {:.2} s, p50 {:.2} ms, p99 {:.2} ms, µs CPU/delivery: {}, {} complete, {} lagged, {} unexplained",
+            self.deliveries,
+            self.deliveries_per_sec,
+            self.publish_secs,
+            self.p50_ms,
+            self.p99_ms,
+            cpu.join(", "),
+            self.complete,
+            self.lagged,
+            self.unexplained_gaps
+        )
+    }
+}
+
+/// Where a fan-out run publishes and follows, and whose CPU time it measures, as indexes into
+/// the scenario's servers.
+#[derive(Debug)]
+pub struct Setup {
+    /// For tables, logs and JSON.
+    pub label: &'static str,
+    /// The server the session is created on and the publishing `tools/call` goes to.
+    pub publisher: usize,
+    /// The server every follower subscribes to.
+    pub followers: usize,
+    /// The server processes whose CPU time is measured, with their labels.
+    pub measured: Vec<(&'static str, usize)>,
+}
+
+impl Setup {
+    /// Everything on server `index`.
+    pub fn single(label: &'static str, index: usize) -> Self {
+        Self {
+            label,
+            publisher: index,
+            followers: index,
+            measured: vec![(label, index)],
+        }
+    }
 }
 
 fn now_unix_nanos() -> i128 {
@@ -148,16 +253,24 @@ async fn follow(
     Ok(seen)
 }
 
-/// One fan-out run against `server`: a fresh session, `n` followers, `steps` events spread over
-/// `duration_ms` (0: as fast as possible).
-async fn run_once(
-    server: &Server,
+/// The followers of one run, subscribed and reading.
+struct Followers {
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Follower>>>,
+    /// Events received so far, all followers.
+    received: Arc<AtomicU64>,
+    /// Followers that have the last event.
+    done: Arc<AtomicUsize>,
+    stop: watch::Sender<bool>,
+}
+
+/// Subscribes `n` followers to `creds`'s events at `addr` (64 connecting at a time) and waits
+/// until every one is subscribed; each expects `steps` events.
+async fn subscribe(
+    addr: SocketAddr,
+    creds: &Creds,
     n: usize,
     steps: u64,
-    duration_ms: u64,
-) -> anyhow::Result<FanoutRun> {
-    let mut control = Conn::connect(server.addr).await?;
-    let creds: Creds = control.create_session().await?;
+) -> anyhow::Result<Followers> {
     let path = format!("/session/{}/events", creds.id);
     let received = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -166,7 +279,6 @@ async fn run_once(
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(n.max(1));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
-        let addr = server.addr;
         let path = path.clone();
         let bearer = creds.bearer.clone();
         let (received, done, stop) = (Arc::clone(&received), Arc::clone(&done), stop_rx.clone());
@@ -213,34 +325,49 @@ async fn run_once(
             .context("a follower task vanished")?;
         outcome.context("a follower could not subscribe")?;
     }
-    // Let the last subscriptions settle before measuring.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(Followers {
+        tasks,
+        received,
+        done,
+        stop: stop_tx,
+    })
+}
 
-    let machine_before = procfs::machine_busy_us()?;
-    let server_before = procfs::Snapshot::take(server.pid)?;
-    let client_before = procfs::Snapshot::take(std::process::id())?;
+/// Publishes `steps` events over `duration_ms` in session `creds` (`tools/call sleep`, with a
+/// progress token); returns how long the call took, s.
+async fn publish(
+    control: &mut Conn,
+    creds: &Creds,
+    steps: u64,
+    duration_ms: u64,
+) -> anyhow::Result<f64> {
     let start = Instant::now();
     let call = json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "sleep", "arguments": {"duration_ms": duration_ms, "steps": steps},
                    "_meta": {"progressToken": 5}}
     });
-    let request = control.mcp(&creds, Bytes::from(call.to_string()))?;
+    let request = control.mcp(creds, Bytes::from(call.to_string()))?;
     let (status, body) = control.exchange(request).await?;
-    let publish_secs = start.elapsed().as_secs_f64();
+    let secs = start.elapsed().as_secs_f64();
     if status != StatusCode::OK || !client::contains(&body, b"\"result\"") {
         bail!(
             "the publishing tools/call answered {status}: {}",
             String::from_utf8_lossy(&body[body.len().saturating_sub(300)..])
         );
     }
-    // Wait for every follower to have the last event, or for the stream to go quiet.
-    let mut last_count = received.load(Ordering::Relaxed);
+    Ok(secs)
+}
+
+/// Waits (up to 120 s) for every follower to have the last event, or for the streams to go
+/// quiet for [`QUIET`].
+async fn wait_for_followers(followers: &Followers, n: usize) {
+    let mut last_count = followers.received.load(Ordering::Relaxed);
     let mut quiet_since = Instant::now();
     let hard_stop = Instant::now() + Duration::from_secs(120);
-    while done.load(Ordering::Relaxed) < n && Instant::now() < hard_stop {
+    while followers.done.load(Ordering::Relaxed) < n && Instant::now() < hard_stop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let count = received.load(Ordering::Relaxed);
+        let count = followers.received.load(Ordering::Relaxed);
         if count != last_count {
             last_count = count;
             quiet_since = Instant::now();
@@ -248,35 +375,84 @@ async fn run_once(
             break;
         }
     }
-    let server_after = procfs::Snapshot::take(server.pid)?;
+}
+
+/// One fan-out run on `setup` of `servers`: a fresh session on the publisher's server, `n`
+/// followers on the followers' server, `variant`'s events.
+async fn run_once(
+    servers: &[Server],
+    setup: &Setup,
+    n: usize,
+    variant: &Variant,
+) -> anyhow::Result<FanoutRun> {
+    let steps = variant.steps;
+    let mut control = Conn::connect(servers[setup.publisher].addr).await?;
+    let creds: Creds = control.create_session().await?;
+    let followers = subscribe(servers[setup.followers].addr, &creds, n, steps).await?;
+    // Let the last subscriptions settle before measuring.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pids: Vec<u32> = setup
+        .measured
+        .iter()
+        .map(|&(_, i)| servers[i].pid)
+        .collect();
+    let snapshots = || {
+        pids.iter()
+            .map(|&pid| procfs::Snapshot::take(pid))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let machine_before = procfs::machine_busy_us()?;
+    let servers_before = snapshots()?;
+    let client_before = procfs::Snapshot::take(std::process::id())?;
+    let start = Instant::now();
+    let publish_secs = publish(&mut control, &creds, steps, variant.duration_ms).await?;
+    wait_for_followers(&followers, n).await;
+    let servers_after = snapshots()?;
     let client_after = procfs::Snapshot::take(std::process::id())?;
     let machine_after = procfs::machine_busy_us()?;
-    let server_cpu = server_after.cpu_since(&server_before);
+    let wall = start.elapsed().as_secs_f64();
+    let server_cpu: Vec<f64> = servers_after
+        .iter()
+        .zip(&servers_before)
+        .map(|(after, before)| after.cpu_since(before))
+        .collect();
     let client_cpu = client_after.cpu_since(&client_before);
-    let other_cores = ((machine_after - machine_before - server_cpu - client_cpu)
-        / 1e6
-        / start.elapsed().as_secs_f64())
-    .max(0.0);
-    let _ = stop_tx.send(true);
-    let mut followers = Vec::with_capacity(n);
-    for task in tasks {
-        followers.push(task.await??);
+    let other_cores =
+        ((machine_after - machine_before - server_cpu.iter().sum::<f64>() - client_cpu)
+            / 1e6
+            / wall)
+            .max(0.0);
+    let _ = followers.stop.send(true);
+    let mut seen = Vec::with_capacity(n);
+    for task in followers.tasks {
+        seen.push(task.await??);
     }
-    let end = followers
+    let end = seen
         .iter()
         .filter_map(|f| f.last_receive)
         .max()
         .unwrap_or(start);
     let secs = (end - start).as_secs_f64().max(1e-6);
-    let deliveries: u64 = followers.iter().map(|f| f.events).sum();
-    let mut latencies: Vec<u32> = followers
+    let deliveries: u64 = seen.iter().map(|f| f.events).sum();
+    let mut latencies: Vec<u32> = seen
         .iter_mut()
         .flat_map(|f| std::mem::take(&mut f.latencies_us))
         .collect();
     if deliveries == 0 {
         bail!("no event reached any follower");
     }
-    let wall = start.elapsed().as_secs_f64();
+    let servers = setup
+        .measured
+        .iter()
+        .zip(servers_after.iter().zip(&servers_before))
+        .zip(&server_cpu)
+        .map(|((&(label, _), (after, before)), &cpu)| ServerCpu {
+            label,
+            cpu_us_per_delivery: cpu / deliveries as f64,
+            threads: after.utilization_since(before, wall),
+        })
+        .collect();
     Ok(FanoutRun {
         subscribers: n,
         events_published: steps,
@@ -286,96 +462,114 @@ async fn run_once(
         deliveries_per_sec: deliveries as f64 / secs,
         p50_ms: stats::percentile_ms(&mut latencies, 50.0),
         p99_ms: stats::percentile_ms(&mut latencies, 99.0),
-        server_cpu_us_per_delivery: server_cpu / deliveries as f64,
+        servers,
         client_cpu_us_per_delivery: client_cpu / deliveries as f64,
-        complete: followers.iter().filter(|f| f.events == steps).count(),
-        lagged: followers.iter().filter(|f| f.lag_notices > 0).count(),
-        missed: followers.iter().map(|f| f.missed).sum(),
-        unexplained_gaps: followers.iter().map(|f| f.unexplained).sum(),
+        complete: seen.iter().filter(|f| f.events == steps).count(),
+        lagged: seen.iter().filter(|f| f.lag_notices > 0).count(),
+        missed: seen.iter().map(|f| f.missed).sum(),
+        unexplained_gaps: seen.iter().map(|f| f.unexplained).sum(),
         other_cores,
-        threads: server_after.utilization_since(&server_before, wall),
     })
 }
 
 /// How a fan-out variant publishes.
 #[derive(Debug, Clone, Copy)]
-struct Variant {
-    name: &'static str,
-    steps: u64,
-    duration_ms: u64,
+pub struct Variant {
+    pub name: &'static str,
+    pub steps: u64,
+    pub duration_ms: u64,
 }
 
-/// The scenario: a burst (as fast as the publisher can) and a paced stream (one event per
-/// `settings.fanout_interval_ms`), daemon and ceiling alternating, `settings.runs` times.
-pub async fn fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
-    let n = settings.subscribers;
-    let variants = [
-        Variant {
-            name: "burst",
-            steps: settings.events,
-            duration_ms: 0,
-        },
-        Variant {
-            name: "paced",
-            steps: settings.paced_events,
-            duration_ms: settings.paced_events * settings.fanout_interval_ms,
-        },
-    ];
-    let mut config = settings.daemon_config(1000);
-    config.set("sessions.max_subscribers", &(n + 16).to_string());
-    let daemon = servers::start_daemon(&settings.daemon, &mut config)?;
-    let ceiling = servers::start_ceiling(settings.subscriber_queue)?;
-    let mut servers = [daemon, ceiling];
-    let mut runs: Vec<[Vec<FanoutRun>; 2]> =
-        variants.iter().map(|_| [Vec::new(), Vec::new()]).collect();
+impl Variant {
+    /// A burst (as fast as the publisher can) and a paced stream (one event per
+    /// `settings.fanout_interval_ms`).
+    pub fn both(settings: &Settings) -> [Variant; 2] {
+        [
+            Variant {
+                name: "burst",
+                steps: settings.events,
+                duration_ms: 0,
+            },
+            Variant {
+                name: "paced",
+                steps: settings.paced_events,
+                duration_ms: settings.paced_events * settings.fanout_interval_ms,
+            },
+        ]
+    }
+
+    /// Whether the publisher goes as fast as it can.
+    pub fn is_burst(&self) -> bool {
+        self.duration_ms == 0
+    }
+}
+
+/// What [`measure`] found.
+pub struct Measured {
+    /// The median of each variant on each setup: `medians[variant][setup]`.
+    pub medians: Vec<Vec<FanoutRun>>,
+    /// Every run, as measured.
+    pub runs: serde_json::Value,
+}
+
+/// Runs every variant on every setup `settings.runs` times, alternating run by run so that
+/// drift on a noisy machine hits all setups alike, with `n` followers; checks after each run
+/// that every server is still up.
+pub async fn measure(
+    scenario: &str,
+    settings: &Settings,
+    servers: &mut [Server],
+    setups: &[Setup],
+    variants: &[Variant],
+    n: usize,
+) -> anyhow::Result<Measured> {
+    let mut runs: Vec<Vec<Vec<FanoutRun>>> =
+        vec![vec![Vec::with_capacity(settings.runs); setups.len()]; variants.len()];
     let mut all_runs = Vec::new();
     for _ in 0..settings.runs {
         for (v, variant) in variants.iter().enumerate() {
-            for (i, server) in servers.iter_mut().enumerate() {
-                let run = run_once(server, n, variant.steps, variant.duration_ms).await?;
-                server.check_alive()?;
+            for (s, setup) in setups.iter().enumerate() {
+                let run = run_once(servers, setup, n, variant).await?;
+                for server in servers.iter_mut() {
+                    server.check_alive()?;
+                }
                 eprintln!(
-                    "  fanout {} {}: {} deliveries, {:.0}/s, published in {:.2} s, p50 {:.2} ms, {:.2} µs CPU/delivery, {} complete, {} lagged, {} unexplained",
+                    "  {scenario} {} {}: {}",
                     variant.name,
-                    server.kind.label(),
-                    run.deliveries,
-                    run.deliveries_per_sec,
-                    run.publish_secs,
-                    run.p50_ms,
-                    run.server_cpu_us_per_delivery,
-                    run.complete,
-                    run.lagged,
-                    run.unexplained_gaps
+                    setup.label,
+                    run.summary()
                 );
-                all_runs.push(json!({"variant": variant.name, "server": server.kind, "run": run}));
-                runs[v][i].push(run);
+                all_runs.push(json!({"variant": variant.name, "setup": setup.label, "run": run}));
+                runs[v][s].push(run);
             }
         }
     }
+    Ok(Measured {
+        medians: runs
+            .iter()
+            .map(|per_setup| per_setup.iter().map(|r| FanoutRun::median(r)).collect())
+            .collect(),
+        runs: serde_json::Value::Array(all_runs),
+    })
+}
+
+/// The scenario: a burst and a paced stream, daemon and ceiling alternating, `settings.runs`
+/// times.
+pub async fn fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
+    let n = settings.subscribers;
+    let variants = Variant::both(settings);
+    let mut config = settings.fanout_daemon_config(n);
+    let daemon = servers::start_daemon(&settings.daemon, &mut config)?;
+    let ceiling = servers::start_ceiling(settings.subscriber_queue)?;
+    let mut servers = [daemon, ceiling];
+    let setups = [
+        Setup::single(Kind::Daemon.label(), 0),
+        Setup::single(Kind::Ceiling.label(), 1),
+    ];
+    let measured = measure("fanout", settings, &mut servers, &setups, &variants, n).await?;
     for server in servers {
         server.stop();
     }
-    let median = |r: &[FanoutRun], variant: &Variant| -> FanoutRun {
-        FanoutRun {
-            subscribers: n,
-            events_published: variant.steps,
-            publish_secs: stats::median_of(r, |x| x.publish_secs),
-            deliveries: stats::median_of(r, |x| x.deliveries as f64) as u64,
-            secs: stats::median_of(r, |x| x.secs),
-            deliveries_per_sec: stats::median_of(r, |x| x.deliveries_per_sec),
-            p50_ms: stats::median_of(r, |x| x.p50_ms),
-            p99_ms: stats::median_of(r, |x| x.p99_ms),
-            server_cpu_us_per_delivery: stats::median_of(r, |x| x.server_cpu_us_per_delivery),
-            client_cpu_us_per_delivery: stats::median_of(r, |x| x.client_cpu_us_per_delivery),
-            complete: stats::median_of(r, |x| x.complete as f64) as usize,
-            lagged: stats::median_of(r, |x| x.lagged as f64) as usize,
-            missed: stats::median_of(r, |x| x.missed as f64) as u64,
-            // Any unexplained gap in any run counts.
-            unexplained_gaps: r.iter().map(|x| x.unexplained_gaps).sum(),
-            other_cores: stats::median_of(r, |x| x.other_cores),
-            threads: load::median_threads(r.iter().map(|x| x.threads.as_slice())),
-        }
-    };
     let mut table = Table::new(
         format!(
             "{n} followers of one session; burst: {} events as fast as the publisher goes; paced: \
@@ -400,32 +594,31 @@ pub async fn fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
     );
     let mut targets = Vec::new();
     let mut unexplained = 0;
-    for (v, variant) in variants.iter().enumerate() {
-        let daemon = median(&runs[v][0], variant);
-        let ceiling = median(&runs[v][1], variant);
-        for (kind, run) in [(Kind::Daemon, &daemon), (Kind::Ceiling, &ceiling)] {
+    for (variant, medians) in variants.iter().zip(&measured.medians) {
+        let [daemon, ceiling] = [&medians[0], &medians[1]];
+        for (setup, run) in setups.iter().zip([daemon, ceiling]) {
             table.row(vec![
                 variant.name.into(),
-                kind.label().into(),
-                fmt(run.events_published as f64 / run.publish_secs),
+                setup.label.into(),
+                fmt(run.published_per_sec()),
                 fmt(run.deliveries_per_sec),
                 ratio(run.deliveries_per_sec, ceiling.deliveries_per_sec),
                 format!("{} / {}", fmt(run.p50_ms), fmt(run.p99_ms)),
-                fmt(run.server_cpu_us_per_delivery),
+                fmt(run.servers_cpu_us_per_delivery()),
                 fmt(run.client_cpu_us_per_delivery),
                 format!("{} / {}", run.complete, run.lagged),
                 run.missed.to_string(),
                 run.unexplained_gaps.to_string(),
-                load::describe_threads(&run.threads),
+                load::describe_threads(&run.servers[0].threads),
                 fmt(run.other_cores),
             ]);
         }
         // The target is for a publisher going as fast as it can; the paced stream (one write
         // per follower per event, no batching possible) measures latency.
-        if variant.duration_ms == 0 {
+        if variant.is_burst() {
             targets.push(Target::at_most(
                 format!("fanout: daemon CPU per delivery, {}", variant.name),
-                daemon.server_cpu_us_per_delivery,
+                daemon.servers_cpu_us_per_delivery(),
                 2.0,
                 "µs",
             ));
@@ -439,14 +632,11 @@ pub async fn fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
         "events",
     ));
     let notes = vec![
-        "a follower is complete when it received all events; one that fell more than the \
-         subscriber queue behind is sent `event: lagged` with the count it missed (counted \
-         above); an id gap no lag notice accounts for is an unexplained gap (a loss)"
-            .to_owned(),
-        "publish→receive is the event's own `timestamp` (taken when the tool reports) against \
-         the time the load generator parsed it; in the burst the publisher outruns what one \
-         load-generator process can read, so this is mostly time spent queued in socket buffers"
-            .to_owned(),
+        LOSS_NOTE.to_owned(),
+        format!(
+            "{LATENCY_NOTE}; in the burst the publisher outruns what one load-generator process \
+             can read, so this is mostly time spent queued in socket buffers"
+        ),
         "the ceiling broadcasts pre-formatted events through one tokio broadcast channel of the \
          same capacity as the daemon's subscriber queue, yielding after each (burst) or sleeping \
          like the `sleep` tool (paced); the daemon also streams each progress notification back \
@@ -458,6 +648,15 @@ pub async fn fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
         tables: vec![table],
         targets,
         notes,
-        runs: serde_json::Value::Array(all_runs),
+        runs: measured.runs,
     })
 }
+
+/// How a follower's losses are counted, for the notes of both fan-out scenarios.
+pub const LOSS_NOTE: &str = "a follower is complete when it received all events; one that fell \
+     more than the subscriber queue behind is sent `event: lagged` with the count it missed \
+     (counted above); an id gap no lag notice accounts for is an unexplained gap (a loss)";
+
+/// How latency is measured, for the notes of both fan-out scenarios.
+pub const LATENCY_NOTE: &str = "publish→receive is the event's own `timestamp` (taken when the \
+     tool reports) against the time the load generator parsed it";

@@ -1,9 +1,11 @@
-//! Starting and stopping the two servers under test, each as a process of its own so that its
-//! CPU time and memory can be read from /proc the same way: the daemon (release build, with a
-//! generated configuration) and the ceiling (this binary's hidden `ceiling` subcommand).
+//! Starting and stopping the servers under test, each as a process of its own so that its CPU
+//! time and memory can be read from /proc the same way: the daemon (release build, with a
+//! generated configuration), the ceiling (this binary's hidden `ceiling` subcommand), and for
+//! the cluster scenario the `redis-server` the daemons share.
 
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::SocketAddr;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -24,6 +26,8 @@ pub enum Kind {
     Daemon,
     /// The minimal actix-web server doing the same HTTP exchange and no work.
     Ceiling,
+    /// The Redis server of a cluster of daemons.
+    Redis,
 }
 
 impl Kind {
@@ -32,6 +36,7 @@ impl Kind {
         match self {
             Self::Daemon => "daemon",
             Self::Ceiling => "ceiling",
+            Self::Redis => "redis",
         }
     }
 }
@@ -307,6 +312,97 @@ pub fn start_ceiling(queue: usize) -> anyhow::Result<Server> {
         .current_dir(dir.path());
     let log = dir.path().join("ceiling.log");
     spawn(Kind::Ceiling, command, dir, log)
+}
+
+/// Why a scenario needing Redis cannot run.
+pub const NO_REDIS: &str = "redis-server is not on PATH; install it: bash tests/cluster/setup.sh";
+
+/// The `redis-server` executable on PATH, if any.
+pub fn redis_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|file| {
+            std::fs::metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Starts `redis-server` (from PATH) on a free loopback port, persisting nothing, in a fresh
+/// temporary folder, and waits until it answers PING. The port is free when chosen; should
+/// another process take it before Redis binds it, Redis exits and another port is tried (three
+/// in all).
+pub fn start_redis() -> anyhow::Result<Server> {
+    let binary = redis_server().context(NO_REDIS)?;
+    let mut attempt = start_redis_on(&binary, free_port()?);
+    for _ in 1..3 {
+        if attempt.is_ok() {
+            break;
+        }
+        attempt = start_redis_on(&binary, free_port()?);
+    }
+    attempt
+}
+
+/// A loopback port nothing listens on right now.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_redis_on(binary: &Path, port: u16) -> anyhow::Result<Server> {
+    let dir = tempfile::Builder::new()
+        .prefix("construct-bench-redis-")
+        .tempdir()?;
+    let log = dir.path().join("redis.log");
+    let output = std::fs::File::create(&log)?;
+    let mut command = Command::new(binary);
+    command
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(output.try_clone()?)
+        .stderr(output);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start redis: {command:?}"))?;
+    // From here on, dropping `server` stops the process.
+    let mut server = Server {
+        kind: Kind::Redis,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        pid: child.id(),
+        child,
+        log,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !answers_ping(server.addr) {
+        server.check_alive()?;
+        if Instant::now() >= deadline {
+            bail!(
+                "redis did not answer PING on {} within {START_TIMEOUT:?}; log tail:\n{}",
+                server.addr,
+                tail(&server.log)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+/// Whether a Redis server at `addr` answers `PING` within half a second.
+fn answers_ping(addr: SocketAddr) -> bool {
+    let timeout = Duration::from_millis(500);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let mut answer = [0u8; 7];
+    stream.set_read_timeout(Some(timeout)).is_ok()
+        && stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && answer == *b"+PONG\r\n"
 }
 
 /// Where the daemon binary is, building it first when asked.
