@@ -15,8 +15,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::cluster::{ClusterConfig, SharedStore};
 use construct_actors::{
-    Create, Creator, RegistryLimits, SessionLimits, SessionRegistry, Shutdown, TicketBook,
-    TicketLimits,
+    Create, Creator, RegistryLimits, SessionDirectory, SessionLimits, SessionRegistry, Shutdown,
+    TicketBook, TicketLimits,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
@@ -97,8 +97,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = HttpServer::new({
         let state = state.clone();
         move || {
+            // Built on each worker's thread: the directory runs there, next to the sessions
+            // its requests create.
+            let directory = SessionDirectory::new(state.registry.clone()).start();
             App::new()
                 .app_data(state.clone())
+                .app_data(web::Data::new(directory))
                 .wrap(from_fn(guard::check))
                 // Outermost, so that it times and logs everything, the fence's refusals too.
                 .wrap(from_fn(request_log::log))
@@ -136,6 +140,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
 
     let handle = server.handle();
+    let call_slots = Arc::clone(&state.call_slots);
+    let max_calls = state.config.tools.max_concurrent_calls;
     actix_rt::spawn(async move {
         tokio::select! {
             _ = interrupt.recv() => {}
@@ -143,7 +149,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
         let _ = registry.send(Shutdown).await;
-        handle.stop(true).await;
+        // Sessions run on the HTTP workers' threads, and actix stops an idle worker (its
+        // sessions with it) as soon as the server stops. So first stop accepting, and let the
+        // running calls finish within the grace period; then stop.
+        handle.pause().await;
+        let all = u32::try_from(max_calls).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(grace, call_slots.acquire_many(all)).await;
+        // Drained: the last responses finish writing. Not: the grace period is over.
+        handle.stop(drained.is_ok()).await;
     });
     server.await?;
     if let Some(file) = discovery {
@@ -169,6 +182,7 @@ async fn stateless_session(
             cwd,
             label: Some("stateless requests".into()),
             by: Creator::Daemon,
+            home: None,
         })
         .await
         .context("the session registry did not start")?

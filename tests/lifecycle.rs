@@ -83,6 +83,31 @@ async fn a_running_call_finishes_during_graceful_shutdown() {
 }
 
 #[tokio::test]
+async fn a_call_outlasting_the_grace_period_does_not_hold_the_shutdown_up() {
+    let mut daemon = Daemon::start("[server]\nshutdown_grace = \"1s\"\n");
+    let session = daemon.session().await;
+    let response = daemon
+        .mcp(
+            &session,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "sleep", "arguments": {"duration_ms": 60000, "steps": 60}}}),
+        )
+        .await;
+    let mut stream = common::sse(response);
+    assert_eq!(
+        next_data(&mut stream).await["method"],
+        "notifications/progress"
+    );
+    let started = std::time::Instant::now();
+    assert!(daemon.terminate().success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn sigterm_ends_event_streams() {
     let mut daemon = Daemon::start("");
     let session = daemon.session().await;

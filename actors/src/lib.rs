@@ -1,10 +1,15 @@
 //! The session core of construct-actor: sessions, their events and their followers, as actors.
 //!
 //! This crate knows nothing of HTTP. A [`SessionRegistry`] owns every session; each session is a
-//! [`SessionActor`] holding its identity, activity and subscribers. The daemon asks them things
-//! only by sending the messages in [`messages`]; no lock guards any of this state.
+//! [`SessionActor`] holding its identity, activity and subscribers, running on the thread of the
+//! HTTP worker that created it; each worker reaches sessions through its own
+//! [`SessionDirectory`], so that most requests never cross threads. The daemon asks them things
+//! only by sending the messages in [`messages`]; no lock guards any of this state. In cluster mode
+//! ([`cluster`]) sessions and their events live in Redis, and a session's actor is one node's face
+//! of it.
 
 pub mod cluster;
+pub mod directory;
 pub mod event;
 pub mod history;
 pub mod messages;
@@ -16,12 +21,13 @@ pub mod subscriber;
 pub mod ticket;
 pub mod token;
 
+pub use directory::SessionDirectory;
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
     AuthError, Authenticate, Authorize, Authorized, BeginCall, BeginCallError, CancelCall,
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Describe, EndCall, Forget,
-    ListSessions, ListedSession, Lookup, Publish, SessionInfo, SessionSettings, Shutdown, Stop,
-    Subscribe, SubscribeAfter, SubscribeError, Unavailable, UpdateSettings,
+    ListSessions, ListedSession, Locate, Lookup, Publish, SessionInfo, SessionSettings, Shutdown,
+    Stop, Subscribe, SubscribeAfter, SubscribeError, Unavailable, UpdateSettings,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};

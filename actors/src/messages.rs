@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use actix::ArbiterHandle;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -29,6 +30,10 @@ pub struct Create {
     pub label: Option<String>,
     /// Who asks for it.
     pub by: Creator,
+    /// The arbiter (thread) the session's actor should run on: the HTTP worker that asked, so
+    /// that its requests there reach the session without crossing threads. `None`: the
+    /// registry's own.
+    pub home: Option<ArbiterHandle>,
 }
 
 /// Who creates a session, which decides the limits it is created under.
@@ -93,12 +98,21 @@ impl From<StoreError> for Unavailable {
 #[rtype(result = "Option<Addr<SessionActor>>")]
 pub struct Lookup(pub Uuid);
 
-/// To the registry: find session `id` and check `token` against it, in one trip from the caller.
-///
-/// The registry forwards [`Authenticate`] to the session itself, so a request's worker thread
-/// crosses to the actors once, not once to find the session and again to authenticate.
-/// Replies with the session's actor and facts; an unknown session and a wrong token get the very
-/// same refusal.
+/// To the registry: the actor of session `id`, loading it from the shared store (cluster mode)
+/// when no actor of it runs here; one loaded is started on `home`. `None` when there is no such
+/// session.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Option<Addr<SessionActor>>, Unavailable>")]
+pub struct Locate {
+    /// The session.
+    pub id: Uuid,
+    /// Where to start its actor, should it have to be started.
+    pub home: ArbiterHandle,
+}
+
+/// To a worker's [`SessionDirectory`](crate::SessionDirectory): find session `id` and check
+/// `token` against it. Replies with the session's actor and facts; an unknown session and a
+/// wrong token get the very same refusal.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<Authorized, AuthError>")]
 pub struct Authorize {

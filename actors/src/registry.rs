@@ -3,9 +3,10 @@
 //! It maps session ids to the addresses of their [`SessionActor`]s and enforces the limits on how
 //! many clients' sessions may live at once and how fast one client address may create them (the
 //! daemon's own sessions, which no client can multiply, count against neither). It holds no session
-//! state itself: once a caller has a session's address it talks to that session directly, so the
-//! registry is one quick hash-map step on each request's path, never a place where requests queue
-//! behind tool work.
+//! state itself: callers (each worker's [`SessionDirectory`](crate::SessionDirectory)) ask it for
+//! a session's address once and then talk to that session directly, so the registry is not on
+//! the path of most requests, and never a place where requests queue behind tool work. It starts
+//! each session's actor on the arbiter it is asked to (the creating worker's).
 //!
 //! A session that stops, however it ends, tells the registry to forget it ([`Forget`]). Should
 //! that word be lost, a dead session is still dropped when a lookup meets it or when the limit
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix::ArbiterHandle;
 use actix::fut::{self, wrap_future};
 use actix::prelude::*;
 use chrono::Utc;
@@ -23,8 +25,8 @@ use uuid::Uuid;
 
 use crate::cluster::{SessionRecord, SharedStore};
 use crate::messages::{
-    AuthError, Authenticate, Authorize, Authorized, CloseSubscriptions, Create, CreateError,
-    CreatedSession, Creator, Forget, ListSessions, ListedSession, Lookup, Shutdown, Unavailable,
+    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
+    ListedSession, Locate, Lookup, Shutdown, Unavailable,
 };
 use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
@@ -43,6 +45,18 @@ pub struct RegistryLimits {
     pub create_per_minute: usize,
     /// The bounds each session gets.
     pub session: SessionLimits,
+}
+
+/// What a session's actor is started from.
+struct Face {
+    /// Who the session is.
+    record: SessionRecord,
+    /// Cluster mode: the store that holds it, of which the actor is this node's face.
+    store: Option<SharedStore>,
+    /// Its bounds.
+    limits: SessionLimits,
+    /// The arbiter to run it on; `None`: the registry's.
+    home: Option<ArbiterHandle>,
 }
 
 /// The actor owning the id → session map.
@@ -108,16 +122,14 @@ impl SessionRegistry {
     /// Starts the actor of a new session and keeps its address.
     fn register(
         &mut self,
-        record: SessionRecord,
-        store: Option<SharedStore>,
-        limits: SessionLimits,
+        face: Face,
         by: Creator,
         token: String,
         ctx: &mut Context<Self>,
     ) -> CreatedSession {
-        let id = record.id;
-        let cwd: Arc<Path> = Arc::from(record.cwd.as_path());
-        let session = self.start(record, store, limits, ctx);
+        let id = face.record.id;
+        let cwd: Arc<Path> = Arc::from(face.record.cwd.as_path());
+        let session = self.start(face, ctx);
         if by == Creator::Daemon {
             self.own.insert(id);
         } else {
@@ -132,15 +144,14 @@ impl SessionRegistry {
         }
     }
 
-    /// Starts a session's actor (this node's face of it, when `store` holds it) and keeps its
-    /// address.
-    fn start(
-        &mut self,
-        record: SessionRecord,
-        store: Option<SharedStore>,
-        limits: SessionLimits,
-        ctx: &mut Context<Self>,
-    ) -> Addr<SessionActor> {
+    /// Starts a session's actor and keeps its address.
+    fn start(&mut self, face: Face, ctx: &mut Context<Self>) -> Addr<SessionActor> {
+        let Face {
+            record,
+            store,
+            limits,
+            home,
+        } = face;
         let id = record.id;
         let registry = ctx.address().recipient();
         let actor = match store {
@@ -154,7 +165,10 @@ impl SessionRegistry {
                 registry,
             ),
         };
-        let session = actor.start();
+        let session = match home {
+            Some(home) => SessionActor::start_in_arbiter(&home, move |_| actor),
+            None => actor.start(),
+        };
         self.sessions.insert(id, session.clone());
         session
     }
@@ -164,6 +178,7 @@ impl SessionRegistry {
     fn find(
         &mut self,
         id: Uuid,
+        home: ArbiterHandle,
     ) -> ResponseActFuture<Self, Result<Option<Addr<SessionActor>>, Unavailable>> {
         let store = match (self.live(id), &self.store) {
             (Some(session), _) => return Box::pin(fut::ready(Ok(Some(session)))),
@@ -183,8 +198,13 @@ impl SessionRegistry {
                 if let Some(session) = registry.live(id) {
                     return Ok(Some(session));
                 }
-                let limits = registry.limits.session;
-                let session = registry.start(record, Some(store), limits, ctx);
+                let face = Face {
+                    record,
+                    store: Some(store),
+                    limits: registry.limits.session,
+                    home: Some(home),
+                };
+                let session = registry.start(face, ctx);
                 registry.record_live();
                 Ok(Some(session))
             }),
@@ -257,12 +277,18 @@ impl Handler<Create> for SessionRegistry {
             last_activity: now,
         };
         let token = token.reveal();
-        let store = match (&self.store, msg.by) {
+        let (by, home) = (msg.by, msg.home);
+        let store = match (&self.store, by) {
             (Some(store), Creator::Client(_)) => store.clone(),
             // The daemon's own sessions serve this node alone: they stay here.
             _ => {
-                let created = self.register(record, None, limits, msg.by, token, ctx);
-                return Box::pin(fut::ready(Ok(created)));
+                let face = Face {
+                    record,
+                    store: None,
+                    limits,
+                    home,
+                };
+                return Box::pin(fut::ready(Ok(self.register(face, by, token, ctx))));
             }
         };
         let saved = {
@@ -276,8 +302,13 @@ impl Handler<Create> for SessionRegistry {
         };
         Box::pin(
             wrap_future(saved).map(move |saved, registry: &mut Self, ctx| {
-                let record = saved.map_err(Unavailable::from)?;
-                Ok(registry.register(record, Some(store), limits, msg.by, token, ctx))
+                let face = Face {
+                    record: saved.map_err(Unavailable::from)?,
+                    store: Some(store),
+                    limits,
+                    home,
+                };
+                Ok(registry.register(face, by, token, ctx))
             }),
         )
     }
@@ -291,29 +322,11 @@ impl Handler<Lookup> for SessionRegistry {
     }
 }
 
-impl Handler<Authorize> for SessionRegistry {
-    type Result = ResponseActFuture<Self, Result<Authorized, AuthError>>;
+impl Handler<Locate> for SessionRegistry {
+    type Result = ResponseActFuture<Self, Result<Option<Addr<SessionActor>>, Unavailable>>;
 
-    fn handle(
-        &mut self,
-        Authorize { id, token }: Authorize,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let found = self.find(id);
-        // Sessions run on this actor's thread, so the hop to the session is a mailbox push, not
-        // a cross-thread wake-up; it runs as a future of its own so that the registry goes on
-        // serving while the session answers.
-        Box::pin(found.then(move |found, _, _| {
-            wrap_future(async move {
-                let session = found?.ok_or(AuthError::Unauthorized)?;
-                // A session that ended meanwhile is answered like an unknown one.
-                let info = session
-                    .send(Authenticate { token })
-                    .await
-                    .map_err(|_| AuthError::Unauthorized)??;
-                Ok(Authorized { session, info })
-            })
-        }))
+    fn handle(&mut self, Locate { id, home }: Locate, _: &mut Self::Context) -> Self::Result {
+        self.find(id, home)
     }
 }
 

@@ -155,6 +155,7 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
             cwd: std::env::temp_dir(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            home: None,
         })
         .await
         .unwrap()

@@ -125,6 +125,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
             cwd: std::env::temp_dir(),
             label: None,
             by: Creator::Daemon,
+            home: None,
         })
         .await
         .unwrap()
@@ -134,6 +135,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
             cwd: std::env::temp_dir(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            home: None,
         })
         .await
         .unwrap()

@@ -41,6 +41,7 @@ fn create_by(by: Creator) -> Create {
         cwd: std::env::temp_dir(),
         label: Some("test".into()),
         by,
+        home: None,
     }
 }
 

@@ -52,6 +52,7 @@ async fn create(registry: &Addr<SessionRegistry>) -> CreatedSession {
             cwd: std::env::temp_dir(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            home: None,
         })
         .await
         .unwrap()

@@ -7,11 +7,14 @@
 
 use actix::prelude::*;
 use actix_web::HttpRequest;
-use construct_actors::{AuthError, Authorize, Authorized, SessionActor, SessionInfo};
+use actix_web::web::Data;
+use construct_actors::{
+    AuthError, Authorize, Authorized, SessionActor, SessionDirectory, SessionInfo,
+};
 use uuid::Uuid;
 
 use super::error::HttpError;
-use super::{ASK_TIMEOUT, AppState, ask, unanswered};
+use super::{ASK_TIMEOUT, ask, unanswered};
 
 /// The header naming the session a request acts in.
 pub const SESSION_HEADER: &str = "X-Construct-Session";
@@ -65,23 +68,25 @@ pub fn path_session(text: &str) -> Result<Uuid, HttpError> {
 /// The session named in a URL path, authenticated by the request's bearer token: the check
 /// every `/session/{id}/…` route makes.
 pub async fn authenticate_path(
-    state: &AppState,
     req: &HttpRequest,
     path: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
     let token = bearer(req)?;
     let id = path_session(path)?;
-    authenticate(state, id, token).await
+    authenticate(req, id, token).await
 }
 
-/// Finds session `id` and checks `token` against it.
+/// Finds session `id` and checks `token` against it, through the worker's directory.
 pub async fn authenticate(
-    state: &AppState,
+    req: &HttpRequest,
     id: Uuid,
     token: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
+    let directory = req
+        .app_data::<Data<Addr<SessionDirectory>>>()
+        .ok_or_else(|| HttpError::Unavailable("this worker has no session directory".into()))?;
     let Authorized { session, info } = ask(
-        &state.registry,
+        directory,
         Authorize {
             id,
             token: token.to_owned(),

@@ -56,7 +56,7 @@ pub async fn follow(
             let id = auth::path_session(&path)?;
             ticket::redeem(&state, id, presented).await?
         }
-        None => auth::authenticate_path(&state, &req, &path).await?.0,
+        None => auth::authenticate_path(&req, &path).await?.0,
     };
     let receiver = match resume {
         Some(seen) => auth::ask_session(&session, SubscribeAfter(seen)).await?,

@@ -14,8 +14,8 @@ use actix_web::HttpRequest;
 use construct_actors::{SessionActor, SessionInfo};
 use uuid::Uuid;
 
+use super::auth;
 use super::error::HttpError;
-use super::{AppState, auth};
 use crate::mcp::version::Era;
 
 /// The standard session header.
@@ -77,11 +77,11 @@ impl Identity {
     /// The session these credentials open, with its facts. `None` for [`Identity::Anonymous`].
     pub async fn open(
         &self,
-        state: &AppState,
+        req: &HttpRequest,
     ) -> Result<Option<(Addr<SessionActor>, SessionInfo)>, HttpError> {
         match self {
-            Self::Construct { id, token } => auth::authenticate(state, *id, token).await.map(Some),
-            Self::Standard { id, token } => match auth::authenticate(state, *id, token).await {
+            Self::Construct { id, token } => auth::authenticate(req, *id, token).await.map(Some),
+            Self::Standard { id, token } => match auth::authenticate(req, *id, token).await {
                 Ok(opened) => Ok(Some(opened)),
                 Err(HttpError::Unauthorized(_)) => Err(HttpError::SessionNotFound),
                 Err(other) => Err(other),

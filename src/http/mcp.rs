@@ -79,7 +79,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let identity = Identity::of(&req, Era::Legacy)?;
     accept::require_stream(&req)?;
     let (session, info) = identity
-        .open(&state)
+        .open(&req)
         .await?
         .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
     let keep_alive = state.config.server.keep_alive;
@@ -114,10 +114,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
 }
 
 /// `DELETE /mcp`: end the caller's session now.
-pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, HttpError> {
+pub async fn delete(req: HttpRequest) -> Result<HttpResponse, HttpError> {
     if Era::of(protocol_version(&req)?) == Era::Modern {
         return Err(HttpError::MethodNotAllowed(
             "stateless clients have no session to end",
@@ -125,7 +122,7 @@ pub async fn delete(
     }
     let identity = Identity::of(&req, Era::Legacy)?;
     let (session, info) = identity
-        .open(&state)
+        .open(&req)
         .await?
         .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
     ask(&session, Stop).await??;
@@ -139,7 +136,7 @@ async fn legacy(
     state: &AppState,
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
-    let Some((session, info)) = identity.open(state).await? else {
+    let Some((session, info)) = identity.open(req).await? else {
         let incoming = read(req, payload, state).await?;
         return match incoming {
             Incoming::Request(request) if request.method == "initialize" => {
@@ -160,7 +157,7 @@ async fn modern(
     state: &AppState,
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
-    let (session, cwd) = match identity.open(state).await? {
+    let (session, cwd) = match identity.open(req).await? {
         Some((session, info)) => (session, info.cwd),
         None => {
             api_key::require(req, &state.config.security)?;
@@ -202,6 +199,7 @@ async fn initialize(
             cwd: state.stateless.cwd.to_path_buf(),
             label,
             by: super::creator(req),
+            home: Some(actix::Arbiter::current()),
         },
     )
     .await??;

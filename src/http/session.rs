@@ -72,6 +72,8 @@ pub async fn create(
             cwd,
             label: request.label,
             by: creator(&req),
+            // The session runs on this worker, where its client's connection is.
+            home: Some(actix::Arbiter::current()),
         },
     )
     .await??;
@@ -87,9 +89,8 @@ pub async fn create(
 pub async fn describe(
     req: HttpRequest,
     path: web::Path<String>,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    let (_, info) = auth::authenticate_path(&state, &req, &path).await?;
+    let (_, info) = auth::authenticate_path(&req, &path).await?;
     Ok(HttpResponse::Ok().json(json!({
         "session_id": info.id,
         "cwd": info.cwd.to_string_lossy(),
@@ -104,12 +105,8 @@ pub async fn describe(
 /// `DELETE /session/{id}` with the session's token → `204`: the session ends at once. Its
 /// followers get `event: session-ended`, its running calls are cancelled, and its id and token
 /// are answered `401` from then on.
-pub async fn end(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, HttpError> {
-    let (session, info) = auth::authenticate_path(&state, &req, &path).await?;
+pub async fn end(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, HttpError> {
+    let (session, info) = auth::authenticate_path(&req, &path).await?;
     auth::ask_session(&session, Stop).await??;
     tracing::info!(session = %info.id, "session ended by DELETE /session");
     Ok(HttpResponse::NoContent().finish())

@@ -32,7 +32,7 @@ pub async fn issue(
     if state.admin.matches(token) {
         session(&state, id).await?;
     } else {
-        auth::authenticate(&state, id, token).await?;
+        auth::authenticate(&req, id, token).await?;
     }
     let issued = ask(&state.tickets, IssueTicket(id))
         .await?

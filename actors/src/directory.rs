@@ -1,0 +1,114 @@
+//! `SessionDirectory`: one per HTTP worker, the way a worker's requests reach sessions.
+//!
+//! Every message between threads costs a wake-up of the other thread, far more than any actor's
+//! work (see BENCHMARKS.md). So a session's actor runs on the worker that created it (or first
+//! needed it, in cluster mode), and each worker keeps a directory: an actor on the worker's own
+//! thread remembering the addresses of the sessions its requests have named. A request for a
+//! session the directory knows goes from handler to directory to session without leaving the
+//! thread; only the first request for a session on a worker asks the [`SessionRegistry`], which
+//! stays the one owner of every session (it creates, limits, lists and forgets them).
+//!
+//! The directory holds addresses only, never session state. Session ids are never reused, so
+//! an address it remembers can be stale only by its session having stopped, which the address
+//! itself tells; stale entries are dropped when met and swept periodically.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::fut::{self, wrap_future};
+use actix::prelude::*;
+use uuid::Uuid;
+
+use crate::SessionRegistry;
+use crate::messages::{AuthError, Authenticate, Authorize, Authorized, Locate};
+use crate::session::SessionActor;
+
+/// How many requests may wait for a directory; senders await room beyond that.
+const MAILBOX_CAPACITY: usize = 1024;
+
+/// How often addresses of sessions that have stopped are dropped.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// One worker's memory of where sessions are.
+pub struct SessionDirectory {
+    registry: Addr<SessionRegistry>,
+    known: HashMap<Uuid, Addr<SessionActor>>,
+}
+
+impl SessionDirectory {
+    /// A directory for the worker it is started on, asking `registry` what it does not know.
+    pub fn new(registry: Addr<SessionRegistry>) -> Self {
+        Self {
+            registry,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The session's address, if remembered and still running.
+    fn remembered(&mut self, id: Uuid) -> Option<Addr<SessionActor>> {
+        let session = self.known.get(&id)?;
+        if session.connected() {
+            return Some(session.clone());
+        }
+        self.known.remove(&id);
+        None
+    }
+
+    /// The session's address: remembered, or else asked of the registry (which starts the
+    /// actor on this worker when it has to start one) and remembered.
+    fn locate(
+        &mut self,
+        id: Uuid,
+    ) -> ResponseActFuture<Self, Result<Addr<SessionActor>, AuthError>> {
+        if let Some(session) = self.remembered(id) {
+            return Box::pin(fut::ready(Ok(session)));
+        }
+        let locate = self.registry.send(Locate {
+            id,
+            home: Arbiter::current(),
+        });
+        Box::pin(
+            wrap_future(locate).map(move |located, directory: &mut Self, _| {
+                // A registry that is gone (shutting down) knows no session.
+                let session = located
+                    .map_err(|_| AuthError::Unauthorized)??
+                    .ok_or(AuthError::Unauthorized)?;
+                directory.known.insert(id, session.clone());
+                Ok(session)
+            }),
+        )
+    }
+}
+
+impl Actor for SessionDirectory {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx.run_interval(SWEEP_EVERY, |directory, _| {
+            directory.known.retain(|_, session| session.connected());
+        });
+    }
+}
+
+impl Handler<Authorize> for SessionDirectory {
+    type Result = ResponseActFuture<Self, Result<Authorized, AuthError>>;
+
+    fn handle(
+        &mut self,
+        Authorize { id, token }: Authorize,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        Box::pin(self.locate(id).then(move |located, _, _| {
+            wrap_future(async move {
+                let session = located?;
+                // A session that ended meanwhile is answered like an unknown one.
+                let info = session
+                    .send(Authenticate { token })
+                    .await
+                    .map_err(|_| AuthError::Unauthorized)??;
+                Ok(Authorized { session, info })
+            })
+        }))
+    }
+}
