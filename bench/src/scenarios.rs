@@ -379,8 +379,9 @@ pub async fn auth_contention(settings: &Settings) -> anyhow::Result<ScenarioRepo
     let notes = vec![
         format!(
             "authenticated ping vs /health: +{} µs CPU per request ({:.0}% of the ping's CPU) for \
-             header parsing, the registry Lookup and the session's Authenticate (two actor \
-             round trips), the body read and JSON-RPC decode",
+             header parsing, the worker's SessionDirectory and the session's Authenticate (on \
+             the worker's own thread once the directory knows the session), the body read and \
+             JSON-RPC decode",
             fmt(auth_cpu),
             100.0 * auth_cpu / many.server_cpu_us
         ),
@@ -394,9 +395,9 @@ pub async fn auth_contention(settings: &Settings) -> anyhow::Result<ScenarioRepo
             fmt(many.ops_per_sec)
         ),
         format!(
-            "the daemon's main thread (the actix System arbiter, where the SessionRegistry and \
-             every SessionActor run) was busy {} of one core during `ping, many sessions`; \
-             near 1.0 would mean the actors are the bottleneck",
+            "the daemon's main thread (the actix System arbiter, where the SessionRegistry runs; \
+             sessions run on the HTTP workers' threads) was busy {} of one core during `ping, \
+             many sessions`; near 1.0 would mean the registry is the bottleneck",
             fmt(main_thread(many))
         ),
     ];
