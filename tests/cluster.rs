@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::redis::{RedisServer, Reply};
-use common::{Daemon, Events, Session, WAIT, client, next_event, sse};
+use common::{Daemon, Events, Item, Session, WAIT, client, next_event, next_item, sse};
 use construct_actors::token::TokenDigest;
 use serde_json::{Value, json};
 
@@ -79,29 +79,6 @@ impl Cluster {
     }
 }
 
-/// One item of a session's events stream.
-#[derive(Debug, Clone, PartialEq)]
-enum Item {
-    /// A progress event: its id and data.
-    Event(u64, Value),
-    /// `event: lagged`: how many events were missed.
-    Lagged(u64),
-    /// `event: session-ended`: why.
-    Ended(String),
-}
-
-/// The next item of an events stream, `None` when it ended; fails the test after [`WAIT`].
-async fn next_item(stream: &mut Events) -> Option<Item> {
-    let event = next_event(stream).await?;
-    let data: Value = serde_json::from_str(&event.data).unwrap();
-    Some(match event.event.as_str() {
-        "message" => Item::Event(event.id.parse().expect("events have numeric ids"), data),
-        "lagged" => Item::Lagged(data["missed"].as_u64().expect("a count of missed events")),
-        "session-ended" => Item::Ended(data["reason"].as_str().unwrap().to_owned()),
-        other => panic!("unexpected event type {other}"),
-    })
-}
-
 /// Reads the events numbered `ids` from `stream`, in that order and nothing else; their data.
 async fn expect_events(
     stream: &mut Events,
@@ -113,7 +90,7 @@ async fn expect_events(
         match next_item(stream).await {
             Some(Item::Event(id, event)) => {
                 assert_eq!(id, expected, "{who}: ids strictly consecutive");
-                data.push(event);
+                data.push(serde_json::from_str(&event).unwrap());
             }
             other => panic!("{who}: expected event {expected}, got {other:?}"),
         }
@@ -580,6 +557,7 @@ async fn a_redis_restart_is_a_quick_503_then_streams_carry_on_in_order() {
     while last < 6 {
         match next_item(&mut on_b).await {
             Some(Item::Event(id, data)) => {
+                let data: Value = serde_json::from_str(&data).unwrap();
                 assert_eq!(id, last + 1, "no duplicate, no gap");
                 assert_eq!(data["token"], "after", "{data}");
                 assert_eq!(data["progress"], id - 3, "{data}");

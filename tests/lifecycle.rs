@@ -5,6 +5,7 @@ mod common;
 use std::process::Command;
 
 use common::{Daemon, binary, client, next_data};
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -57,20 +58,28 @@ async fn without_a_config_the_daemon_runs_on_safe_defaults() {
     assert!(names.contains(&"file_read") && names.contains(&"echo"));
 }
 
-#[tokio::test]
-async fn a_running_call_finishes_during_graceful_shutdown() {
-    let mut daemon = Daemon::start("[server]\nshutdown_grace = \"10s\"\n");
+/// A daemon with `shutdown_grace = grace`, running a `sleep` call of `duration_ms` in `steps`
+/// whose first progress notification has arrived; the call's stream.
+async fn running_sleep(grace: &str, duration_ms: u64, steps: u64) -> (Daemon, common::Events) {
+    let daemon = Daemon::start(&format!("[server]\nshutdown_grace = \"{grace}\"\n"));
     let session = daemon.session().await;
     let response = daemon
         .mcp(
             &session,
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                   "params": {"name": "sleep", "arguments": {"duration_ms": 800, "steps": 2}}}),
+                   "params": {"name": "sleep",
+                              "arguments": {"duration_ms": duration_ms, "steps": steps}}}),
         )
         .await;
     let mut stream = common::sse(response);
     let first = next_data(&mut stream).await;
     assert_eq!(first["method"], "notifications/progress");
+    (daemon, stream)
+}
+
+#[tokio::test]
+async fn a_running_call_finishes_during_graceful_shutdown() {
+    let (mut daemon, mut stream) = running_sleep("10s", 800, 2).await;
     let pid = daemon.pid();
     let terminating = std::thread::spawn(move || {
         // SAFETY: signalling the daemon child process this test started.
@@ -84,20 +93,7 @@ async fn a_running_call_finishes_during_graceful_shutdown() {
 
 #[tokio::test]
 async fn a_call_outlasting_the_grace_period_does_not_hold_the_shutdown_up() {
-    let mut daemon = Daemon::start("[server]\nshutdown_grace = \"1s\"\n");
-    let session = daemon.session().await;
-    let response = daemon
-        .mcp(
-            &session,
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                   "params": {"name": "sleep", "arguments": {"duration_ms": 60000, "steps": 60}}}),
-        )
-        .await;
-    let mut stream = common::sse(response);
-    assert_eq!(
-        next_data(&mut stream).await["method"],
-        "notifications/progress"
-    );
+    let (mut daemon, mut stream) = running_sleep("1s", 60_000, 600).await;
     let started = std::time::Instant::now();
     assert!(daemon.terminate().success());
     assert!(
@@ -105,6 +101,11 @@ async fn a_call_outlasting_the_grace_period_does_not_hold_the_shutdown_up() {
         "{:?}",
         started.elapsed()
     );
+    // The call was cut off: its stream ends (or breaks off) without a final response.
+    while let Ok(Some(Ok(event))) = tokio::time::timeout(common::WAIT, stream.next()).await {
+        let message: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(message["method"], "notifications/progress", "{message}");
+    }
 }
 
 #[tokio::test]

@@ -6,38 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Events, Session, WAIT, error_text, next_event, sse};
+use common::{Daemon, Events, Item, Session, WAIT, error_text, next_event, next_item, sse};
 use serde_json::{Value, json};
 
 /// The tests that push thousands of events take turns, so that on a small machine each one's
 /// reader has the CPU it needs to keep up.
 static BULK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// One item of a session's events stream.
-#[derive(Debug, PartialEq)]
-enum Item {
-    /// A progress event: its id and data (JSON text, parsed only where a test needs it).
-    Event(u64, String),
-    /// `event: lagged`: how many events were missed.
-    Lagged(u64),
-    /// `event: session-ended`: why.
-    Ended(String),
-}
-
-/// The next item of an events stream, `None` when it ended.
-async fn next_item(stream: &mut Events) -> Option<Item> {
-    let event = next_event(stream).await?;
-    if event.event == "message" {
-        let id = event.id.parse().expect("events have numeric ids");
-        return Some(Item::Event(id, event.data));
-    }
-    let data: Value = serde_json::from_str(&event.data).unwrap();
-    Some(match event.event.as_str() {
-        "lagged" => Item::Lagged(data["missed"].as_u64().expect("a count of missed events")),
-        "session-ended" => Item::Ended(data["reason"].as_str().unwrap().to_owned()),
-        other => panic!("unexpected event type {other}"),
-    })
-}
 
 /// What a follower got, checked as it arrived: every event came in order, and every gap
 /// between two events was announced, exactly, by the lag notices just before the second.

@@ -350,6 +350,32 @@ pub async fn next_event(stream: &mut Events) -> Option<Event> {
         .map(|event| event.expect("a well-formed SSE event"))
 }
 
+/// One item of a session's events stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A progress event: its id and data (JSON text, parsed only where a test needs it).
+    Event(u64, String),
+    /// `event: lagged`: how many events were missed.
+    Lagged(u64),
+    /// `event: session-ended`: why.
+    Ended(String),
+}
+
+/// The next item of an events stream, `None` when it ended.
+pub async fn next_item(stream: &mut Events) -> Option<Item> {
+    let event = next_event(stream).await?;
+    if event.event == "message" {
+        let id = event.id.parse().expect("events have numeric ids");
+        return Some(Item::Event(id, event.data));
+    }
+    let data: Value = serde_json::from_str(&event.data).unwrap();
+    Some(match event.event.as_str() {
+        "lagged" => Item::Lagged(data["missed"].as_u64().expect("a count of missed events")),
+        "session-ended" => Item::Ended(data["reason"].as_str().unwrap().to_owned()),
+        other => panic!("unexpected event type {other}"),
+    })
+}
+
 /// The `data` of the next event, as JSON.
 pub async fn next_data(stream: &mut Events) -> Value {
     let event = next_event(stream).await.expect("the stream is still open");
