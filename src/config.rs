@@ -60,7 +60,8 @@ pub struct ServerConfig {
     /// How often idle event streams get a keep-alive comment.
     #[serde(with = "humantime_serde")]
     pub keep_alive: Duration,
-    /// On SIGINT/SIGTERM, how long running calls may take to finish before the daemon exits.
+    /// On SIGINT/SIGTERM, how long running calls may take to finish before the daemon exits; a
+    /// call still running then ends with a `-32603` error saying so.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
 }

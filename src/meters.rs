@@ -49,6 +49,8 @@ pub enum Outcome {
     Panicked,
     /// It was cancelled (`notifications/cancelled`, its stream closed, its session ended).
     Cancelled,
+    /// The daemon stopped it, shutting down (`-32603`).
+    Stopped,
 }
 
 impl Outcome {
@@ -60,16 +62,18 @@ impl Outcome {
             Self::InvalidParams => "invalid_params",
             Self::Panicked => "panicked",
             Self::Cancelled => "cancelled",
+            Self::Stopped => "stopped",
         }
     }
 
     /// Every outcome.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Ok,
         Self::ToolError,
         Self::InvalidParams,
         Self::Panicked,
         Self::Cancelled,
+        Self::Stopped,
     ];
 }
 

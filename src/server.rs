@@ -7,6 +7,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::Actor as _;
 use actix::Addr;
@@ -20,6 +21,7 @@ use construct_actors::{
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::discovery::DiscoveryFile;
@@ -31,6 +33,10 @@ use crate::mcp::relay::RelayDirectory;
 use crate::meters;
 use crate::paths;
 use crate::tools::ToolRegistry;
+
+/// How long, at shutdown, the calls stopped after the grace period have to send their error
+/// responses before the connections close.
+const STOPPED_CALLS_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs the daemon until a shutdown signal; must be called inside an actix system.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -79,6 +85,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tools,
         workspace_roots: Arc::from(workspace_roots),
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
+        stopping: CancellationToken::new(),
         guard: Guard::new(addr, &config.security),
         relays: RelayDirectory::default().start(),
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
@@ -141,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let handle = server.handle();
     let call_slots = Arc::clone(&state.call_slots);
+    let stopping = state.stopping.clone();
     let max_calls = state.config.tools.max_concurrent_calls;
     actix_rt::spawn(async move {
         tokio::select! {
@@ -154,9 +162,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // running calls finish within the grace period; then stop.
         handle.pause().await;
         let all = u32::try_from(max_calls).unwrap_or(u32::MAX);
-        let drained = tokio::time::timeout(grace, call_slots.acquire_many(all)).await;
-        // Drained: the last responses finish writing. Not: the grace period is over.
-        handle.stop(drained.is_ok()).await;
+        if tokio::time::timeout(grace, call_slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            // The grace period is over: the calls still running end with an error response,
+            // which their clients get before the connections close.
+            stopping.cancel();
+            let _ = tokio::time::timeout(STOPPED_CALLS_WAIT, call_slots.acquire_many(all)).await;
+        }
+        handle.stop(true).await;
     });
     server.await?;
     if let Some(file) = discovery {

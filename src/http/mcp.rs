@@ -229,6 +229,7 @@ fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path
         workspace: Workspace::new(cwd, state.workspace_roots.clone()),
         call_queue: state.config.sessions.call_queue,
         call_slots: &state.call_slots,
+        stopping: &state.stopping,
     }
 }
 

@@ -31,6 +31,7 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use construct_actors::{SessionActor, SessionRegistry, TicketBook};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub workspace_roots: Arc<[PathBuf]>,
     /// The daemon-wide limit on running tool calls.
     pub call_slots: Arc<Semaphore>,
+    /// Cancelled at shutdown once the grace period is over: running calls end with an error.
+    pub stopping: CancellationToken,
     /// The Origin/Host fence.
     pub guard: guard::Guard,
     /// Where resumable call streams are found.

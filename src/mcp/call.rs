@@ -74,6 +74,9 @@ pub struct Venue {
     pub workspace: Workspace,
     /// Bound of the call's own notice queue.
     pub queue: usize,
+    /// Cancelled when the daemon, shutting down, stops the calls still running after its grace
+    /// period: each ends with an error response saying so.
+    pub stopping: CancellationToken,
 }
 
 /// What admitted the call: its place under the daemon-wide limit, and its registration with the
@@ -98,6 +101,7 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
     } = admission;
     let cancel_on_drop = cancel.clone().drop_guard();
     let session = venue.session.clone();
+    let stopping = venue.stopping;
     let name = call.tool.name();
     let ctx = CallContext {
         workspace: venue.workspace,
@@ -128,6 +132,13 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
             () = cancel.cancelled() => {
                 tracing::debug!(tool = name, "call cancelled");
                 (Outcome::Cancelled, None)
+            }
+            () = stopping.cancelled() => {
+                let error = RpcError::new(
+                    INTERNAL_ERROR,
+                    format!("the daemon is shutting down: tool {name} was stopped before it finished"),
+                );
+                (Outcome::Stopped, Some(jsonrpc::failure(Some(&id), &error)))
             }
             ended = running => match ended {
                 Ok(result) => (outcome_of(&result), Some(final_response(&id, era, result))),

@@ -36,6 +36,8 @@ pub struct Scope<'a> {
     pub call_queue: usize,
     /// The daemon-wide limit on running calls.
     pub call_slots: &'a Arc<Semaphore>,
+    /// Cancelled when the daemon stops the calls that outlast its shutdown grace period.
+    pub stopping: &'a CancellationToken,
 }
 
 /// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
@@ -89,6 +91,7 @@ pub async fn start(
         session: scope.session.clone(),
         workspace: scope.workspace.clone(),
         queue: scope.call_queue,
+        stopping: scope.stopping.clone(),
     };
     Reply::Stream {
         frames: call::start(prepared, venue, admission),
