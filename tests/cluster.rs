@@ -679,3 +679,49 @@ async fn no_token_is_ever_written_to_redis() {
         assert!(matching, "a digest of {}'s token: {digests:?}", session.id);
     }
 }
+
+/// A standard MCP client that initialized on A (negotiating 2025-11-25) and is sent to B by its
+/// load balancer is served by B as A would: B knows the revision it negotiated, so B's
+/// `tools/call` stream is resumable (a priming event and ids), as it is for that revision on A.
+#[tokio::test]
+#[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
+async fn a_standard_clients_negotiated_revision_is_known_on_every_node() {
+    const ACCEPT: &str = "application/json, text/event-stream";
+    let cluster = Cluster::start("");
+    let (a, b) = (&cluster.a, &cluster.b);
+    let initialized = client()
+        .post(a.url("/mcp"))
+        .header("Accept", ACCEPT)
+        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                      "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                                 "clientInfo": {"name": "lb-client", "version": "1"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(initialized.status(), 200);
+    let id = initialized.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let call = client()
+        .post(b.url("/mcp"))
+        .header("Accept", ACCEPT)
+        .header("Mcp-Session-Id", &id)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "echo", "arguments": {"text": "hi"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    let mut stream = sse(call);
+    let priming = next_event(&mut stream).await.expect("a priming event");
+    assert!(priming.data.is_empty(), "{priming:?}");
+    assert!(
+        !priming.id.is_empty(),
+        "the stream is resumable: {priming:?}"
+    );
+    let result = next_event(&mut stream).await.expect("the result");
+    let result: Value = serde_json::from_str(&result.data).unwrap();
+    assert_eq!(result["result"]["content"][0]["text"], "hi", "{result}");
+}

@@ -46,6 +46,7 @@ fn at(text: &str) -> DateTime<Utc> {
 
 fn new_record(token: &Token, label: Option<&str>) -> SessionRecord {
     SessionRecord {
+        settings: Default::default(),
         id: Uuid::new_v4(),
         token_digest: token.digest(),
         cwd: PathBuf::from("/work/project"),
@@ -178,6 +179,37 @@ async fn sessions_are_created_loaded_and_touched() {
 
 #[tokio::test]
 #[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
+async fn settings_are_saved_one_at_a_time_and_loaded_with_the_record() {
+    let server = RedisServer::start();
+    let store = store(&server);
+    let record = session(&store, Some(Duration::from_secs(60))).await;
+    let loaded = store.load_session(record.id).await.unwrap().unwrap();
+    assert_eq!(loaded.settings, Default::default());
+    assert!(
+        store
+            .save_settings(record.id, Some("2025-11-25"), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .save_settings(record.id, None, Some("debug"))
+            .await
+            .unwrap()
+    );
+    let loaded = store.load_session(record.id).await.unwrap().unwrap();
+    assert_eq!(
+        loaded.settings.protocol_version.as_deref(),
+        Some("2025-11-25")
+    );
+    assert_eq!(loaded.settings.log_level.as_deref(), Some("debug"));
+    // Saving settings is not activity: the record keeps the TTL it had.
+    let ttl = server.command(&["PTTL", &session_key(record.id)]).integer();
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
 async fn an_unknown_session_is_absent_everywhere() {
     let server = RedisServer::start();
     let store = store(&server);
@@ -197,6 +229,12 @@ async fn an_unknown_session_is_absent_everywhere() {
         None
     );
     assert_eq!(store.range_after(id, 0, 10).await.unwrap(), Vec::new());
+    assert!(
+        !store
+            .save_settings(id, Some("2025-11-25"), None)
+            .await
+            .unwrap()
+    );
     let keys = server.command(&["KEYS", "*"]);
     assert_eq!(keys, Reply::Array(Some(Vec::new())), "nothing was written");
 }

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::cluster::{SessionRecord, SharedStore};
 use crate::messages::{
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
-    ListedSession, Locate, Lookup, Shutdown, Unavailable,
+    ListedSession, Locate, Lookup, SessionSettings, Shutdown, Unavailable,
 };
 use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
@@ -275,6 +275,7 @@ impl Handler<Create> for SessionRegistry {
             label: msg.label,
             created_at: now,
             last_activity: now,
+            settings: SessionSettings::default(),
         };
         let token = token.reveal();
         let (by, home) = (msg.by, msg.home);

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::messages::SessionSettings;
 use crate::token::TokenDigest;
 
 const TOKEN_SHA256: &str = "token_sha256";
@@ -20,6 +22,8 @@ const CWD: &str = "cwd";
 const LABEL: &str = "label";
 const CREATED_AT: &str = "created_at";
 pub(crate) const LAST_ACTIVITY: &str = "last_activity";
+const PROTOCOL_VERSION: &str = "protocol_version";
+const LOG_LEVEL: &str = "log_level";
 
 /// What every node needs to know about a session, whichever node created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +40,9 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// When it was last used, as of the last [`touch`](super::SharedStore::touch).
     pub last_activity: DateTime<Utc>,
+    /// What a standard MCP client established for it (recorded with
+    /// [`save_settings`](super::SharedStore::save_settings)), so that every node serves it alike.
+    pub settings: SessionSettings,
 }
 
 impl SessionRecord {
@@ -49,6 +56,15 @@ impl SessionRecord {
         ];
         if let Some(label) = &self.label {
             fields.push((LABEL, label.clone().into_bytes()));
+        }
+        let settings = [
+            (PROTOCOL_VERSION, &self.settings.protocol_version),
+            (LOG_LEVEL, &self.settings.log_level),
+        ];
+        for (name, value) in settings {
+            if let Some(value) = value {
+                fields.push((name, value.as_bytes().to_vec()));
+            }
         }
         fields
     }
@@ -68,6 +84,20 @@ impl SessionRecord {
         let created_at = take(CREATED_AT)?;
         let last_activity = take(LAST_ACTIVITY)?;
         let label = fields.remove(LABEL);
+        let mut setting = |name: &str| {
+            fields
+                .remove(name)
+                .map(|value| {
+                    String::from_utf8(value)
+                        .map(Arc::from)
+                        .map_err(|_| corrupt(id, &format!("has a non-UTF-8 {name}")))
+                })
+                .transpose()
+        };
+        let settings = SessionSettings {
+            protocol_version: setting(PROTOCOL_VERSION)?,
+            log_level: setting(LOG_LEVEL)?,
+        };
         Ok(Self {
             id,
             token_digest: std::str::from_utf8(&digest)
@@ -82,6 +112,7 @@ impl SessionRecord {
                 .transpose()?,
             created_at: parse_timestamp(id, CREATED_AT, &created_at)?,
             last_activity: parse_timestamp(id, LAST_ACTIVITY, &last_activity)?,
+            settings,
         })
     }
 }
@@ -119,6 +150,7 @@ mod tests {
             label: label.map(str::to_owned),
             created_at: at,
             last_activity: at + chrono::Duration::seconds(1),
+            settings: SessionSettings::default(),
         }
     }
 
@@ -137,6 +169,15 @@ mod tests {
             let record = record(label);
             assert_eq!(round_trip(&record).unwrap(), record);
         }
+    }
+
+    #[test]
+    fn settings_survive_their_fields_and_absent_ones_stay_absent() {
+        let mut record = record(None);
+        record.settings.protocol_version = Some(Arc::from("2025-11-25"));
+        assert_eq!(round_trip(&record).unwrap(), record);
+        record.settings.log_level = Some(Arc::from("debug"));
+        assert_eq!(round_trip(&record).unwrap(), record);
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub(crate) static PUBLISH: LazyLock<Script> =
 /// `end.lua`: append the end entry and delete the record.
 pub(crate) static END: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("end.lua")));
 
+/// `settings.lua`: record a standard client's protocol version and log level.
+pub(crate) static SETTINGS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("settings.lua")));
+
 /// `touch.lua`: refresh last activity and both TTLs.
 pub(crate) static TOUCH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("touch.lua")));

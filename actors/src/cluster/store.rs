@@ -165,6 +165,24 @@ impl SharedStore {
         self.bounded(invocation.invoke_async(&mut con)).await
     }
 
+    /// Records what a standard client established for session `id` (`None`: unchanged).
+    /// `false` when the session is gone.
+    pub async fn save_settings(
+        &self,
+        id: Uuid,
+        protocol_version: Option<&str>,
+        log_level: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys(id);
+        let mut invocation = scripts::SETTINGS.prepare_invoke();
+        invocation
+            .key(&keys.session)
+            .arg(protocol_version.unwrap_or_default())
+            .arg(log_level.unwrap_or_default());
+        let mut con = self.connection();
+        self.bounded(invocation.invoke_async(&mut con)).await
+    }
+
     /// The number of session `id`'s last event (0 before the first), or `None` when it is gone.
     pub async fn last_seq(&self, id: Uuid) -> Result<Option<u64>, StoreError> {
         let keys = self.keys(id);

@@ -157,10 +157,12 @@ impl SessionActor {
             label,
             created_at,
             last_activity,
+            settings,
         } = record;
         let mut actor = Self::new(id, token_digest, Arc::from(cwd), label, limits, registry);
         actor.created_at = created_at;
         actor.last_activity = last_activity;
+        actor.settings = settings;
         actor.shared = Some(Box::new(Shared::new(store)));
         actor
     }
@@ -322,6 +324,16 @@ impl SessionActor {
         ctx.stop();
     }
 
+    /// Records what the client established.
+    fn apply(&mut self, msg: UpdateSettings) {
+        if let Some(version) = msg.protocol_version {
+            self.settings.protocol_version = Some(Arc::from(version));
+        }
+        if let Some(level) = msg.log_level {
+            self.settings.log_level = Some(Arc::from(level));
+        }
+    }
+
     fn info(&self) -> SessionInfo {
         SessionInfo {
             id: self.id,
@@ -471,15 +483,14 @@ impl Handler<CancelCall> for SessionActor {
 }
 
 impl Handler<UpdateSettings> for SessionActor {
-    type Result = ();
+    type Result = ActorResponse<Self, ()>;
 
-    fn handle(&mut self, msg: UpdateSettings, _: &mut Self::Context) {
-        if let Some(version) = msg.protocol_version {
-            self.settings.protocol_version = Some(Arc::from(version));
+    fn handle(&mut self, msg: UpdateSettings, _: &mut Self::Context) -> Self::Result {
+        if let Some(store) = self.shared_store() {
+            return ActorResponse::r#async(self.save_settings_shared(store, msg));
         }
-        if let Some(level) = msg.log_level {
-            self.settings.log_level = Some(Arc::from(level));
-        }
+        self.apply(msg);
+        ActorResponse::reply(())
     }
 }
 

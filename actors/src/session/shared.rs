@@ -23,7 +23,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::{Followed, SessionActor};
 use crate::cluster::{EntryKind, FeedItem, SessionFeed, SharedStore, StoreError, StreamEntry};
 use crate::event::{PublishedEvent, SerializedEvent};
-use crate::messages::{AuthError, SessionInfo, SubscribeError, Unavailable};
+use crate::messages::{AuthError, SessionInfo, SubscribeError, Unavailable, UpdateSettings};
 use crate::subscriber::{EndReason, StreamItem};
 
 /// How long one read of the feed waits in Redis for new entries; also how often it checks that
@@ -128,6 +128,30 @@ impl SessionActor {
                 }
             }),
         )
+    }
+
+    /// Records what a standard client established, here and in the store, so that the other
+    /// nodes serve the session alike (a node that loaded the session earlier keeps what it
+    /// loaded until it loads it again). The reply waits for the store, so that a client's next
+    /// request, on any node, finds it there.
+    pub(super) fn save_settings_shared(
+        &mut self,
+        store: SharedStore,
+        msg: UpdateSettings,
+    ) -> ResponseActFuture<Self, ()> {
+        let id = self.id;
+        let (version, level) = (msg.protocol_version.clone(), msg.log_level.clone());
+        self.apply(msg);
+        let save = async move {
+            store
+                .save_settings(id, version.as_deref(), level.as_deref())
+                .await
+        };
+        Box::pin(wrap_future(save).map(|saved, actor: &mut Self, _| {
+            if let Err(err) = saved {
+                tracing::warn!(session = %actor.id, "settings kept on this node only: {err}");
+            }
+        }))
     }
 
     /// Adds a local follower: finds where the stream stands (or where this node's feed has got
