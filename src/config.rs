@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::tools;
 
+/// The longest `cluster.timeout` accepted.
+const MAX_CLUSTER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CONSTRUCT_ACTOR_";
 
@@ -508,6 +511,14 @@ impl Config {
         longer_than_zero("sessions.ticket_ttl", self.sessions.ticket_ttl)?;
         positive("sessions.max_tickets", self.sessions.max_tickets)?;
         longer_than_zero("cluster.timeout", self.cluster.timeout)?;
+        if self.cluster.timeout > MAX_CLUSTER_TIMEOUT {
+            // Authenticating a session another node created takes two Redis calls, and every
+            // handler's wait for the actors is bounded by 5 s.
+            return Err(invalid(
+                "cluster.timeout",
+                "must be at most 2s, so that a request's two Redis calls fit in its 5 s bound",
+            ));
+        }
         if self.cluster.key_prefix.is_empty() {
             return Err(invalid("cluster.key_prefix", "must not be empty"));
         }
@@ -679,6 +690,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cluster.timeout"), "{err}");
+        let err = from_toml("[cluster]\ntimeout = \"3s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 2s"), "{err}");
         let err = from_toml("[cluster]\nkey_prefix = \"\"\n")
             .unwrap_err()
             .to_string();

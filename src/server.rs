@@ -1,9 +1,10 @@
 //! Assembling and running the daemon: actors, HTTP server, discovery file, graceful shutdown.
 //!
 //! The singleton actors are started here, once, before the HTTP server's per-worker factory runs,
-//! and every worker gets the same addresses. On SIGINT or SIGTERM the daemon stops accepting,
-//! ends its sessions (closing their event streams), lets running calls finish within the
-//! configured grace period, removes the discovery file and returns.
+//! and every worker gets the same addresses, plus a `SessionDirectory` of its own. On SIGINT or
+//! SIGTERM the daemon stops accepting, closes the sessions' event streams, lets running calls
+//! finish within the configured grace period (those still running then end with an error
+//! response), removes the discovery file and returns.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -37,6 +38,9 @@ use crate::tools::ToolRegistry;
 /// How long, at shutdown, the calls stopped after the grace period have to send their error
 /// responses before the connections close.
 const STOPPED_CALLS_WAIT: Duration = Duration::from_secs(1);
+
+/// How long, at the very end of a shutdown, open connections have to finish.
+const FINAL_STOP_SECS: u64 = 2;
 
 /// Runs the daemon until a shutdown signal; must be called inside an actix system.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -118,7 +122,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     })
     .listen(listener)?
     .disable_signals()
-    .shutdown_timeout(grace.as_secs())
+    // The running calls were waited for already (within the grace period); what is left is
+    // the last writes of their responses and streams that never end by themselves.
+    .shutdown_timeout(FINAL_STOP_SECS)
     .tcp_nodelay(true)
     // A client that closes its side is gone: end its response at once. This is what lets a
     // dropped events stream leave its session, and a closed tools/call stream cancel its call,
@@ -156,11 +162,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             _ = terminate.recv() => {}
         }
         tracing::info!("shutting down");
-        let _ = registry.send(Shutdown).await;
         // Sessions run on the HTTP workers' threads, and actix stops an idle worker (its
-        // sessions with it) as soon as the server stops. So first stop accepting, and let the
-        // running calls finish within the grace period; then stop.
+        // sessions with it) as soon as the server stops. So first stop accepting, close the
+        // event streams, and let the running calls finish within the grace period; then stop.
         handle.pause().await;
+        let _ = registry.send(Shutdown).await;
         let all = u32::try_from(max_calls).unwrap_or(u32::MAX);
         if tokio::time::timeout(grace, call_slots.acquire_many(all))
             .await

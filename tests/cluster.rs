@@ -725,3 +725,25 @@ async fn a_standard_clients_negotiated_revision_is_known_on_every_node() {
     let result: Value = serde_json::from_str(&result.data).unwrap();
     assert_eq!(result["result"]["content"][0]["text"], "hi", "{result}");
 }
+
+/// A follower naming the largest id there is (or any id the session never reached) is owed
+/// nothing: it gets the events published from then on, numbered as everywhere else, and the
+/// node does not trip over the arithmetic.
+#[tokio::test]
+#[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
+async fn a_last_event_id_beyond_the_stream_is_owed_nothing() {
+    let cluster = Cluster::start("");
+    let (a, b) = (&cluster.a, &cluster.b);
+    let session = cluster.session(a).await;
+    sleep_call(a, &session, 2, 10, "before").await;
+    let mut ahead = follow(b, &session, Some(u64::MAX)).await;
+    let mut plain = follow(b, &session, None).await;
+    b.wait_for_subscribers(&session, 2).await;
+    sleep_call(a, &session, 1, 10, "after").await;
+    // The plain follower gets event 3; the one that claimed to have everything gets nothing
+    // (ids up to u64::MAX are held back from it), and its stream stays open and well-formed.
+    expect_events(&mut plain, [3], "plain follower").await;
+    let nothing = tokio::time::timeout(Duration::from_millis(300), next_event(&mut ahead)).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+    assert_eq!(b.describe(&session).await["subscribers"], 2);
+}

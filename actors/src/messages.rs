@@ -148,10 +148,16 @@ pub struct ListedSession {
     pub own: bool,
 }
 
-/// To the registry, from a session that has stopped, however it ended: forget session `0`.
+/// To the registry, from a session's actor that has stopped, however it ended: forget it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct Forget(pub Uuid);
+pub struct Forget {
+    /// The session.
+    pub id: Uuid,
+    /// The actor that stopped. In cluster mode a session may get a new actor here while the
+    /// old one's word is on its way; only the actor named is forgotten.
+    pub session: Addr<SessionActor>,
+}
 
 /// To the registry: the daemon is shutting down. Every session's event streams close, so that
 /// followers do not hold the shutdown up; running calls go on, to finish within the daemon's

@@ -354,7 +354,15 @@ impl Handler<ListSessions> for SessionRegistry {
 impl Handler<Forget> for SessionRegistry {
     type Result = ();
 
-    fn handle(&mut self, Forget(id): Forget, _: &mut Self::Context) {
+    fn handle(&mut self, Forget { id, session }: Forget, _: &mut Self::Context) {
+        if self
+            .sessions
+            .get(&id)
+            .is_some_and(|known| *known != session)
+        {
+            // A newer actor of the same session (cluster mode: loaded again since).
+            return;
+        }
         self.forget(id);
     }
 }

@@ -64,6 +64,8 @@ pub(crate) enum Offer {
     Overflowed,
     /// The follower has gone; the session removes it.
     Gone,
+    /// Nothing to do: the follower already has the event (it resumed past it).
+    Skipped,
 }
 
 /// The session's end of one follower's queue.
@@ -71,17 +73,30 @@ pub(crate) struct Subscriber {
     sender: mpsc::Sender<StreamItem>,
     /// Events dropped for the follower since it was last told.
     missed: u64,
+    /// The last event the follower already has: it resumed after it, ahead of what the session
+    /// had handed out (in cluster mode, from another node), so events up to it are not sent.
+    seen: u64,
 }
 
 impl Subscriber {
-    /// A follower that first receives `replay`, then has room for `queue` more items.
-    pub(crate) fn new(queue: usize, replay: Vec<StreamItem>) -> (Self, mpsc::Receiver<StreamItem>) {
+    /// A follower that already has the events up to `seen`, first receives `replay`, then has
+    /// room for `queue` more items.
+    pub(crate) fn new(
+        queue: usize,
+        seen: u64,
+        replay: Vec<StreamItem>,
+    ) -> (Self, mpsc::Receiver<StreamItem>) {
         let (sender, receiver) = mpsc::channel(queue + replay.len());
         for item in replay {
             // The channel was sized for the replay, so this always fits.
             let _ = sender.try_send(item);
         }
-        (Self { sender, missed: 0 }, receiver)
+        let follower = Self {
+            sender,
+            missed: 0,
+            seen,
+        };
+        (follower, receiver)
     }
 
     /// Resolves when the follower has gone (its receiver was dropped).
@@ -105,6 +120,9 @@ impl Subscriber {
 
     /// Queues `event` for the follower, or counts it as missed. Never waits.
     pub(crate) fn offer(&mut self, event: &PublishedEvent) -> Offer {
+        if event.id <= self.seen {
+            return Offer::Skipped;
+        }
         if self.missed > 0 {
             // Nothing overtakes the lag notice still owed.
             self.missed += 1;
@@ -116,6 +134,30 @@ impl Subscriber {
             Err(TrySendError::Closed(_)) => Offer::Gone,
             Err(TrySendError::Full(_)) => {
                 self.missed = 1;
+                Offer::Overflowed
+            }
+        }
+    }
+
+    /// Events numbered after `after` and before `before` will never come (a cluster's stream no
+    /// longer held them when this node read it): the follower is told how many it misses, with
+    /// the same care as for events dropped for it. Never waits.
+    pub(crate) fn lost(&mut self, after: u64, before: u64) -> Offer {
+        let missed = before
+            .saturating_sub(1)
+            .saturating_sub(after.max(self.seen));
+        if missed == 0 {
+            return Offer::Skipped;
+        }
+        if self.missed > 0 {
+            self.missed += missed;
+            return Offer::Missed;
+        }
+        match self.sender.try_send(StreamItem::Lagged { missed }) {
+            Ok(()) => Offer::Queued,
+            Err(TrySendError::Closed(_)) => Offer::Gone,
+            Err(TrySendError::Full(_)) => {
+                self.missed = missed;
                 Offer::Overflowed
             }
         }
@@ -146,7 +188,7 @@ impl Subscriber {
     /// The session ended: the returned task delivers what the follower is owed (within
     /// [`END_NOTICE_WAIT`]) and then, dropping the queue, closes the follower's stream.
     pub(crate) fn end(self, reason: EndReason) -> impl Future<Output = ()> + use<> {
-        let Self { sender, missed } = self;
+        let Self { sender, missed, .. } = self;
         async move {
             let owed = async {
                 if missed > 0 {
@@ -156,5 +198,62 @@ impl Subscriber {
             };
             let _ = tokio::time::timeout(END_NOTICE_WAIT, owed).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SerializedEvent;
+
+    fn event(id: u64) -> PublishedEvent {
+        PublishedEvent {
+            id,
+            data: SerializedEvent::from_json(format!("{{\"n\":{id}}}").into()),
+        }
+    }
+
+    #[test]
+    fn a_follower_that_resumed_ahead_is_not_sent_what_it_has() {
+        let (mut follower, mut receiver) = Subscriber::new(8, 5, Vec::new());
+        for id in 4..=7 {
+            follower.offer(&event(id));
+        }
+        assert_eq!(receiver.try_recv().unwrap(), StreamItem::Event(event(6)));
+        assert_eq!(receiver.try_recv().unwrap(), StreamItem::Event(event(7)));
+        assert!(receiver.try_recv().is_err());
+    }
+
+    #[test]
+    fn lost_events_are_counted_from_what_the_follower_has() {
+        let (mut follower, mut receiver) = Subscriber::new(8, 3, Vec::new());
+        // 2..=9 are gone; the follower already has up to 3, so it misses 4..=9.
+        assert!(matches!(follower.lost(1, 10), Offer::Queued));
+        assert_eq!(
+            receiver.try_recv().unwrap(),
+            StreamItem::Lagged { missed: 6 }
+        );
+        // Nothing it lacks: nothing to say.
+        assert!(matches!(follower.lost(1, 3), Offer::Skipped));
+        assert!(receiver.try_recv().is_err());
+    }
+
+    #[test]
+    fn lost_events_wait_behind_a_full_queue_and_add_up() {
+        let (mut follower, mut receiver) = Subscriber::new(1, 0, Vec::new());
+        assert!(matches!(follower.offer(&event(1)), Offer::Queued));
+        assert!(matches!(follower.lost(1, 5), Offer::Overflowed));
+        assert!(matches!(follower.offer(&event(5)), Offer::Missed));
+        assert_eq!(receiver.try_recv().unwrap(), StreamItem::Event(event(1)));
+        let permit = receiver_permit(&follower);
+        follower.catch_up(permit);
+        assert_eq!(
+            receiver.try_recv().unwrap(),
+            StreamItem::Lagged { missed: 4 }
+        );
+    }
+
+    fn receiver_permit(follower: &Subscriber) -> OwnedPermit<StreamItem> {
+        follower.sender.clone().try_reserve_owned().unwrap()
     }
 }

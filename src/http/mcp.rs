@@ -103,9 +103,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     }
     // Nothing is ever sent here unprompted; the stream stays open, with keep-alives, until the
     // client leaves or the session ends (it holds one of the session's follower places).
-    let follower = ask(&session, Subscribe)
-        .await?
-        .map_err(|err| HttpError::TooMany(err.to_string()))?;
+    let follower = ask(&session, Subscribe).await??;
     let silent = ReceiverStream::new(follower).filter_map(|_| async { None::<sse::Event> });
     Ok(sse_response(
         &req,

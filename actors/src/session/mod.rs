@@ -178,7 +178,7 @@ impl SessionActor {
     /// that keeps up; one that has stopped reading (events are being dropped for it) shows
     /// nobody is there, and is told the session ended should it read again.
     fn expire_if_idle(&mut self, timeout: Duration, ctx: &mut Context<Self>) {
-        let busy = !self.calls.is_empty() || self.subscribers.iter().any(|f| !f.queue.is_behind());
+        let busy = self.is_busy();
         if let Some(store) = self.shared_store() {
             return self.shared_idle_check(store, busy, timeout, ctx);
         }
@@ -195,6 +195,11 @@ impl SessionActor {
                 actor.expire_if_idle(timeout, ctx);
             });
         }
+    }
+
+    /// Whether the session is in use without requests: a call runs, or a follower keeps up.
+    fn is_busy(&self) -> bool {
+        !self.calls.is_empty() || self.subscribers.iter().any(|f| !f.queue.is_behind())
     }
 
     /// Refuses a follower beyond the session's limit.
@@ -218,7 +223,8 @@ impl SessionActor {
         }
         let followed = self.has_room_for_follower().map(|()| {
             let replay = seen.map_or_else(Vec::new, |seen| self.history.since(seen));
-            self.subscribe(replay, ctx)
+            // Alone, the history holds every id handed out: nothing to hold back.
+            self.subscribe(0, replay, ctx)
         });
         AtomicResponse::new(Box::pin(actix::fut::ready(followed)))
     }
@@ -226,10 +232,11 @@ impl SessionActor {
     /// Adds a follower that first receives `replay`; the caller checked there is room.
     fn subscribe(
         &mut self,
+        seen: u64,
         replay: Vec<StreamItem>,
         ctx: &mut Context<Self>,
     ) -> mpsc::Receiver<StreamItem> {
-        let (queue, receiver) = Subscriber::new(self.limits.subscriber_queue, replay);
+        let (queue, receiver) = Subscriber::new(self.limits.subscriber_queue, seen, replay);
         let id = self.next_subscriber_id;
         self.next_subscriber_id += 1;
 
@@ -260,12 +267,25 @@ impl SessionActor {
 
     /// Hands `event` to every follower, never waiting for one.
     fn deliver(&mut self, event: &PublishedEvent, ctx: &mut Context<Self>) {
-        let (mut delivered, mut dropped) = (0, 0);
+        let (delivered, dropped) = self.offer_all(ctx, |queue| queue.offer(event));
+        self.meters.delivered.increment(delivered);
+        self.meters.dropped.increment(dropped);
+    }
+
+    /// Offers each follower something with `offer`, never waiting; a follower whose queue has
+    /// just filled up is told what it missed once it has room. Counts the followers it was
+    /// queued for and those it was dropped for.
+    fn offer_all(
+        &mut self,
+        ctx: &mut Context<Self>,
+        offer: impl Fn(&mut Subscriber) -> Offer,
+    ) -> (u64, u64) {
+        let (mut queued, mut dropped) = (0, 0);
         for follower in &mut self.subscribers {
-            match follower.queue.offer(event) {
-                Offer::Queued => delivered += 1,
+            match offer(&mut follower.queue) {
+                Offer::Queued => queued += 1,
                 Offer::Missed => dropped += 1,
-                Offer::Gone => {}
+                Offer::Gone | Offer::Skipped => {}
                 Offer::Overflowed => {
                     dropped += 1;
                     let id = follower.id;
@@ -276,8 +296,7 @@ impl SessionActor {
                 }
             }
         }
-        self.meters.delivered.increment(delivered);
-        self.meters.dropped.increment(dropped);
+        (queued, dropped)
     }
 
     /// Tells follower `id` how many events it missed, now that `permit` holds room for it.
@@ -358,12 +377,15 @@ impl Actor for SessionActor {
         }
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+    fn stopped(&mut self, ctx: &mut Self::Context) {
         // Followers still here (the actor stopped without ending) leave with it.
         self.meters.followers_left(self.subscribers.len());
         // However the session ended, the registry must forget it. Asked from a task of its own,
         // since the actor is gone; the registry also drops dead sessions it comes across.
-        let forget = self.registry.send(Forget(self.id));
+        let forget = self.registry.send(Forget {
+            id: self.id,
+            session: ctx.address(),
+        });
         actix::spawn(async move {
             let _ = tokio::time::timeout(FORGET_TIMEOUT, forget).await;
         });
@@ -371,16 +393,21 @@ impl Actor for SessionActor {
 }
 
 impl Drop for SessionActor {
-    /// A session ends through [`SessionActor::end`], which leaves no calls and no followers. An
-    /// actor dropped with some left has panicked: it still gives them the end `Stop` would have,
-    /// as far as that can be done without waiting, so no call runs on unowned and no follower
-    /// hears silence.
+    /// A session ends through [`SessionActor::end`] (or, in cluster mode, a face is unloaded),
+    /// which leaves no calls and no followers. An actor dropped with some left has panicked, or
+    /// its arbiter stopped under it. Its calls are cancelled, so none runs on unowned. Its
+    /// followers, alone, hear the end `Stop` would have given them, as far as that can be done
+    /// without waiting; in cluster mode the session lives on in the store, so their streams just
+    /// close, and they resume on any node.
     fn drop(&mut self) {
         for (_, cancel) in self.calls.drain() {
             cancel.cancel();
         }
+        let shared = self.shared.is_some();
         for follower in self.subscribers.drain(..) {
-            follower.queue.end_now(EndReason::Closed);
+            if !shared {
+                follower.queue.end_now(EndReason::Closed);
+            }
         }
     }
 }
@@ -461,9 +488,14 @@ impl Handler<BeginCall> for SessionActor {
 impl Handler<EndCall> for SessionActor {
     type Result = ();
 
-    fn handle(&mut self, msg: EndCall, _: &mut Self::Context) {
+    fn handle(&mut self, msg: EndCall, ctx: &mut Self::Context) {
         if self.calls.remove(&msg.key).is_some() {
             self.touch();
+            // A long call kept the session in use here; the other nodes must see that too,
+            // counting the idle time from its end.
+            if let Some(store) = self.shared_store() {
+                self.touch_shared(store, ctx);
+            }
         }
     }
 }

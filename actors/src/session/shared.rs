@@ -37,6 +37,10 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::fro
 /// reconnect with `Last-Event-ID` and resume once Redis is back), so that no stream hangs forever.
 const OUTAGE_LIMIT: Duration = Duration::from_secs(30);
 
+/// While publishing fails, how often one report tries Redis again (the others are dropped at
+/// once).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
 /// How soon an idle face whose check of Redis failed looks again.
 const RECHECK: Duration = Duration::from_secs(5);
 
@@ -47,8 +51,9 @@ pub(super) struct Shared {
     feed: Option<DropGuard>,
     /// The number of the last entry handed to local followers.
     delivered: u64,
-    /// Whether the last publish failed, so that an outage is logged once, not per event.
-    failing: bool,
+    /// When the last publish failed, while publishing fails: an outage is logged once, not
+    /// per event, and reports are dropped at once instead of each waiting for Redis.
+    failed_at: Option<Instant>,
 }
 
 impl Shared {
@@ -57,7 +62,7 @@ impl Shared {
             store,
             feed: None,
             delivered: 0,
-            failing: false,
+            failed_at: None,
         }
     }
 }
@@ -107,24 +112,34 @@ impl SessionActor {
         store: SharedStore,
         data: SerializedEvent,
     ) -> ResponseActFuture<Self, ()> {
+        let failing = self.shared.as_ref().and_then(|shared| shared.failed_at);
+        if failing.is_some_and(|at| at.elapsed() < PROBE_EVERY) {
+            // Redis failed a moment ago: drop the report now rather than hold the tool up for
+            // a timeout per report; one report per PROBE_EVERY tries again.
+            self.meters.dropped.increment(1);
+            return Box::pin(actix::fut::ready(()));
+        }
         let (id, history) = (self.id, self.limits.history);
         let publish = async move { store.publish(id, data.json(), history).await };
         Box::pin(
-            wrap_future(publish).map(|published, actor: &mut Self, ctx| {
+            wrap_future(publish).map(move |published, actor: &mut Self, ctx| {
                 let failed = published.as_ref().err().map(ToString::to_string);
                 match published {
                     Ok(Some(_)) => actor.meters.published.increment(1),
                     Ok(None) => actor.end(EndReason::Expired, ctx),
                     Err(_) => actor.meters.dropped.increment(1),
                 }
-                if let Some(shared) = actor.shared.as_mut()
-                    && shared.failing != failed.is_some()
-                {
-                    shared.failing = failed.is_some();
-                    match failed {
-                        Some(err) => tracing::warn!(session = %actor.id, "progress events are being lost: {err}"),
-                        None => tracing::info!(session = %actor.id, "progress events are stored again"),
+                if let Some(shared) = actor.shared.as_mut() {
+                    shared.failed_at = failed.as_ref().map(|_| Instant::now());
+                }
+                match (failing, failed) {
+                    (None, Some(err)) => {
+                        tracing::warn!(session = %actor.id, "progress events are being lost: {err}");
                     }
+                    (Some(_), None) => {
+                        tracing::info!(session = %actor.id, "progress events are stored again");
+                    }
+                    _ => {}
                 }
             }),
         )
@@ -170,7 +185,12 @@ impl SessionActor {
             .shared
             .as_ref()
             .and_then(|shared| shared.feed.as_ref().map(|_| shared.delivered));
+        let (ttl, now) = (self.limits.idle_timeout, self.last_activity);
         let fetch = async move {
+            // A follower is activity: every node must see the session in use from now on.
+            if !store.touch(id, ttl, now).await.map_err(Unavailable::from)? {
+                return Err(SubscribeError::Ended);
+            }
             let cursor = match known {
                 Some(cursor) => cursor,
                 None => store
@@ -203,7 +223,9 @@ impl SessionActor {
                     actor.start_feed(cursor, ctx);
                 }
                 let replay = seen.map_or_else(Vec::new, |seen| replay(seen, cursor, entries));
-                Ok(actor.subscribe(replay, ctx))
+                // A follower that saw more than this node's feed has handed out yet (it came
+                // from another node) must not get those events again from the feed.
+                Ok(actor.subscribe(seen.unwrap_or(0), replay, ctx))
             }),
         )
     }
@@ -237,13 +259,7 @@ impl SessionActor {
         if busy || idle < timeout {
             let next = if busy {
                 // Touched well before the shared record could lapse.
-                let (id, now) = (self.id, self.last_activity);
-                let touch = async move { store.touch(id, Some(timeout), now).await };
-                ctx.spawn(wrap_future(touch).map(|found, actor: &mut Self, ctx| {
-                    if matches!(found, Ok(false)) {
-                        actor.end(EndReason::Expired, ctx);
-                    }
-                }));
+                self.touch_shared(store, ctx);
                 timeout / 2
             } else {
                 timeout - idle
@@ -259,6 +275,10 @@ impl SessionActor {
                     tracing::info!(session = %actor.id, "session expired");
                     actor.end(EndReason::Expired, ctx);
                 }
+                // Used again while Redis was being asked: look again later.
+                Ok(Some(_)) if actor.is_busy() || actor.active_at.elapsed() < timeout => {
+                    actor.expire_if_idle(timeout, ctx);
+                }
                 Ok(Some(_)) => {
                     // Followers still here have stopped reading; they may resume anywhere.
                     drop(actor.take_followers(ctx));
@@ -271,6 +291,18 @@ impl SessionActor {
                 }
             }),
         );
+    }
+
+    /// Refreshes the session in the store (its TTL and last activity) without waiting; ends it
+    /// here if the store says it is gone.
+    pub(super) fn touch_shared(&mut self, store: SharedStore, ctx: &mut Context<Self>) {
+        let (id, ttl, now) = (self.id, self.limits.idle_timeout, self.last_activity);
+        let touch = async move { store.touch(id, ttl, now).await };
+        ctx.spawn(wrap_future(touch).map(|found, actor: &mut Self, ctx| {
+            if matches!(found, Ok(false)) {
+                actor.end(EndReason::Expired, ctx);
+            }
+        }));
     }
 
     /// Starts this node's feed of the session's events, after entry `after`.
@@ -307,7 +339,12 @@ impl Handler<FeedUpdate> for SessionActor {
                     if entry.seq <= shared.delivered {
                         continue;
                     }
-                    shared.delivered = entry.seq;
+                    let after = std::mem::replace(&mut shared.delivered, entry.seq);
+                    if entry.seq > after + 1 {
+                        // The stream no longer held the ones in between (this node read it
+                        // too late): every follower is told how many it will never get.
+                        self.offer_all(ctx, |queue| queue.lost(after, entry.seq));
+                    }
                     match entry.kind {
                         EntryKind::Event(json) => {
                             let event = PublishedEvent {
@@ -344,8 +381,10 @@ fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>) -> Vec<StreamItem> 
             EntryKind::End(_) => None,
         })
         .collect();
-    let first = events.first().map_or(cursor + 1, |event| event.id);
-    let lost = first.saturating_sub(seen + 1);
+    let first = events
+        .first()
+        .map_or(cursor.saturating_add(1), |event| event.id);
+    let lost = first.saturating_sub(seen.saturating_add(1));
     (lost > 0)
         .then_some(StreamItem::Lagged { missed: lost })
         .into_iter()
