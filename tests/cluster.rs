@@ -747,3 +747,44 @@ async fn a_last_event_id_beyond_the_stream_is_owed_nothing() {
     assert!(nothing.is_err(), "{nothing:?}");
     assert_eq!(b.describe(&session).await["subscribers"], 2);
 }
+
+/// A call that is running when Redis goes away is not held up by it: its progress cannot be
+/// shared meanwhile (it is lost, and counted), but the call runs at its own pace and its caller
+/// gets every progress notification and the final response.
+#[tokio::test]
+#[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
+async fn a_running_call_keeps_its_pace_while_redis_is_away() {
+    let mut cluster = Cluster::start("");
+    let session = cluster.session(&cluster.a).await;
+    let response = cluster
+        .a
+        .mcp(
+            &session,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "sleep", "arguments": {"duration_ms": 1000, "steps": 20}}}),
+        )
+        .await;
+    let mut stream = sse(response);
+    let first = next_event(&mut stream).await.expect("a first progress");
+    let first: Value = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(first["params"]["progress"], 1, "{first}");
+    let started = Instant::now();
+    cluster.redis.stop();
+    let mut progress = 1;
+    let last = loop {
+        let event = next_event(&mut stream).await.expect("the stream goes on");
+        let message: Value = serde_json::from_str(&event.data).unwrap();
+        if message["method"] != "notifications/progress" {
+            break message;
+        }
+        progress = message["params"]["progress"].as_u64().unwrap();
+    };
+    assert_eq!(progress, 20);
+    assert_eq!(last["result"]["isError"], false, "{last}");
+    // 19 more steps of 50 ms: about a second, not a Redis timeout per report.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
