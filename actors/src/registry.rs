@@ -153,18 +153,7 @@ impl SessionRegistry {
             home,
         } = face;
         let id = record.id;
-        let registry = ctx.address().recipient();
-        let actor = match store {
-            Some(store) => SessionActor::attached(record, store, limits, registry),
-            None => SessionActor::new(
-                id,
-                record.token_digest,
-                Arc::from(record.cwd),
-                record.label,
-                limits,
-                registry,
-            ),
-        };
+        let actor = SessionActor::new(record, store, limits, ctx.address().recipient());
         let session = match home {
             Some(home) => SessionActor::start_in_arbiter(&home, move |_| actor),
             None => actor.start(),
@@ -219,11 +208,16 @@ impl SessionRegistry {
     /// Whether a client may have one more session, after dropping any that stopped unnoticed.
     fn has_room(&mut self) -> bool {
         if self.clients() >= self.limits.max_sessions {
-            self.sessions.retain(|_, session| session.connected());
-            let sessions = &self.sessions;
-            self.own.retain(|id| sessions.contains_key(id));
+            self.sweep();
         }
         self.clients() < self.limits.max_sessions
+    }
+
+    /// Drops the sessions that stopped unnoticed.
+    fn sweep(&mut self) {
+        self.sessions.retain(|_, session| session.connected());
+        let sessions = &self.sessions;
+        self.own.retain(|id| sessions.contains_key(id));
     }
 
     /// The actor of session `id`, if it is still running.
@@ -335,9 +329,7 @@ impl Handler<ListSessions> for SessionRegistry {
     type Result = MessageResult<ListSessions>;
 
     fn handle(&mut self, _: ListSessions, _: &mut Self::Context) -> Self::Result {
-        self.sessions.retain(|_, session| session.connected());
-        let sessions = &self.sessions;
-        self.own.retain(|id| sessions.contains_key(id));
+        self.sweep();
         MessageResult(
             self.sessions
                 .iter()

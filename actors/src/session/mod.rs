@@ -113,40 +113,11 @@ pub struct SessionActor {
 }
 
 impl SessionActor {
-    /// A session that has just been created; `registry` is told when it stops.
+    /// The actor of the session `record` describes: one just created, or, given the cluster's
+    /// shared `store` that keeps it, this node's face of it. `registry` is told when it stops.
     pub fn new(
-        id: Uuid,
-        token: TokenDigest,
-        cwd: Arc<Path>,
-        label: Option<String>,
-        limits: SessionLimits,
-        registry: Recipient<Forget>,
-    ) -> Self {
-        let now = Utc::now();
-        Self {
-            id,
-            token,
-            cwd,
-            label: label.map(Arc::from),
-            created_at: now,
-            last_activity: now,
-            active_at: Instant::now(),
-            limits,
-            subscribers: Vec::new(),
-            next_subscriber_id: 0,
-            history: History::new(limits.history),
-            calls: HashMap::new(),
-            settings: SessionSettings::default(),
-            registry,
-            meters: SessionMeters::new(),
-            shared: None,
-        }
-    }
-
-    /// This node's face of a session kept in a cluster's shared `store`, as `record` says it is.
-    pub fn attached(
         record: SessionRecord,
-        store: SharedStore,
+        store: Option<SharedStore>,
         limits: SessionLimits,
         registry: Recipient<Forget>,
     ) -> Self {
@@ -159,12 +130,24 @@ impl SessionActor {
             last_activity,
             settings,
         } = record;
-        let mut actor = Self::new(id, token_digest, Arc::from(cwd), label, limits, registry);
-        actor.created_at = created_at;
-        actor.last_activity = last_activity;
-        actor.settings = settings;
-        actor.shared = Some(Box::new(Shared::new(store)));
-        actor
+        Self {
+            id,
+            token: token_digest,
+            cwd: Arc::from(cwd),
+            label: label.map(Arc::from),
+            created_at,
+            last_activity,
+            active_at: Instant::now(),
+            limits,
+            subscribers: Vec::new(),
+            next_subscriber_id: 0,
+            history: History::new(limits.history),
+            calls: HashMap::new(),
+            settings,
+            registry,
+            meters: SessionMeters::new(),
+            shared: store.map(|store| Box::new(Shared::new(store))),
+        }
     }
 
     /// Records that the session is in use now.
@@ -403,9 +386,9 @@ impl Drop for SessionActor {
         for (_, cancel) in self.calls.drain() {
             cancel.cancel();
         }
-        let shared = self.shared.is_some();
-        for follower in self.subscribers.drain(..) {
-            if !shared {
+        let followers = std::mem::take(&mut self.subscribers);
+        if self.shared.is_none() {
+            for follower in followers {
                 follower.queue.end_now(EndReason::Closed);
             }
         }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use actix::fut::wrap_future;
 use actix::prelude::*;
+use bytestring::ByteString;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{Followed, SessionActor};
@@ -91,10 +92,8 @@ impl SessionActor {
         &mut self,
         store: SharedStore,
     ) -> ResponseActFuture<Self, Result<SessionInfo, AuthError>> {
-        let (id, ttl, now) = (self.id, self.limits.idle_timeout, self.last_activity);
-        let touch = async move { store.touch(id, ttl, now).await };
         Box::pin(
-            wrap_future(touch).map(|found, actor: &mut Self, ctx| match found {
+            wrap_future(self.refresh(store)).map(|found, actor: &mut Self, ctx| match found {
                 Ok(true) => Ok(actor.info()),
                 Ok(false) => {
                     actor.end(EndReason::Expired, ctx);
@@ -185,10 +184,10 @@ impl SessionActor {
             .shared
             .as_ref()
             .and_then(|shared| shared.feed.as_ref().map(|_| shared.delivered));
-        let (ttl, now) = (self.limits.idle_timeout, self.last_activity);
+        let refresh = self.refresh(store.clone());
         let fetch = async move {
             // A follower is activity: every node must see the session in use from now on.
-            if !store.touch(id, ttl, now).await.map_err(Unavailable::from)? {
+            if !refresh.await.map_err(Unavailable::from)? {
                 return Err(SubscribeError::Ended);
             }
             let cursor = match known {
@@ -293,16 +292,26 @@ impl SessionActor {
         );
     }
 
+    /// Refreshing the session in the store: its TTL and last activity, as of this node. `false`
+    /// when the store no longer has it.
+    fn refresh(
+        &self,
+        store: SharedStore,
+    ) -> impl Future<Output = Result<bool, StoreError>> + use<> {
+        let (id, ttl, now) = (self.id, self.limits.idle_timeout, self.last_activity);
+        async move { store.touch(id, ttl, now).await }
+    }
+
     /// Refreshes the session in the store (its TTL and last activity) without waiting; ends it
     /// here if the store says it is gone.
     pub(super) fn touch_shared(&mut self, store: SharedStore, ctx: &mut Context<Self>) {
-        let (id, ttl, now) = (self.id, self.limits.idle_timeout, self.last_activity);
-        let touch = async move { store.touch(id, ttl, now).await };
-        ctx.spawn(wrap_future(touch).map(|found, actor: &mut Self, ctx| {
-            if matches!(found, Ok(false)) {
-                actor.end(EndReason::Expired, ctx);
-            }
-        }));
+        ctx.spawn(
+            wrap_future(self.refresh(store)).map(|found, actor: &mut Self, ctx| {
+                if matches!(found, Ok(false)) {
+                    actor.end(EndReason::Expired, ctx);
+                }
+            }),
+        );
     }
 
     /// Starts this node's feed of the session's events, after entry `after`.
@@ -346,13 +355,7 @@ impl Handler<FeedUpdate> for SessionActor {
                         self.offer_all(ctx, |queue| queue.lost(after, entry.seq));
                     }
                     match entry.kind {
-                        EntryKind::Event(json) => {
-                            let event = PublishedEvent {
-                                id: entry.seq,
-                                data: SerializedEvent::from_json(json),
-                            };
-                            self.deliver(&event, ctx);
-                        }
+                        EntryKind::Event(json) => self.deliver(&event(entry.seq, json), ctx),
                         EntryKind::End(reason) => return self.end(reason, ctx),
                     }
                 }
@@ -367,6 +370,14 @@ impl Handler<FeedUpdate> for SessionActor {
     }
 }
 
+/// Event `seq` of the shared stream, as local followers receive it.
+fn event(seq: u64, json: ByteString) -> PublishedEvent {
+    PublishedEvent {
+        id: seq,
+        data: SerializedEvent::from_json(json),
+    }
+}
+
 /// What a follower that last saw `seen` is owed of `entries` (those after `seen`, up to the
 /// feed's place `cursor`): a lag count for any no longer kept, then the events.
 fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>) -> Vec<StreamItem> {
@@ -374,10 +385,7 @@ fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>) -> Vec<StreamItem> 
         .into_iter()
         .filter(|entry| entry.seq <= cursor)
         .filter_map(|entry| match entry.kind {
-            EntryKind::Event(json) => Some(PublishedEvent {
-                id: entry.seq,
-                data: SerializedEvent::from_json(json),
-            }),
+            EntryKind::Event(json) => Some(event(entry.seq, json)),
             EntryKind::End(_) => None,
         })
         .collect();
