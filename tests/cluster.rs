@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::redis::{RedisServer, Reply};
-use common::{Daemon, Events, Item, Session, WAIT, client, next_event, next_item, sse};
+use common::{ACCEPT, Daemon, Events, Item, Session, WAIT, client, next_event, next_item, sse};
 use construct_actors::token::TokenDigest;
 use serde_json::{Value, json};
 
@@ -686,23 +686,9 @@ async fn no_token_is_ever_written_to_redis() {
 #[tokio::test]
 #[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
 async fn a_standard_clients_negotiated_revision_is_known_on_every_node() {
-    const ACCEPT: &str = "application/json, text/event-stream";
     let cluster = Cluster::start("");
     let (a, b) = (&cluster.a, &cluster.b);
-    let initialized = client()
-        .post(a.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                      "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                                 "clientInfo": {"name": "lb-client", "version": "1"}}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(initialized.status(), 200);
-    let id = initialized.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let id = a.initialize("2025-11-25").await;
     let call = client()
         .post(b.url("/mcp"))
         .header("Accept", ACCEPT)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Session, WAIT, client, next_event, sse, stream_client};
+use common::{ACCEPT, Daemon, Session, WAIT, client, next_event, sse, stream_client};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -31,8 +31,6 @@ const PLATEAU_KIB: u64 = 8 * 1024;
 
 /// How long the daemon's memory is given to come back down.
 const SETTLE: Duration = Duration::from_secs(10);
-
-const ACCEPT: &str = "application/json, text/event-stream";
 
 /// The daemon's RSS once it has served one of everything, so that lazily built state (tool
 /// schemas, worker buffers, the allocator's arenas) is in the baseline, not in the growth.
@@ -185,24 +183,6 @@ async fn a_tool_that_panics_thousands_of_times_fails_only_its_own_calls() {
 // ---------------------------------------------------------------------------------------------
 // Clients that vanish mid-stream
 
-/// Opens `initialize` for a standard (2025-11-25) session; returns its `Mcp-Session-Id`.
-async fn standard_session(daemon: &Daemon) -> String {
-    let response = client()
-        .post(daemon.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                      "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                                 "clientInfo": {"name": "faults", "version": "1"}}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Starts a long call with progress and drops its stream after the first event or two.
 async fn call_and_vanish(daemon: &Daemon, session: &Session, id: u64) {
     let response = stream_client()
@@ -312,7 +292,7 @@ async fn vanishing_clients(rounds: u64) {
     ));
     let session = daemon.session().await;
     let other = daemon.session().await;
-    let mcp_session = standard_session(&daemon).await;
+    let mcp_session = daemon.initialize("2025-11-25").await;
     let baseline = warm_baseline(&daemon, &other).await;
     let stop = Arc::new(AtomicBool::new(false));
     let watching = bystander(&daemon, other.clone(), Arc::clone(&stop));

@@ -4,36 +4,9 @@
 
 mod common;
 
-use common::{Daemon, Events, client, error_text, next_event};
+use common::{ACCEPT, Daemon, Events, client, error_text, initialize_body, next_event};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-
-const ACCEPT: &str = "application/json, text/event-stream";
-
-fn initialize_body(version: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-           "params": {"protocolVersion": version, "capabilities": {},
-                      "clientInfo": {"name": "standard-test", "version": "1"}}})
-}
-
-/// A standard session: the `Mcp-Session-Id` the daemon handed out.
-async fn initialize(daemon: &Daemon, version: &str) -> String {
-    let response = client()
-        .post(daemon.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .json(&initialize_body(version))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["result"]["protocolVersion"], version);
-    id
-}
 
 /// Posts `message` in standard session `id`.
 async fn post(daemon: &Daemon, id: &str, message: Value) -> reqwest::Response {
@@ -56,7 +29,7 @@ fn call(id: u64, tool: &str, arguments: Value) -> Value {
 #[tokio::test]
 async fn initialize_without_a_session_opens_one_named_by_mcp_session_id() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     assert!(
         id.bytes().all(|b| (0x21..=0x7e).contains(&b)),
         "visible ASCII only"
@@ -82,7 +55,7 @@ async fn initialize_without_a_session_opens_one_named_by_mcp_session_id() {
 #[tokio::test]
 async fn the_standard_session_lives_in_the_same_registry_with_its_own_events_stream() {
     let daemon = Daemon::start("");
-    let header = initialize(&daemon, "2025-11-25").await;
+    let header = daemon.initialize("2025-11-25").await;
     let (uuid, token) = header.split_once('.').unwrap();
     let session = common::Session {
         id: uuid.to_owned(),
@@ -119,7 +92,7 @@ async fn requests_without_a_session_other_than_initialize_are_400() {
 #[tokio::test]
 async fn unknown_ended_or_forged_sessions_are_404() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let (uuid, _) = id.split_once('.').unwrap();
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
     for forged in [
@@ -147,7 +120,7 @@ async fn unknown_ended_or_forged_sessions_are_404() {
 #[tokio::test]
 async fn an_unsupported_protocol_version_header_is_400() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let response = client()
         .post(daemon.url("/mcp"))
         .header("Accept", ACCEPT)
@@ -189,7 +162,7 @@ async fn posts_that_do_not_accept_both_content_types_are_406() {
 #[tokio::test]
 async fn get_opens_a_standalone_stream_or_is_406_or_405() {
     let daemon = Daemon::start("[server]\nkeep_alive = \"100ms\"\n");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let get = |accept: &'static str, version: &'static str| {
         client()
             .get(daemon.url("/mcp"))
@@ -223,7 +196,7 @@ async fn get_opens_a_standalone_stream_or_is_406_or_405() {
 #[tokio::test]
 async fn delete_ends_the_session_and_its_standalone_stream() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let stream = client()
         .get(daemon.url("/mcp"))
         .header("Accept", "text/event-stream")
@@ -259,7 +232,7 @@ async fn drain(mut stream: Events) -> Vec<eventsource_stream::Event> {
 #[tokio::test]
 async fn streams_of_2025_11_25_sessions_start_primed_and_carry_ids_and_retry() {
     let daemon = Daemon::start("[mcp]\nretry = \"250ms\"\n");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let response = post(
         &daemon,
         &id,
@@ -294,7 +267,7 @@ async fn streams_of_2025_11_25_sessions_start_primed_and_carry_ids_and_retry() {
 #[tokio::test]
 async fn older_sessions_get_plain_streams() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-06-18").await;
+    let id = daemon.initialize("2025-06-18").await;
     let response = post(&daemon, &id, call(5, "echo", json!({"text": "hi"}))).await;
     let events = drain(common::sse(response)).await;
     assert_eq!(events.len(), 1);
@@ -316,7 +289,7 @@ async fn resume(daemon: &Daemon, id: &str, last_id: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_broken_call_stream_resumes_with_last_event_id_without_gap_or_duplicate() {
     let daemon = Daemon::start("");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let response = post(
         &daemon,
         &id,
@@ -346,8 +319,8 @@ async fn a_broken_call_stream_resumes_with_last_event_id_without_gap_or_duplicat
 #[tokio::test]
 async fn a_stream_is_never_resumed_by_another_session_or_with_a_bad_id() {
     let daemon = Daemon::start("");
-    let mine = initialize(&daemon, "2025-11-25").await;
-    let theirs = initialize(&daemon, "2025-11-25").await;
+    let mine = daemon.initialize("2025-11-25").await;
+    let theirs = daemon.initialize("2025-11-25").await;
     let response = post(
         &daemon,
         &mine,
@@ -365,7 +338,7 @@ async fn a_stream_is_never_resumed_by_another_session_or_with_a_bad_id() {
 #[tokio::test]
 async fn the_reconnection_fixture_closes_the_stream_and_the_result_arrives_on_resume() {
     let daemon = Daemon::start("[tools]\nfixtures = true\n");
-    let id = initialize(&daemon, "2025-11-25").await;
+    let id = daemon.initialize("2025-11-25").await;
     let response = post(&daemon, &id, call(9, "test_reconnection", json!({}))).await;
     let events = drain(common::sse(response)).await;
     assert_eq!(
@@ -387,7 +360,7 @@ async fn the_reconnection_fixture_closes_the_stream_and_the_result_arrives_on_re
 #[tokio::test]
 async fn an_abandoned_resumable_call_is_cancelled_after_the_resume_window() {
     let daemon = Daemon::start("[mcp]\nresume_window = \"200ms\"\n");
-    let header = initialize(&daemon, "2025-11-25").await;
+    let header = daemon.initialize("2025-11-25").await;
     let (uuid, token) = header.split_once('.').unwrap();
     let session = common::Session {
         id: uuid.to_owned(),
@@ -410,7 +383,7 @@ async fn an_abandoned_resumable_call_is_cancelled_after_the_resume_window() {
 #[tokio::test]
 async fn logging_set_level_filters_the_log_messages_of_a_call() {
     let daemon = Daemon::start("[tools]\nfixtures = true\n");
-    let id = initialize(&daemon, "2025-06-18").await;
+    let id = daemon.initialize("2025-06-18").await;
     let logged = |messages: &[Value]| {
         messages
             .iter()

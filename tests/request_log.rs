@@ -7,10 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, WAIT, client, stream_client};
+use common::{ACCEPT, Daemon, WAIT, client, stream_client};
 use serde_json::{Value, json};
-
-const ACCEPT: &str = "application/json, text/event-stream";
 
 /// A daemon logging JSON at `info` (the harness otherwise keeps tests quiet at `warn`).
 fn json_daemon() -> Daemon {
@@ -151,15 +149,7 @@ async fn every_request_logs_one_json_line_with_its_id_and_never_a_token() {
     assert!(call.text().await.unwrap().contains("hi"));
 
     // A standard client: the Mcp-Session-Id handed out is <uuid>.<token>.
-    let initialized = http
-        .post(daemon.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                      "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                                 "clientInfo": {"name": "log-test", "version": "1"}}}))
-        .send()
-        .await
-        .unwrap();
+    let initialized = daemon.initialize_raw("2025-11-25").await;
     assert_eq!(initialized.status(), 200);
     let mcp_session_id = initialized.headers()["mcp-session-id"]
         .to_str()

@@ -376,6 +376,42 @@ pub async fn next_item(stream: &mut Events) -> Option<Item> {
     })
 }
 
+/// The `Accept` header of a standard (Streamable HTTP) MCP client.
+pub const ACCEPT: &str = "application/json, text/event-stream";
+
+/// A standard client's `initialize` for protocol revision `version` (client `standard-test`).
+pub fn initialize_body(version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+           "params": {"protocolVersion": version, "capabilities": {},
+                      "clientInfo": {"name": "standard-test", "version": "1"}}})
+}
+
+impl Daemon {
+    /// A standard client's `initialize` for `version`, sent without a session; the answer.
+    pub async fn initialize_raw(&self, version: &str) -> reqwest::Response {
+        client()
+            .post(self.url("/mcp"))
+            .header("Accept", ACCEPT)
+            .json(&initialize_body(version))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A standard session negotiated at `version`: the `Mcp-Session-Id` the daemon handed out.
+    pub async fn initialize(&self, version: &str) -> String {
+        let response = self.initialize_raw(version).await;
+        assert_eq!(response.status(), 200);
+        let id = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["result"]["protocolVersion"], version);
+        id
+    }
+}
+
 /// The `data` of the next event, as JSON.
 pub async fn next_data(stream: &mut Events) -> Value {
     let event = next_event(stream).await.expect("the stream is still open");
