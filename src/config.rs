@@ -154,8 +154,12 @@ impl Default for SessionsConfig {
 pub struct ToolsConfig {
     /// Names of the tools offered by `tools/list` and callable by `tools/call`.
     pub enabled: Vec<String>,
-    /// Folders tools may touch. Empty: each session's own cwd (and nothing else).
+    /// Folders sessions may work in (a leading `~` is the home directory): a session whose
+    /// `cwd` lies outside every root is refused. Default: the daemon user's home.
     pub workspace_roots: Vec<PathBuf>,
+    /// Whether a call may touch only its session's `cwd` (the default) or anything inside the
+    /// `workspace_roots`.
+    pub confine_to_cwd: bool,
     /// Adds the test-fixture tools (`test_*`) used by the MCP conformance suite and the tests.
     pub fixtures: bool,
     /// Tool calls running at once in the whole daemon; one more is answered `503`.
@@ -179,7 +183,8 @@ impl Default for ToolsConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            workspace_roots: Vec::new(),
+            workspace_roots: vec![PathBuf::from("~")],
+            confine_to_cwd: true,
             fixtures: false,
             max_concurrent_calls: 64,
             max_calls_per_session: 16,
@@ -275,7 +280,7 @@ impl Default for HttpRequestConfig {
 }
 
 /// `[security]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
     /// Origins (e.g. `https://dash.example`) allowed besides the daemon's own loopback origin;
@@ -288,6 +293,23 @@ pub struct SecurityConfig {
     /// stateless (2026-era) request need `Authorization: Bearer <key>`. Required when
     /// `server.bind` is not a loopback address.
     pub api_keys: Vec<String>,
+    /// With no `api_keys`, whether the daemon still demands a key: one it generates at each
+    /// start and writes, as `api_key`, into the owner-only discovery file, so that only the
+    /// user it runs as (whose CLIs read that file) can use it. `false` lets any local process
+    /// create sessions without a key, as the original Construct daemon did: only for launchers
+    /// that cannot send one, on a machine no one else uses.
+    pub require_api_key: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            api_keys: Vec::new(),
+            require_api_key: true,
+        }
+    }
 }
 
 /// `[mcp]`
@@ -522,13 +544,8 @@ impl Config {
         if self.cluster.key_prefix.is_empty() {
             return Err(invalid("cluster.key_prefix", "must not be empty"));
         }
-        if let Some(token) = &self.admin.token
-            && (token.chars().count() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
-        {
-            return Err(invalid(
-                "admin.token",
-                "needs at least 16 characters, all visible ASCII (no spaces)",
-            ));
+        if let Some(token) = &self.admin.token {
+            secret("admin.token", token)?;
         }
         if !self.server.bind.is_loopback() && self.security.api_keys.is_empty() {
             return Err(invalid(
@@ -539,20 +556,19 @@ impl Config {
                 ),
             ));
         }
-        if self.security.api_keys.iter().any(|key| key.len() < 16) {
+        for key in &self.security.api_keys {
+            secret("security.api_keys", key)?;
+        }
+        if self.generates_api_key() && !self.discovery.enabled {
             return Err(invalid(
-                "security.api_keys",
-                "every key needs at least 16 characters",
+                "discovery.enabled",
+                "the generated owner key is only handed out through the discovery file: \
+                 set security.api_keys, or security.require_api_key = false",
             ));
         }
         longer_than_zero("server.keep_alive", self.server.keep_alive)?;
-        if let Some(token) = &self.metrics.token
-            && (token.chars().count() < 16 || token.chars().any(|c| !c.is_ascii_graphic()))
-        {
-            return Err(invalid(
-                "metrics.token",
-                "needs at least 16 characters, all visible ASCII (no spaces)",
-            ));
+        if let Some(token) = &self.metrics.token {
+            secret("metrics.token", token)?;
         }
         positive(
             "tools.max_concurrent_calls",
@@ -580,7 +596,14 @@ impl Config {
                 &format!("{} is not a folder", dir.display()),
             ));
         }
+        if self.tools.workspace_roots.is_empty() {
+            return Err(invalid(
+                "tools.workspace_roots",
+                "list at least one folder sessions may work in (e.g. \"~\")",
+            ));
+        }
         for root in &self.tools.workspace_roots {
+            let root = crate::paths::expand_home(root);
             if !root.is_absolute() || !root.is_dir() {
                 return Err(invalid(
                     "tools.workspace_roots",
@@ -619,6 +642,26 @@ impl Config {
             .map_err(|err| invalid("log.level", &err.to_string()))?;
         Ok(())
     }
+}
+
+impl Config {
+    /// Whether the daemon makes up its own API key at start: it must demand one, and none is
+    /// configured.
+    pub fn generates_api_key(&self) -> bool {
+        self.security.require_api_key && self.security.api_keys.is_empty()
+    }
+}
+
+/// A credential someone must type or paste: long enough not to be guessed, and made of visible
+/// ASCII, so that it survives an HTTP header unchanged (a key of spaces could never match).
+fn secret(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.chars().count() < 16 || value.chars().any(|c| !c.is_ascii_graphic()) {
+        return Err(invalid(
+            key,
+            "needs at least 16 characters, all visible ASCII (no spaces)",
+        ));
+    }
+    Ok(())
 }
 
 fn positive(key: &'static str, value: usize) -> Result<(), ConfigError> {

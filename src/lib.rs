@@ -15,5 +15,6 @@ pub mod logging;
 pub mod mcp;
 pub mod meters;
 pub mod paths;
+pub mod roots;
 pub mod server;
 pub mod tools;

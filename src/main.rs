@@ -2,6 +2,7 @@
 //! system) or one of the client subcommands (on a small tokio runtime).
 
 use std::future::Future;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -15,7 +16,9 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { file }) => {
             match Config::load(Some(&file), Overrides::default()) {
                 Ok(_) => {
-                    println!("{}: ok", file.display());
+                    // Not println!, which panics when the reader has gone (`… | head`): the
+                    // verdict is the exit code, and the line is for whoever still reads.
+                    let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
                     ExitCode::SUCCESS
                 }
                 Err(err) => {
@@ -32,7 +35,15 @@ fn main() -> ExitCode {
 }
 
 /// Runs a client subcommand to completion: exit 0, or 1 with its error on standard error.
+///
+/// Like any Unix command whose output may be piped into `head`, a client ends quietly by SIGPIPE
+/// when its reader has gone, instead of panicking in `println!` (Rust ignores SIGPIPE by default;
+/// the daemon keeps that, since a vanished peer must never stop it).
 fn run_client(name: &str, command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    // SAFETY: restoring the default disposition of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -25,14 +25,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::discovery::DiscoveryFile;
+use crate::discovery::Discovery;
 use crate::http::admin::AdminToken;
+use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
 use crate::http::request_log;
 use crate::http::{self, AppState, Started, StatelessSession};
 use crate::mcp::relay::RelayDirectory;
 use crate::meters;
 use crate::paths;
+use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
 
 /// How long, at shutdown, the calls stopped after the grace period have to send their error
@@ -74,20 +76,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => SessionRegistry::new(registry_limits(&config)),
     }
     .start();
-    let workspace_roots = config
-        .tools
-        .workspace_roots
-        .iter()
-        .map(|root| {
-            std::fs::canonicalize(root)
-                .with_context(|| format!("workspace root {} is not usable", root.display()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let stateless = stateless_session(&config, &registry).await?;
+    let workspace_roots = WorkspaceRoots::new(&config.tools)?;
+    let stateless = stateless_session(&config, &workspace_roots, &registry).await?;
+    let ticket_limits = TicketLimits {
+        ttl: config.sessions.ticket_ttl,
+        max_tickets: config.sessions.max_tickets,
+    };
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         tools,
-        workspace_roots: Arc::from(workspace_roots),
+        workspace_roots,
+        api_keys: ApiKeys::new(&config),
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         stopping: CancellationToken::new(),
         guard: Guard::new(addr, &config.security),
@@ -95,11 +94,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         stateless,
         admin: AdminToken::new(config.admin.token.as_deref()),
-        tickets: TicketBook::new(TicketLimits {
-            ttl: config.sessions.ticket_ttl,
-            max_tickets: config.sessions.max_tickets,
-        })
-        .start(),
+        tickets: TicketBook::new(ticket_limits).start(),
+        admin_tickets: TicketBook::new(ticket_limits).start(),
         config,
         started: Started::now(),
     });
@@ -134,12 +130,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let discovery = if state.config.discovery.enabled {
         let path = paths::expand_home(&state.config.discovery.path);
-        Some(DiscoveryFile::write(
-            &path,
+        let discovery = Discovery::new(
             addr,
             state.started.pid,
             state.started.at,
-        )?)
+            state.api_keys.owner(),
+        );
+        Some(discovery.write(&path)?)
     } else {
         None
     };
@@ -190,14 +187,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// Creates the session stateless requests run in, in the default workspace.
 async fn stateless_session(
     config: &Config,
+    roots: &WorkspaceRoots,
     registry: &Addr<SessionRegistry>,
 ) -> anyhow::Result<StatelessSession> {
-    let cwd = match &config.mcp.default_workspace {
-        Some(dir) => dir.clone(),
-        None => std::env::current_dir().context("the daemon's working directory is gone")?,
-    };
-    let cwd = std::fs::canonicalize(&cwd)
-        .with_context(|| format!("default workspace {} is not usable", cwd.display()))?;
+    let current = std::env::current_dir().context("the daemon's working directory is gone")?;
+    let cwd = roots.default_workspace(config.mcp.default_workspace.as_deref(), &current)?;
     let created = registry
         .send(Create {
             cwd,

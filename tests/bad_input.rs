@@ -240,8 +240,8 @@ async fn malformed_json_is_a_400_parse_error() {
         );
 
         let what = format!("POST /session {:?}", String::from_utf8_lossy(&body));
-        let request = client()
-            .post(daemon.url("/session"))
+        let request = daemon
+            .keyed(client().post(daemon.url("/session")))
             .header("Content-Type", "application/json")
             .body(body.clone());
         let (status, answer) = send(&what, request).await;
@@ -268,7 +268,9 @@ async fn wrong_types_in_session_bodies_and_json_rpc_envelopes_are_4xx() {
         for value in bad_values() {
             let body = json!({ field: value });
             let what = format!("POST /session {body}");
-            let request = client().post(daemon.url("/session")).json(&body);
+            let request = daemon
+                .keyed(client().post(daemon.url("/session")))
+                .json(&body);
             let (status, _) = send(&what, request).await;
             tally.check(&what, status);
             let is_string = value.is_string();
@@ -285,7 +287,13 @@ async fn wrong_types_in_session_bodies_and_json_rpc_envelopes_are_4xx() {
         json!({"cwd": "~", "extra": {}}),
     ] {
         let what = format!("POST /session {body}");
-        let (status, _) = send(&what, client().post(daemon.url("/session")).json(&body)).await;
+        let (status, _) = send(
+            &what,
+            daemon
+                .keyed(client().post(daemon.url("/session")))
+                .json(&body),
+        )
+        .await;
         tally.check(&what, status);
     }
 
@@ -346,8 +354,8 @@ async fn wrong_types_in_session_bodies_and_json_rpc_envelopes_are_4xx() {
 
     // The modern (stateless) era: `_meta` and its members, each value.
     let modern = |method: &str, message: &Value| {
-        let mut request = client()
-            .post(daemon.url("/mcp"))
+        let mut request = daemon
+            .keyed(client().post(daemon.url("/mcp")))
             .header("Accept", "application/json, text/event-stream")
             .header("MCP-Protocol-Version", "2026-07-28")
             .header("Mcp-Method", method)
@@ -551,7 +559,13 @@ async fn bodies_over_the_limit_are_413_and_at_the_limit_are_served() {
         tally.check(&what, status);
         assert_eq!(status, 413, "{what}");
         let what = format!("POST /session of {size} bytes");
-        let (status, _) = send(&what, client().post(daemon.url("/session")).body(body)).await;
+        let (status, _) = send(
+            &what,
+            daemon
+                .keyed(client().post(daemon.url("/session")))
+                .body(body),
+        )
+        .await;
         tally.check(&what, status);
         assert_eq!(status, 413, "{what}");
     }
@@ -582,6 +596,7 @@ async fn an_announced_length_over_the_limit_is_413_at_once() {
     let daemon = daemon();
     let session = daemon.session().await;
     let auth = format!("Bearer {}", session.token);
+    let key = format!("Bearer {}", daemon.api_key());
     for (line, headers) in [
         (
             "POST /mcp HTTP/1.1",
@@ -590,7 +605,10 @@ async fn an_announced_length_over_the_limit_is_413_at_once() {
                 ("X-Construct-Session", session.id.as_str()),
             ],
         ),
-        ("POST /session HTTP/1.1", vec![]),
+        (
+            "POST /session HTTP/1.1",
+            vec![("Authorization", key.as_str())],
+        ),
     ] {
         let mut headers = headers;
         headers.push(("Content-Length", "1000000000000"));
@@ -636,7 +654,9 @@ async fn deeply_nested_json_is_a_400_not_a_stack_overflow() {
         assert_eq!(answer["error"]["code"], -32700, "{what}: {answer}");
 
         let what = format!("POST /session: {label}");
-        let request = client().post(daemon.url("/session")).body(body.clone());
+        let request = daemon
+            .keyed(client().post(daemon.url("/session")))
+            .body(body.clone());
         let (status, _) = send(&what, request).await;
         tally.check(&what, status);
         if !readable_session_body(body.as_bytes()) {
@@ -672,7 +692,7 @@ async fn invalid_utf8_in_bodies_headers_and_paths_is_refused() {
         let (status, _) = send(&what, mcp(&daemon, &session).body(body.clone())).await;
         tally.check(&what, status);
         assert_eq!(status, 400, "{what}");
-        let request = client().post(daemon.url("/session")).body(
+        let request = daemon.keyed(client().post(daemon.url("/session"))).body(
             b"{\"cwd\":\"/tm\xffp\",\"label\":\"\xfe\"}".to_vec(),
         );
         let (status, _) = send("session body", request).await;

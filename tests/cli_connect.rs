@@ -132,6 +132,16 @@ impl Sandbox {
     }
 }
 
+/// A daemon with `extra` configuration whose sessions may work in the sandboxes' folders (under
+/// the system's temporary folder, outside the daemon's own home).
+fn daemon(extra: &str) -> Daemon {
+    let temp = std::env::temp_dir().canonicalize().unwrap();
+    Daemon::start(&format!(
+        "{extra}\n[tools]\nworkspace_roots = [{:?}]\n",
+        temp.to_str().unwrap()
+    ))
+}
+
 /// The URL written in the daemon's discovery file.
 fn discovery_url(daemon: &Daemon) -> String {
     let text = std::fs::read_to_string(&daemon.discovery).unwrap();
@@ -210,7 +220,7 @@ fn backup(path: &Path) -> PathBuf {
 
 #[tokio::test]
 async fn claude_gets_a_mcp_json_in_the_project_and_the_command_to_run() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let file = sandbox.project.join(".mcp.json");
     let original_text = r#"{"unrelated": {"keep": [1, 2, 3]},
@@ -270,7 +280,7 @@ async fn claude_gets_a_mcp_json_in_the_project_and_the_command_to_run() {
 
 #[tokio::test]
 async fn codex_gets_its_table_in_config_toml_with_comments_kept() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let file = sandbox.home.join(".codex/config.toml");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -331,7 +341,7 @@ async fn codex_gets_its_table_in_config_toml_with_comments_kept() {
 
 #[tokio::test]
 async fn opencode_gets_its_entry_under_xdg_config_home_or_dot_config() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let file = sandbox.xdg.join("opencode/config.json");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -392,7 +402,7 @@ async fn opencode_gets_its_entry_under_xdg_config_home_or_dot_config() {
 
 #[tokio::test]
 async fn gemini_gets_its_entry_in_settings_json_through_the_default_discovery_file() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     // The daemon's discovery file where a daemon run by this user would write it.
     let default_discovery = sandbox.home.join(".construct/mcp.json");
@@ -445,7 +455,7 @@ async fn gemini_gets_its_entry_in_settings_json_through_the_default_discovery_fi
 
 #[tokio::test]
 async fn connecting_again_replaces_only_the_construct_entry() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let file = sandbox.home.join(".gemini/settings.json");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -484,7 +494,7 @@ async fn connecting_again_replaces_only_the_construct_entry() {
 
 #[tokio::test]
 async fn print_shows_the_snippet_and_writes_nothing() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let url = discovery_url(&daemon);
     for cli in ["claude", "codex", "opencode", "gemini"] {
@@ -610,7 +620,7 @@ async fn without_a_running_daemon_it_says_so_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_file_that_cannot_be_parsed_is_an_error_and_left_untouched() {
-    let daemon = Daemon::start("");
+    let daemon = daemon("");
     let sandbox = Sandbox::new();
     let gemini = sandbox.home.join(".gemini/settings.json");
     let codex = sandbox.home.join(".codex/config.toml");
@@ -653,7 +663,7 @@ async fn a_file_that_cannot_be_parsed_is_an_error_and_left_untouched() {
 #[tokio::test]
 async fn an_api_key_is_sent_when_the_daemon_requires_one() {
     let key = "0123456789abcdef-key";
-    let daemon = Daemon::start(&format!("[security]\napi_keys = [\"{key}\"]\n"));
+    let daemon = daemon(&format!("[security]\napi_keys = [\"{key}\"]\n"));
     let sandbox = Sandbox::new();
     let args = [
         "connect",

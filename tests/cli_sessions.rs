@@ -61,8 +61,8 @@ fn sessions(args: &[&str], env: &[(&str, &str)]) -> Run {
 #[tokio::test]
 async fn every_session_is_listed_with_the_admin_token() {
     let daemon = Daemon::start(&admin_config());
-    let one = tempfile::tempdir().unwrap();
-    let two = tempfile::tempdir().unwrap();
+    let one = tempfile::tempdir_in(daemon.home.path()).unwrap();
+    let two = tempfile::tempdir_in(daemon.home.path()).unwrap();
     let first = daemon
         .session_with(json!({"cwd": one.path(), "label": "frontend"}))
         .await;
@@ -154,4 +154,16 @@ fn without_an_admin_token_it_says_how_to_give_one() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn the_owner_key_from_the_discovery_file_lists_sessions_without_a_token() {
+    let daemon = Daemon::start("");
+    let session = daemon.session().await;
+    let run = sessions(
+        &["--json", "--discovery", daemon.discovery.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains(&session.id), "{}", run.stdout);
 }

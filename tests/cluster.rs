@@ -525,8 +525,8 @@ async fn a_redis_restart_is_a_quick_503_then_streams_carry_on_in_order() {
     cluster.redis.stop();
     let (a, b) = (&cluster.a, &cluster.b);
     let started = Instant::now();
-    let created = client()
-        .post(b.url("/session"))
+    let created = b
+        .keyed(client().post(b.url("/session")))
         .json(&json!({"cwd": cluster.work.path()}))
         .send()
         .await

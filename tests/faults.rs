@@ -605,7 +605,11 @@ fn a_closed_standard_output_does_not_kill_the_daemon() {
     use std::os::fd::{FromRawFd as _, OwnedFd};
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("construct-actor.toml");
-    std::fs::write(&config, "[discovery]\nenabled = false\n").unwrap();
+    std::fs::write(
+        &config,
+        "[discovery]\nenabled = false\n[security]\napi_keys = [\"0123456789abcdef-key\"]\n",
+    )
+    .unwrap();
     let mut fds = [0; 2];
     // SAFETY: a fresh pipe; the read end is closed at once, the write end handed to the child.
     let write = unsafe {

@@ -26,12 +26,34 @@ async fn the_discovery_file_names_the_url_and_is_removed_on_sigterm() {
 async fn a_disabled_discovery_file_is_not_written() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("c.toml");
-    std::fs::write(&config, "[discovery]\nenabled = false\n").unwrap();
+    std::fs::write(
+        &config,
+        "[discovery]\nenabled = false\n[security]\napi_keys = [\"0123456789abcdef-key\"]\n",
+    )
+    .unwrap();
     let mut command = Command::new(binary());
     command.arg("--config").arg(&config);
     let discovery = home.path().join(".construct/mcp.json");
     let daemon = Daemon::spawn(command, home, discovery, &[]);
     assert!(!daemon.discovery.exists());
+}
+
+#[test]
+fn a_generated_key_needs_the_discovery_file_to_reach_its_owner() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    std::fs::write(&config, "[discovery]\nenabled = false\n").unwrap();
+    let output = Command::new(binary())
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("discovery.enabled") && stderr.contains("security.require_api_key"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +162,8 @@ async fn flags_override_the_file_and_the_environment_overrides_the_file() {
     let config = home.path().join("c.toml");
     std::fs::write(
         &config,
-        "[discovery]\nenabled = false\n[server]\nport = 1\nmax_body_bytes = 1000000\n",
+        "[discovery]\nenabled = false\n[security]\nrequire_api_key = false\n\
+         [server]\nport = 1\nmax_body_bytes = 1000000\n",
     )
     .unwrap();
     let mut command = Command::new(binary());
@@ -157,8 +180,8 @@ async fn flags_override_the_file_and_the_environment_overrides_the_file() {
         &[("CONSTRUCT_ACTOR_SERVER__MAX_BODY_BYTES", "64")],
     );
     assert_eq!(daemon.base, format!("http://127.0.0.1:{port}"));
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .json(&json!({"label": "x".repeat(100)}))
         .send()
         .await

@@ -51,11 +51,13 @@ impl<'a> Modern<'a> {
         if let Some(name) = self.name_header {
             request = request.header("Mcp-Name", name);
         }
-        if let Some(session) = session {
-            request = request
+        request = match session {
+            Some(session) => request
                 .bearer_auth(&session.token)
-                .header("X-Construct-Session", &session.id);
-        }
+                .header("X-Construct-Session", &session.id),
+            // Anonymous requests run in the daemon's own session: the owner key opens it.
+            None => daemon.keyed(request),
+        };
         request.send().await.unwrap()
     }
 }

@@ -97,8 +97,8 @@ async fn every_request_logs_one_json_line_with_its_id_and_never_a_token() {
     let health = http.get(daemon.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 
-    let created = http
-        .post(daemon.url("/session"))
+    let created = daemon
+        .keyed(http.post(daemon.url("/session")))
         .json(&json!({"cwd": daemon.home.path()}))
         .send()
         .await

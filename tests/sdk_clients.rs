@@ -45,6 +45,7 @@ fn run_client(daemon: &Daemon, program: &Path, script: &Path) -> Value {
     let mut child = Command::new(program)
         .arg(script)
         .arg(&url)
+        .env("CONSTRUCT_ACTOR_API_KEY", daemon.api_key())
         .current_dir(root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

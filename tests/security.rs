@@ -37,16 +37,16 @@ async fn a_foreign_origin_is_refused_with_403_on_every_route() {
 async fn the_daemons_own_loopback_origins_are_allowed() {
     let daemon = Daemon::start("");
     for name in ["127.0.0.1", "localhost", "[::1]"] {
-        let response = client()
-            .post(daemon.url("/session"))
+        let response = daemon
+            .keyed(client().post(daemon.url("/session")))
             .header("Origin", format!("http://{name}:{}", port(&daemon)))
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 200, "{name}");
     }
-    let other_port = client()
-        .post(daemon.url("/session"))
+    let other_port = daemon
+        .keyed(client().post(daemon.url("/session")))
         .header("Origin", format!("http://localhost:{}", port(&daemon) + 1))
         .send()
         .await
@@ -57,8 +57,8 @@ async fn the_daemons_own_loopback_origins_are_allowed() {
 #[tokio::test]
 async fn a_rebinding_host_is_refused_and_loopback_hosts_pass() {
     let daemon = Daemon::start("");
-    let rebound = client()
-        .post(daemon.url("/session"))
+    let rebound = daemon
+        .keyed(client().post(daemon.url("/session")))
         .header("Host", format!("evil.example:{}", port(&daemon)))
         .send()
         .await
@@ -68,8 +68,8 @@ async fn a_rebinding_host_is_refused_and_loopback_hosts_pass() {
         error_text(rebound).await,
         "the request's Host is not allowed"
     );
-    let local = client()
-        .post(daemon.url("/session"))
+    let local = daemon
+        .keyed(client().post(daemon.url("/session")))
         .header("Host", format!("localhost:{}", port(&daemon)))
         .send()
         .await
@@ -82,8 +82,8 @@ async fn configured_origins_and_hosts_are_allowed() {
     let daemon = Daemon::start(
         "[security]\nallowed_origins = [\"https://dash.example\"]\nallowed_hosts = [\"devbox:1\"]\n",
     );
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .header("Origin", "https://dash.example")
         .header("Host", "devbox:1")
         .send()

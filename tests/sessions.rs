@@ -21,7 +21,7 @@ async fn health_reports_the_process() {
 #[tokio::test]
 async fn a_session_gets_a_v4_id_an_unguessable_token_and_its_cwd() {
     let daemon = Daemon::start("");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir_in(daemon.home.path()).unwrap();
     let session = daemon
         .session_with(json!({"cwd": dir.path(), "label": "build"}))
         .await;
@@ -41,7 +41,11 @@ async fn a_session_gets_a_v4_id_an_unguessable_token_and_its_cwd() {
 #[tokio::test]
 async fn without_a_cwd_the_daemons_own_directory_is_used() {
     let daemon = Daemon::start("");
-    let response = client().post(daemon.url("/session")).send().await.unwrap();
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["cwd"], canonical(daemon.home.path()));
@@ -59,8 +63,8 @@ async fn a_tilde_cwd_is_expanded_to_the_home_directory() {
 async fn a_cwd_that_does_not_exist_is_a_400_naming_the_path() {
     let daemon = Daemon::start("");
     let missing = daemon.home.path().join("no-such-dir");
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .json(&json!({"cwd": missing}))
         .send()
         .await
@@ -77,8 +81,8 @@ async fn a_cwd_that_does_not_exist_is_a_400_naming_the_path() {
 async fn a_cwd_that_is_a_file_is_a_400() {
     let daemon = Daemon::start("");
     let file = daemon.home.path().join("construct-actor.toml");
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .json(&json!({"cwd": file}))
         .send()
         .await
@@ -91,8 +95,8 @@ async fn a_cwd_that_is_a_file_is_a_400() {
 async fn a_malformed_session_body_is_a_400() {
     let daemon = Daemon::start("");
     for body in ["{not json", "[1,2]", r#"{"cwd": 5}"#] {
-        let response = client()
-            .post(daemon.url("/session"))
+        let response = daemon
+            .keyed(client().post(daemon.url("/session")))
             .body(body)
             .send()
             .await
@@ -109,8 +113,8 @@ async fn a_malformed_session_body_is_a_400() {
 #[tokio::test]
 async fn an_overlong_label_is_a_400() {
     let daemon = Daemon::start("");
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .json(&json!({"label": "x".repeat(257)}))
         .send()
         .await
@@ -122,8 +126,8 @@ async fn an_overlong_label_is_a_400() {
 #[tokio::test]
 async fn an_oversized_body_is_a_413() {
     let daemon = Daemon::start("[server]\nmax_body_bytes = 100\n");
-    let response = client()
-        .post(daemon.url("/session"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
         .json(&json!({"label": "x".repeat(200)}))
         .send()
         .await
@@ -137,7 +141,11 @@ async fn the_session_limit_is_a_503_with_a_reason() {
     let daemon = Daemon::start("[sessions]\nmax_sessions = 2\n");
     daemon.session().await;
     daemon.session().await;
-    let response = client().post(daemon.url("/session")).send().await.unwrap();
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     assert!(error_text(response).await.contains("maximum of 2 sessions"));
 }

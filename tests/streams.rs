@@ -291,8 +291,8 @@ async fn the_session_cap_is_a_503_until_a_session_ends() {
     let daemon = Daemon::start("[sessions]\nmax_sessions = 2\n");
     let first = daemon.session().await;
     daemon.session().await;
-    let refused = common::client()
-        .post(daemon.url("/session"))
+    let refused = daemon
+        .keyed(common::client().post(daemon.url("/session")))
         .send()
         .await
         .unwrap();
@@ -309,8 +309,8 @@ async fn session_creation_is_rate_limited_per_client_address() {
     for _ in 0..3 {
         daemon.session().await;
     }
-    let refused = common::client()
-        .post(daemon.url("/session"))
+    let refused = daemon
+        .keyed(common::client().post(daemon.url("/session")))
         .send()
         .await
         .unwrap();

@@ -621,7 +621,7 @@ async fn a_configured_workspace_root_allows_paths_outside_the_cwd_and_nothing_be
     let root_path = root.path().canonicalize().unwrap();
     fs::create_dir(root_path.join("project")).unwrap();
     let daemon = Daemon::start(&format!(
-        "[tools]\nworkspace_roots = [{:?}]\n",
+        "[tools]\nworkspace_roots = [{:?}]\nconfine_to_cwd = false\n",
         root_path.to_str().unwrap()
     ));
     let session = daemon

@@ -62,7 +62,8 @@ async fn a_post_sends_its_body_and_headers() {
         &daemon,
         &session,
         json!({"url": daemon.url("/session"), "method": "POST",
-               "headers": {"content-type": "application/json"},
+               "headers": {"content-type": "application/json",
+                           "authorization": format!("Bearer {}", daemon.api_key())},
                "body": json!({"label": "made by a tool"}).to_string()}),
     )
     .await;

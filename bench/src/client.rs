@@ -18,6 +18,10 @@ use tokio::net::TcpStream;
 /// The Construct session header.
 pub const SESSION_HEADER: &str = "x-construct-session";
 
+/// The API key the benchmarks configure (`security.api_keys`): creating a session needs one,
+/// as it does for every client of an owner-only daemon.
+pub const API_KEY: &str = "construct-bench-key-0123456789";
+
 /// One keep-alive connection.
 pub struct Conn {
     sender: SendRequest<Full<Bytes>>,
@@ -111,12 +115,18 @@ impl Conn {
         Ok((status, body))
     }
 
+    /// `POST /session` with the benchmarks' API key.
+    pub fn session_request(&self) -> anyhow::Result<Request<Full<Bytes>>> {
+        Ok(self
+            .request(Method::POST, "/session")
+            .header(AUTHORIZATION, format!("Bearer {API_KEY}"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(b"{}")))?)
+    }
+
     /// `POST /session` → the new session's credentials.
     pub async fn create_session(&mut self) -> anyhow::Result<Creds> {
-        let request = self
-            .request(Method::POST, "/session")
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from_static(b"{}")))?;
+        let request = self.session_request()?;
         let (status, body) = self.exchange(request).await?;
         if status != StatusCode::OK {
             bail!(

@@ -89,11 +89,7 @@ impl Worker {
                 expect(status, &body, b"\"ok\"", "GET /health")
             }
             Op::CreateSession => {
-                let request = self
-                    .conn
-                    .request(Method::POST, "/session")
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(Full::new(Bytes::from_static(b"{}")))?;
+                let request = self.conn.session_request()?;
                 let (status, body) = self.conn.exchange(request).await?;
                 expect(status, &body, b"\"token\"", "POST /session")
             }

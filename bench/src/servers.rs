@@ -197,6 +197,10 @@ impl DaemonConfig {
             ("server.port", "0".to_owned()),
             ("server.shutdown_grace", "\"1s\"".to_owned()),
             ("discovery.enabled", "false".to_owned()),
+            (
+                "security.api_keys",
+                format!("[\"{}\"]", crate::client::API_KEY),
+            ),
             ("sessions.max_sessions", max_sessions.to_string()),
             ("sessions.max_subscribers", max_subscribers.to_string()),
             ("sessions.subscriber_queue", queue.to_string()),

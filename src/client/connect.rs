@@ -70,13 +70,9 @@ pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let created = create_session(
-        &daemon,
-        &cwd,
-        args.label.as_deref(),
-        args.api_key.as_deref(),
-    )
-    .await?;
+    // An explicit key wins; else the owner key the daemon wrote into its discovery file.
+    let api_key = args.api_key.as_deref().or(daemon.api_key.as_deref());
+    let created = create_session(&daemon, &cwd, args.label.as_deref(), api_key).await?;
     let credentials = Credentials {
         url: daemon.mcp_url.clone(),
         token: created.token,

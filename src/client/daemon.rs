@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use reqwest::Url;
-use serde::Deserialize;
 
+use crate::discovery::Discovery;
 use crate::paths;
 
 /// Where the daemon writes its discovery file unless configured otherwise.
@@ -30,6 +30,9 @@ pub struct Daemon {
     pub mcp_url: String,
     /// The HTTP client to speak to it with.
     pub http: reqwest::Client,
+    /// The owner key the daemon wrote into its discovery file, when it did (never with `--url`:
+    /// the key is only trusted from the owner-only file).
+    pub api_key: Option<String>,
 }
 
 impl Daemon {
@@ -39,25 +42,19 @@ impl Daemon {
     }
 }
 
-/// The discovery file's contents (`{"url", "pid", "started_at"}`); unknown fields are ignored.
-#[derive(Debug, Deserialize)]
-struct DiscoveryFile {
-    url: String,
-    pid: Option<u32>,
-}
-
 /// The running daemon named by `url` (an explicit `--url`) or, without one, by the discovery
 /// file at `discovery` (a leading `~` is the home directory); checked with `GET /health`.
 ///
 /// Every way of not finding one is an error that says which: no discovery file, a stale one
 /// whose process is gone, or a URL that does not answer.
 pub async fn locate(url: Option<&str>, discovery: &Path) -> anyhow::Result<Daemon> {
-    let (mcp_url, origin) = match url {
-        Some(url) => (url.to_owned(), format!("--url {url}")),
+    let (mcp_url, origin, api_key) = match url {
+        Some(url) => (url.to_owned(), format!("--url {url}"), None),
         None => {
             let path = paths::expand_home(discovery);
             let found = read_discovery(&path)?;
-            (found, format!("the discovery file {}", path.display()))
+            let origin = format!("the discovery file {}", path.display());
+            (found.url, origin, found.api_key)
         }
     };
     let (base, mcp_url) = endpoints(&mcp_url).with_context(|| format!("in {origin}"))?;
@@ -69,13 +66,16 @@ pub async fn locate(url: Option<&str>, discovery: &Path) -> anyhow::Result<Daemo
         base,
         mcp_url,
         http,
+        api_key,
     })
 }
 
-/// The URL in the discovery file at `path`, when its daemon process is still alive.
-fn read_discovery(path: &Path) -> anyhow::Result<String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+/// The discovery file at `path`, when its daemon process is still alive.
+fn read_discovery(path: &Path) -> anyhow::Result<Discovery> {
+    let found = match Discovery::read(path) {
+        Ok(found) => {
+            found.map_err(|reason| anyhow::anyhow!("untrusted discovery file {reason}"))?
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => bail!(
             "no construct-actor daemon is running: there is no discovery file at {} \
              (start the daemon with `construct-actor`, or pass --discovery PATH or --url URL)",
@@ -83,12 +83,6 @@ fn read_discovery(path: &Path) -> anyhow::Result<String> {
         ),
         Err(err) => bail!("cannot read the discovery file {}: {err}", path.display()),
     };
-    let found: DiscoveryFile = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the discovery file {} is not {{\"url\", \"pid\", \"started_at\"}} JSON",
-            path.display()
-        )
-    })?;
     if let Some(pid) = found.pid
         && !process_alive(pid)
     {
@@ -98,7 +92,7 @@ fn read_discovery(path: &Path) -> anyhow::Result<String> {
             path.display()
         );
     }
-    Ok(found.url)
+    Ok(found)
 }
 
 /// Why the daemon at `mcp_url`, found through the discovery file at `path` (`~` expanded), is
@@ -106,13 +100,13 @@ fn read_discovery(path: &Path) -> anyhow::Result<String> {
 /// exited (a crash), or naming another URL (a new daemon, which knows none of the old one's
 /// sessions).
 pub fn gone(path: &Path, mcp_url: &str) -> Option<String> {
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(found) = Discovery::read(path) else {
         return Some(format!(
             "the daemon has stopped (its discovery file {} is gone)",
             path.display()
         ));
     };
-    let found: DiscoveryFile = serde_json::from_str(&text).ok()?;
+    let found = found.ok()?;
     if let Some(pid) = found.pid
         && !process_alive(pid)
     {

@@ -1,6 +1,7 @@
 //! `construct-actor sessions`: every live session of the daemon, as a table (admin).
 //!
-//! `GET /admin/sessions` with `Authorization: Bearer <admin token>` answers
+//! `GET /admin/sessions` with `Authorization: Bearer <admin token>` (or the owner key the daemon
+//! wrote into its discovery file, which the command uses when given no token) answers
 //! `{"sessions": [{"session_id", "label", "cwd", "created_at", "last_activity", "subscribers",
 //! "running_calls"}]}`.
 
@@ -14,13 +15,21 @@ use crate::cli::SessionsArgs;
 
 /// Runs `sessions`.
 pub async fn run(args: SessionsArgs) -> anyhow::Result<()> {
-    let Some(admin_token) = args.admin_token.filter(|token| !token.is_empty()) else {
-        bail!(
+    let given = args.admin_token.filter(|token| !token.is_empty());
+    let no_token = || {
+        anyhow::anyhow!(
             "listing sessions needs the daemon's admin token: pass --admin-token or set \
-             CONSTRUCT_ACTOR_ADMIN_TOKEN"
-        );
+             CONSTRUCT_ACTOR_ADMIN_TOKEN (a daemon found through its discovery file, which holds \
+             its owner key, needs neither)"
+        )
     };
+    if given.is_none() && args.daemon.url.is_some() {
+        return Err(no_token());
+    }
     let daemon = daemon::locate(args.daemon.url.as_deref(), &args.daemon.discovery).await?;
+    let admin_token = given
+        .or_else(|| daemon.api_key.clone())
+        .ok_or_else(no_token)?;
     let response = daemon
         .http
         .get(daemon.url("/admin/sessions"))

@@ -2,8 +2,8 @@
 //!
 //! The admin token comes from the configuration (`admin.token`) or, when that is unset, is
 //! generated at start from the OS random source and printed once on standard output. It is
-//! compared in constant time, and it is the only credential these routes accept: a session's
-//! token, which any client creating a session gets, never lists the others.
+//! compared in constant time, and with the owner key it is the only credential these routes
+//! accept: a session's token, which any client creating a session gets, never lists the others.
 
 use std::time::Duration;
 
@@ -67,9 +67,9 @@ impl std::fmt::Debug for AdminToken {
     }
 }
 
-/// Checks that the request carries the admin token.
+/// Checks that the request carries the admin token (or the owner key, see [`AppState::is_admin`]).
 pub fn require(req: &HttpRequest, state: &AppState) -> Result<(), HttpError> {
-    if state.admin.matches(auth::bearer(req)?) {
+    if state.is_admin(auth::bearer(req)?) {
         Ok(())
     } else {
         Err(HttpError::Unauthorized("wrong admin token"))

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::error::HttpError;
 use super::identity::{self, Identity};
-use super::{AppState, accept, api_key, ask, body};
+use super::{AppState, accept, ask, body};
 use crate::mcp::call::{CallStream, Frame};
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{self, Incoming, Request};
@@ -39,7 +39,6 @@ use crate::mcp::reply::{Busy, Rejection, Reply};
 use crate::mcp::stateless::{self, Headers};
 use crate::mcp::tools_call::Scope;
 use crate::mcp::version::Era;
-use crate::tools::Workspace;
 
 /// The answer to a session request that names no session.
 const NO_SESSION: &str =
@@ -158,7 +157,18 @@ async fn modern(
     let (session, cwd) = match identity.open(req).await? {
         Some((session, info)) => (session, info.cwd),
         None => {
-            api_key::require(req, &state.config.security)?;
+            // A revision this daemon does not speak is refused before the key is asked for:
+            // the answer (the supported revisions) is no secret, and it tells a client built
+            // for another revision, or for sessions, what went wrong.
+            if let Some(requested) = header(req, "mcp-protocol-version")
+                .filter(|requested| !crate::mcp::version::ALL.contains(requested))
+            {
+                return Err(HttpError::Rpc(
+                    StatusCode::BAD_REQUEST,
+                    stateless::unsupported_version(None, "Unsupported protocol version", requested),
+                ));
+            }
+            state.api_keys.require(req)?;
             (
                 state.stateless.session.clone(),
                 Arc::clone(&state.stateless.cwd),
@@ -183,7 +193,7 @@ async fn initialize(
     state: &AppState,
     request: &Request,
 ) -> Result<HttpResponse, HttpError> {
-    api_key::require(req, &state.config.security)?;
+    state.api_keys.require(req)?;
     let label = request
         .params
         .as_ref()
@@ -224,7 +234,7 @@ fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path
     Scope {
         tools: &state.tools,
         session,
-        workspace: Workspace::new(cwd, state.workspace_roots.clone()),
+        workspace: state.workspace_roots.workspace(cwd),
         call_queue: state.config.sessions.call_queue,
         call_slots: &state.call_slots,
         stopping: &state.stopping,

@@ -21,7 +21,8 @@ pub mod request_log;
 pub mod session;
 pub mod ticket;
 
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::mcp::relay::RelayDirectory;
+use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
 use error::HttpError;
 
@@ -50,8 +52,10 @@ pub struct AppState {
     pub tools: ToolRegistry,
     /// The configuration the daemon runs with.
     pub config: Config,
-    /// The configured workspace roots, canonical; empty when each session's cwd is its root.
-    pub workspace_roots: Arc<[PathBuf]>,
+    /// Where sessions may work, and how far their calls reach.
+    pub workspace_roots: WorkspaceRoots,
+    /// The API keys, the generated owner key among them.
+    pub api_keys: api_key::ApiKeys,
     /// The daemon-wide limit on running tool calls.
     pub call_slots: Arc<Semaphore>,
     /// Cancelled at shutdown once the grace period is over: running calls end with an error.
@@ -68,8 +72,19 @@ pub struct AppState {
     pub started: Started,
     /// The admin token (`GET /admin/sessions`, the dashboard).
     pub admin: admin::AdminToken,
-    /// The outstanding stream tickets.
+    /// The outstanding stream tickets of session holders.
     pub tickets: Addr<TicketBook>,
+    /// The outstanding stream tickets of the administrator, kept apart so that session holders
+    /// cannot take them all.
+    pub admin_tickets: Addr<TicketBook>,
+}
+
+impl AppState {
+    /// Whether `presented` opens the administrator's routes: the admin token, or the owner key
+    /// (whoever holds that can create sessions and read the discovery file anyway).
+    pub fn is_admin(&self, presented: &str) -> bool {
+        self.admin.matches(presented) | self.api_keys.is_owner(presented)
+    }
 }
 
 /// The daemon's own session for stateless (2026-era) requests that name none: its workspace is
@@ -120,11 +135,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(dashboard::routes);
 }
 
-/// Who a session-creating request comes from: its peer address, by which creations are
-/// rate-limited. A connection without one (never the case over TCP) shares one allowance.
+/// Who a session-creating request comes from, for the per-client creation limit: its peer
+/// address, grouped so that a client cannot multiply its allowance by choosing addresses. The
+/// whole loopback range (127.0.0.0/8, ::1) is one client, since any local process can bind any
+/// of its addresses; so is an IPv6 /64, which one host is usually handed whole. A connection
+/// without a peer address (never the case over TCP) shares one allowance.
 pub fn creator(req: &actix_web::HttpRequest) -> construct_actors::Creator {
-    let unknown = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    construct_actors::Creator::Client(req.peer_addr().map_or(unknown, |peer| peer.ip()))
+    let unknown = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    construct_actors::Creator::Client(req.peer_addr().map_or(unknown, |peer| client(peer.ip())))
+}
+
+/// The address that stands for every address of `ip`'s client (see [`creator`]).
+fn client(ip: IpAddr) -> IpAddr {
+    let ip = ip.to_canonical();
+    if ip.is_loopback() {
+        return IpAddr::V4(Ipv4Addr::LOCALHOST);
+    }
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 /// Sends `msg` to an actor and waits, at most [`ASK_TIMEOUT`], for its reply.
@@ -145,4 +178,33 @@ where
 pub fn unanswered(err: MailboxError) -> HttpError {
     tracing::warn!(%err, "actor did not answer");
     HttpError::Unavailable("the daemon is busy or shutting down; try again".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_loopback_address_is_one_client() {
+        let one = client("127.0.0.1".parse().unwrap());
+        for other in ["127.0.3.7", "127.255.255.254", "::1", "::ffff:127.0.0.9"] {
+            assert_eq!(client(other.parse().unwrap()), one, "{other}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client_and_ipv4_hosts_stay_apart() {
+        assert_eq!(
+            client("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            client("2001:db8:1:2:bbbb::9".parse().unwrap())
+        );
+        assert_ne!(
+            client("2001:db8:1:2::1".parse().unwrap()),
+            client("2001:db8:1:3::1".parse().unwrap())
+        );
+        assert_ne!(
+            client("10.0.0.1".parse().unwrap()),
+            client("10.0.0.2".parse().unwrap())
+        );
+    }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::HttpError;
-use super::{AppState, api_key, ask, auth, body, creator};
+use super::{AppState, ask, auth, body, creator};
 use crate::paths;
 
 /// Longest label accepted, so that labels cannot be used to grow memory.
@@ -37,7 +37,7 @@ pub async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    api_key::require(&req, &state.config.security)?;
+    state.api_keys.require(&req)?;
     let bytes = body::read(&req, payload, state.config.server.max_body_bytes).await?;
     let request: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
@@ -58,14 +58,10 @@ pub async fn create(
             HttpError::Unavailable(format!("the daemon's own working directory is gone: {err}"))
         })?,
     };
-    if !state.workspace_roots.is_empty()
-        && !state.workspace_roots.iter().any(|r| cwd.starts_with(r))
-    {
-        return Err(HttpError::BadRequest(format!(
-            "cwd {} is outside the configured workspace roots",
-            cwd.display()
-        )));
-    }
+    state
+        .workspace_roots
+        .admit(&cwd)
+        .map_err(HttpError::BadRequest)?;
     let created = ask(
         &state.registry,
         Create {

@@ -5,7 +5,9 @@
 //! gets `{"ticket", "expires_in_ms"}`; `GET /session/{id}/events?ticket=<ticket>` then lets it in
 //! once, for that session only, within `sessions.ticket_ttl`. Long-lived tokens never go into a
 //! URL, where logs and browser history would keep them; a ticket that ends up there is spent.
-//! The tickets themselves are kept by the [`TicketBook`](construct_actors::TicketBook) actor.
+//! The tickets themselves are kept by [`TicketBook`](construct_actors::TicketBook) actors: one
+//! for session holders and one for the administrator, so that however many tickets sessions
+//! take, the dashboard can still get its own.
 
 use actix::Addr;
 use actix_web::http::header::{CACHE_CONTROL, CacheControl, CacheDirective};
@@ -29,17 +31,17 @@ pub async fn issue(
 ) -> Result<HttpResponse, HttpError> {
     let token = auth::bearer(&req)?;
     let id = auth::path_session(&path)?;
-    if state.admin.matches(token) {
+    let book = if state.is_admin(token) {
         session(&state, id).await?;
+        &state.admin_tickets
     } else {
         auth::authenticate(&req, id, token).await?;
-    }
-    let issued = ask(&state.tickets, IssueTicket(id))
-        .await?
-        .map_err(|err| match err {
-            TicketError::TooManyForSession(_) => HttpError::TooMany(err.to_string()),
-            TicketError::TooMany(_) => HttpError::Unavailable(err.to_string()),
-        })?;
+        &state.tickets
+    };
+    let issued = ask(book, IssueTicket(id)).await?.map_err(|err| match err {
+        TicketError::TooManyForSession(_) => HttpError::TooMany(err.to_string()),
+        TicketError::TooMany(_) => HttpError::Unavailable(err.to_string()),
+    })?;
     let expires_in_ms = u64::try_from(issued.expires_in.as_millis()).unwrap_or(u64::MAX);
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])))
@@ -53,14 +55,13 @@ pub async fn redeem(
     id: Uuid,
     ticket: &str,
 ) -> Result<Addr<SessionActor>, HttpError> {
-    let admitted = ask(
-        &state.tickets,
-        RedeemTicket {
-            ticket: ticket.to_owned(),
-            session: id,
-        },
-    )
-    .await?;
+    let redeem = || RedeemTicket {
+        ticket: ticket.to_owned(),
+        session: id,
+    };
+    // A ticket lives in one book; presenting it spends it there, right or wrong.
+    let admitted =
+        ask(&state.tickets, redeem()).await? || ask(&state.admin_tickets, redeem()).await?;
     if !admitted {
         return Err(HttpError::Unauthorized(REFUSED));
     }

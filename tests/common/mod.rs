@@ -26,6 +26,8 @@ pub struct Daemon {
     pub home: tempfile::TempDir,
     /// Where it writes its discovery file.
     pub discovery: PathBuf,
+    /// The owner key it wrote there, when it generated one.
+    key: Option<String>,
     /// Everything it printed on standard error, read by a background thread.
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
     /// What it printed on standard output after the first line, read by a background thread.
@@ -109,13 +111,34 @@ impl Daemon {
         });
         let start = line.find("http://").expect("the first line names the URL");
         let base = line[start..].split_whitespace().next().unwrap().to_owned();
+        // The discovery file is written before the first line is printed.
+        let key = std::fs::read_to_string(&discovery)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|found| found["api_key"].as_str().map(str::to_owned));
         Self {
             child: Some(child),
             base,
             home,
             discovery,
+            key,
             stderr,
             stdout,
+        }
+    }
+
+    /// The owner key from the discovery file; the test fails when the daemon wrote none.
+    pub fn api_key(&self) -> &str {
+        self.key
+            .as_deref()
+            .expect("the daemon wrote an owner key into its discovery file")
+    }
+
+    /// `request` with the owner key as its bearer, when the daemon has one.
+    pub fn keyed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
         }
     }
 
@@ -209,8 +232,8 @@ pub struct Session {
 impl Daemon {
     /// Creates a session with `body` (JSON) and checks the shape of the answer.
     pub async fn session_with(&self, body: Value) -> Session {
-        let response = client()
-            .post(self.url("/session"))
+        let response = self
+            .keyed(client().post(self.url("/session")))
             .json(&body)
             .send()
             .await
@@ -389,8 +412,7 @@ pub fn initialize_body(version: &str) -> Value {
 impl Daemon {
     /// A standard client's `initialize` for `version`, sent without a session; the answer.
     pub async fn initialize_raw(&self, version: &str) -> reqwest::Response {
-        client()
-            .post(self.url("/mcp"))
+        self.keyed(client().post(self.url("/mcp")))
             .header("Accept", ACCEPT)
             .json(&initialize_body(version))
             .send()

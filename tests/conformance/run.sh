@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (npm @modelcontextprotocol/conformance) against a real
-# construct-actor daemon on 127.0.0.1, with the test-fixture tools on and no API keys.
+# construct-actor daemon on 127.0.0.1, with the test-fixture tools on and its default owner key.
 #
 #   bash tests/conformance/run.sh            # every scenario (--suite all)
 #   bash tests/conformance/run.sh ping       # one scenario
@@ -24,7 +24,7 @@ cargo build --quiet --manifest-path "$root/Cargo.toml" --bin construct-actor
 work=$(mktemp -d)
 cat > "$work/config.toml" <<TOML
 [discovery]
-enabled = false
+path = "$work/discovery/mcp.json"
 [tools]
 fixtures = true
 [log]
@@ -41,9 +41,15 @@ done
 base=$(grep -o 'http://[0-9.:]*' "$work/out" | head -n 1)
 [ -n "$base" ] || { echo "the daemon did not start:"; cat "$work/err"; exit 1; }
 
+# The daemon is owner-only by default: the suite's requests carry the key from the discovery
+# file as a bearer header (bearer.mjs, preloaded; it resolves undici from the suite's modules).
+CONSTRUCT_ACTOR_API_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_key"])' "$work/discovery/mcp.json")
+export CONSTRUCT_ACTOR_API_KEY
+cp "$root/tests/conformance/bearer.mjs" "$cache/bearer.mjs"
+
 if [ $# -gt 0 ]; then
-  "$node" "$suite" server --url "$base/mcp" --scenario "$1"
+  "$node" --import "$cache/bearer.mjs" "$suite" server --url "$base/mcp" --scenario "$1"
 else
-  "$node" "$suite" server --url "$base/mcp" --suite all \
+  "$node" --import "$cache/bearer.mjs" "$suite" server --url "$base/mcp" --suite all \
     --expected-failures "$root/tests/conformance/expected-failures.yml"
 fi

@@ -11,6 +11,7 @@ standard error.
 
 import asyncio
 import json
+import os
 import sys
 
 from mcp import Client
@@ -41,7 +42,9 @@ async def run(url: str) -> dict:
         method = request.headers.get("mcp-method", "")
         exchanges.append(f"{request.method} {method} {response.status_code}".replace("  ", " "))
 
-    http = create_mcp_http_client()
+    # The daemon is owner-only: its key goes in a header, as a configured client's would.
+    key = os.environ["CONSTRUCT_ACTOR_API_KEY"]
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
     http.event_hooks["response"] = [record]
     transport = streamable_http_client(url, http_client=http)
     async with http, Client(transport, read_timeout_seconds=30) as client:

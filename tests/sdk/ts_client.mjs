@@ -39,7 +39,14 @@ async function run(url) {
     exchanges.push(`${method} ${response.status}`);
     return response;
   };
-  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: recordingFetch });
+  // The daemon is owner-only: its key goes in a header, as a configured client's would.
+  const requestInit = {
+    headers: { Authorization: `Bearer ${process.env.CONSTRUCT_ACTOR_API_KEY}` },
+  };
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: recordingFetch,
+    requestInit,
+  });
   client.onerror = (err) => process.stderr.write(`client error: ${err?.stack ?? err}\n`);
   await client.connect(transport);
   const session = transport.sessionId;
