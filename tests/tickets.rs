@@ -232,3 +232,31 @@ async fn last_event_id_in_the_query_resumes_like_the_header() {
     let response = events_raw(&daemon, &session.id, &format!("ticket={t}&last_event_id=4")).await;
     assert_eq!(response.status(), 200, "the ticket is still good");
 }
+
+#[tokio::test]
+async fn session_holders_cannot_take_the_tickets_the_dashboard_needs() {
+    // Room for exactly one session's worth of tickets: the first session fills the daemon's
+    // allowance for session holders; a second session is refused, and the administrator is not.
+    let daemon = daemon_with("[sessions]\nmax_tickets = 8\n");
+    let greedy = daemon.session().await;
+    for _ in 0..8 {
+        ticket(&daemon, &greedy.id, &greedy.token).await;
+    }
+    let other = daemon.session().await;
+    let refused = ticket_raw(&daemon, &other.id, Some(&other.token)).await;
+    assert_eq!(refused.status(), 503);
+    for session in [&greedy, &other] {
+        let admin = ticket(&daemon, &session.id, ADMIN).await;
+        let response = events_raw(&daemon, &session.id, &format!("ticket={admin}")).await;
+        assert_eq!(response.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_owner_key_gets_tickets_as_the_administrator_does() {
+    let daemon = daemon_with("");
+    let session = daemon.session().await;
+    let owner = ticket(&daemon, &session.id, daemon.api_key()).await;
+    let response = events_raw(&daemon, &session.id, &format!("ticket={owner}")).await;
+    assert_eq!(response.status(), 200);
+}
