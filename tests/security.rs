@@ -331,3 +331,24 @@ fn check_config_into_a_closed_pipe_exits_on_its_verdict_without_a_panic() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn requests_the_http_parser_cannot_read_do_not_write_to_the_log() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let daemon = Daemon::start_with("", &[("CONSTRUCT_ACTOR_LOG__LEVEL", "info")]);
+    let addr = daemon.base.trim_start_matches("http://").to_owned();
+    for _ in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nX: \u{1}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(common::WAIT, stream.read_to_end(&mut answer)).await;
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+    }
+    // The daemon is still well, and said nothing about the twenty bad requests.
+    let health = client().get(daemon.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let log = daemon.stderr();
+    assert!(!log.contains("ERROR"), "{log}");
+    assert!(!log.contains("parse error"), "{log}");
+}
