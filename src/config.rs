@@ -326,7 +326,8 @@ pub struct McpConfig {
     /// The `retry` hint sent on resumable streams: how soon clients should reconnect.
     #[serde(with = "humantime_serde")]
     pub retry: Duration,
-    /// Open `subscriptions/listen` streams at most, daemon-wide; one more is answered `503`.
+    /// Open `subscriptions/listen` streams at most: in clients' own sessions together, and again
+    /// in each API key's stateless session; one more is answered `503`.
     pub max_listeners: usize,
 }
 

@@ -30,7 +30,7 @@ use crate::http::admin::AdminToken;
 use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
 use crate::http::request_log;
-use crate::http::{self, AppState, Started, StatelessSession};
+use crate::http::{self, AppState, Started, StatelessSession, StatelessSessions};
 use crate::mcp::relay::RelayDirectory;
 use crate::meters;
 use crate::paths;
@@ -77,7 +77,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     .start();
     let workspace_roots = WorkspaceRoots::new(&config.tools)?;
-    let stateless = stateless_session(&config, &workspace_roots, &registry).await?;
+    let api_keys = ApiKeys::new(&config);
+    let stateless = stateless_sessions(&config, &workspace_roots, &api_keys, &registry).await?;
     let ticket_limits = TicketLimits {
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
@@ -86,7 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         registry: registry.clone(),
         tools,
         workspace_roots,
-        api_keys: ApiKeys::new(&config),
+        api_keys,
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         stopping: CancellationToken::new(),
         guard: Guard::new(addr, &config.security),
@@ -184,28 +185,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the session stateless requests run in, in the default workspace.
-async fn stateless_session(
+/// Creates the sessions stateless requests run in, one per API key, in the default workspace.
+async fn stateless_sessions(
     config: &Config,
     roots: &WorkspaceRoots,
+    keys: &ApiKeys,
     registry: &Addr<SessionRegistry>,
-) -> anyhow::Result<StatelessSession> {
+) -> anyhow::Result<StatelessSessions> {
     let current = std::env::current_dir().context("the daemon's working directory is gone")?;
     let cwd = roots.default_workspace(config.mcp.default_workspace.as_deref(), &current)?;
-    let created = registry
-        .send(Create {
-            cwd,
-            label: Some("stateless requests".into()),
-            by: Creator::Daemon,
-            home: None,
-        })
-        .await
-        .context("the session registry did not start")?
-        .context("cannot create the stateless session")?;
-    Ok(StatelessSession {
-        id: created.id,
-        session: created.session,
-        cwd: created.cwd,
+    let mut by_key = Vec::with_capacity(keys.count());
+    for key in 0..keys.count() {
+        let label = match keys.count() {
+            1 => "stateless requests".to_owned(),
+            _ => format!("stateless requests (API key {})", key + 1),
+        };
+        let created = registry
+            .send(Create {
+                cwd: cwd.clone(),
+                label: Some(label),
+                by: Creator::Daemon,
+                home: None,
+            })
+            .await
+            .context("the session registry did not start")?
+            .context("cannot create a stateless session")?;
+        by_key.push(StatelessSession {
+            id: created.id,
+            session: created.session,
+            listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
+        });
+    }
+    Ok(StatelessSessions {
+        cwd: Arc::from(cwd),
+        by_key,
     })
 }
 

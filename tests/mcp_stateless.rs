@@ -351,3 +351,77 @@ async fn a_python_style_discover_probe_from_a_legacy_client_gets_an_answer_it_ca
     assert_eq!(status, 200);
     assert_eq!(body["result"]["supportedVersions"][0], MODERN);
 }
+
+/// A `tools/call` of `sleep` made with `key`, anonymously; whatever the answer.
+async fn anonymous_sleep(daemon: &Daemon, key: &str, duration_ms: u64) -> reqwest::Response {
+    common::stream_client()
+        .post(daemon.url("/mcp"))
+        .bearer_auth(key)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", MODERN)
+        .header("Mcp-Method", "tools/call")
+        .header("Mcp-Name", "sleep")
+        .json(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "sleep", "arguments": {"duration_ms": duration_ms},
+                                 "_meta": meta(MODERN)}}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_keys_anonymous_calls_cannot_take_another_keys_room() {
+    let (a, b) = ("key-a-0123456789abcdef", "key-b-0123456789abcdef");
+    let daemon = Daemon::start(&format!(
+        "[security]\napi_keys = [\"{a}\", \"{b}\"]\n[tools]\nmax_calls_per_session = 2\n"
+    ));
+    // Key A fills its stateless session with long calls…
+    let long = [
+        anonymous_sleep(&daemon, a, 60_000).await,
+        anonymous_sleep(&daemon, a, 60_000).await,
+    ];
+    for response in &long {
+        assert_eq!(response.status(), 200);
+    }
+    let third = anonymous_sleep(&daemon, a, 10).await;
+    assert_eq!(third.status(), 429);
+    // …and key B's calls run as if A were not there.
+    let other = anonymous_sleep(&daemon, b, 10).await;
+    assert_eq!(other.status(), 200);
+    let mut stream = common::sse(other);
+    let mut last = Value::Null;
+    while let Some(event) = common::next_event(&mut stream).await {
+        last = serde_json::from_str(&event.data).unwrap();
+    }
+    assert_eq!(last["result"]["isError"], false, "{last}");
+}
+
+/// An anonymous `subscriptions/listen` made with `key`; whatever the answer.
+async fn anonymous_listen(daemon: &Daemon, key: &str) -> reqwest::Response {
+    common::stream_client()
+        .post(daemon.url("/mcp"))
+        .bearer_auth(key)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", MODERN)
+        .header("Mcp-Method", "subscriptions/listen")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 6, "method": "subscriptions/listen",
+                      "params": {"notifications": {}, "_meta": meta(MODERN)}}),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_keys_listen_streams_cannot_take_another_keys_room() {
+    let (a, b) = ("key-a-0123456789abcdef", "key-b-0123456789abcdef");
+    let daemon = Daemon::start(&format!(
+        "[security]\napi_keys = [\"{a}\", \"{b}\"]\n[mcp]\nmax_listeners = 1\n"
+    ));
+    let held = anonymous_listen(&daemon, a).await;
+    assert_eq!(held.status(), 200);
+    assert_eq!(anonymous_listen(&daemon, a).await.status(), 503);
+    assert_eq!(anonymous_listen(&daemon, b).await.status(), 200);
+    drop(held);
+}

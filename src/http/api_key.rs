@@ -16,6 +16,18 @@ use super::auth;
 use super::error::HttpError;
 use crate::config::Config;
 
+/// Which key a request presented: an index into the configured keys, then the owner key (`0`
+/// when no key is needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyId(usize);
+
+impl KeyId {
+    /// The position of the key.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// The keys this daemon accepts.
 pub struct ApiKeys {
     configured: Vec<String>,
@@ -46,10 +58,15 @@ impl ApiKeys {
             .is_some_and(|owner| equal(owner, presented))
     }
 
-    /// Whether `req` may proceed: it carries one of the keys, or none is required.
-    pub fn require(&self, req: &HttpRequest) -> Result<(), HttpError> {
+    /// How many keys there are (at least one [`KeyId`] exists even when none is needed).
+    pub fn count(&self) -> usize {
+        (self.configured.len() + usize::from(self.owner.is_some())).max(1)
+    }
+
+    /// Which key `req` carries; an error when it carries none of them and one is required.
+    pub fn require(&self, req: &HttpRequest) -> Result<KeyId, HttpError> {
         if self.configured.is_empty() && self.owner.is_none() {
-            return Ok(());
+            return Ok(KeyId(0));
         }
         let presented = auth::bearer(req).map_err(|_| {
             HttpError::Unauthorized(
@@ -57,13 +74,19 @@ impl ApiKeys {
                  finds it as \"api_key\" in the discovery file)",
             )
         })?;
-        let matches = self
-            .configured
-            .iter()
-            .chain(&self.owner)
-            .fold(false, |any, key| any | equal(key, presented));
-        if matches {
-            Ok(())
+        // Every key is compared, so the time taken does not tell which one matched.
+        let found = self.configured.iter().chain(&self.owner).enumerate().fold(
+            None,
+            |found, (index, key)| {
+                if equal(key, presented) {
+                    Some(index)
+                } else {
+                    found
+                }
+            },
+        );
+        if let Some(index) = found {
+            Ok(KeyId(index))
         } else {
             Err(HttpError::Unauthorized("the API key is not valid"))
         }

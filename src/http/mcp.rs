@@ -154,8 +154,8 @@ async fn modern(
     state: &AppState,
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
-    let (session, cwd) = match identity.open(req).await? {
-        Some((session, info)) => (session, info.cwd),
+    let (owner, session, cwd, listeners) = match identity.open(req).await? {
+        Some((session, info)) => (info.id, session, info.cwd, &state.listeners),
         None => {
             // A revision this daemon does not speak is refused before the key is asked for:
             // the answer (the supported revisions) is no secret, and it tells a client built
@@ -168,10 +168,12 @@ async fn modern(
                     stateless::unsupported_version(None, "Unsupported protocol version", requested),
                 ));
             }
-            state.api_keys.require(req)?;
+            let own = state.stateless.of(state.api_keys.require(req)?);
             (
-                state.stateless.session.clone(),
+                own.id,
+                own.session.clone(),
                 Arc::clone(&state.stateless.cwd),
+                &own.listeners,
             )
         }
     };
@@ -182,8 +184,7 @@ async fn modern(
         name: header(req, "mcp-name"),
     };
     let scope = scope(state, &session, cwd);
-    let reply = stateless::handle(&scope, headers, incoming, &state.listeners).await;
-    let owner = state.stateless.id;
+    let reply = stateless::handle(&scope, headers, incoming, listeners).await;
     respond(req, state, owner, reply).await
 }
 

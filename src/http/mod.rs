@@ -64,10 +64,10 @@ pub struct AppState {
     pub guard: guard::Guard,
     /// Where resumable call streams are found.
     pub relays: Addr<RelayDirectory>,
-    /// The daemon-wide limit on open `subscriptions/listen` streams.
+    /// The limit on open `subscriptions/listen` streams in clients' own sessions.
     pub listeners: Arc<Semaphore>,
-    /// The session stateless requests without Construct credentials run in.
-    pub stateless: StatelessSession,
+    /// The sessions stateless requests without Construct credentials run in.
+    pub stateless: StatelessSessions,
     /// When and as what process the daemon started.
     pub started: Started,
     /// The admin token (`GET /admin/sessions`, the dashboard).
@@ -87,15 +87,32 @@ impl AppState {
     }
 }
 
-/// The daemon's own session for stateless (2026-era) requests that name none: its workspace is
-/// the default one, and its events stream shows their progress.
+/// The daemon's own sessions for stateless (2026-era) requests that name none, one per API key
+/// (one in all when no key is needed): what one key's holder runs there, its calls and its
+/// listen streams, counts against that key's limits alone, so it cannot drain another's. They
+/// work in the default workspace, and their events streams show their progress.
+pub struct StatelessSessions {
+    /// The default workspace.
+    pub cwd: Arc<Path>,
+    /// By [`api_key::KeyId`].
+    pub by_key: Vec<StatelessSession>,
+}
+
+impl StatelessSessions {
+    /// The session of requests made with `key`.
+    pub fn of(&self, key: api_key::KeyId) -> &StatelessSession {
+        &self.by_key[key.index()]
+    }
+}
+
+/// One key's stateless session.
 pub struct StatelessSession {
     /// Its id.
     pub id: Uuid,
     /// Its actor.
     pub session: Addr<SessionActor>,
-    /// The default workspace.
-    pub cwd: Arc<Path>,
+    /// Its own limit on open `subscriptions/listen` streams.
+    pub listeners: Arc<Semaphore>,
 }
 
 /// Facts about this daemon process, for `/health`.
