@@ -103,9 +103,10 @@ pub struct TailArgs {
     /// The session to follow.
     #[arg(long, value_name = "ID")]
     pub session: String,
-    /// The session's token.
+    /// The session's token. Without it, the owner key from the discovery file is used (it
+    /// opens every session), so no token need appear on the command line.
     #[arg(long, value_name = "T")]
-    pub token: String,
+    pub token: Option<String>,
     /// Start after this event id: the session's recent events after it are shown first (0:
     /// all it still keeps). Default: only events from now on.
     #[arg(long, value_name = "N")]

@@ -447,3 +447,48 @@ async fn a_daemon_that_stops_or_dies_ends_tail_with_a_clear_message() {
         tail.stderr()
     );
 }
+
+#[tokio::test]
+async fn without_a_token_the_owner_key_from_the_discovery_file_opens_the_session() {
+    let daemon = Daemon::start("");
+    let session = daemon.session().await;
+    let mut tail = Tail::start(&[
+        "--session",
+        &session.id,
+        "--discovery",
+        daemon.discovery.to_str().unwrap(),
+    ]);
+    daemon.wait_for_subscribers(&session, 1).await;
+    daemon
+        .call(
+            &session,
+            "sleep",
+            json!({"duration_ms": 50, "steps": 2}),
+            json!({"progressToken": 9}),
+        )
+        .await;
+    for step in 1..=2 {
+        assert_eq!(
+            progress_line(&tail.line().await),
+            format!("sleep #9 {step}/2 step {step} of 2")
+        );
+    }
+    let response = daemon.delete_session(&session.id, &session.token).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(tail.line().await, "session ended (closed)");
+    assert_eq!(tail.exit_code(), Some(0), "stderr: {}", tail.stderr());
+}
+
+#[tokio::test]
+async fn without_a_token_or_an_owner_key_it_says_what_to_give() {
+    let daemon = Daemon::start("[security]\nrequire_api_key = false\n");
+    let session = daemon.session().await;
+    let mut tail = Tail::start(&[
+        "--session",
+        &session.id,
+        "--discovery",
+        daemon.discovery.to_str().unwrap(),
+    ]);
+    assert_eq!(tail.exit_code(), Some(1));
+    assert!(tail.stderr().contains("--token"), "{}", tail.stderr());
+}

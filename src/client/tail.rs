@@ -1,4 +1,8 @@
-//! `construct-actor tail --session <id> --token <t>`: a session's progress events, live.
+//! `construct-actor tail --session <id> [--token <t>]`: a session's progress events, live.
+//!
+//! Without `--token`, the owner key from the daemon's discovery file buys a single-use stream
+//! ticket before each connection, so no credential needs to appear on the command line (where
+//! `ps` would show it).
 //!
 //! On a terminal each running call is one progress bar (`indicatif`), keyed by its progress
 //! token; otherwise each event is one plain line, `[<timestamp>] <tool> #<token>
@@ -72,6 +76,14 @@ async fn follow(args: TailArgs) -> anyhow::Result<()> {
         bail!("{:?} is not a session id (a UUID)", args.session);
     }
     let daemon = daemon::locate(args.daemon.url.as_deref(), &args.daemon.discovery).await?;
+    let credential = match (args.token, &daemon.api_key) {
+        (Some(token), _) => Credential::Token(token),
+        (None, Some(key)) => Credential::OwnerKey(key.clone()),
+        (None, None) => bail!(
+            "following a session needs its token (--token) when the daemon's discovery file \
+             holds no owner key"
+        ),
+    };
     // Without --url, the discovery file tells whether a daemon that stopped answering is gone.
     let discovery = args
         .daemon
@@ -82,7 +94,7 @@ async fn follow(args: TailArgs) -> anyhow::Result<()> {
     let mut follower = Follower {
         daemon,
         session: args.session,
-        token: args.token,
+        credential,
         last_id: args.last_event_id,
         retry: DEFAULT_RETRY,
     };
@@ -122,11 +134,19 @@ fn backoff(retry: Duration, failures: u32) -> Duration {
     retry.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
+/// What opens the session's events stream.
+enum Credential {
+    /// The session's own token, as a bearer header.
+    Token(String),
+    /// The owner key, traded for a single-use stream ticket before each connection.
+    OwnerKey(String),
+}
+
 /// One session followed across connections.
 struct Follower {
     daemon: Daemon,
     session: String,
-    token: String,
+    credential: Credential,
     /// The id of the last event shown: where a new connection resumes.
     last_id: Option<u64>,
     /// The stream's `retry:` delay.
@@ -134,17 +154,75 @@ struct Follower {
 }
 
 impl Follower {
+    /// A stream ticket for the session, bought with the owner key; `Err` when the daemon could
+    /// not be reached (a dropped connection, to retry).
+    async fn ticket(&self, key: &str) -> anyhow::Result<Result<String, Outcome>> {
+        let url = self
+            .daemon
+            .url(&format!("/session/{}/ticket", self.session));
+        let sent = self
+            .daemon
+            .http
+            .post(url)
+            .bearer_auth(key)
+            .timeout(daemon::REQUEST_TIMEOUT)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) => {
+                return Ok(Err(Outcome::Dropped {
+                    reason: daemon::describe_send_error(&err),
+                    delivered: false,
+                }));
+            }
+        };
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(self.refused(response).await);
+        }
+        if !response.status().is_success() {
+            return Ok(Err(Outcome::Dropped {
+                reason: daemon::failure(response).await,
+                delivered: false,
+            }));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .context("the daemon's ticket answer is not JSON")?;
+        let ticket = body["ticket"]
+            .as_str()
+            .context("the daemon's ticket answer has no ticket")?;
+        Ok(Ok(ticket.to_owned()))
+    }
+
+    /// The error for a `401`: the session is unknown or over, or the credential is wrong.
+    async fn refused(&self, response: reqwest::Response) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the daemon refused to show session {}: {} (unknown session, wrong token, or a \
+             session that has ended)",
+            self.session,
+            daemon::failure(response).await
+        )
+    }
+
     /// One connection: its events until it ends. Errors are the ones retrying cannot fix.
     async fn follow(&mut self, view: &mut View) -> anyhow::Result<Outcome> {
         let url = self
             .daemon
             .url(&format!("/session/{}/events", self.session));
-        let mut request = self
+        let request = self
             .daemon
             .http
             .get(url)
-            .bearer_auth(&self.token)
             .header(reqwest::header::ACCEPT, "text/event-stream");
+        let mut request = match &self.credential {
+            Credential::Token(token) => request.bearer_auth(token),
+            Credential::OwnerKey(key) => match self.ticket(key).await? {
+                Ok(ticket) => request.query(&[("ticket", ticket)]),
+                Err(dropped) => return Ok(dropped),
+            },
+        };
         if let Some(id) = self.last_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
@@ -159,12 +237,7 @@ impl Follower {
         };
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            bail!(
-                "the daemon refused to show session {}: {} (unknown session, wrong token, or \
-                 a session that has ended)",
-                self.session,
-                daemon::failure(response).await
-            );
+            return Err(self.refused(response).await);
         }
         if status.is_server_error() {
             return Ok(Outcome::Dropped {
