@@ -38,13 +38,19 @@ impl Cluster {
     /// A fresh Redis and two daemons using it, with `extra` TOML besides `[cluster]`.
     fn start(extra: &str) -> Self {
         let redis = RedisServer::start();
-        let config = format!("[cluster]\nredis_url = \"{}\"\n\n{extra}", redis.url());
+        let work = tempfile::tempdir().unwrap();
+        // Every node's sessions may work in the shared folder, outside each node's own home.
+        let config = format!(
+            "[cluster]\nredis_url = \"{}\"\n[tools]\nworkspace_roots = [{:?}]\n\n{extra}",
+            redis.url(),
+            work.path().to_str().unwrap()
+        );
         Self {
             a: Daemon::start(&config),
             b: Daemon::start(&config),
             redis,
             config,
-            work: tempfile::tempdir().unwrap(),
+            work,
         }
     }
 
