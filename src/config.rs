@@ -506,7 +506,7 @@ impl Config {
                 .ignore(&["api_key", "admin_token"])
                 .split("__"),
         );
-        let mut config: Config = figment.extract().map_err(Box::new)?;
+        let mut config: Config = figment.extract().map_err(redact)?;
         if let Some(bind) = overrides.bind {
             config.server.bind = bind;
         }
@@ -642,6 +642,27 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|err| invalid("log.level", &err.to_string()))?;
         Ok(())
+    }
+}
+
+/// The keys whose values are credentials: an error about one names the key, never the value
+/// (figment's own message quotes it, and error output ends up in logs and terminals).
+const SECRET_KEYS: &[&str] = &[
+    "security.api_keys",
+    "admin.token",
+    "metrics.token",
+    "cluster.redis_url",
+];
+
+/// `err`, or, when it is about a secret, an error that does not show the value.
+fn redact(err: figment::Error) -> ConfigError {
+    let path = err.path.join(".");
+    match SECRET_KEYS.iter().find(|key| path.starts_with(**key)) {
+        Some(key) => ConfigError::Invalid {
+            key,
+            reason: "has the wrong type or form (the value is not shown: it is a secret)".into(),
+        },
+        None => ConfigError::Parse(Box::new(err)),
     }
 }
 
@@ -860,6 +881,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("metrics.token:"), "{err}");
+    }
+
+    #[test]
+    fn errors_about_secrets_never_show_the_value() {
+        for text in [
+            "[security]\napi_keys = \"SUPERSECRETKEY-0123456789\"\n",
+            "[admin]\ntoken = [\"SUPERSECRETKEY-0123456789\"]\n",
+            "[metrics]\ntoken = 12345678901234567\n",
+            "[cluster]\nredis_url = [\"redis://:SUPERSECRETKEY@h/0\"]\n",
+        ] {
+            let err = from_toml(text).unwrap_err().to_string();
+            assert!(
+                !err.contains("SUPERSECRET") && !err.contains("1234567"),
+                "{err}"
+            );
+            assert!(err.contains("not shown"), "{err}");
+        }
     }
 
     #[test]

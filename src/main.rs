@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(err) => {
-                    eprintln!("{}: {err}", file.display());
+                    say(format_args!("{}: {err}", file.display()));
                     ExitCode::FAILURE
                 }
             }
@@ -32,6 +32,12 @@ fn main() -> ExitCode {
         Some(Command::Sessions(args)) => run_client("sessions", client::sessions::run(args)),
         None => run(cli.run),
     }
+}
+
+/// Writes one line to standard error. Not eprintln!, which panics when standard error is a
+/// closed pipe (`… 2>&1 | true`): the exit code carries the verdict either way.
+fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Runs a client subcommand to completion: exit 0, or 1 with its error on standard error.
@@ -50,14 +56,14 @@ fn run_client(name: &str, command: impl Future<Output = anyhow::Result<()>>) -> 
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("construct-actor {name}: cannot start: {err}");
+            say(format_args!("construct-actor {name}: cannot start: {err}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("construct-actor {name}: {err:#}");
+            say(format_args!("construct-actor {name}: {err:#}"));
             ExitCode::FAILURE
         }
     }
@@ -71,7 +77,7 @@ fn run(args: RunArgs) -> ExitCode {
     let config = match Config::load(args.config.as_deref(), overrides) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("construct-actor: configuration error: {err}");
+            say(format_args!("construct-actor: configuration error: {err}"));
             return ExitCode::FAILURE;
         }
     };
@@ -79,7 +85,7 @@ fn run(args: RunArgs) -> ExitCode {
     match actix_rt::System::new().block_on(server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("construct-actor: {err:#}");
+            say(format_args!("construct-actor: {err:#}"));
             ExitCode::FAILURE
         }
     }

@@ -307,29 +307,45 @@ fn an_api_key_of_spaces_is_refused() {
     );
 }
 
-#[test]
-fn check_config_into_a_closed_pipe_exits_on_its_verdict_without_a_panic() {
-    use std::os::fd::{FromRawFd as _, OwnedFd};
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("c.toml");
-    std::fs::write(&file, "").unwrap();
+/// The write end of a pipe whose read end is already closed, as `| head` leaves it.
+fn closed_pipe() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
     let mut fds = [0; 2];
-    // SAFETY: a fresh pipe; the read end is closed at once, as `| head` does once it has read.
-    let write = unsafe {
+    // SAFETY: a fresh pipe; the read end is closed at once, the write end owned by the caller.
+    unsafe {
         assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
         libc::close(fds[0]);
-        OwnedFd::from_raw_fd(fds[1])
-    };
+        std::os::fd::OwnedFd::from_raw_fd(fds[1])
+    }
+}
+
+#[test]
+fn check_config_into_a_closed_pipe_exits_on_its_verdict_without_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    let good = home.path().join("good.toml");
+    std::fs::write(&good, "").unwrap();
     let output = std::process::Command::new(binary())
         .arg("check-config")
-        .arg(&file)
-        .stdout(std::process::Stdio::from(write))
+        .arg(&good)
+        .stdout(std::process::Stdio::from(closed_pipe()))
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A verdict of "invalid", said to a closed standard error.
+    let bad = home.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nport = \"high\"\n").unwrap();
+    let status = std::process::Command::new(binary())
+        .arg("check-config")
+        .arg(&bad)
+        .stdout(std::process::Stdio::from(closed_pipe()))
+        .stderr(std::process::Stdio::from(closed_pipe()))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
 }
 
 #[tokio::test]
