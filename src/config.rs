@@ -200,7 +200,8 @@ impl Default for ToolsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilesConfig {
-    /// Largest file (or line range) `file_read` returns; larger reads are refused.
+    /// Largest file (or line range) `file_read` returns; larger reads are refused. Also the
+    /// largest file `file_edit` edits, and the largest it may make by an edit.
     pub max_read_bytes: u64,
 }
 
@@ -218,11 +219,24 @@ impl Default for FilesConfig {
 pub struct SearchConfig {
     /// Most results a search returns, whatever the caller asks.
     pub max_results: usize,
+    /// Most bytes of text a search's result holds; results beyond it are cut, saying so.
+    pub max_output_bytes: usize,
+    /// Largest compiled form of a `content_search` pattern, in bytes; a pattern beyond it is
+    /// refused. Compiling costs time and memory in proportion, so this bounds both.
+    pub regex_size_limit: usize,
 }
+
+/// The largest `tools.search.regex_size_limit` accepted: compiling up to it stays well under a
+/// second.
+pub const MAX_REGEX_SIZE_LIMIT: usize = 64 * 1024 * 1024;
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        Self { max_results: 1000 }
+        Self {
+            max_results: 1000,
+            max_output_bytes: 256 * 1024,
+            regex_size_limit: 4 * 1024 * 1024,
+        }
     }
 }
 
@@ -579,7 +593,24 @@ impl Config {
             "tools.max_calls_per_session",
             self.tools.max_calls_per_session,
         )?;
+        if self.tools.files.max_read_bytes == 0 {
+            return Err(invalid("tools.files.max_read_bytes", "must be at least 1"));
+        }
         positive("tools.search.max_results", self.tools.search.max_results)?;
+        positive(
+            "tools.search.max_output_bytes",
+            self.tools.search.max_output_bytes,
+        )?;
+        positive(
+            "tools.search.regex_size_limit",
+            self.tools.search.regex_size_limit,
+        )?;
+        if self.tools.search.regex_size_limit > MAX_REGEX_SIZE_LIMIT {
+            return Err(invalid(
+                "tools.search.regex_size_limit",
+                &format!("must be at most {MAX_REGEX_SIZE_LIMIT} (64 MiB)"),
+            ));
+        }
         positive(
             "tools.shell.max_output_bytes",
             self.tools.shell.max_output_bytes,
@@ -857,6 +888,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("sessions.ticket_ttl:"), "{err}");
+    }
+
+    #[test]
+    fn file_and_search_limits_must_be_positive_and_bounded() {
+        for (toml, key) in [
+            (
+                "[tools.files]\nmax_read_bytes = 0\n",
+                "tools.files.max_read_bytes:",
+            ),
+            (
+                "[tools.search]\nmax_output_bytes = 0\n",
+                "tools.search.max_output_bytes:",
+            ),
+            (
+                "[tools.search]\nregex_size_limit = 0\n",
+                "tools.search.regex_size_limit:",
+            ),
+            (
+                "[tools.search]\nregex_size_limit = 67108865\n",
+                "tools.search.regex_size_limit:",
+            ),
+        ] {
+            let err = from_toml(toml).unwrap_err().to_string();
+            assert!(err.starts_with(key), "{toml}: {err}");
+        }
+        assert!(from_toml("[tools.search]\nregex_size_limit = 67108864\n").is_ok());
+        assert!(from_toml("[tools.files]\nmax_read_bytes = 1\n").is_ok());
     }
 
     #[test]

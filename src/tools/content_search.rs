@@ -2,22 +2,32 @@
 //! numbers, built from the crates ripgrep is made of (`ignore`, `grep-regex`, `grep-searcher`).
 //!
 //! Binary files are skipped, `.gitignore` is respected, very long lines are shortened, results are
-//! capped, and progress says how many files have been scanned.
+//! capped in count and bytes ([`super::listing`]), and progress says how many files have been
+//! scanned.
+//!
+//! Everything runs on the blocking pool, compiling the pattern included: the compiled program is
+//! capped at `tools.search.regex_size_limit` bytes, so a pattern like `\w{3500}` is refused in
+//! milliseconds instead of holding a thread (and memory) for seconds. Each file is opened beneath
+//! the workspace root's descriptor ([`super::beneath`]), so a swapped link cannot lead the search
+//! to a file outside. A line is read whole before it is shortened, so the searcher's buffer is
+//! capped at [`MAX_LINE_BYTES`]: a file with a longer line is skipped, and the answer counts it.
 
 use std::ops::ControlFlow;
 
 use async_trait::async_trait;
-use grep_regex::RegexMatcherBuilder;
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, SearcherBuilder, sinks};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::glob_search::scope;
+use super::glob_search::{Scope, scope};
 use super::{CallContext, Tool, ToolError, ToolOutput, blocking, parse_args, walk};
 use crate::config::SearchConfig;
 
 /// Longest matching line shown, in characters; the rest is elided.
 const MAX_LINE_CHARS: usize = 400;
+/// Longest line the searcher holds in memory; a file with a longer one is skipped.
+const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The `content_search` tool.
 pub struct ContentSearch {
@@ -72,72 +82,92 @@ impl Tool for ContentSearch {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let scope = match scope(ctx, args.path.as_deref(), args.max_results, &self.config) {
-            Ok(scope) => scope,
-            Err(refusal) => return Ok(refusal),
-        };
-        let matcher = match RegexMatcherBuilder::new()
-            .case_insensitive(args.case_insensitive)
-            .build(&args.pattern)
-        {
-            Ok(matcher) => matcher,
-            Err(err) => return Ok(ToolOutput::failure(format!("invalid regex: {err}"))),
-        };
-        let only = match args.glob.as_deref().map(walk::glob).transpose() {
-            Ok(only) => only,
-            Err(reason) => return Ok(ToolOutput::failure(reason)),
-        };
         let workspace = ctx.workspace.clone();
-        let root = scope.root.clone();
-        let limit = scope.limit;
-        let (lines, more, walked) = blocking::run(ctx, move |blocking| {
+        let config = self.config.clone();
+        let outcome = blocking::run(ctx, move |blocking| {
+            let Scope {
+                root,
+                from,
+                mut listing,
+            } = scope(&workspace, args.path.as_deref(), args.max_results, &config)?;
+            let matcher = compile(&args.pattern, args.case_insensitive, &config)?;
+            let only = args.glob.as_deref().map(walk::glob).transpose()?;
             let mut searcher = SearcherBuilder::new()
                 .binary_detection(BinaryDetection::quit(0))
                 .line_number(true)
+                .heap_limit(Some(MAX_LINE_BYTES))
                 .build();
-            let mut lines = Vec::new();
-            let mut more = false;
-            let walked = walk::files(&root, only.as_ref(), blocking, |path| {
+            let mut skipped = 0_u64;
+            let walked = walk::files(&from, only.as_ref(), blocking, |path| {
                 let shown = workspace.display(path);
+                let mut more = true;
                 let sink = sinks::Lossy(|number, line: &str| {
-                    if lines.len() == limit {
-                        more = true;
-                        return Ok(false);
-                    }
-                    lines.push(format!("{shown}:{number}:{}", shorten(line.trim_end())));
-                    Ok(true)
+                    more = listing.push(format!("{shown}:{number}:{}", shorten(line.trim_end())));
+                    Ok(more)
                 });
-                // An unreadable file is skipped, as ripgrep does.
-                let _ = searcher.search_path(&matcher, path, sink);
+                // Opened beneath the root: a link swapped in cannot lead out. An unreadable file
+                // is skipped, as ripgrep does, and counted.
+                let searched = match root.open_file(path) {
+                    Ok((file, metadata)) if metadata.is_file() => {
+                        searcher.search_file(&matcher, &file, sink).is_ok()
+                    }
+                    _ => false,
+                };
+                skipped += u64::from(!searched);
                 if more {
-                    ControlFlow::Break(())
-                } else {
                     ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
                 }
             });
-            (lines, more, walked)
+            let walk::Walked::Done { files } = walked else {
+                return Err("cancelled".to_owned());
+            };
+            let skipped = (skipped > 0).then(|| {
+                format!(
+                    "({skipped} files could not be searched: unreadable, or a line longer than \
+                     {MAX_LINE_BYTES} bytes)"
+                )
+            });
+            let text = if listing.is_empty() {
+                format!("no matches for {} in {files} files", args.pattern)
+            } else {
+                listing.text("matches")
+            };
+            Ok(std::iter::once(text)
+                .chain(skipped)
+                .collect::<Vec<_>>()
+                .join("\n"))
         })
         .await;
-        if walked == walk::Walked::Cancelled {
-            return Ok(ToolOutput::failure("cancelled"));
-        }
-        let walk::Walked::Done { files } = walked else {
-            unreachable!("handled above")
-        };
-        if lines.is_empty() {
-            return Ok(ToolOutput::text(format!(
-                "no matches for {} in {files} files",
-                args.pattern
-            )));
-        }
-        let mut text = lines;
-        if more {
-            text.push(format!(
-                "(stopped at {limit} matches; narrow the search or raise max_results)"
-            ));
-        }
-        Ok(ToolOutput::text(text.join("\n")))
+        Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
     }
+}
+
+/// Compiles `pattern` within the configured size limit, explaining a refusal in a line.
+fn compile(
+    pattern: &str,
+    case_insensitive: bool,
+    config: &SearchConfig,
+) -> Result<RegexMatcher, String> {
+    let limit = config.regex_size_limit;
+    RegexMatcherBuilder::new()
+        .case_insensitive(case_insensitive)
+        .size_limit(limit)
+        .dfa_size_limit(limit)
+        .build(pattern)
+        .map_err(|err| {
+            let err = err.to_string();
+            if err.contains("size limit") {
+                format!(
+                    "the pattern is too large once compiled: it exceeds the {limit}-byte \
+                     tools.search.regex_size_limit; use smaller repetition counts or a simpler \
+                     pattern"
+                )
+            } else {
+                format!("invalid regex: {err}")
+            }
+        })
 }
 
 /// `line`, cut to [`MAX_LINE_CHARS`] characters with a marker when longer.

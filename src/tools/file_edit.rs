@@ -7,17 +7,19 @@
 //!
 //! The file is read under `file_read`'s rules (UTF-8 text only, at most
 //! `tools.files.max_read_bytes`), so a model can change only what it could have read, and
-//! written back like `file_write` writes: atomically, keeping its permissions.
-
-use std::path::Path;
+//! written back like `file_write` writes: atomically, keeping its permissions, beneath the
+//! workspace root's descriptor. The size of the result is computed (with checked arithmetic)
+//! before it is built, and an edit that would make the file larger than
+//! `tools.files.max_read_bytes` is refused: `replace_all` of one character by a long text would
+//! otherwise ask for gigabytes.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::file_read::{Unreadable, read_text};
-use super::file_write::write_atomically;
-use super::{CallContext, Tool, ToolError, ToolOutput, blocking, parse_args};
+use super::file_read::{Unreadable, open, read_text};
+use super::file_write::{open_folder, write_atomically};
+use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, blocking, parse_args};
 use crate::config::FilesConfig;
 
 /// The `file_edit` tool.
@@ -87,20 +89,18 @@ impl Tool for FileEdit {
                 "old_string and new_string are identical: the edit would change nothing",
             ));
         }
-        let path = match ctx.workspace.resolve(&args.path) {
-            Ok(path) => path,
-            Err(reason) => return Ok(ToolOutput::failure(reason)),
-        };
-        let shown = ctx.workspace.display(&path);
+        let workspace = ctx.workspace.clone();
         let max_bytes = self.max_bytes;
-        let outcome = blocking::run(ctx, move |_| edit(&path, &shown, &args, max_bytes)).await;
+        let outcome = blocking::run(ctx, move |_| edit(&workspace, &args, max_bytes)).await;
         Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
     }
 }
 
-/// Applies the edit to `path` (named `shown` in messages) and says how many places changed.
-fn edit(path: &Path, shown: &str, args: &Args, max_bytes: u64) -> Result<String, String> {
-    let text = read_text(path, shown, max_bytes).map_err(|refusal| match refusal {
+/// Applies the edit to `args.path` and says how many places changed.
+fn edit(workspace: &Workspace, args: &Args, max_bytes: u64) -> Result<String, String> {
+    let (root, path, shown) = open(workspace, &args.path)?;
+    let shown = shown.as_str();
+    let text = read_text(&root, &path, shown, max_bytes).map_err(|refusal| match refusal {
         Unreadable::TooLarge(size) => format!(
             "{shown} is {size} bytes, more than the {max_bytes} bytes a file may have to be \
              edited"
@@ -124,8 +124,46 @@ fn edit(path: &Path, shown: &str, args: &Args, max_bytes: u64) -> Result<String,
             ));
         }
     }
+    let size = edited_size(text.len(), found, &args.old_string, &args.new_string);
+    if size.is_none_or(|size| size > max_bytes) {
+        let size = size.map_or_else(|| "more than 2^64".to_owned(), |size| size.to_string());
+        return Err(format!(
+            "replacing {found} occurrence{} in {shown} would make it {size} bytes, more than \
+             the {max_bytes} bytes tools.files.max_read_bytes allows; nothing was changed",
+            if found == 1 { "" } else { "s" }
+        ));
+    }
     let edited = text.replace(&args.old_string, &args.new_string);
-    write_atomically(path, shown, edited.as_bytes())?;
+    let folder = open_folder(workspace, &root, &path, false)?;
+    write_atomically(&folder, &path, shown, edited.as_bytes())?;
     let plural = if found == 1 { "" } else { "s" };
     Ok(format!("replaced {found} occurrence{plural} in {shown}"))
+}
+
+/// The size of a text of `len` bytes once its `found` occurrences of `old` are replaced by
+/// `new`, or `None` if it does not fit in a `u64`.
+fn edited_size(len: usize, found: usize, old: &str, new: &str) -> Option<u64> {
+    let found = u64::try_from(found).ok()?;
+    let removed = found.checked_mul(u64::try_from(old.len()).ok()?)?;
+    let added = found.checked_mul(u64::try_from(new.len()).ok()?)?;
+    u64::try_from(len)
+        .ok()?
+        .checked_sub(removed)?
+        .checked_add(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edited_size_is_computed_without_overflow() {
+        assert_eq!(edited_size(10, 2, "ab", "xyz"), Some(12));
+        assert_eq!(edited_size(10, 2, "ab", ""), Some(6));
+        assert_eq!(
+            edited_size(256 * 1024, 256 * 1024, "a", &"b".repeat(20_000)),
+            Some(5_242_880_000)
+        );
+        assert_eq!(edited_size(usize::MAX, usize::MAX, "a", "bb"), None);
+    }
 }

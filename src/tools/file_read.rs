@@ -8,7 +8,9 @@
 //!
 //! Only text is returned. A NUL byte in the first 8 KiB, or bytes that are not UTF-8, make a
 //! binary file, refused: its bytes could not travel as JSON text unaltered. Folders and special
-//! files (FIFOs, devices) are refused before being opened, since opening a FIFO blocks.
+//! files (FIFOs, devices) are refused; the file is opened non-blocking, since opening a FIFO
+//! blocks, and beneath the workspace root's descriptor (see [`super::beneath`]), so that a
+//! symlink swapped in after the check cannot lead the read out of the workspace.
 //!
 //! [`read_text`] applies these rules to a whole file; `file_edit` uses it too, so that it can
 //! change only what `file_read` could have shown.
@@ -16,14 +18,15 @@
 use std::fs::File;
 use std::io::{self, BufRead as _, BufReader, Read as _, Seek as _};
 use std::num::NonZeroU64;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::beneath::{self, Root};
 use super::blocking::{self, Blocking};
-use super::{CallContext, Tool, ToolError, ToolOutput, parse_args};
+use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, parse_args};
 use crate::config::FilesConfig;
 
 /// How much of the start of a file is searched for a NUL byte, the mark of a binary file.
@@ -84,26 +87,37 @@ impl Tool for FileRead {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let path = match ctx.workspace.resolve(&args.path) {
-            Ok(path) => path,
-            Err(reason) => return Ok(ToolOutput::failure(reason)),
-        };
-        let shown = ctx.workspace.display(&path);
+        let workspace = ctx.workspace.clone();
         let max_bytes = self.max_bytes;
-        let output = if args.offset.is_none() && args.limit.is_none() {
-            blocking::run(ctx, move |_| read_whole(&path, &shown, max_bytes)).await
-        } else {
-            let lines = Lines {
-                first: args.offset.map_or(1, NonZeroU64::get),
-                count: args.limit.map(NonZeroU64::get),
-            };
-            blocking::run(ctx, move |work| {
-                read_lines(&path, &shown, &lines, max_bytes, work)
-            })
-            .await
-        };
+        let output = blocking::run(ctx, move |work| {
+            let (root, path, shown) = open(&workspace, &args.path)?;
+            if args.offset.is_none() && args.limit.is_none() {
+                read_whole(&root, &path, &shown, max_bytes)
+            } else {
+                let lines = Lines {
+                    first: args.offset.map_or(1, NonZeroU64::get),
+                    count: args.limit.map(NonZeroU64::get),
+                };
+                read_lines(&root, &path, &shown, &lines, max_bytes, work)
+            }
+        })
+        .await;
         Ok(output.unwrap_or_else(ToolOutput::failure))
     }
+}
+
+/// Checks `requested` and opens the workspace root holding it: the root, the checked path and
+/// the path as messages show it. Shared by the file tools; runs on the blocking pool.
+pub(super) fn open(
+    workspace: &Workspace,
+    requested: &str,
+) -> Result<(Root, PathBuf, String), String> {
+    let path = workspace.resolve(requested)?;
+    let shown = workspace.display(&path);
+    let root = workspace
+        .open_root(&path)
+        .map_err(|err| explain(&shown, &err))?;
+    Ok((root, path, shown))
 }
 
 /// Why a file cannot be read whole as text.
@@ -116,8 +130,13 @@ pub(super) enum Unreadable {
 
 /// The whole text of the regular file `path` (named `shown` in messages), provided it holds at
 /// most `max_bytes` bytes of UTF-8 text.
-pub(super) fn read_text(path: &Path, shown: &str, max_bytes: u64) -> Result<String, Unreadable> {
-    let (file, size) = open_regular(path, shown).map_err(Unreadable::Other)?;
+pub(super) fn read_text(
+    root: &Root,
+    path: &Path,
+    shown: &str,
+    max_bytes: u64,
+) -> Result<String, Unreadable> {
+    let (file, size) = open_regular(root, path, shown).map_err(Unreadable::Other)?;
     if size > max_bytes {
         return Err(Unreadable::TooLarge(size));
     }
@@ -137,8 +156,8 @@ pub(super) fn read_text(path: &Path, shown: &str, max_bytes: u64) -> Result<Stri
     String::from_utf8(bytes).map_err(|_| Unreadable::Other(binary(shown)))
 }
 
-fn read_whole(path: &Path, shown: &str, max_bytes: u64) -> Result<ToolOutput, String> {
-    match read_text(path, shown, max_bytes) {
+fn read_whole(root: &Root, path: &Path, shown: &str, max_bytes: u64) -> Result<ToolOutput, String> {
+    match read_text(root, path, shown, max_bytes) {
         Ok(text) => Ok(ToolOutput::text(text)),
         Err(Unreadable::TooLarge(size)) => Err(format!(
             "{shown} is {size} bytes, more than the {max_bytes} bytes one read may return; \
@@ -156,6 +175,7 @@ struct Lines {
 
 /// The lines of `path` in `lines`, streamed so that no more than `max_bytes` are ever kept.
 fn read_lines(
+    root: &Root,
     path: &Path,
     shown: &str,
     lines: &Lines,
@@ -163,7 +183,7 @@ fn read_lines(
     work: &Blocking,
 ) -> Result<ToolOutput, String> {
     let io_error = |err: io::Error| explain(shown, &err);
-    let (mut file, _) = open_regular(path, shown)?;
+    let (mut file, _) = open_regular(root, path, shown)?;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&file)
         .take(SNIFF_BYTES as u64)
@@ -238,9 +258,9 @@ fn read_lines(
     Ok(ToolOutput::texts(std::iter::once(text).chain(note), false))
 }
 
-/// Opens `path` for reading, after refusing folders and special files, with its size.
-fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), String> {
-    let metadata = std::fs::metadata(path).map_err(|err| explain(shown, &err))?;
+/// Opens `path` for reading beneath `root`, refusing folders and special files, with its size.
+fn open_regular(root: &Root, path: &Path, shown: &str) -> Result<(File, u64), String> {
+    let (file, metadata) = root.open_file(path).map_err(|err| explain(shown, &err))?;
     if metadata.is_dir() {
         return Err(format!("{shown} is a directory, not a file"));
     }
@@ -249,7 +269,6 @@ fn open_regular(path: &Path, shown: &str) -> Result<(File, u64), String> {
             "{shown} is not a regular file (a FIFO, socket or device)"
         ));
     }
-    let file = File::open(path).map_err(|err| explain(shown, &err))?;
     Ok((file, metadata.len()))
 }
 
@@ -267,7 +286,10 @@ fn past_the_end(shown: &str, lines: u64, offset: u64) -> String {
 }
 
 /// One line on a failed read of `shown`, plain about the usual causes.
-fn explain(shown: &str, err: &io::Error) -> String {
+pub(super) fn explain(shown: &str, err: &io::Error) -> String {
+    if beneath::is_escape(err) {
+        return format!("{shown} is outside the workspace: {err}");
+    }
     match err.kind() {
         io::ErrorKind::NotFound => format!("{shown} does not exist"),
         io::ErrorKind::PermissionDenied => format!("cannot read {shown}: permission denied"),

@@ -10,19 +10,22 @@
 //! A missing parent folder is an error naming it unless `create_dirs` is set, so a mistyped path
 //! does not silently grow a new tree. The path, folders to create included, must resolve inside
 //! the workspace: a symlink inside it is written through (the link stays, its target gets the
-//! content), one pointing out, or to nothing, is refused.
+//! content), one pointing out, or to nothing, is refused. The folders are created, and the folder
+//! opened, beneath the workspace root's descriptor, and the temporary file and the rename happen
+//! in that opened folder (see [`super::beneath`]): a link swapped in after the check cannot lead
+//! the write out of the workspace.
 //!
 //! [`write_atomically`] is shared with `file_edit`.
 
-use std::fs::{self, OpenOptions, Permissions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
+use std::io;
 use std::path::Path;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::beneath::{self, Folder, Root};
+use super::file_read::{explain, open};
 use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, blocking, parse_args};
 
 /// The `file_write` tool.
@@ -67,20 +70,16 @@ impl Tool for FileWrite {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let path = match ctx.workspace.resolve(&args.path) {
-            Ok(path) => path,
-            Err(reason) => return Ok(ToolOutput::failure(reason)),
-        };
         let workspace = ctx.workspace.clone();
-        let outcome = blocking::run(ctx, move |_| write(&path, &args, &workspace)).await;
+        let outcome = blocking::run(ctx, move |_| write(&workspace, &args)).await;
         Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
     }
 }
 
-/// Writes `args.content` to `path`, creating its folder if asked, and says what it did.
-fn write(path: &Path, args: &Args, workspace: &Workspace) -> Result<String, String> {
-    let shown = workspace.display(path);
-    let existed = match fs::metadata(path) {
+/// Writes `args.content` to `args.path`, creating its folder if asked, and says what it did.
+fn write(workspace: &Workspace, args: &Args) -> Result<String, String> {
+    let (root, path, shown) = open(workspace, &args.path)?;
+    let existed = match root.metadata(&path) {
         Ok(metadata) if metadata.is_dir() => {
             return Err(format!("{shown} is a directory; give the path of a file"));
         }
@@ -91,21 +90,10 @@ fn write(path: &Path, args: &Args, workspace: &Workspace) -> Result<String, Stri
         }
         Ok(_) => true,
         Err(err) if err.kind() == io::ErrorKind::NotFound => false,
-        Err(err) => return Err(format!("cannot write {shown}: {err}")),
+        Err(err) => return Err(cannot_write(&shown, &err)),
     };
-    if let Some(folder) = path.parent()
-        && !folder.exists()
-    {
-        let folder_shown = workspace.display(folder);
-        if !args.create_dirs {
-            return Err(format!(
-                "folder {folder_shown} does not exist; set create_dirs to create it"
-            ));
-        }
-        fs::create_dir_all(folder)
-            .map_err(|err| format!("cannot create folder {folder_shown}: {err}"))?;
-    }
-    write_atomically(path, &shown, args.content.as_bytes())?;
+    let folder = open_folder(workspace, &root, &path, args.create_dirs)?;
+    write_atomically(&folder, &path, &shown, args.content.as_bytes())?;
     let done = if existed { "overwrote" } else { "created" };
     Ok(format!(
         "{done} {shown}: wrote {} bytes",
@@ -113,38 +101,56 @@ fn write(path: &Path, args: &Args, workspace: &Workspace) -> Result<String, Stri
     ))
 }
 
-/// Makes `bytes` the content of the file `path` (named `shown` in messages, its folder existing)
-/// through a temporary file in the same folder and a rename, so that no one ever sees a partial
-/// file. A file replaced keeps its permissions; one that could not be opened for writing is
-/// refused, as writing in place would be.
-pub(super) fn write_atomically(path: &Path, shown: &str, bytes: &[u8]) -> Result<(), String> {
-    replace(path, bytes).map_err(|err| match err.kind() {
-        io::ErrorKind::PermissionDenied => format!("cannot write {shown}: permission denied"),
-        _ => format!("cannot write {shown}: {err}"),
-    })
+/// Opens the folder of the file `path` beneath `root`, creating it first if it is missing and
+/// `create` is set.
+pub(super) fn open_folder(
+    workspace: &Workspace,
+    root: &Root,
+    path: &Path,
+    create: bool,
+) -> Result<Folder, String> {
+    let folder = path.parent().unwrap_or(path);
+    let shown = workspace.display(folder);
+    match root.folder(folder, false) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound && !create => Err(format!(
+            "folder {shown} does not exist; set create_dirs to create it"
+        )),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            root.folder(folder, true).map_err(|err| {
+                if beneath::is_escape(&err) {
+                    explain(&shown, &err)
+                } else {
+                    format!("cannot create folder {shown}: {err}")
+                }
+            })
+        }
+        opened => opened.map_err(|err| explain(&shown, &err)),
+    }
 }
 
-fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let folder = path.parent().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the path has no parent folder")
-    })?;
-    let replaced = match fs::metadata(path) {
-        Ok(metadata) => {
-            OpenOptions::new().write(true).open(path)?;
-            Some(metadata.permissions())
-        }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err),
+/// Makes `bytes` the content of the file `path` (named `shown` in messages) in its opened
+/// `folder`, atomically (see [`Folder::replace`]).
+pub(super) fn write_atomically(
+    folder: &Folder,
+    path: &Path,
+    shown: &str,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let Some(name) = path.file_name() else {
+        return Err(format!("{shown} is a directory; give the path of a file"));
     };
-    // Created as any new file would be (the umask applies); removed again if anything fails.
-    let mut temp = tempfile::Builder::new()
-        .permissions(Permissions::from_mode(0o666))
-        .tempfile_in(folder)?;
-    if let Some(permissions) = replaced {
-        temp.as_file().set_permissions(permissions)?;
+    folder
+        .replace(name, bytes)
+        .map_err(|err| cannot_write(shown, &err))
+}
+
+/// One line on a failed write of `shown`.
+fn cannot_write(shown: &str, err: &io::Error) -> String {
+    if beneath::is_escape(err) {
+        explain(shown, err)
+    } else if err.kind() == io::ErrorKind::PermissionDenied {
+        format!("cannot write {shown}: permission denied")
+    } else {
+        format!("cannot write {shown}: {err}")
     }
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|err| err.error)?;
-    Ok(())
 }

@@ -1,13 +1,21 @@
 //! `glob_search`: the files under a folder whose paths match a glob, `.gitignore` respected.
 //!
-//! The walk runs on the blocking pool and reports how many files it has scanned; results are
-//! sorted and capped, and the answer says when the cap cut them short.
+//! The glob is compiled, the folder checked and walked on the blocking pool, which reports how
+//! many files it has scanned; results are sorted and capped in count and bytes
+//! ([`super::listing`]), and the answer says when a cap cut them short. Each file found is looked
+//! at again beneath the workspace root's descriptor before it is listed (see [`super::walk`]).
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{CallContext, Tool, ToolError, ToolOutput, blocking, parse_args, walk};
+use super::beneath::Root;
+use super::file_read::explain;
+use super::listing::Listing;
+use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, blocking, parse_args, walk};
 use crate::config::SearchConfig;
 
 /// The `glob_search` tool.
@@ -31,31 +39,36 @@ struct Args {
     max_results: Option<usize>,
 }
 
-/// Where a search runs and how many results it may return: shared by both search tools.
+/// Where a search runs and how much it may return: shared by both search tools.
 pub(super) struct Scope {
-    pub root: std::path::PathBuf,
-    pub limit: usize,
+    /// The workspace root holding `from`, opened.
+    pub root: Root,
+    /// The folder (or file) to search, checked.
+    pub from: PathBuf,
+    /// An empty listing with the caps of this call.
+    pub listing: Listing,
 }
 
-/// Resolves the folder (or file) to search and the result cap, or explains why not.
+/// Resolves the folder (or file) to search and the caps, or explains why not. Runs on the
+/// blocking pool: it touches the file system.
 pub(super) fn scope(
-    ctx: &CallContext,
+    workspace: &Workspace,
     path: Option<&str>,
     asked: Option<usize>,
     config: &SearchConfig,
-) -> Result<Scope, ToolOutput> {
-    let root = ctx
-        .workspace
-        .resolve(path.unwrap_or("."))
-        .map_err(ToolOutput::failure)?;
-    if !root.exists() {
-        return Err(ToolOutput::failure(format!(
-            "{} does not exist",
-            ctx.workspace.display(&root)
-        )));
-    }
+) -> Result<Scope, String> {
+    let from = workspace.resolve(path.unwrap_or("."))?;
+    let shown = workspace.display(&from);
+    let root = workspace
+        .open_root(&from)
+        .map_err(|err| explain(&shown, &err))?;
+    root.metadata(&from).map_err(|err| explain(&shown, &err))?;
     let limit = asked.unwrap_or(config.max_results).min(config.max_results);
-    Ok(Scope { root, limit })
+    Ok(Scope {
+        root,
+        from,
+        listing: Listing::new(limit, config.max_output_bytes),
+    })
 }
 
 #[async_trait]
@@ -87,47 +100,37 @@ impl Tool for GlobSearch {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let scope = match scope(ctx, args.path.as_deref(), args.max_results, &self.config) {
-            Ok(scope) => scope,
-            Err(refusal) => return Ok(refusal),
-        };
-        let matcher = match walk::glob(&args.pattern) {
-            Ok(matcher) => matcher,
-            Err(reason) => return Ok(ToolOutput::failure(reason)),
-        };
-        let root = scope.root.clone();
-        let limit = scope.limit;
-        let (found, walked) = blocking::run(ctx, move |blocking| {
-            let mut found = Vec::new();
-            let mut more = false;
-            let walked = walk::files(&root, Some(&matcher), blocking, |path| {
-                if found.len() == limit {
-                    more = true;
-                    return std::ops::ControlFlow::Break(());
+        let workspace = ctx.workspace.clone();
+        let config = self.config.clone();
+        let outcome = blocking::run(ctx, move |blocking| {
+            let Scope {
+                root,
+                from,
+                mut listing,
+            } = scope(&workspace, args.path.as_deref(), args.max_results, &config)?;
+            let matcher = walk::glob(&args.pattern)?;
+            let walked = walk::files(&from, Some(&matcher), blocking, |path| {
+                // Listed only if it is, now, a file beneath the root.
+                if root.metadata(path).is_ok_and(|metadata| metadata.is_file())
+                    && !listing.push(workspace.display(path))
+                {
+                    return ControlFlow::Break(());
                 }
-                found.push(path.to_owned());
-                std::ops::ControlFlow::Continue(())
+                ControlFlow::Continue(())
             });
-            ((found, more), walked)
+            if walked == walk::Walked::Cancelled {
+                return Err("cancelled".to_owned());
+            }
+            if listing.is_empty() {
+                return Ok(format!(
+                    "no files match {} under {}",
+                    args.pattern,
+                    workspace.display(&from)
+                ));
+            }
+            Ok(listing.text("results"))
         })
         .await;
-        let (found, more) = found;
-        if walked == walk::Walked::Cancelled {
-            return Ok(ToolOutput::failure("cancelled"));
-        }
-        if found.is_empty() {
-            return Ok(ToolOutput::text(format!(
-                "no files match {} under {}",
-                args.pattern,
-                ctx.workspace.display(&scope.root)
-            )));
-        }
-        let mut text: Vec<String> = found.iter().map(|p| ctx.workspace.display(p)).collect();
-        if more {
-            text.push(format!(
-                "(stopped at {limit} results; narrow the pattern or raise max_results)"
-            ));
-        }
-        Ok(ToolOutput::text(text.join("\n")))
+        Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
     }
 }

@@ -12,6 +12,7 @@
 //! Arguments are checked against the tool's JSON Schema before the tool runs (see
 //! [`ToolRegistry::validate`]); every path goes through the call's [`Workspace`].
 
+mod beneath;
 mod blocking;
 mod content;
 mod content_search;
@@ -22,6 +23,7 @@ mod file_write;
 mod fixtures;
 mod glob_search;
 mod http_request;
+mod listing;
 mod progress;
 mod registry;
 mod shell;

@@ -2,6 +2,14 @@
 //! hidden files are skipped (even outside a git repository), symlinks are not followed (so the
 //! walk cannot leave the folder it was given), and the walk reports progress and stops on
 //! cancellation.
+//!
+//! The `ignore` crate walks by path, not by descriptor: a folder swapped for a symlink to one
+//! outside while it is walked is listed through the link. So the walk only yields paths, and the
+//! search tools reach each file beneath the workspace root's descriptor ([`super::beneath`]):
+//! `content_search` opens it there, and `glob_search` looks at it there before listing it. What
+//! remains during such a race: the names (not the contents) of files outside may reach a
+//! `glob_search` listing if the link is swapped back between the walk and the look, and an
+//! outside `.gitignore` may decide what is skipped.
 
 use std::ops::ControlFlow;
 use std::path::Path;

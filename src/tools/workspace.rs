@@ -1,16 +1,23 @@
 //! `Workspace`: where a call's paths may lead. Every path a tool touches goes through
 //! [`Workspace::resolve`], which makes it absolute (relative to the session's cwd), resolves
-//! symlinks, and refuses anything that ends up outside the workspace roots.
+//! symlinks and `..` the way the kernel does, and refuses anything that ends up outside the
+//! workspace roots.
 //!
-//! The check is done on the path the tool will then use: the canonical form of its longest
-//! existing prefix, plus the not-yet-existing rest (which, after lexical clean-up, holds no `..`).
-//! So `../x`, absolute paths elsewhere, symlinks pointing out (to files, folders, or nothing yet)
-//! are all refused. What it cannot stop is a symlink swapped in by another process between the
-//! check and the use; tools run with the daemon's own permissions, and the roots are a fence
-//! against mistakes and prompt-injected paths, not against local attackers.
+//! The check is done on the path the tool will then use: each existing component is resolved in
+//! turn (so `link/..` is the parent of the link's target, not the folder holding the link), and
+//! the not-yet-existing rest is appended. So `../x`, absolute paths elsewhere, symlinks pointing
+//! out (to files, folders, or nothing yet) are all refused.
+//!
+//! A check alone cannot stop a symlink swapped in by another process between the check and the
+//! use, so the tools never use the checked path as a whole: [`Workspace::open_root`] opens the
+//! root holding it, and every open, create and rename happens beneath that root's descriptor
+//! (see [`super::beneath`]), where a link leading out fails instead of being followed.
 
+use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+
+use super::beneath::Root;
 
 /// The session's cwd and the roots a call may touch.
 #[derive(Debug, Clone)]
@@ -50,22 +57,36 @@ impl Workspace {
         if requested.contains('\0') {
             return Err("the path contains a NUL byte".into());
         }
-        let joined = self.cwd.join(requested);
-        let lexical = normalize(&joined);
-        let real = canonical_prefix(&lexical)
+        let real = resolve_components(&self.cwd.join(requested))
             .map_err(|err| format!("cannot resolve {requested}: {err}"))?;
         if self.contains(&real) {
             Ok(real)
         } else {
-            Err(format!(
-                "{requested} is outside the workspace ({})",
-                self.roots
-                    .iter()
-                    .map(|root| root.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            Err(format!("{requested} is {}", self.outside()))
         }
+    }
+
+    /// "outside the workspace (ROOTS)", the reason every escape is refused with.
+    pub fn outside(&self) -> String {
+        format!(
+            "outside the workspace ({})",
+            self.roots
+                .iter()
+                .map(|root| root.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// The root holding `path` (as [`Workspace::resolve`] returned it), opened, so that `path`
+    /// can be reached beneath its descriptor without following a link out of it.
+    pub fn open_root(&self, path: &Path) -> io::Result<Root> {
+        let root = self
+            .roots
+            .iter()
+            .find(|root| path.starts_with(root))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::PermissionDenied, self.outside()))?;
+        Root::open(root)
     }
 
     /// `path` as a caller should see it: relative to the cwd when inside it.
@@ -79,38 +100,50 @@ impl Workspace {
     }
 }
 
-/// Removes `.` and folds `..` without touching the file system.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
+/// The absolute, symlink-free path the absolute `path` designates, resolved component by
+/// component as the kernel would: a symlink is replaced by its target before the next component
+/// is looked at, so `..` after it means the parent of the target. Components past one that does
+/// not exist are appended as written; a `..` among them removes the one before, as creating the
+/// folders and then resolving would.
+/// A symlink to nothing is refused: writing through it would create its target, wherever that is.
+fn resolve_components(path: &Path) -> Result<PathBuf, String> {
+    let mut real = PathBuf::from("/");
+    // How many trailing components of `real` do not exist (yet).
+    let mut missing = 0_usize;
     for component in path.components() {
         match component {
-            Component::ParentDir => {
-                out.pop();
+            Component::Prefix(_) | Component::RootDir => {
+                real = PathBuf::from("/");
+                missing = 0;
             }
             Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The canonical form of the longest existing prefix of `path`, with the rest appended.
-/// A final component that is a symlink to nothing is refused: writing through it would create
-/// its target, wherever that is.
-fn canonical_prefix(path: &Path) -> Result<PathBuf, String> {
-    match std::fs::canonicalize(path) {
-        Ok(real) => Ok(real),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            if std::fs::symlink_metadata(path).is_ok() {
-                return Err("it is a symlink to a missing target".into());
+            Component::ParentDir => {
+                // The existing part of `real` is canonical: its parent is the kernel's `..`.
+                real.pop();
+                missing = missing.saturating_sub(1);
             }
-            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-                return Err(err.to_string());
-            };
-            Ok(canonical_prefix(parent)?.join(name))
+            Component::Normal(name) => {
+                let next = real.join(name);
+                if missing > 0 {
+                    real = next;
+                    missing += 1;
+                    continue;
+                }
+                match std::fs::canonicalize(&next) {
+                    Ok(canonical) => real = canonical,
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                        if std::fs::symlink_metadata(&next).is_ok() {
+                            return Err("it is a symlink to a missing target".into());
+                        }
+                        missing = 1;
+                        real = next;
+                    }
+                    Err(err) => return Err(err.to_string()),
+                }
+            }
         }
-        Err(err) => Err(err.to_string()),
     }
+    Ok(real)
 }
 
 #[cfg(test)]
