@@ -661,3 +661,31 @@ async fn a_configured_workspace_root_allows_paths_outside_the_cwd_and_nothing_be
         assert!(reason.contains("outside the workspace"), "{tool}: {reason}");
     }
 }
+
+#[tokio::test]
+async fn dot_dot_after_a_symlinked_folder_means_what_the_kernel_means() {
+    let (daemon, session) = started("").await;
+    let ws = daemon.home.path();
+    fs::create_dir_all(ws.join("sub/inner")).unwrap();
+    fs::create_dir_all(ws.join("a/b")).unwrap();
+    fs::create_dir(ws.join("top")).unwrap();
+    fs::write(ws.join("sub/x"), "the kernel's x\n").unwrap();
+    fs::write(ws.join("x"), "the lexical x\n").unwrap();
+    symlink("sub/inner", ws.join("reldir")).unwrap();
+    symlink("../../top", ws.join("a/b/link")).unwrap();
+
+    let text = succeeds(
+        &daemon,
+        &session,
+        "file_read",
+        json!({"path": "reldir/../x"}),
+    )
+    .await;
+    assert_eq!(text, ["the kernel's x\n"]);
+    // Lexically `a/x`, inside; as the kernel resolves it, the folder above the workspace.
+    for (tool, args) in every_tool_on("a/b/link/../../x") {
+        let reason = fails(&daemon, &session, tool, args).await;
+        assert!(reason.contains("outside the workspace"), "{tool}: {reason}");
+    }
+    assert!(!ws.join("a/x").exists());
+}

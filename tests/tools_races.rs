@@ -186,3 +186,41 @@ async fn file_write_never_lands_outside_while_a_folder_is_flipped_for_a_link() {
     );
     assert!(flips > TRIES as u64, "the folder flipped during the calls");
 }
+
+#[tokio::test]
+async fn content_search_never_reads_a_file_outside_while_a_folder_is_flipped_for_a_link() {
+    let daemon = Arc::new(Daemon::start(""));
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "needle outside\n").unwrap();
+    let ws = daemon.home.path();
+    std::fs::create_dir(ws.join("dir")).unwrap();
+    std::fs::write(ws.join("dir/secret.txt"), "needle inside\n").unwrap();
+    std::os::unix::fs::symlink(outside.path(), ws.join("dir-alt")).unwrap();
+
+    let flipper = Flipper::start(ws.join("dir"), ws.join("dir-alt"));
+    let answers = calls(&daemon, "content_search", |i| {
+        // Half search the flipped folder itself, half the whole workspace.
+        let path = if i % 2 == 0 { "dir" } else { "." };
+        json!({"pattern": "needle", "path": path})
+    })
+    .await;
+    let flips = flipper.stop();
+
+    let outside_reads = answers
+        .iter()
+        .filter(|a| text(a).contains("needle outside"))
+        .count();
+    let inside_reads = answers
+        .iter()
+        .filter(|a| text(a).contains("needle inside"))
+        .count();
+    eprintln!(
+        "content_search under a flipped folder: {outside_reads} outside, {inside_reads} found \
+         inside, of {TRIES} calls ({flips} flips)"
+    );
+    assert_eq!(outside_reads, 0);
+    assert!(
+        inside_reads > 0,
+        "the race was run: some searches found the file"
+    );
+}

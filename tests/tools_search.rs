@@ -271,3 +271,100 @@ async fn search_arguments_are_checked_against_the_schema() {
         assert!(message.contains(field), "{message} should name {field}");
     }
 }
+
+#[tokio::test]
+async fn content_search_results_are_bounded_in_bytes_and_long_lines_shortened() {
+    let daemon = Daemon::start("[tools.search]\nmax_output_bytes = 2000\n");
+    let line = format!("needle {}\n", "x".repeat(1000));
+    std::fs::write(daemon.home.path().join("long.txt"), line.repeat(100)).unwrap();
+    let session = daemon.session().await;
+    let answer = run(
+        &daemon,
+        &session,
+        "content_search",
+        json!({"pattern": "needle"}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let lines: Vec<&str> = text(&answer).lines().collect();
+    let (note, found) = lines.split_last().unwrap();
+    assert_eq!(found.len(), 4, "{lines:?}");
+    assert!(
+        found.iter().all(|l| l.ends_with("(line shortened)")),
+        "{lines:?}"
+    );
+    assert!(found.join("\n").len() <= 2000);
+    assert!(
+        note.contains("stopped after 4 matches") && note.contains("tools.search.max_output_bytes"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn glob_search_results_are_bounded_in_bytes() {
+    let daemon = Daemon::start("[tools.search]\nmax_output_bytes = 1000\n");
+    for i in 0..20 {
+        let name = format!("{i:02}-{}.txt", "n".repeat(200));
+        std::fs::write(daemon.home.path().join(name), "").unwrap();
+    }
+    let session = daemon.session().await;
+    let answer = run(
+        &daemon,
+        &session,
+        "glob_search",
+        json!({"pattern": "*.txt"}),
+    )
+    .await;
+    let lines: Vec<&str> = text(&answer).lines().collect();
+    let (note, found) = lines.split_last().unwrap();
+    assert_eq!(found.len(), 4, "{lines:?}");
+    assert!(found.join("\n").len() <= 1000);
+    assert!(note.contains("stopped after 4 results"), "{note}");
+}
+
+#[tokio::test]
+async fn a_file_with_a_line_longer_than_the_search_buffer_is_skipped_and_counted() {
+    let daemon = Daemon::start("");
+    let huge = format!("needle {}\n", "x".repeat(5 * 1024 * 1024));
+    std::fs::write(daemon.home.path().join("huge.txt"), huge).unwrap();
+    std::fs::write(daemon.home.path().join("small.txt"), "needle\n").unwrap();
+    let session = daemon.session().await;
+    let answer = run(
+        &daemon,
+        &session,
+        "content_search",
+        json!({"pattern": "needle"}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let text = text(&answer);
+    assert!(text.starts_with("small.txt:1:needle\n"), "{text}");
+    assert!(text.contains("(1 files could not be searched"), "{text}");
+}
+
+#[tokio::test]
+async fn a_pattern_too_large_once_compiled_is_refused_naming_the_limit() {
+    let daemon = Daemon::start("[tools.search]\nregex_size_limit = 10000\n");
+    let session = daemon.session().await;
+    let answer = run(
+        &daemon,
+        &session,
+        "content_search",
+        json!({"pattern": "[a-z]{2000}"}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let reason = text(&answer);
+    assert!(
+        reason.contains("10000-byte tools.search.regex_size_limit"),
+        "{reason}"
+    );
+    let answer = run(
+        &daemon,
+        &session,
+        "content_search",
+        json!({"pattern": "[a-z]{20}"}),
+    )
+    .await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+}

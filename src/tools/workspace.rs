@@ -189,6 +189,7 @@ mod tests {
             "out-dir",
             "dangling",
             "a/../../x",
+            "new/../out-dir/f",
         ] {
             let err = ws.resolve(escape).unwrap_err();
             assert!(
@@ -197,6 +198,24 @@ mod tests {
             );
         }
         assert!(ws.resolve("").is_err());
+    }
+
+    #[test]
+    fn dot_dot_after_a_symlink_means_the_parent_of_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = workspace(dir.path());
+        let real = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(real.join("sub/inner")).unwrap();
+        std::fs::create_dir_all(real.join("a/b")).unwrap();
+        std::fs::create_dir(real.join("top")).unwrap();
+        std::os::unix::fs::symlink("sub/inner", real.join("reldir")).unwrap();
+        std::os::unix::fs::symlink("../../top", real.join("a/b/link")).unwrap();
+        // Folded lexically, this would be `x` at the root.
+        assert_eq!(ws.resolve("reldir/../x").unwrap(), real.join("sub/x"));
+        // Folded lexically, this would be `a/x`, inside; the kernel goes above the root.
+        let err = ws.resolve("a/b/link/../../x").unwrap_err();
+        assert!(err.contains("outside the workspace"), "{err}");
+        assert_eq!(ws.resolve("a/b/link/../y").unwrap(), real.join("y"));
     }
 
     #[test]
