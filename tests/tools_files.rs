@@ -689,3 +689,25 @@ async fn dot_dot_after_a_symlinked_folder_means_what_the_kernel_means() {
     }
     assert!(!ws.join("a/x").exists());
 }
+
+#[tokio::test]
+async fn an_edit_whose_result_would_exceed_the_read_limit_is_refused_before_it_is_built() {
+    let (daemon, session) = started("").await;
+    let path = daemon.home.path().join("a.txt");
+    fs::write(&path, "a".repeat(256 * 1024)).unwrap();
+    // 5 GB once built: the size is computed first, and the edit refused.
+    let args = json!({"path": "a.txt", "old_string": "a", "new_string": "b".repeat(20_000),
+                      "replace_all": true});
+    let reason = fails(&daemon, &session, "file_edit", args).await;
+    assert!(
+        reason.contains("5242880000 bytes") && reason.contains("tools.files.max_read_bytes"),
+        "{reason}"
+    );
+    assert_eq!(fs::metadata(&path).unwrap().len(), 256 * 1024);
+    let health = common::client()
+        .get(daemon.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}

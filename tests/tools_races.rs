@@ -1,7 +1,8 @@
 //! Issue 12's symlink races, replayed against the real daemon: another process flips a path of
 //! the workspace between a file (or folder) inside and a symlink to one outside while the file
 //! tools run, as fast as it can, with `renameat2(RENAME_EXCHANGE)` so that the path always
-//! exists. No call may read or write outside.
+//! exists. No call may read or write outside. (A file apart from the other tool tests: its
+//! flipping threads would disturb their `/health` timing.)
 //!
 //! The tests print their counts: `cargo test --test tools_races -- --nocapture`.
 

@@ -1,9 +1,12 @@
 //! `glob_search` and `content_search` over real HTTP: matches, `.gitignore`, caps, progress,
-//! bad patterns and workspace escapes.
+//! bad patterns, workspace escapes, and `/health` while pathological patterns are compiled (its
+//! figures print with `cargo test --test tools_search health -- --nocapture`).
 
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use common::{Daemon, Session};
 use serde_json::{Value, json};
@@ -367,4 +370,60 @@ async fn a_pattern_too_large_once_compiled_is_refused_naming_the_limit() {
     )
     .await;
     assert_eq!(answer["result"]["isError"], false, "{answer}");
+}
+
+/// The 99th percentile of `samples`.
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 99 / 100).min(samples.len() - 1)]
+}
+
+#[tokio::test]
+async fn health_stays_fast_while_eight_pathological_searches_run() {
+    let daemon = Arc::new(Daemon::start(""));
+    std::fs::write(daemon.home.path().join("words.txt"), "word ".repeat(1000)).unwrap();
+    let mut searches = Vec::new();
+    for _ in 0..8 {
+        let daemon = Arc::clone(&daemon);
+        // A session each: the harness gives every call the same request id.
+        let session = daemon.session().await;
+        searches.push(tokio::spawn(async move {
+            let args = json!({"pattern": r"\w{3500}"});
+            run(&daemon, &session, "content_search", args).await
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut unanswered = 0;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    while !searches.iter().all(|search| search.is_finished()) || latencies.len() < 50 {
+        let asked = Instant::now();
+        match client.get(daemon.url("/health")).send().await {
+            Ok(response) if response.status() == 200 => latencies.push(asked.elapsed()),
+            _ => unanswered += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if started.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+    }
+    let p99 = p99(&mut latencies);
+    let max = latencies.last().copied().unwrap_or_default();
+    eprintln!(
+        "health during 8 regex searches: {} samples, p99 {p99:?}, max {max:?}, {unanswered} \
+         unanswered, searches done after {:?}",
+        latencies.len(),
+        started.elapsed()
+    );
+    assert_eq!(unanswered, 0);
+    assert!(p99 < Duration::from_millis(100), "p99 {p99:?}");
+    for search in searches {
+        let answer = search.await.expect("every search answers");
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let reason = text(&answer);
+        assert!(reason.contains("tools.search.regex_size_limit"), "{reason}");
+    }
 }

@@ -124,28 +124,32 @@ impl Folder {
         Ok(())
     }
 
-    /// A new, empty file with a fresh hidden name next to `name`.
+    /// A new, empty file with a fresh hidden name (of a fixed length, so that it fits wherever
+    /// `name` does) in this folder.
     fn temporary(&self, name: &OsStr) -> io::Result<(Temporary<'_>, File)> {
         let mut options = OpenOptions::new();
         options.write(true).create_new(true).mode(0o666);
-        loop {
-            let random = RandomState::new().hash_one(name);
-            let mut temp = OsStr::new(".").to_owned();
-            temp.push(name);
-            temp.push(format!(".{random:016x}.tmp"));
+        let mut last = None;
+        // Random names collide only when someone plants them; a few tries are plenty.
+        for _ in 0..8 {
+            let temp = PathBuf::from(format!(
+                ".construct-{:016x}.tmp",
+                RandomState::new().hash_one(name)
+            ));
             match self.dir.open_with(&temp, &options) {
                 Ok(file) => {
                     let temp = Temporary {
                         dir: &self.dir,
-                        name: PathBuf::from(temp),
+                        name: temp,
                         keep: false,
                     };
                     return Ok((temp, file.into_std()));
                 }
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last = Some(err),
                 Err(err) => return Err(confine(err)),
             }
         }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
     }
 }
 
@@ -172,7 +176,7 @@ impl Drop for Temporary<'_> {
 
 /// The error of a path that led out of its root.
 #[derive(Debug, thiserror::Error)]
-#[error("a symlink leads outside the workspace")]
+#[error("a symlink on the path leads out of it (changed since the path was checked)")]
 struct Escape;
 
 /// Whether `err` says a path led out of its root (a symlink swapped in, most likely).

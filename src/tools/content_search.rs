@@ -20,8 +20,8 @@ use grep_searcher::{BinaryDetection, SearcherBuilder, sinks};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::glob_search::{Scope, scope};
-use super::{CallContext, Tool, ToolError, ToolOutput, blocking, parse_args, walk};
+use super::glob_search::{Scope, search};
+use super::{CallContext, Tool, ToolError, ToolOutput, parse_args, walk};
 use crate::config::SearchConfig;
 
 /// Longest matching line shown, in characters; the rest is elided.
@@ -82,75 +82,77 @@ impl Tool for ContentSearch {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let workspace = ctx.workspace.clone();
-        let config = self.config.clone();
-        let outcome = blocking::run(ctx, move |blocking| {
-            let Scope {
-                root,
-                from,
-                mut listing,
-            } = scope(&workspace, args.path.as_deref(), args.max_results, &config)?;
-            let matcher = compile(&args.pattern, args.case_insensitive, &config)?;
-            let only = args.glob.as_deref().map(walk::glob).transpose()?;
-            let mut searcher = SearcherBuilder::new()
-                .binary_detection(BinaryDetection::quit(0))
-                .line_number(true)
-                .heap_limit(Some(MAX_LINE_BYTES))
-                .build();
-            let mut skipped = 0_u64;
-            let walked = walk::files(&from, only.as_ref(), blocking, |path| {
-                let shown = workspace.display(path);
-                let mut more = true;
-                let sink = sinks::Lossy(|number, line: &str| {
-                    more = listing.push(format!("{shown}:{number}:{}", shorten(line.trim_end())));
-                    Ok(more)
-                });
-                // Opened beneath the root: a link swapped in cannot lead out. An unreadable file
-                // is skipped, as ripgrep does, and counted.
-                let searched = match root.open_file(path) {
-                    Ok((file, metadata)) if metadata.is_file() => {
-                        searcher.search_file(&matcher, &file, sink).is_ok()
+        let (path, asked) = (args.path.clone(), args.max_results);
+        let size_limit = self.config.regex_size_limit;
+        let output = search(
+            ctx,
+            &self.config,
+            path,
+            asked,
+            move |scope, workspace, blocking| {
+                let Scope {
+                    root,
+                    from,
+                    mut listing,
+                } = scope;
+                let matcher = compile(&args.pattern, args.case_insensitive, size_limit)?;
+                let only = args.glob.as_deref().map(walk::glob).transpose()?;
+                let mut searcher = SearcherBuilder::new()
+                    .binary_detection(BinaryDetection::quit(0))
+                    .line_number(true)
+                    .heap_limit(Some(MAX_LINE_BYTES))
+                    .build();
+                let mut skipped = 0_u64;
+                let walked = walk::files(&from, only.as_ref(), blocking, |path| {
+                    let shown = workspace.display(path);
+                    let mut more = true;
+                    let sink = sinks::Lossy(|number, line: &str| {
+                        more =
+                            listing.push(format!("{shown}:{number}:{}", shorten(line.trim_end())));
+                        Ok(more)
+                    });
+                    // Opened beneath the root: a link swapped in cannot lead out. An unreadable file
+                    // is skipped, as ripgrep does, and counted.
+                    let searched = match root.open_file(path) {
+                        Ok((file, metadata)) if metadata.is_file() => {
+                            searcher.search_file(&matcher, &file, sink).is_ok()
+                        }
+                        _ => false,
+                    };
+                    skipped += u64::from(!searched);
+                    if more {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(())
                     }
-                    _ => false,
+                });
+                let walk::Walked::Done { files } = walked else {
+                    return Err("cancelled".to_owned());
                 };
-                skipped += u64::from(!searched);
-                if more {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            });
-            let walk::Walked::Done { files } = walked else {
-                return Err("cancelled".to_owned());
-            };
-            let skipped = (skipped > 0).then(|| {
-                format!(
-                    "({skipped} files could not be searched: unreadable, or a line longer than \
+                let skipped = (skipped > 0).then(|| {
+                    format!(
+                        "({skipped} files could not be searched: unreadable, or a line longer than \
                      {MAX_LINE_BYTES} bytes)"
-                )
-            });
-            let text = if listing.is_empty() {
-                format!("no matches for {} in {files} files", args.pattern)
-            } else {
-                listing.text("matches")
-            };
-            Ok(std::iter::once(text)
-                .chain(skipped)
-                .collect::<Vec<_>>()
-                .join("\n"))
-        })
+                    )
+                });
+                let text = if listing.is_empty() {
+                    format!("no matches for {} in {files} files", args.pattern)
+                } else {
+                    listing.text("matches")
+                };
+                Ok(std::iter::once(text)
+                    .chain(skipped)
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            },
+        )
         .await;
-        Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
+        Ok(output)
     }
 }
 
-/// Compiles `pattern` within the configured size limit, explaining a refusal in a line.
-fn compile(
-    pattern: &str,
-    case_insensitive: bool,
-    config: &SearchConfig,
-) -> Result<RegexMatcher, String> {
-    let limit = config.regex_size_limit;
+/// Compiles `pattern` into at most `limit` bytes, explaining a refusal in a line.
+fn compile(pattern: &str, case_insensitive: bool, limit: usize) -> Result<RegexMatcher, String> {
     RegexMatcherBuilder::new()
         .case_insensitive(case_insensitive)
         .size_limit(limit)

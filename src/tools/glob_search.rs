@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::beneath::Root;
+use super::blocking::{self, Blocking};
 use super::file_read::explain;
 use super::listing::Listing;
-use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, blocking, parse_args, walk};
+use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, parse_args, walk};
 use crate::config::SearchConfig;
 
 /// The `glob_search` tool.
@@ -49,26 +50,38 @@ pub(super) struct Scope {
     pub listing: Listing,
 }
 
-/// Resolves the folder (or file) to search and the caps, or explains why not. Runs on the
-/// blocking pool: it touches the file system.
-pub(super) fn scope(
-    workspace: &Workspace,
-    path: Option<&str>,
-    asked: Option<usize>,
+/// Runs a search on a work thread ([`blocking::run`]): checks where it runs (`path`, by default
+/// the session's folder) and its caps (`asked` results at most, within the configuration's),
+/// then runs `search`, whose text, or refusal, is the call's result.
+pub(super) async fn search<F>(
+    ctx: &CallContext,
     config: &SearchConfig,
-) -> Result<Scope, String> {
-    let from = workspace.resolve(path.unwrap_or("."))?;
-    let shown = workspace.display(&from);
-    let root = workspace
-        .open_root(&from)
-        .map_err(|err| explain(&shown, &err))?;
-    root.metadata(&from).map_err(|err| explain(&shown, &err))?;
-    let limit = asked.unwrap_or(config.max_results).min(config.max_results);
-    Ok(Scope {
-        root,
-        from,
-        listing: Listing::new(limit, config.max_output_bytes),
+    path: Option<String>,
+    asked: Option<usize>,
+    search: F,
+) -> ToolOutput
+where
+    F: FnOnce(Scope, &Workspace, &Blocking) -> Result<String, String> + Send + 'static,
+{
+    let workspace = ctx.workspace.clone();
+    let config = config.clone();
+    let outcome = blocking::run(ctx, move |blocking| {
+        let from = workspace.resolve(path.as_deref().unwrap_or("."))?;
+        let shown = workspace.display(&from);
+        let root = workspace
+            .open_root(&from)
+            .map_err(|err| explain(&shown, &err))?;
+        root.metadata(&from).map_err(|err| explain(&shown, &err))?;
+        let limit = asked.unwrap_or(config.max_results).min(config.max_results);
+        let scope = Scope {
+            root,
+            from,
+            listing: Listing::new(limit, config.max_output_bytes),
+        };
+        search(scope, &workspace, blocking)
     })
+    .await;
+    outcome.map_or_else(ToolOutput::failure, ToolOutput::text)
 }
 
 #[async_trait]
@@ -100,37 +113,42 @@ impl Tool for GlobSearch {
 
     async fn call(&self, args: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let args: Args = parse_args(args)?;
-        let workspace = ctx.workspace.clone();
-        let config = self.config.clone();
-        let outcome = blocking::run(ctx, move |blocking| {
-            let Scope {
-                root,
-                from,
-                mut listing,
-            } = scope(&workspace, args.path.as_deref(), args.max_results, &config)?;
-            let matcher = walk::glob(&args.pattern)?;
-            let walked = walk::files(&from, Some(&matcher), blocking, |path| {
-                // Listed only if it is, now, a file beneath the root.
-                if root.metadata(path).is_ok_and(|metadata| metadata.is_file())
-                    && !listing.push(workspace.display(path))
-                {
-                    return ControlFlow::Break(());
+        let (path, asked) = (args.path.clone(), args.max_results);
+        let output = search(
+            ctx,
+            &self.config,
+            path,
+            asked,
+            move |scope, workspace, blocking| {
+                let Scope {
+                    root,
+                    from,
+                    mut listing,
+                } = scope;
+                let matcher = walk::glob(&args.pattern)?;
+                let walked = walk::files(&from, Some(&matcher), blocking, |path| {
+                    // Listed only if it is, now, a file beneath the root.
+                    if root.metadata(path).is_ok_and(|metadata| metadata.is_file())
+                        && !listing.push(workspace.display(path))
+                    {
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                });
+                if walked == walk::Walked::Cancelled {
+                    return Err("cancelled".to_owned());
                 }
-                ControlFlow::Continue(())
-            });
-            if walked == walk::Walked::Cancelled {
-                return Err("cancelled".to_owned());
-            }
-            if listing.is_empty() {
-                return Ok(format!(
-                    "no files match {} under {}",
-                    args.pattern,
-                    workspace.display(&from)
-                ));
-            }
-            Ok(listing.text("results"))
-        })
+                if listing.is_empty() {
+                    return Ok(format!(
+                        "no files match {} under {}",
+                        args.pattern,
+                        workspace.display(&from)
+                    ));
+                }
+                Ok(listing.text("results"))
+            },
+        )
         .await;
-        Ok(outcome.map_or_else(ToolOutput::failure, ToolOutput::text))
+        Ok(output)
     }
 }

@@ -67,7 +67,7 @@ impl Workspace {
     }
 
     /// "outside the workspace (ROOTS)", the reason every escape is refused with.
-    pub fn outside(&self) -> String {
+    fn outside(&self) -> String {
         format!(
             "outside the workspace ({})",
             self.roots
