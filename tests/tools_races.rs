@@ -154,22 +154,40 @@ async fn file_write_never_lands_outside_while_a_folder_is_flipped_for_a_link() {
     std::os::unix::fs::symlink(outside.path(), ws.join("dir-alt")).unwrap();
 
     let flipper = Flipper::start(ws.join("dir"), ws.join("dir-alt"));
-    let answers = calls(
-        &daemon,
-        "file_write",
-        |i| json!({"path": format!("dir/f{i}.txt"), "content": "planted"}),
-    )
+    let answers = calls(&daemon, "file_write", |i| {
+        // Half into the folder, half into a new folder in it (create_dirs).
+        let path = if i % 2 == 0 {
+            format!("dir/f{i}.txt")
+        } else {
+            format!("dir/new{i}/f.txt")
+        };
+        json!({"path": path, "content": "planted", "create_dirs": i % 2 == 1})
+    })
     .await;
     let flips = flipper.stop();
 
-    let count = |dir: &Path| std::fs::read_dir(dir).unwrap().count();
+    // Files in `dir` and in the folders in it: where the writes land.
+    let count = |dir: &Path| -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    std::fs::read_dir(path).unwrap().count()
+                } else {
+                    1
+                }
+            })
+            .sum()
+    };
     // After an even number of flips `dir` is the folder again; either way, one of the two is.
     let inside_dir = if ws.join("dir").is_symlink() {
         ws.join("dir-alt")
     } else {
         ws.join("dir")
     };
-    let outside_writes = count(outside.path());
+    // Anything at all outside, an empty folder included, is a write that escaped.
+    let outside_writes = std::fs::read_dir(outside.path()).unwrap().count();
     let inside_writes = count(&inside_dir);
     let written = answers
         .iter()
