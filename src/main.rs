@@ -82,7 +82,7 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     logging::init(&config.log);
-    match actix_rt::System::new().block_on(server::run(config)) {
+    match actix_rt::System::new().block_on(server::run(config, args.config.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             say(format_args!("construct-actor: {err:#}"));

@@ -18,11 +18,14 @@ use crate::tools::Workspace;
 pub struct WorkspaceRoots {
     roots: Arc<[PathBuf]>,
     confine_to_cwd: bool,
+    /// The daemon's own files, out of every call's reach (see [`Workspace::hiding`]).
+    hidden: Arc<[PathBuf]>,
 }
 
 impl WorkspaceRoots {
-    /// The roots of `config`, `~` expanded and symlinks resolved.
-    pub fn new(config: &ToolsConfig) -> anyhow::Result<Self> {
+    /// The roots of `config`, `~` expanded and symlinks resolved; no call may touch `hidden`
+    /// (the daemon's discovery file and configuration file, which need not exist yet).
+    pub fn new(config: &ToolsConfig, hidden: &[PathBuf]) -> anyhow::Result<Self> {
         let roots = config
             .workspace_roots
             .iter()
@@ -36,6 +39,7 @@ impl WorkspaceRoots {
         Ok(Self {
             roots: Arc::from(roots),
             confine_to_cwd: config.confine_to_cwd,
+            hidden: hidden.iter().filter_map(|path| canonical(path)).collect(),
         })
     }
 
@@ -80,7 +84,7 @@ impl WorkspaceRoots {
         } else {
             Arc::clone(&self.roots)
         };
-        Workspace::new(cwd, reach)
+        Workspace::new(cwd, reach).hiding(Arc::clone(&self.hidden))
     }
 
     fn contains(&self, path: &Path) -> bool {
@@ -96,17 +100,33 @@ impl WorkspaceRoots {
     }
 }
 
+/// The canonical form of `path`, which need not exist yet (the discovery file and its folder
+/// are made once the daemon listens): its longest existing ancestor made canonical, the rest
+/// appended.
+fn canonical(path: &Path) -> Option<PathBuf> {
+    let path = std::path::absolute(path).ok()?;
+    let mut rest = Vec::new();
+    let mut existing = path.as_path();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return Some(rest.iter().rev().fold(real, |done, part| done.join(part)));
+        }
+        rest.push(existing.file_name()?.to_owned());
+        existing = existing.parent()?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn roots(dirs: &[&Path], confine_to_cwd: bool) -> WorkspaceRoots {
-        WorkspaceRoots::new(&ToolsConfig {
+        let config = ToolsConfig {
             workspace_roots: dirs.iter().map(|dir| dir.to_path_buf()).collect(),
             confine_to_cwd,
             ..ToolsConfig::default()
-        })
-        .unwrap()
+        };
+        WorkspaceRoots::new(&config, &[]).unwrap()
     }
 
     #[test]
@@ -144,5 +164,31 @@ mod tests {
         assert!(confined.resolve(sibling.to_str().unwrap()).is_err());
         let wide = roots(&[root.path()], false).workspace(Arc::from(real.join("a")));
         assert!(wide.resolve(sibling.to_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn the_daemons_own_files_are_out_of_reach_even_not_yet_written() {
+        let root = tempfile::tempdir().unwrap();
+        let real = root.path().canonicalize().unwrap();
+        std::fs::write(real.join("daemon.toml"), "").unwrap();
+        let config = ToolsConfig {
+            workspace_roots: vec![real.clone()],
+            ..ToolsConfig::default()
+        };
+        let hidden = [real.join(".construct/mcp.json"), real.join("daemon.toml")];
+        let ws = WorkspaceRoots::new(&config, &hidden)
+            .unwrap()
+            .workspace(Arc::from(real.as_path()));
+        for path in [
+            ".construct/mcp.json",
+            "daemon.toml",
+            "./.construct/../daemon.toml",
+        ] {
+            let err = ws.resolve(path).unwrap_err();
+            assert!(err.contains("daemon's own files"), "{path}: {err}");
+        }
+        std::fs::create_dir(real.join(".construct")).unwrap();
+        assert!(ws.resolve(".construct/mcp.json").is_err());
+        assert!(ws.resolve(".construct/other").is_ok());
     }
 }

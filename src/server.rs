@@ -7,6 +7,7 @@
 //! response), removes the discovery file and returns.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,8 +45,9 @@ const STOPPED_CALLS_WAIT: Duration = Duration::from_secs(1);
 /// How long, at the very end of a shutdown, open connections have to finish.
 const FINAL_STOP_SECS: u64 = 2;
 
-/// Runs the daemon until a shutdown signal; must be called inside an actix system.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// Runs the daemon, configured by `config` (read from `config_file`, when there is one), until
+/// a shutdown signal; must be called inside an actix system.
+pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind((config.server.bind, config.server.port)).with_context(|| {
             format!(
@@ -76,7 +78,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => SessionRegistry::new(registry_limits(&config)),
     }
     .start();
-    let workspace_roots = WorkspaceRoots::new(&config.tools)?;
+    // The discovery file holds the owner key and the configuration may hold other keys: no
+    // tool call may read them, whatever folder its session works in.
+    let own_files: Vec<PathBuf> = config_file
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(
+            config
+                .discovery
+                .enabled
+                .then(|| paths::expand_home(&config.discovery.path)),
+        )
+        .collect();
+    let workspace_roots = WorkspaceRoots::new(&config.tools, &own_files)?;
     let api_keys = ApiKeys::new(&config);
     let stateless = stateless_sessions(&config, &workspace_roots, &api_keys, &registry).await?;
     let ticket_limits = TicketLimits {

@@ -368,3 +368,68 @@ async fn requests_the_http_parser_cannot_read_do_not_write_to_the_log() {
     assert!(!log.contains("ERROR"), "{log}");
     assert!(!log.contains("parse error"), "{log}");
 }
+
+/// The text of a tool call's final result, and whether it is an error.
+async fn tool_text(
+    daemon: &Daemon,
+    session: &common::Session,
+    tool: &str,
+    args: Value,
+) -> (String, bool) {
+    let messages = daemon.call(session, tool, args, json!({})).await;
+    let result = &messages.last().expect("a final response")["result"];
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (text, result["isError"] == true)
+}
+
+#[tokio::test]
+async fn no_tool_reads_the_discovery_file_or_the_configuration_even_from_home() {
+    // The harness keeps both in the daemon's home: discovery/mcp.json, construct-actor.toml.
+    let daemon = Daemon::start("[admin]\ntoken = \"admin-0123456789abcdef\"\n");
+    let session = daemon.session().await;
+    let key = daemon.api_key().to_owned();
+    for path in [
+        "discovery/mcp.json",
+        "construct-actor.toml",
+        "./discovery/../construct-actor.toml",
+    ] {
+        let (text, is_error) =
+            tool_text(&daemon, &session, "file_read", json!({"path": path})).await;
+        assert!(
+            is_error && text.contains("daemon's own files"),
+            "{path}: {text}"
+        );
+        let (text, is_error) = tool_text(
+            &daemon,
+            &session,
+            "file_write",
+            json!({"path": path, "content": "x"}),
+        )
+        .await;
+        assert!(
+            is_error && text.contains("daemon's own files"),
+            "{path}: {text}"
+        );
+    }
+    for secret in [key.as_str(), "admin-0123456789abcdef"] {
+        let (text, _) = tool_text(
+            &daemon,
+            &session,
+            "content_search",
+            json!({"pattern": secret, "path": "."}),
+        )
+        .await;
+        assert!(
+            !text.contains("mcp.json") && !text.contains("construct-actor.toml"),
+            "{text}"
+        );
+    }
+    let (text, _) = tool_text(&daemon, &session, "glob_search", json!({"pattern": "**/*"})).await;
+    assert!(
+        !text.contains("mcp.json") && !text.contains("construct-actor.toml"),
+        "{text}"
+    );
+}

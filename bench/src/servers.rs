@@ -284,6 +284,12 @@ pub fn start_daemon(binary: &Path, config: &mut DaemonConfig) -> anyhow::Result<
         .prefix("construct-bench-")
         .tempdir()?;
     let path = dir.path().join("daemon.toml");
+    // Sessions work in the daemon's own folder (its working directory), outside any home.
+    let folder = dir
+        .path()
+        .to_str()
+        .context("the temporary folder is not UTF-8")?;
+    config.set("tools.workspace_roots", &format!("[{folder:?}]"));
     for note in config.write_checked(binary, &path)? {
         eprintln!("note: {note}");
     }

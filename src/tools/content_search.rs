@@ -103,7 +103,7 @@ impl Tool for ContentSearch {
                     .heap_limit(Some(MAX_LINE_BYTES))
                     .build();
                 let mut skipped = 0_u64;
-                let walked = walk::files(&from, only.as_ref(), blocking, |path| {
+                let walked = walk::files(&from, workspace, only.as_ref(), blocking, |path| {
                     let shown = workspace.display(path);
                     let mut more = true;
                     let sink = sinks::Lossy(|number, line: &str| {

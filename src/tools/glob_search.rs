@@ -126,7 +126,7 @@ impl Tool for GlobSearch {
                     mut listing,
                 } = scope;
                 let matcher = walk::glob(&args.pattern)?;
-                let walked = walk::files(&from, Some(&matcher), blocking, |path| {
+                let walked = walk::files(&from, workspace, Some(&matcher), blocking, |path| {
                     // Listed only if it is, now, a file beneath the root.
                     if root.metadata(path).is_ok_and(|metadata| metadata.is_file())
                         && !listing.push(workspace.display(path))

@@ -17,8 +17,8 @@ use std::path::Path;
 use globset::GlobMatcher;
 use ignore::WalkBuilder;
 
-use super::Progress;
 use super::blocking::Blocking;
+use super::{Progress, Workspace};
 
 /// Files between two progress reports.
 const REPORT_EVERY: u64 = 200;
@@ -36,9 +36,11 @@ pub enum Walked {
 }
 
 /// Calls `visit` with the path of every regular file under `root` whose path relative to
-/// `root` matches `only` (when given), in a stable order, until `visit` breaks.
+/// `root` matches `only` (when given), in a stable order, until `visit` breaks. The daemon's own
+/// files ([`Workspace::is_hidden`]) are passed over.
 pub fn files(
     root: &Path,
+    workspace: &Workspace,
     only: Option<&GlobMatcher>,
     blocking: &Blocking,
     mut visit: impl FnMut(&Path) -> ControlFlow<()>,
@@ -60,7 +62,7 @@ pub fn files(
         }
         let path = entry.path();
         let relative = path.strip_prefix(root).unwrap_or(path);
-        if only.is_some_and(|glob| !glob.is_match(relative)) {
+        if only.is_some_and(|glob| !glob.is_match(relative)) || workspace.is_hidden(path) {
             continue;
         }
         files += 1;

@@ -24,6 +24,10 @@ use super::beneath::Root;
 pub struct Workspace {
     cwd: Arc<Path>,
     roots: Arc<[PathBuf]>,
+    /// The daemon's own files inside the roots (its discovery file, with the owner key, and its
+    /// configuration), which no call may touch: a session in the owner's home must not read the
+    /// key that opens every other session.
+    hidden: Arc<[PathBuf]>,
 }
 
 impl Workspace {
@@ -35,7 +39,21 @@ impl Workspace {
         } else {
             roots
         };
-        Self { cwd, roots }
+        Self {
+            cwd,
+            roots,
+            hidden: Arc::from(Vec::new()),
+        }
+    }
+
+    /// This workspace with `hidden` (absolute, canonical paths) out of every call's reach.
+    pub fn hiding(self, hidden: Arc<[PathBuf]>) -> Self {
+        Self { hidden, ..self }
+    }
+
+    /// Whether `path` (absolute, canonical) is, or lies under, one of the daemon's own files.
+    pub fn is_hidden(&self, path: &Path) -> bool {
+        self.hidden.iter().any(|hidden| path.starts_with(hidden))
     }
 
     /// The session's working directory.
@@ -59,11 +77,16 @@ impl Workspace {
         }
         let real = resolve_components(&self.cwd.join(requested))
             .map_err(|err| format!("cannot resolve {requested}: {err}"))?;
-        if self.contains(&real) {
-            Ok(real)
-        } else {
-            Err(format!("{requested} is {}", self.outside()))
+        if !self.contains(&real) {
+            return Err(format!("{requested} is {}", self.outside()));
         }
+        if self.is_hidden(&real) {
+            return Err(format!(
+                "{requested} is one of the daemon's own files (its key or its configuration), \
+                 which no tool may touch"
+            ));
+        }
+        Ok(real)
     }
 
     /// "outside the workspace (ROOTS)", the reason every escape is refused with.
