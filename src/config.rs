@@ -116,8 +116,14 @@ pub struct SessionsConfig {
     /// Events that may wait for one slow follower before further ones are dropped for it (and
     /// counted, in an `event: lagged`).
     pub subscriber_queue: usize,
+    /// Bytes of events that may wait for one slow follower, likewise: whichever of the two bounds
+    /// is reached first drops.
+    pub subscriber_queue_bytes: usize,
     /// Recent events each session keeps for followers resuming with `Last-Event-ID`.
     pub history: usize,
+    /// Bytes of recent events each session keeps at most; the oldest go first, and a follower
+    /// resuming before them is told how many it missed.
+    pub history_bytes: usize,
     /// How soon a follower whose events stream broke should reconnect (the SSE `retry:` field).
     #[serde(with = "humantime_serde")]
     pub retry: Duration,
@@ -139,7 +145,9 @@ impl Default for SessionsConfig {
             idle_timeout: Duration::from_secs(24 * 60 * 60),
             max_subscribers: 64,
             subscriber_queue: 256,
+            subscriber_queue_bytes: 256 * 1024,
             history: 256,
+            history_bytes: 256 * 1024,
             retry: Duration::from_secs(3),
             call_queue: 256,
             ticket_ttl: Duration::from_secs(30),
@@ -343,6 +351,15 @@ pub struct McpConfig {
     /// Open `subscriptions/listen` streams at most: in clients' own sessions together, and again
     /// in each API key's stateless session; one more is answered `503`.
     pub max_listeners: usize,
+    /// Largest `params._meta` accepted, in bytes of JSON, on every method and path; larger is
+    /// answered `-32602`.
+    pub max_meta_bytes: usize,
+    /// Largest `params._meta.progressToken` accepted, in bytes of JSON (a string's quotes
+    /// included); larger is answered `-32602`. The token is copied into every progress event.
+    pub max_progress_token_bytes: usize,
+    /// Bytes of messages a resumable `tools/call` stream keeps for its client to resume from
+    /// (besides `sessions.call_queue`, a count); the oldest go first, the final response never.
+    pub resume_buffer_bytes: usize,
 }
 
 impl Default for McpConfig {
@@ -352,6 +369,9 @@ impl Default for McpConfig {
             resume_window: Duration::from_secs(60),
             retry: Duration::from_secs(1),
             max_listeners: 256,
+            max_meta_bytes: 64 * 1024,
+            max_progress_token_bytes: 1024,
+            resume_buffer_bytes: 256 * 1024,
         }
     }
 }
@@ -542,7 +562,12 @@ impl Config {
         longer_than_zero("sessions.idle_timeout", self.sessions.idle_timeout)?;
         positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
         positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
+        positive(
+            "sessions.subscriber_queue_bytes",
+            self.sessions.subscriber_queue_bytes,
+        )?;
         positive("sessions.history", self.sessions.history)?;
+        positive("sessions.history_bytes", self.sessions.history_bytes)?;
         longer_than_zero("sessions.retry", self.sessions.retry)?;
         positive("sessions.call_queue", self.sessions.call_queue)?;
         longer_than_zero("sessions.ticket_ttl", self.sessions.ticket_ttl)?;
@@ -620,6 +645,12 @@ impl Config {
             self.tools.http_request.max_response_bytes,
         )?;
         positive("mcp.max_listeners", self.mcp.max_listeners)?;
+        positive("mcp.max_meta_bytes", self.mcp.max_meta_bytes)?;
+        positive(
+            "mcp.max_progress_token_bytes",
+            self.mcp.max_progress_token_bytes,
+        )?;
+        positive("mcp.resume_buffer_bytes", self.mcp.resume_buffer_bytes)?;
         if let Some(dir) = &self.mcp.default_workspace
             && !dir.is_dir()
         {
@@ -810,6 +841,8 @@ mod tests {
             ("idle_timeout = \"0s\"", "sessions.idle_timeout"),
             ("retry = \"0ms\"", "sessions.retry"),
             ("history = 0", "sessions.history"),
+            ("history_bytes = 0", "sessions.history_bytes"),
+            ("subscriber_queue_bytes = 0", "sessions.subscriber_queue_bytes"),
             ("create_per_minute = 0", "sessions.create_per_minute"),
         ] {
             let err = from_toml(&format!("[sessions]\n{text}\n"))
@@ -915,6 +948,20 @@ mod tests {
         }
         assert!(from_toml("[tools.search]\nregex_size_limit = 67108864\n").is_ok());
         assert!(from_toml("[tools.files]\nmax_read_bytes = 1\n").is_ok());
+    }
+
+    #[test]
+    fn meta_and_resume_buffer_limits_must_be_positive() {
+        for key in [
+            "max_meta_bytes",
+            "max_progress_token_bytes",
+            "resume_buffer_bytes",
+        ] {
+            let err = from_toml(&format!("[mcp]\n{key} = 0\n"))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(err, format!("mcp.{key}: must be at least 1"));
+        }
     }
 
     #[test]

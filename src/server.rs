@@ -242,9 +242,11 @@ fn registry_limits(config: &Config) -> RegistryLimits {
         create_per_minute: config.sessions.create_per_minute,
         session: SessionLimits {
             subscriber_queue: config.sessions.subscriber_queue,
+            subscriber_queue_bytes: config.sessions.subscriber_queue_bytes,
             max_subscribers: config.sessions.max_subscribers,
             max_calls: config.tools.max_calls_per_session,
             history: config.sessions.history,
+            history_bytes: config.sessions.history_bytes,
             idle_timeout: Some(config.sessions.idle_timeout),
         },
     }

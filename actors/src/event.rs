@@ -72,6 +72,17 @@ impl SerializedEvent {
     pub fn json(&self) -> &ByteString {
         &self.0
     }
+
+    /// The JSON's length in bytes: what keeping the event costs, for the byte budgets of
+    /// histories and queues.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the JSON is empty (it never is for a serialized [`ProgressEvent`]).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// An event as one subscriber receives it: the session's id for it and the shared JSON.

@@ -14,6 +14,7 @@ pub mod event;
 pub mod history;
 pub mod messages;
 pub mod meters;
+pub mod queue_bytes;
 mod rate_limit;
 pub mod registry;
 pub mod session;

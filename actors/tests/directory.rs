@@ -11,9 +11,11 @@ const LIMITS: RegistryLimits = RegistryLimits {
     create_per_minute: 100,
     session: SessionLimits {
         subscriber_queue: 8,
+        subscriber_queue_bytes: 1 << 20,
         max_subscribers: 3,
         max_calls: 2,
         history: 16,
+        history_bytes: 1 << 20,
         idle_timeout: None,
     },
 };

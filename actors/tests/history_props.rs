@@ -66,14 +66,22 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone, Copy)]
 struct Sizes {
     subscriber_queue: usize,
+    subscriber_queue_bytes: usize,
     history: usize,
+    history_bytes: usize,
 }
 
+/// Counts and byte budgets: tiny ones, so that either bound is the one that drops (events are
+/// about 100 to 400 bytes, see [`event`]).
 fn sizes() -> impl Strategy<Value = Sizes> {
-    (1usize..=4, 1usize..=6).prop_map(|(subscriber_queue, history)| Sizes {
-        subscriber_queue,
-        history,
-    })
+    (1usize..=4, 100usize..=1600, 1usize..=6, 100usize..=2400).prop_map(
+        |(subscriber_queue, subscriber_queue_bytes, history, history_bytes)| Sizes {
+            subscriber_queue,
+            subscriber_queue_bytes,
+            history,
+            history_bytes,
+        },
+    )
 }
 
 /// One follower as the test sees it: its open connection and what it may receive next.
@@ -125,12 +133,14 @@ impl Follower {
     }
 }
 
+/// Event `progress`, of a size that varies from one to the next, so that byte budgets drop a
+/// varying number of events.
 fn event(progress: u64) -> SerializedEvent {
     ProgressEvent {
         token: ProgressToken::Text("prop".into()),
         progress,
         total: None,
-        message: None,
+        message: Some("m".repeat(usize::try_from(progress % 7).unwrap() * 50)),
         tool: None,
         timestamp: Utc::now(),
     }
@@ -143,9 +153,11 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
         create_per_minute: 1000,
         session: SessionLimits {
             subscriber_queue: sizes.subscriber_queue,
+            subscriber_queue_bytes: sizes.subscriber_queue_bytes,
             max_subscribers: 64,
             max_calls: 1,
             history: sizes.history,
+            history_bytes: sizes.history_bytes,
             idle_timeout: None,
         },
     })

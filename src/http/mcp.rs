@@ -34,6 +34,7 @@ use super::{AppState, accept, ask, body};
 use crate::mcp::call::{CallStream, Frame};
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{self, Incoming, Request};
+use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, Rejection, Reply};
 use crate::mcp::stateless::{self, Headers};
@@ -134,7 +135,7 @@ async fn legacy(
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
     let Some((session, info)) = identity.open(req).await? else {
-        let incoming = read(req, payload, state).await?;
+        let incoming = read(req, payload, state, Era::Legacy).await?;
         return match incoming {
             Incoming::Request(request) if request.method == "initialize" => {
                 initialize(req, state, &request).await
@@ -142,7 +143,7 @@ async fn legacy(
             _ => Err(HttpError::BadRequest(NO_SESSION.into())),
         };
     };
-    let incoming = read(req, payload, state).await?;
+    let incoming = read(req, payload, state, Era::Legacy).await?;
     let scope = scope(state, &session, Arc::clone(&info.cwd));
     let reply = dispatch::dispatch(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
@@ -177,7 +178,7 @@ async fn modern(
             )
         }
     };
-    let incoming = read(req, payload, state).await?;
+    let incoming = read(req, payload, state, Era::Modern).await?;
     let headers = Headers {
         protocol_version: header(req, "mcp-protocol-version"),
         method: header(req, "mcp-method"),
@@ -242,15 +243,36 @@ fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path
     }
 }
 
-/// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error.
+/// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error. A message
+/// whose `_meta` is over its limits (`crate::mcp::meta`) is refused before any method sees it:
+/// `-32602`, as a `200` response in a legacy session (as the method itself would answer), and
+/// `400` for stateless requests (their ladder's status for `-32602`) and notifications.
 async fn read(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    era: Era,
 ) -> Result<Incoming, HttpError> {
     let bytes = body::read(req, payload, state.config.server.max_body_bytes).await?;
-    jsonrpc::decode(&bytes)
-        .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))
+    let incoming = jsonrpc::decode(&bytes)
+        .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))?;
+    let limits = MetaLimits {
+        max_meta_bytes: state.config.mcp.max_meta_bytes,
+        max_progress_token_bytes: state.config.mcp.max_progress_token_bytes,
+    };
+    if let Err(error) = meta::check(&incoming, limits) {
+        return Err(match (&incoming, era) {
+            (Incoming::Request(request), Era::Legacy) => {
+                HttpError::Rpc(StatusCode::OK, jsonrpc::failure(Some(&request.id), &error))
+            }
+            (Incoming::Request(request), Era::Modern) => HttpError::Rpc(
+                StatusCode::BAD_REQUEST,
+                jsonrpc::failure(Some(&request.id), &error),
+            ),
+            _ => HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)),
+        });
+    }
+    Ok(incoming)
 }
 
 /// Turns the MCP layer's reply into HTTP. `session` owns any resumable stream.
@@ -284,6 +306,7 @@ async fn respond(
         } => {
             let limits = RelayLimits {
                 buffer: state.config.sessions.call_queue,
+                buffer_bytes: state.config.mcp.resume_buffer_bytes,
                 resume_window: state.config.mcp.resume_window,
             };
             let connection = Relay::start(session, frames, state.relays.clone(), limits);

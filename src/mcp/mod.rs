@@ -5,6 +5,7 @@
 pub mod call;
 pub mod dispatch;
 pub mod jsonrpc;
+pub mod meta;
 pub mod relay;
 pub mod reply;
 pub mod stateless;

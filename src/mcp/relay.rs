@@ -2,15 +2,16 @@
 //!
 //! For a client that negotiated 2025-11-25 or later, a `tools/call` stream outlives its HTTP
 //! connection. A [`Relay`] actor owns the call's frames: it numbers them, keeps the recent ones
-//! in a bounded buffer, and forwards them to whichever connection is attached. The first
+//! in a buffer bounded in frames and in bytes (the newest frame is always kept, so the final
+//! response is there to resume from however large it is), and forwards them to whichever connection is attached. The first
 //! connection starts with a priming event (an id and empty data) so the client can resume even
 //! before the first real message. When the connection drops, the call goes on; a `GET /mcp` with
 //! `Last-Event-ID` attaches a new connection, which first receives every buffered frame after that
 //! id, then the live ones, and never a frame of another stream or session. Nobody back within
 //! the resume window: the relay stops, dropping the call's stream, which cancels the call.
 //!
-//! A connection that cannot take a frame (its queue is full) is dropped rather than given a gap:
-//! the client resumes from the last frame it got. The final response is therefore never lost
+//! A connection that cannot take a frame (its queue is full, in frames or in bytes) is dropped
+//! rather than given a gap: the client resumes from the last frame it got. The final response is therefore never lost
 //! while the relay lives, and the relay lives until it has delivered it or the window passes.
 //!
 //! Event ids read `<stream>-<n>`: the stream part makes them unique across the session's streams
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytestring::ByteString;
+use construct_actors::queue_bytes::{self, QueueBytes};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -43,6 +45,8 @@ pub type Connection = mpsc::Receiver<Event>;
 pub struct RelayLimits {
     /// Frames kept for resumption (and queued for a connection).
     pub buffer: usize,
+    /// Bytes of frames kept for resumption (and queued for a connection).
+    pub buffer_bytes: usize,
     /// How long a call waits, disconnected, for its client to come back.
     pub resume_window: Duration,
 }
@@ -55,10 +59,12 @@ pub struct Relay {
     limits: RelayLimits,
     /// Frames after the last one dropped from the buffer, oldest first, as (number, data).
     buffer: VecDeque<(u64, ByteString)>,
+    /// The bytes of `buffer`'s frames.
+    buffered_bytes: usize,
     last: u64,
     /// The attached connection, with the future watching for it to close (which holds a sender
     /// too, so dropping the connection means cancelling it as well).
-    live: Option<(mpsc::Sender<Event>, SpawnHandle)>,
+    live: Option<Live>,
     /// The timer that stops the relay when nobody is attached.
     abandon: Option<SpawnHandle>,
     finished: bool,
@@ -73,13 +79,13 @@ impl Relay {
         limits: RelayLimits,
     ) -> Connection {
         let stream = Uuid::new_v4().simple().to_string();
-        let (sender, receiver) = mpsc::channel(limits.buffer + 2);
+        let (mut sender, receiver) = Live::channel(limits);
         let priming = Event {
             id: format!("{stream}-0"),
             data: ByteString::new(),
         };
         // A fresh channel has room for the priming event.
-        let _ = sender.try_send(priming);
+        let _ = sender.offer(priming);
         Relay::create(move |ctx| {
             ctx.add_stream(frames);
             let mut relay = Relay {
@@ -88,6 +94,7 @@ impl Relay {
                 directory,
                 limits,
                 buffer: VecDeque::new(),
+                buffered_bytes: 0,
                 last: 0,
                 live: None,
                 abandon: None,
@@ -106,27 +113,42 @@ impl Relay {
         }
     }
 
-    /// Makes `sender` the live connection (replacing any other) and watches for it to close.
-    fn attach(&mut self, sender: mpsc::Sender<Event>, ctx: &mut Context<Self>) {
+    /// Makes `live` the live connection (replacing any other) and watches for it to close.
+    fn attach(&mut self, mut live: Live, ctx: &mut Context<Self>) {
         self.close_live(ctx);
         if let Some(timer) = self.abandon.take() {
             ctx.cancel_future(timer);
         }
-        let closed = sender.clone();
-        let watcher = ctx.spawn(
-            async move { closed.closed().await }
-                .into_actor(self)
-                .map(|(), relay, ctx| relay.detach(ctx)),
+        let closed = live.sender.clone();
+        live.watcher = Some(
+            ctx.spawn(
+                async move { closed.closed().await }
+                    .into_actor(self)
+                    .map(|(), relay, ctx| relay.detach(ctx)),
+            ),
         );
-        self.live = Some((sender, watcher));
+        self.live = Some(live);
         self.settle(ctx);
     }
 
     /// Ends the live connection's stream (after what it already holds).
     fn close_live(&mut self, ctx: &mut Context<Self>) {
-        if let Some((_, watcher)) = self.live.take() {
+        if let Some(watcher) = self.live.take().and_then(|live| live.watcher) {
             ctx.cancel_future(watcher);
         }
+    }
+
+    /// Keeps frame `data` for resumption, forgetting the oldest frames until it fits.
+    fn keep(&mut self, data: ByteString) {
+        while let Some((_, oldest)) = self.buffer.front()
+            && (self.buffer.len() >= self.limits.buffer
+                || self.buffered_bytes + data.len() > self.limits.buffer_bytes)
+        {
+            self.buffered_bytes -= oldest.len();
+            self.buffer.pop_front();
+        }
+        self.buffered_bytes += data.len();
+        self.buffer.push_back((self.last, data));
     }
 
     /// No connection any more: wait for the client to come back, within the window.
@@ -183,13 +205,10 @@ impl StreamHandler<Frame> for Relay {
             }
         };
         self.last += 1;
-        if self.buffer.len() == self.limits.buffer {
-            self.buffer.pop_front();
-        }
-        self.buffer.push_back((self.last, data.clone()));
         let event = self.event(self.last, &data);
-        if let Some((live, _)) = &self.live
-            && live.try_send(event).is_err()
+        self.keep(data);
+        if let Some(live) = &mut self.live
+            && !live.offer(event)
         {
             // Full or gone: better no connection than a gap in it.
             self.detach(ctx);
@@ -214,13 +233,48 @@ impl Handler<Resume> for Relay {
     type Result = MessageResult<Resume>;
 
     fn handle(&mut self, msg: Resume, ctx: &mut Self::Context) -> Self::Result {
-        let (sender, receiver) = mpsc::channel(self.limits.buffer + 2);
+        let (mut live, receiver) = Live::channel(self.limits);
         for (number, data) in self.buffer.iter().filter(|(n, _)| *n > msg.after) {
-            // The channel holds the whole buffer.
-            let _ = sender.try_send(self.event(*number, data));
+            // The channel holds the whole buffer, in frames and in bytes.
+            live.offer(self.event(*number, data));
         }
-        self.attach(sender, ctx);
+        self.attach(live, ctx);
         MessageResult(receiver)
+    }
+}
+
+/// The relay's end of the attached connection: its queue, bounded like the buffer (in frames
+/// and in bytes), and the future watching for it to close.
+struct Live {
+    sender: mpsc::Sender<Event>,
+    bytes: QueueBytes,
+    watcher: Option<SpawnHandle>,
+}
+
+impl Live {
+    /// A connection's queue: room for the whole buffer and the priming event.
+    fn channel(limits: RelayLimits) -> (Self, Connection) {
+        let (sender, receiver) = mpsc::channel(limits.buffer + 2);
+        let live = Self {
+            sender,
+            bytes: QueueBytes::new(limits.buffer_bytes),
+            watcher: None,
+        };
+        (live, receiver)
+    }
+
+    /// Queues `event` if it fits; `false` when the connection is full or gone.
+    fn offer(&mut self, event: Event) -> bool {
+        self.bytes.settle(queue_bytes::waiting(&self.sender));
+        let len = event.data.len();
+        if !self.bytes.fits(len) {
+            return false;
+        }
+        let queued = self.sender.try_send(event).is_ok();
+        if queued {
+            self.bytes.record(len);
+        }
+        queued
     }
 }
 

@@ -8,6 +8,13 @@
 //! follower of the session. That leg waits for mailbox room, so a tool reporting in a tight loop
 //! is slowed rather than allowed to flood the actor; the wait is bounded, after which the report
 //! is dropped for the followers.
+//!
+//! What a tool says is bounded here, whatever a client made it say (a shell line, a file name):
+//! a progress message is cut to [`MAX_MESSAGE_BYTES`] and a log message's data to
+//! [`MAX_LOG_BYTES`], both measured as JSON writes them. With the progress token bounded by
+//! `mcp.max_progress_token_bytes`, a progress event is therefore at most that plus
+//! [`MAX_EVENT_BYTES_BESIDES_TOKEN`], which bounds every queue, history and shared (Redis) stream
+//! that holds events, in bytes, by its count.
 
 use std::time::Duration;
 
@@ -20,6 +27,21 @@ use tokio::sync::mpsc;
 
 /// How long one report may wait for room in the session's mailbox.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Longest progress message kept, in bytes of JSON (escapes counted as written); a longer one is
+/// cut at a character boundary and ends with `…`.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Largest log message data kept, in bytes of JSON; larger data is replaced by a string: its
+/// text (or, for other values, its JSON text), cut like a progress message.
+pub const MAX_LOG_BYTES: usize = 4096;
+
+/// The most a progress event's JSON takes besides its token: the message, the numbers, the
+/// tool's name, the timestamp and the field names.
+pub const MAX_EVENT_BYTES_BESIDES_TOKEN: usize = MAX_MESSAGE_BYTES + 256;
+
+/// What marks a cut message.
+const CUT: char = '…';
 
 /// One progress report of a call.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +128,10 @@ impl ProgressSink {
     }
 
     /// Reports progress to the caller and the session's followers.
-    pub async fn report(&self, progress: Progress) {
+    pub async fn report(&self, mut progress: Progress) {
+        progress.message = progress
+            .message
+            .map(|message| clip(message, MAX_MESSAGE_BYTES));
         let event = ProgressEvent {
             token: self.token.clone(),
             progress: progress.progress,
@@ -162,15 +187,90 @@ impl LogSink {
             let _ = self.call.try_send(Notice::Log {
                 level,
                 logger: self.tool,
-                data: data.into(),
+                data: clip_value(data.into(), MAX_LOG_BYTES),
             });
         }
     }
 }
 
+/// `text`, cut at a character boundary (and ending with [`CUT`]) so that it takes at most `max`
+/// bytes as a JSON string, quotes excluded.
+fn clip(text: String, max: usize) -> String {
+    let written = |c: char| match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if c < ' ' => 6,
+        c => c.len_utf8(),
+    };
+    if text.chars().map(written).sum::<usize>() <= max {
+        return text;
+    }
+    let room = max.saturating_sub(CUT.len_utf8());
+    let mut used = 0;
+    let end = text
+        .char_indices()
+        .find(|&(_, c)| {
+            used += written(c);
+            used > room
+        })
+        .map_or(text.len(), |(at, _)| at);
+    let mut cut = text;
+    cut.truncate(end);
+    cut.push(CUT);
+    cut
+}
+
+/// `data` if its JSON takes at most `max` bytes; otherwise a string cut to fit: its text, or
+/// the JSON text of any other value.
+fn clip_value(data: Value, max: usize) -> Value {
+    if crate::mcp::meta::fits(&data, max) {
+        return data;
+    }
+    let text = match data {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    // The string's quotes are the two bytes `clip` does not count.
+    Value::String(clip(text, max.saturating_sub(2)))
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn long_messages_are_cut_to_their_json_size() {
+        assert_eq!(clip("short".into(), 10), "short");
+        let cut = clip("a".repeat(2000), MAX_MESSAGE_BYTES);
+        assert!(cut.ends_with(CUT));
+        assert_eq!(cut.len(), MAX_MESSAGE_BYTES);
+        // Escapes count as written: 200 NULs would take 1200 bytes of JSON.
+        let nuls = clip("\0".repeat(200), MAX_MESSAGE_BYTES);
+        assert!(serde_json::to_string(&nuls).unwrap().len() <= MAX_MESSAGE_BYTES + 2);
+        // Never inside a character.
+        let wide = clip("é".repeat(1000), 11);
+        assert_eq!(wide, format!("{}{CUT}", "é".repeat(4)));
+        let data = clip_value(json!({"k": "v".repeat(10_000)}), MAX_LOG_BYTES);
+        assert!(data.as_str().is_some_and(|text| text.starts_with("{\"k\":")));
+        assert!(serde_json::to_string(&data).unwrap().len() <= MAX_LOG_BYTES);
+        assert_eq!(clip_value(json!([1, 2]), MAX_LOG_BYTES), json!([1, 2]));
+    }
+
+    #[test]
+    fn the_largest_event_stays_within_its_documented_bound() {
+        let token_bytes = 1024;
+        let token = ProgressToken::Text("t".repeat(token_bytes - 2));
+        let event = ProgressEvent {
+            token,
+            progress: u64::MAX,
+            total: Some(u64::MAX),
+            message: Some(clip("\u{1}".repeat(5000), MAX_MESSAGE_BYTES)),
+            tool: Some("test_tool_with_progress".into()),
+            timestamp: Utc::now(),
+        };
+        assert!(event.serialize().len() <= token_bytes + MAX_EVENT_BYTES_BESIDES_TOKEN);
+    }
 
     #[test]
     fn levels_parse_and_order_by_severity() {

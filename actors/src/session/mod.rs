@@ -1,8 +1,8 @@
 //! `SessionActor`: one per session, the only owner of that session's state.
 //!
 //! It holds the session's identity (id, token, cwd, label), its activity times, its subscribers
-//! and the bounded history of its events. Publishing never blocks: each subscriber has a bounded
-//! queue, and an event that does not fit is dropped for that subscriber alone and counted, the
+//! and the bounded history of its events. Publishing never blocks: each subscriber has a queue
+//! bounded in events and in bytes, and an event that does not fit is dropped for that subscriber alone and counted, the
 //! count reaching it as soon as it reads again (see [`crate::subscriber`]), so a dashboard that
 //! stops reading cannot slow the tool or the other dashboards, nor grow memory, nor lose events
 //! without being told. A subscriber whose receiver is dropped (its client went away) is removed as
@@ -49,7 +49,7 @@ use crate::messages::{
     SubscribeError, Unavailable, UpdateSettings,
 };
 use crate::meters::SessionMeters;
-use crate::subscriber::{EndReason, Offer, StreamItem, Subscriber};
+use crate::subscriber::{EndReason, Offer, QueueLimits, StreamItem, Subscriber};
 use crate::token::TokenDigest;
 use shared::Shared;
 
@@ -70,12 +70,16 @@ pub struct SessionLimits {
     /// Events that may wait for one subscriber (besides what a resuming one is replayed) before
     /// further ones are dropped, and counted, for it.
     pub subscriber_queue: usize,
+    /// Bytes of event JSON that may wait for one subscriber (besides its replay), likewise.
+    pub subscriber_queue_bytes: usize,
     /// How many events streams may follow one session at once.
     pub max_subscribers: usize,
     /// How many tool calls may run in one session at once.
     pub max_calls: usize,
     /// How many recent events the session keeps for followers resuming with `Last-Event-ID`.
     pub history: usize,
+    /// How many bytes of their JSON it keeps at most (the newest event is always kept).
+    pub history_bytes: usize,
     /// How long the session may go unused before it ends; `None`: it never expires.
     pub idle_timeout: Option<Duration>,
 }
@@ -141,7 +145,7 @@ impl SessionActor {
             limits,
             subscribers: Vec::new(),
             next_subscriber_id: 0,
-            history: History::new(limits.history),
+            history: History::new(limits.history, limits.history_bytes),
             calls: HashMap::new(),
             settings,
             registry,
@@ -219,7 +223,11 @@ impl SessionActor {
         replay: Vec<StreamItem>,
         ctx: &mut Context<Self>,
     ) -> mpsc::Receiver<StreamItem> {
-        let (queue, receiver) = Subscriber::new(self.limits.subscriber_queue, seen, replay);
+        let limits = QueueLimits {
+            items: self.limits.subscriber_queue,
+            bytes: self.limits.subscriber_queue_bytes,
+        };
+        let (queue, receiver) = Subscriber::new(limits, seen, replay);
         let id = self.next_subscriber_id;
         self.next_subscriber_id += 1;
 

@@ -24,6 +24,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::{Followed, SessionActor};
 use crate::cluster::{EntryKind, FeedItem, SessionFeed, SharedStore, StoreError, StreamEntry};
 use crate::event::{PublishedEvent, SerializedEvent};
+use crate::history::oldest_over_budget;
 use crate::messages::{AuthError, SessionInfo, SubscribeError, Unavailable, UpdateSettings};
 use crate::subscriber::{EndReason, StreamItem};
 
@@ -221,7 +222,9 @@ impl SessionActor {
                 if known.is_none() {
                     actor.start_feed(cursor, ctx);
                 }
-                let replay = seen.map_or_else(Vec::new, |seen| replay(seen, cursor, entries));
+                let budget = actor.limits.history_bytes;
+                let replay =
+                    seen.map_or_else(Vec::new, |seen| replay(seen, cursor, entries, budget));
                 // A follower that saw more than this node's feed has handed out yet (it came
                 // from another node) must not get those events again from the feed.
                 Ok(actor.subscribe(seen.unwrap_or(0), replay, ctx))
@@ -379,9 +382,11 @@ fn event(seq: u64, json: ByteString) -> PublishedEvent {
 }
 
 /// What a follower that last saw `seen` is owed of `entries` (those after `seen`, up to the
-/// feed's place `cursor`): a lag count for any no longer kept, then the events.
-fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>) -> Vec<StreamItem> {
-    let events: Vec<PublishedEvent> = entries
+/// feed's place `cursor`): a lag count for any no longer kept, then the events, the newest of
+/// them that fit in `max_bytes` (the history's byte budget, as a session alone keeps it; the
+/// shared stream is capped by count).
+fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>, max_bytes: usize) -> Vec<StreamItem> {
+    let mut events: Vec<PublishedEvent> = entries
         .into_iter()
         .filter(|entry| entry.seq <= cursor)
         .filter_map(|entry| match entry.kind {
@@ -389,6 +394,7 @@ fn replay(seen: u64, cursor: u64, entries: Vec<StreamEntry>) -> Vec<StreamItem> 
             EntryKind::End(_) => None,
         })
         .collect();
+    events.drain(..oldest_over_budget(&events, max_bytes));
     let first = events
         .first()
         .map_or(cursor.saturating_add(1), |event| event.id);
