@@ -842,7 +842,10 @@ mod tests {
             ("retry = \"0ms\"", "sessions.retry"),
             ("history = 0", "sessions.history"),
             ("history_bytes = 0", "sessions.history_bytes"),
-            ("subscriber_queue_bytes = 0", "sessions.subscriber_queue_bytes"),
+            (
+                "subscriber_queue_bytes = 0",
+                "sessions.subscriber_queue_bytes",
+            ),
             ("create_per_minute = 0", "sessions.create_per_minute"),
         ] {
             let err = from_toml(&format!("[sessions]\n{text}\n"))

@@ -275,7 +275,10 @@ mod tests {
         // 900 bytes wait; 300 more would pass the budget though the count has room.
         assert!(matches!(follower.offer(&sized(4, 300)), Offer::Overflowed));
         assert!(matches!(follower.offer(&sized(5, 10)), Offer::Missed));
-        assert_eq!(receiver.try_recv().unwrap(), StreamItem::Event(sized(1, 300)));
+        assert_eq!(
+            receiver.try_recv().unwrap(),
+            StreamItem::Event(sized(1, 300))
+        );
         follower.catch_up(receiver_permit(&follower));
         assert!(matches!(follower.offer(&sized(6, 300)), Offer::Queued));
         let read: Vec<_> = std::iter::from_fn(|| receiver.try_recv().ok()).collect();
@@ -306,7 +309,10 @@ mod tests {
         let (mut follower, mut receiver) = Subscriber::new(limits, 0, replay);
         assert!(matches!(follower.offer(&sized(3, 60)), Offer::Queued));
         assert!(matches!(follower.offer(&sized(4, 60)), Offer::Overflowed));
-        assert_eq!(receiver.try_recv().unwrap(), StreamItem::Event(sized(1, 500)));
+        assert_eq!(
+            receiver.try_recv().unwrap(),
+            StreamItem::Event(sized(1, 500))
+        );
     }
 
     #[test]

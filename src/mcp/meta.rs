@@ -121,14 +121,20 @@ mod tests {
         assert!(fits(&json!("12345678"), 10), "8 characters and 2 quotes");
         assert!(!fits(&json!("123456789"), 10));
         assert!(fits(&json!(1234567890), 10) && !fits(&json!(12345678901u64), 10));
-        assert!(!fits(&json!("\u{0}"), 7), "an escape counts as written: \"\\u0000\"");
+        assert!(
+            !fits(&json!("\u{0}"), 7),
+            "an escape counts as written: \"\\u0000\""
+        );
     }
 
     #[test]
     fn a_token_or_meta_over_its_limit_is_32602_naming_the_limit() {
         assert!(checked(call(json!({"progressToken": "12345678"}))).is_ok());
         assert!(checked(call(json!(null))).is_ok());
-        assert!(checked(call(json!("not an object"))).is_ok(), "left to the method");
+        assert!(
+            checked(call(json!("not an object"))).is_ok(),
+            "left to the method"
+        );
         let error = checked(call(json!({"progressToken": "123456789"}))).unwrap_err();
         assert_eq!(error.code, INVALID_PARAMS);
         assert!(
@@ -139,12 +145,17 @@ mod tests {
         );
         let error = checked(call(json!({"other": "y".repeat(60)}))).unwrap_err();
         assert!(
-            error.message.contains("params._meta is larger than 64 bytes")
+            error
+                .message
+                .contains("params._meta is larger than 64 bytes")
                 && error.message.contains("mcp.max_meta_bytes"),
             "{error}"
         );
         let nested = json!({"progressToken": {"deep": [[[[["x"]]]]]}});
-        assert!(checked(call(nested)).is_err(), "a token of any type is measured");
+        assert!(
+            checked(call(nested)).is_err(),
+            "a token of any type is measured"
+        );
     }
 
     #[test]

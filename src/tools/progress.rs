@@ -13,7 +13,8 @@
 //! a progress message is cut to [`MAX_MESSAGE_BYTES`] and a log message's data to
 //! [`MAX_LOG_BYTES`], both measured as JSON writes them. With the progress token bounded by
 //! `mcp.max_progress_token_bytes`, a progress event is therefore at most that plus
-//! [`MAX_EVENT_BYTES_BESIDES_TOKEN`], which bounds every queue, history and shared (Redis) stream
+//! [`MAX_MESSAGE_BYTES`] plus 256 bytes (the numbers, the tool's name, the timestamp and the
+//! field names), which bounds every queue, history and shared (Redis) stream
 //! that holds events, in bytes, by its count.
 
 use std::time::Duration;
@@ -35,10 +36,6 @@ pub const MAX_MESSAGE_BYTES: usize = 1024;
 /// Largest log message data kept, in bytes of JSON; larger data is replaced by a string: its
 /// text (or, for other values, its JSON text), cut like a progress message.
 pub const MAX_LOG_BYTES: usize = 4096;
-
-/// The most a progress event's JSON takes besides its token: the message, the numbers, the
-/// tool's name, the timestamp and the field names.
-pub const MAX_EVENT_BYTES_BESIDES_TOKEN: usize = MAX_MESSAGE_BYTES + 256;
 
 /// What marks a cut message.
 const CUT: char = '…';
@@ -252,7 +249,10 @@ mod tests {
         let wide = clip("é".repeat(1000), 11);
         assert_eq!(wide, format!("{}{CUT}", "é".repeat(4)));
         let data = clip_value(json!({"k": "v".repeat(10_000)}), MAX_LOG_BYTES);
-        assert!(data.as_str().is_some_and(|text| text.starts_with("{\"k\":")));
+        assert!(
+            data.as_str()
+                .is_some_and(|text| text.starts_with("{\"k\":"))
+        );
         assert!(serde_json::to_string(&data).unwrap().len() <= MAX_LOG_BYTES);
         assert_eq!(clip_value(json!([1, 2]), MAX_LOG_BYTES), json!([1, 2]));
     }
@@ -269,7 +269,7 @@ mod tests {
             tool: Some("test_tool_with_progress".into()),
             timestamp: Utc::now(),
         };
-        assert!(event.serialize().len() <= token_bytes + MAX_EVENT_BYTES_BESIDES_TOKEN);
+        assert!(event.serialize().len() <= token_bytes + MAX_MESSAGE_BYTES + 256);
     }
 
     #[test]
