@@ -4,10 +4,15 @@
 //! `fuzz/regressions/<target>/`.
 #![allow(dead_code)] // each fuzz target uses its own check
 
+use std::sync::LazyLock;
+
 use actix_web::http::header::HeaderValue;
+use construct_actor::config::ToolsConfig;
 use construct_actor::http::events::parse_last_event_id;
 use construct_actor::mcp::jsonrpc::{self, Incoming};
+use construct_actor::mcp::meta::{self, MetaLimits};
 use construct_actor::mcp::relay::parse_event_id;
+use construct_actor::tools::{self, ToolRegistry};
 use serde_json::Value;
 
 /// `jsonrpc::decode` never panics, fails only with -32700 or -32600, and whatever it decides is
@@ -69,5 +74,71 @@ pub fn event_id(data: &[u8]) {
             digits.len() <= id.to_string().len(),
             "{text:?} accepted as {id}"
         );
+    }
+}
+
+/// Small limits, so that arbitrary inputs land on both sides of them.
+const LIMITS: MetaLimits = MetaLimits {
+    max_meta_bytes: 256,
+    max_progress_token_bytes: 32,
+};
+
+/// Every built-in tool and every fixture, with their compiled schemas (built once).
+static REGISTRY: LazyLock<ToolRegistry> = LazyLock::new(|| {
+    ToolRegistry::new(&ToolsConfig {
+        enabled: tools::ALL.iter().map(|name| (*name).to_owned()).collect(),
+        fixtures: true,
+        ..ToolsConfig::default()
+    })
+});
+
+/// A message's `_meta` and a `tools/call`'s arguments, as every path checks them before a tool
+/// runs: the `_meta` check never panics, refuses only with -32602 naming its limit, and what it
+/// accepts is within the limits; every tool's schema judges the arguments (and the whole params
+/// object, as arguments of any shape) without panicking, and a refusal is one line.
+pub fn tools_call(data: &[u8]) {
+    let Ok(incoming) = jsonrpc::decode(data) else {
+        return;
+    };
+    let params = match &incoming {
+        Incoming::Request(request) => request.params.clone(),
+        Incoming::Notification(notification) => notification.params.clone(),
+        Incoming::Response => None,
+    };
+    match meta::check(&incoming, LIMITS) {
+        Ok(()) => {
+            let meta = params.as_ref().and_then(|params| params.get("_meta"));
+            if let Some(meta) = meta {
+                assert!(
+                    meta::fits(meta, LIMITS.max_meta_bytes),
+                    "an over-size _meta passed"
+                );
+                let written = serde_json::to_string(meta).expect("JSON writes back");
+                assert!(written.len() <= LIMITS.max_meta_bytes);
+                if let Some(token) = meta.get("progressToken") {
+                    let token = serde_json::to_string(token).expect("JSON writes back");
+                    assert!(token.len() <= LIMITS.max_progress_token_bytes);
+                }
+            }
+        }
+        Err(error) => {
+            assert_eq!(error.code, jsonrpc::INVALID_PARAMS);
+            assert!(error.message.contains("mcp.max_"), "{}", error.message);
+        }
+    }
+    let Some(params) = params else {
+        return;
+    };
+    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+    let whole = Value::Object(params);
+    for name in REGISTRY.names() {
+        for args in [&arguments, &whole] {
+            if let Err(reason) = REGISTRY.validate(name, args) {
+                assert!(
+                    !reason.contains('\n'),
+                    "{name}: a refusal of more than one line"
+                );
+            }
+        }
     }
 }

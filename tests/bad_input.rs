@@ -1,8 +1,9 @@
 //! The bad-input sweep, over real HTTP against the real daemon: malformed JSON, wrong types in
 //! every field of every request body (session bodies, the JSON-RPC envelope, each method's
 //! params, `tools/call` params, and every argument of every tool as `tools/list` describes it),
-//! huge and deeply nested bodies, invalid UTF-8, header injection attempts over raw TCP, and path
-//! traversal in tool arguments.
+//! huge and deeply nested bodies, invalid UTF-8, header injection attempts over raw TCP, path
+//! traversal in tool arguments, huge, deep and unknown tool arguments, and `_meta` of every kind
+//! and size (over its limits: `-32602`).
 //!
 //! Whatever comes in, the daemon answers in time (every request is bounded by a timeout), never
 //! with a 5xx other than the documented `503` (busy), and never panics (its standard error is
@@ -513,6 +514,201 @@ async fn wrong_types_in_tools_call_params_and_every_tool_argument_are_32602() {
         }
     }
     tally.finish(&daemon, "wrong types in tool arguments");
+}
+
+/// The arguments of every tool (as `tools/list` describes them) other than wrong types: a huge
+/// string in every field, values nested deeper than any schema expects, and unknown fields. Each
+/// is answered in time, with a result or `-32602`; unknown fields are refused naming the field,
+/// and the daemon stays healthy.
+#[tokio::test]
+async fn huge_deep_and_unknown_tool_arguments_are_answered_or_32602() {
+    let daemon = daemon();
+    let session = daemon.session().await;
+    let mut tally = Tally::default();
+    let huge = "x".repeat(256 * 1024);
+    // 120 levels: with the envelope's four, just under the JSON parser's limit of 128.
+    let deep = (0..60).fold(json!("leaf"), |inner, _| json!({"d": [inner]}));
+    let listed = daemon.rpc(&session, "tools/list", json!({})).await;
+    let tools = listed["result"]["tools"].as_array().unwrap().clone();
+    let mut id = 10_000;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        let schema = &tool["inputSchema"];
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let base: serde_json::Map<String, Value> = required
+            .iter()
+            .map(|field| ((*field).to_owned(), plausible(&properties[*field])))
+            .collect();
+        let mut cases: Vec<(String, serde_json::Map<String, Value>, Option<&str>)> = Vec::new();
+        for field in properties.keys() {
+            for (label, value) in [("huge", json!(huge)), ("deep", deep.clone())] {
+                let mut arguments = base.clone();
+                arguments.insert(field.clone(), value);
+                cases.push((format!("{name}: {field} = {label}"), arguments, None));
+            }
+        }
+        for unknown in ["zz_unknown", "__proto__", ""] {
+            let mut arguments = base.clone();
+            arguments.insert(unknown.to_owned(), json!(1));
+            cases.push((
+                format!("{name}: unknown field {unknown:?}"),
+                arguments,
+                Some(unknown),
+            ));
+        }
+        for (what, arguments, unknown) in cases {
+            id += 1;
+            let message = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                                 "params": {"name": name, "arguments": arguments}});
+            let (status, body) = send(&what, mcp(&daemon, &session).json(&message)).await;
+            tally.check(&what, status);
+            let last = messages(&body)
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: no answer"));
+            assert!(
+                last.get("result").is_some() || last["error"]["code"] == -32602,
+                "{what}: {}",
+                last.to_string().chars().take(300).collect::<String>()
+            );
+            if let Some(field) = unknown {
+                assert_eq!(last["error"]["code"], -32602, "{what}: {last}");
+                let text = last["error"]["message"].as_str().unwrap_or_default();
+                assert!(text.contains(&format!("'{field}'")), "{what}: {text}");
+            }
+        }
+    }
+    assert_health(&daemon).await;
+    tally.finish(&daemon, "huge, deep and unknown tool arguments");
+}
+
+/// `_meta` as a client may fill it, on a `tools/call` and on `ping`, through Construct headers
+/// and as a stateless request: tokens of every type and size, keys of every size, deep nesting.
+/// Whatever it holds, the answer comes in time and is never a server error; anything over
+/// `mcp.max_meta_bytes` or `mcp.max_progress_token_bytes` is `-32602` naming the limit.
+#[tokio::test]
+async fn every_kind_of_meta_is_answered_and_over_size_ones_are_32602() {
+    let daemon = daemon();
+    let session = daemon.session().await;
+    let mut tally = Tally::default();
+    let deep = (0..120).fold(json!(1), |inner, _| json!([inner]));
+    let mut metas: Vec<(String, Value, Option<&str>)> = bad_values()
+        .into_iter()
+        .map(|token| {
+            let over = token.to_string().len() > 1024;
+            let limit = over.then_some("mcp.max_progress_token_bytes");
+            (
+                format!("progressToken = {token:.60}"),
+                json!({"progressToken": token}),
+                limit,
+            )
+        })
+        .collect();
+    for (label, meta, limit) in [
+        (
+            "a token of 1022 characters",
+            json!({"progressToken": "t".repeat(1022)}),
+            None,
+        ),
+        (
+            "a token of 1023 characters",
+            json!({"progressToken": "t".repeat(1023)}),
+            Some("mcp.max_progress_token_bytes"),
+        ),
+        (
+            "a token of escapes",
+            json!({"progressToken": "\u{0}".repeat(200)}),
+            Some("mcp.max_progress_token_bytes"),
+        ),
+        ("a deep token", json!({"progressToken": deep.clone()}), None),
+        ("a deep _meta", json!({"k": deep.clone()}), None),
+        ("a key of 60 KiB", json!({"k".repeat(60 * 1024): 1}), None),
+        (
+            "a value of 70 KiB",
+            json!({"k": "v".repeat(70 * 1024)}),
+            Some("mcp.max_meta_bytes"),
+        ),
+        (
+            "10 000 keys",
+            Value::Object((0..10_000).map(|n| (format!("key{n}"), json!(n))).collect()),
+            Some("mcp.max_meta_bytes"),
+        ),
+    ] {
+        metas.push((label.to_owned(), meta, limit));
+    }
+    let mut id = 20_000;
+    for (label, meta, limit) in metas {
+        for method in ["tools/call", "ping"] {
+            id += 1;
+            let mut params = json!({"_meta": meta.clone()});
+            if method == "tools/call" {
+                params["name"] = json!("echo");
+                params["arguments"] = json!({"text": "hi"});
+            }
+            let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let what = format!("{method} with {label}");
+            let (status, body) = send(&what, mcp(&daemon, &session).json(&message)).await;
+            tally.check(&what, status);
+            let last = messages(&body)
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: no answer"));
+            match limit {
+                Some(limit) => {
+                    assert_eq!(last["error"]["code"], -32602, "{what}: {last}");
+                    let text = last["error"]["message"].as_str().unwrap_or_default();
+                    assert!(text.contains(limit), "{what}: {text}");
+                }
+                None if method == "ping" => assert!(last.get("result").is_some(), "{what}: {last}"),
+                None => assert!(
+                    last.get("result").is_some() || last["error"]["code"] == -32602,
+                    "{what}: {last}"
+                ),
+            }
+
+            // The same as a stateless request: `-32602` there is a 400.
+            let mut stateless_meta = meta.clone();
+            if !stateless_meta.is_object() {
+                continue;
+            }
+            stateless_meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+            stateless_meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
+            let mut message = message.clone();
+            message["params"]["_meta"] = stateless_meta;
+            let mut request = client()
+                .post(daemon.url("/mcp"))
+                .header("Accept", "application/json, text/event-stream")
+                .header("MCP-Protocol-Version", "2026-07-28")
+                .header("Mcp-Method", method)
+                .json(&message);
+            if method == "tools/call" {
+                request = request.header("Mcp-Name", "echo");
+            }
+            let what = format!("stateless {what}");
+            let (status, body) = send(&what, request).await;
+            tally.check(&what, status);
+            let last = messages(&body)
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: no answer"));
+            if let Some(limit) = limit {
+                assert_eq!(status, 400, "{what}");
+                assert_eq!(last["error"]["code"], -32602, "{what}: {last}");
+                assert!(
+                    last["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(limit)
+                );
+            }
+        }
+    }
+    assert_health(&daemon).await;
+    tally.finish(&daemon, "every kind of _meta");
 }
 
 /// `tools/call` with `"_meta": true` (or any other non-object) is `-32602` naming `_meta`, as for

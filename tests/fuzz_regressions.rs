@@ -50,6 +50,41 @@ fn stored_event_ids_pass_the_parser_checks() {
 }
 
 #[test]
+fn stored_tool_calls_pass_the_meta_and_argument_checks() {
+    let inputs = stored("tools_call");
+    assert!(!inputs.is_empty(), "the seeds are there");
+    for (name, data) in inputs {
+        eprintln!("{name}");
+        checks::tools_call(&data);
+    }
+}
+
+#[test]
+fn pathological_tool_calls_pass_the_checks() {
+    let call = |arguments: &str, meta: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"file_write","arguments":{arguments},"_meta":{meta}}}}}"#
+        )
+        .into_bytes()
+    };
+    let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
+    let huge = format!("\"{}\"", "x".repeat(1 << 20));
+    let escapes = format!("\"{}\"", "\\u0000".repeat(10_000));
+    for data in [
+        call(&format!(r#"{{"path":{deep},"content":{deep}}}"#), "{}"),
+        call(&format!(r#"{{"path":{huge},"content":{huge}}}"#), "null"),
+        call(r#"{"path":"a","content":"b","unknown":{"x":[]}}"#, "{}"),
+        call("{}", &format!(r#"{{"progressToken":{deep}}}"#)),
+        call("{}", &format!(r#"{{"progressToken":{huge}}}"#)),
+        call("{}", &format!(r#"{{"progressToken":{escapes}}}"#)),
+        call("{}", &format!(r#"{{"k":{huge},"progressToken":1}}"#)),
+        call("[]", r#"{"progressToken":"12345678901234567890123456789"}"#),
+    ] {
+        checks::tools_call(&data);
+    }
+}
+
+#[test]
 fn pathological_inputs_pass_the_checks() {
     let deep = |open: &str, depth: usize| open.repeat(depth).into_bytes();
     for data in [

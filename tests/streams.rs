@@ -74,10 +74,15 @@ async fn follow(daemon: &Daemon, session: &Session, last_event_id: Option<&str>)
 }
 
 /// A progress token this long makes each event about this many bytes, so that a follower that
-/// does not read fills the connection's buffers, and then its own queue, with few events.
+/// does not read fills the connection's buffers, and then its own queue, with few events. It is
+/// over the default `mcp.max_progress_token_bytes`: daemons given it raise that with
+/// [`BULKY_TOKENS`].
 fn bulky_token() -> String {
     "x".repeat(8 * 1024)
 }
+
+/// The configuration that lets [`bulky_token`] through.
+const BULKY_TOKENS: &str = "[mcp]\nmax_progress_token_bytes = 16384\n";
 
 /// `POST /mcp` `tools/list` as `session`: its status.
 async fn mcp_status(daemon: &Daemon, session: &Session) -> u16 {
@@ -175,7 +180,9 @@ async fn the_events_stream_tells_clients_how_soon_to_reconnect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_follower_is_told_what_it_missed_while_a_fast_one_gets_everything() {
     let _turn = BULK.lock().await;
-    let daemon = Daemon::start("[sessions]\nsubscriber_queue = 512\n");
+    let daemon = Daemon::start(&format!(
+        "[sessions]\nsubscriber_queue = 512\n{BULKY_TOKENS}"
+    ));
     let session = daemon.session().await;
     let mut slow = follow(&daemon, &session, None).await;
     let mut fast = follow(&daemon, &session, None).await;
@@ -200,7 +207,9 @@ async fn a_slow_follower_is_told_what_it_missed_while_a_fast_one_gets_everything
 #[tokio::test]
 async fn an_idle_session_expires_its_stalled_followers_hear_it_and_it_answers_401() {
     let _turn = BULK.lock().await;
-    let daemon = Daemon::start("[sessions]\nidle_timeout = \"1s\"\nsubscriber_queue = 16\n");
+    let daemon = Daemon::start(&format!(
+        "[sessions]\nidle_timeout = \"1s\"\nsubscriber_queue = 16\n{BULKY_TOKENS}"
+    ));
     let session = daemon.session().await;
     let mut stalled = follow(&daemon, &session, None).await;
     daemon.wait_for_subscribers(&session, 1).await;
@@ -328,7 +337,8 @@ async fn session_creation_is_rate_limited_per_client_address() {
 async fn memory_stays_bounded_while_a_follower_never_reads_and_another_gets_every_event() {
     let _turn = BULK.lock().await;
     // Room for 2048 events (0.7 MB here) per follower gives the reader slack on a busy machine.
-    let daemon = Daemon::start("[sessions]\nsubscriber_queue = 2048\n");
+    let daemon =
+        Daemon::start("[sessions]\nsubscriber_queue = 2048\nsubscriber_queue_bytes = 1048576\n");
     let session = daemon.session().await;
     let mut never_reads = follow(&daemon, &session, None).await;
     let mut reader = follow(&daemon, &session, None).await;
