@@ -99,8 +99,7 @@ async fn last_message(response: reqwest::Response) -> (u16, Value) {
     let last = text
         .lines()
         .filter_map(|line| line.strip_prefix("data:"))
-        .filter(|data| !data.trim().is_empty())
-        .last()
+        .rfind(|data| !data.trim().is_empty())
         .unwrap_or_else(|| panic!("no message in {text:?}"));
     (status, serde_json::from_str(last.trim()).unwrap())
 }
