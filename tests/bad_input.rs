@@ -680,8 +680,8 @@ async fn every_kind_of_meta_is_answered_and_over_size_ones_are_32602() {
             stateless_meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
             let mut message = message.clone();
             message["params"]["_meta"] = stateless_meta;
-            let mut request = client()
-                .post(daemon.url("/mcp"))
+            let mut request = daemon
+                .keyed(client().post(daemon.url("/mcp")))
                 .header("Accept", "application/json, text/event-stream")
                 .header("MCP-Protocol-Version", "2026-07-28")
                 .header("Mcp-Method", method)

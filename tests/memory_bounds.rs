@@ -75,8 +75,8 @@ async fn stateless(daemon: &Daemon, message: &Value) -> reqwest::Response {
     }
     meta["io.modelcontextprotocol/protocolVersion"] = json!(MODERN);
     meta["io.modelcontextprotocol/clientCapabilities"] = json!({});
-    let mut request = client()
-        .post(daemon.url("/mcp"))
+    let mut request = daemon
+        .keyed(client().post(daemon.url("/mcp")))
         .header("Accept", ACCEPT)
         .header("MCP-Protocol-Version", MODERN)
         .header("Mcp-Method", message["method"].as_str().unwrap());
@@ -147,8 +147,8 @@ async fn an_over_size_meta_or_progress_token_is_32602_on_every_path() {
     // `initialize` opens no session with it; a notification is a 400 without an id.
     let mut initialize = common::initialize_body("2025-11-25");
     initialize["params"]["_meta"] = over_meta.clone();
-    let response = client()
-        .post(daemon.url("/mcp"))
+    let response = daemon
+        .keyed(client().post(daemon.url("/mcp")))
         .header("Accept", ACCEPT)
         .json(&initialize)
         .send()
