@@ -121,6 +121,44 @@ fn readable_session_body(body: &[u8]) -> bool {
     serde_json::from_slice::<Body>(body).is_ok()
 }
 
+/// A tool as `tools/list` describes it, with arguments that hold a plausible value for each
+/// required field (see [`plausible`]).
+struct DescribedTool {
+    name: String,
+    properties: serde_json::Map<String, Value>,
+    required: Vec<String>,
+    base: serde_json::Map<String, Value>,
+}
+
+impl DescribedTool {
+    fn of(tool: &Value) -> Self {
+        let schema = &tool["inputSchema"];
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let base = required
+            .iter()
+            .map(|field| (field.clone(), plausible(&properties[field])))
+            .collect();
+        Self {
+            name: tool["name"].as_str().unwrap().to_owned(),
+            properties,
+            required,
+            base,
+        }
+    }
+}
+
 /// Values of every JSON type, and the awkward corners of each.
 fn bad_values() -> Vec<Value> {
     vec![
@@ -448,21 +486,14 @@ async fn wrong_types_in_tools_call_params_and_every_tool_argument_are_32602() {
         .expect("a tool list")
         .clone();
     assert!(tools.len() >= 9, "every tool is on: {listed}");
-    for tool in &tools {
-        let name = tool["name"].as_str().unwrap();
-        let schema = &tool["inputSchema"];
-        let properties = schema["properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let base: serde_json::Map<String, Value> = required
-            .iter()
-            .map(|field| ((*field).to_owned(), plausible(&properties[*field])))
-            .collect();
+    for DescribedTool {
+        name,
+        properties,
+        required,
+        base,
+    } in tools.iter().map(DescribedTool::of)
+    {
+        let name = name.as_str();
         for (field, property) in &properties {
             let allowed = allowed_types(property);
             for value in bad_values() {
@@ -531,21 +562,14 @@ async fn huge_deep_and_unknown_tool_arguments_are_answered_or_32602() {
     let listed = daemon.rpc(&session, "tools/list", json!({})).await;
     let tools = listed["result"]["tools"].as_array().unwrap().clone();
     let mut id = 10_000;
-    for tool in &tools {
-        let name = tool["name"].as_str().unwrap();
-        let schema = &tool["inputSchema"];
-        let properties = schema["properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let required: Vec<&str> = schema["required"]
-            .as_array()
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let base: serde_json::Map<String, Value> = required
-            .iter()
-            .map(|field| ((*field).to_owned(), plausible(&properties[*field])))
-            .collect();
+    for DescribedTool {
+        name,
+        properties,
+        base,
+        ..
+    } in tools.iter().map(DescribedTool::of)
+    {
+        let name = name.as_str();
         let mut cases: Vec<(String, serde_json::Map<String, Value>, Option<&str>)> = Vec::new();
         for field in properties.keys() {
             for (label, value) in [("huge", json!(huge)), ("deep", deep.clone())] {

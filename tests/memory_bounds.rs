@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{ACCEPT, Daemon, Events, Item, Session, WAIT, client, next_event, next_item};
@@ -198,31 +197,34 @@ async fn an_over_size_meta_or_progress_token_is_32602_on_every_path() {
 async fn the_limits_are_configurable() {
     let daemon = Daemon::start("[mcp]\nmax_progress_token_bytes = 16\nmax_meta_bytes = 100\n");
     let session = daemon.session().await;
-    let call = |meta: Value| tools_call(1, "echo", json!({"text": "a"}), meta);
-    let (_, answer) = last_message(
-        construct(
-            &daemon,
-            &session,
-            &call(json!({"progressToken": token_of(17)})),
-        )
-        .await,
-    )
-    .await;
-    assert_refused("token", &answer, "16 bytes");
-    let (_, answer) = last_message(
-        construct(
-            &daemon,
-            &session,
-            &call(json!({"progressToken": token_of(16)})),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(answer["result"]["isError"], false, "{answer}");
-    let (_, answer) =
-        last_message(construct(&daemon, &session, &call(json!({"k": "v".repeat(100)}))).await)
-            .await;
-    assert_refused("meta", &answer, "100 bytes");
+    let answer = |meta: Value| {
+        let call = tools_call(1, "echo", json!({"text": "a"}), meta);
+        let (daemon, session) = (&daemon, &session);
+        async move {
+            last_message(construct(daemon, session, &call).await)
+                .await
+                .1
+        }
+    };
+    let refused = answer(json!({"progressToken": token_of(17)})).await;
+    assert_refused("token", &refused, "16 bytes");
+    let served = answer(json!({"progressToken": token_of(16)})).await;
+    assert_eq!(served["result"]["isError"], false, "{served}");
+    let refused = answer(json!({"k": "v".repeat(100)})).await;
+    assert_refused("meta", &refused, "100 bytes");
+}
+
+/// Runs a `sleep` of `steps` instant steps in `session` with the largest token accepted, so
+/// that each of its events is over 1 KiB.
+async fn sleep_with_largest_token(daemon: &Daemon, session: &Session, steps: u64) {
+    let meta = json!({"progressToken": token_of(MAX_TOKEN_BYTES)});
+    let arguments = json!({"duration_ms": 0, "steps": steps});
+    let messages = daemon.call(session, "sleep", arguments, meta).await;
+    assert_eq!(
+        messages.len() as u64,
+        steps + 1,
+        "every step, then the result"
+    );
 }
 
 /// A follower resuming from the start of a session whose events outgrew `sessions.history_bytes`
@@ -232,14 +234,7 @@ async fn the_history_keeps_its_byte_budget_and_counts_what_it_dropped() {
     let daemon = Daemon::start("[sessions]\nhistory = 100000\nhistory_bytes = 16384\n");
     let session = daemon.session().await;
     let steps = 200;
-    daemon
-        .call(
-            &session,
-            "sleep",
-            json!({"duration_ms": 0, "steps": steps}),
-            json!({"progressToken": token_of(MAX_TOKEN_BYTES)}),
-        )
-        .await;
+    sleep_with_largest_token(&daemon, &session, steps).await;
     let response = daemon.follow_from(&session, Some("0")).await;
     assert_eq!(response.status(), 200);
     let mut stream = common::sse(response);
@@ -275,14 +270,7 @@ async fn a_follower_over_its_byte_budget_gets_an_exact_lag_count() {
     let mut follower = daemon.follow(&session).await;
     daemon.wait_for_subscribers(&session, 1).await;
     let steps = 2000;
-    daemon
-        .call(
-            &session,
-            "sleep",
-            json!({"duration_ms": 0, "steps": steps}),
-            json!({"progressToken": token_of(MAX_TOKEN_BYTES)}),
-        )
-        .await;
+    sleep_with_largest_token(&daemon, &session, steps).await;
     let (mut received, mut missed, mut last) = (0u64, 0u64, 0u64);
     while received + missed < steps {
         match next_item(&mut follower).await {
@@ -429,20 +417,7 @@ async fn progress_token_attack_rss() {
         bytes.parse().expect("a byte count")
     });
     let binary = std::env::var("ATTACK_BINARY").unwrap_or_else(|_| common::binary().to_owned());
-    let home = tempfile::tempdir().unwrap();
-    let discovery = home.path().join("discovery/mcp.json");
-    let config = home.path().join("construct-actor.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[discovery]\npath = {:?}\n[server]\nmax_body_bytes = 4194304\n",
-            discovery
-        ),
-    )
-    .unwrap();
-    let mut command = Command::new(&binary);
-    command.arg("--config").arg(&config);
-    let daemon = Daemon::spawn(command, home, discovery, &[]);
+    let daemon = Daemon::start_binary(&binary, "[server]\nmax_body_bytes = 4194304\n", &[]);
     let session = daemon.session().await;
     let before = daemon.rss_kib();
     let meta = json!({"progressToken": token_of(token_bytes)});

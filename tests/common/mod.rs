@@ -48,6 +48,12 @@ impl Daemon {
 
     /// Like [`Daemon::start`], with environment variables and extra arguments.
     pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_binary(binary(), extra, env)
+    }
+
+    /// Like [`Daemon::start_with`], running the daemon binary at `program` (another build, for a
+    /// measurement that compares them).
+    pub fn start_binary(program: &str, extra: &str, env: &[(&str, &str)]) -> Self {
         let home = tempfile::tempdir().unwrap();
         let discovery = home.path().join("discovery/mcp.json");
         let config = home.path().join("construct-actor.toml");
@@ -59,7 +65,7 @@ impl Daemon {
             ),
         )
         .unwrap();
-        let mut command = Command::new(binary());
+        let mut command = Command::new(program);
         command.arg("--config").arg(&config);
         Self::spawn(command, home, discovery, env)
     }
