@@ -3,16 +3,18 @@
 //! For a client that negotiated 2025-11-25 or later, a `tools/call` stream outlives its HTTP
 //! connection. A [`Relay`] actor owns the call's frames: it numbers them, keeps the recent ones
 //! in a buffer bounded in frames and in bytes (the newest frame is always kept, so the final
-//! response is there to resume from however large it is), and forwards them to whichever connection is attached. The first
-//! connection starts with a priming event (an id and empty data) so the client can resume even
-//! before the first real message. When the connection drops, the call goes on; a `GET /mcp` with
-//! `Last-Event-ID` attaches a new connection, which first receives every buffered frame after that
-//! id, then the live ones, and never a frame of another stream or session. Nobody back within
-//! the resume window: the relay stops, dropping the call's stream, which cancels the call.
+//! response is there to resume from however large it is), and forwards them to whichever
+//! connection is attached. The first connection starts with a priming event (an id and empty
+//! data) so the client can resume even before the first real message. When the connection drops,
+//! the call goes on; a `GET /mcp` with `Last-Event-ID` attaches a new connection, which first
+//! receives every buffered frame after that id, then the live ones, and never a frame of another
+//! stream or session. Nobody back within the resume window: the relay stops, dropping the call's
+//! stream, which cancels the call.
 //!
 //! A connection that cannot take a frame (its queue is full, in frames or in bytes) is dropped
-//! rather than given a gap: the client resumes from the last frame it got. The final response is therefore never lost
-//! while the relay lives, and the relay lives until it has delivered it or the window passes.
+//! rather than given a gap: the client resumes from the last frame it got. The final response is
+//! therefore never lost while the relay lives, and the relay lives until it has delivered it or
+//! the window passes.
 //!
 //! Event ids read `<stream>-<n>`: the stream part makes them unique across the session's streams
 //! and tells a resuming `GET` which relay to ask.
@@ -79,13 +81,13 @@ impl Relay {
         limits: RelayLimits,
     ) -> Connection {
         let stream = Uuid::new_v4().simple().to_string();
-        let (mut sender, receiver) = Live::channel(limits);
+        let (mut live, receiver) = Live::channel(limits);
         let priming = Event {
             id: format!("{stream}-0"),
             data: ByteString::new(),
         };
         // A fresh channel has room for the priming event.
-        let _ = sender.offer(priming);
+        live.offer(priming);
         Relay::create(move |ctx| {
             ctx.add_stream(frames);
             let mut relay = Relay {
@@ -100,7 +102,7 @@ impl Relay {
                 abandon: None,
                 finished: false,
             };
-            relay.attach(sender, ctx);
+            relay.attach(live, ctx);
             relay
         });
         receiver

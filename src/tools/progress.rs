@@ -14,8 +14,8 @@
 //! [`MAX_LOG_BYTES`], both measured as JSON writes them. With the progress token bounded by
 //! `mcp.max_progress_token_bytes`, a progress event is therefore at most that plus
 //! [`MAX_MESSAGE_BYTES`] plus 256 bytes (the numbers, the tool's name, the timestamp and the
-//! field names), which bounds every queue, history and shared (Redis) stream
-//! that holds events, in bytes, by its count.
+//! field names), so that every queue, history and shared (Redis) stream that holds events is
+//! bounded in bytes by its count.
 
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! `SessionActor`: one per session, the only owner of that session's state.
 //!
 //! It holds the session's identity (id, token, cwd, label), its activity times, its subscribers
-//! and the bounded history of its events. Publishing never blocks: each subscriber has a queue
-//! bounded in events and in bytes, and an event that does not fit is dropped for that subscriber alone and counted, the
-//! count reaching it as soon as it reads again (see [`crate::subscriber`]), so a dashboard that
-//! stops reading cannot slow the tool or the other dashboards, nor grow memory, nor lose events
-//! without being told. A subscriber whose receiver is dropped (its client went away) is removed as
+//! and the history of its events, bounded in events and in bytes. Publishing never blocks: each
+//! subscriber has a queue bounded in events and in bytes, and an event that does not fit is
+//! dropped for that subscriber alone and counted, the count reaching it as soon as it reads again
+//! (see [`crate::subscriber`]), so a dashboard that stops reading cannot slow the tool or the
+//! other dashboards, nor grow memory, nor lose events without being told. A subscriber whose receiver is dropped (its client went away) is removed as
 //! soon as that happens. A follower that reconnects names the last event it saw and is replayed
 //! what followed from the history, in the same handler that subscribes it, so nothing can slip
 //! between the replay and the live events.
