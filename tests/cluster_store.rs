@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::WAIT;
 use common::redis::{RedisServer, Reply};
-use construct_actors::EndReason;
+use construct_actors::{EndReason, SessionSettings};
 use construct_actors::cluster::{
     ClusterConfig, EntryKind, FeedItem, SessionFeed, SessionRecord, SharedStore, StoreError,
     StreamEntry,
@@ -177,6 +177,20 @@ async fn sessions_are_created_loaded_and_touched() {
     assert_eq!(has_label.integer(), 0);
 }
 
+/// Settings that set the given fields, leaving the others as they are.
+fn settings(
+    protocol_version: Option<&str>,
+    log_level: Option<&str>,
+    client_name: Option<&str>,
+) -> SessionSettings {
+    SessionSettings {
+        protocol_version: protocol_version.map(Into::into),
+        log_level: log_level.map(Into::into),
+        client_name: client_name.map(Into::into),
+        client_version: None,
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
 async fn settings_are_saved_one_at_a_time_and_loaded_with_the_record() {
@@ -187,13 +201,13 @@ async fn settings_are_saved_one_at_a_time_and_loaded_with_the_record() {
     assert_eq!(loaded.settings, Default::default());
     assert!(
         store
-            .save_settings(record.id, Some("2025-11-25"), None)
+            .save_settings(record.id, &settings(Some("2025-11-25"), None, None))
             .await
             .unwrap()
     );
     assert!(
         store
-            .save_settings(record.id, None, Some("debug"))
+            .save_settings(record.id, &settings(None, Some("debug"), Some("claude-code")))
             .await
             .unwrap()
     );
@@ -203,6 +217,8 @@ async fn settings_are_saved_one_at_a_time_and_loaded_with_the_record() {
         Some("2025-11-25")
     );
     assert_eq!(loaded.settings.log_level.as_deref(), Some("debug"));
+    assert_eq!(loaded.settings.client_name.as_deref(), Some("claude-code"));
+    assert_eq!(loaded.settings.client_version, None);
     // Saving settings is not activity: the record keeps the TTL it had.
     let ttl = server.command(&["PTTL", &session_key(record.id)]).integer();
     assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
@@ -231,7 +247,7 @@ async fn an_unknown_session_is_absent_everywhere() {
     assert_eq!(store.range_after(id, 0, 10).await.unwrap(), Vec::new());
     assert!(
         !store
-            .save_settings(id, Some("2025-11-25"), None)
+            .save_settings(id, &settings(Some("2025-11-25"), None, None))
             .await
             .unwrap()
     );

@@ -34,6 +34,10 @@ pub struct Create {
     /// that its requests there reach the session without crossing threads. `None`: the
     /// registry's own.
     pub home: Option<ArbiterHandle>,
+    /// A shorter idle timeout that applies until the session's first tool call (see
+    /// [`SessionLimits::unused_timeout`](crate::SessionLimits::unused_timeout)); `None`: the
+    /// idle timeout from the start.
+    pub unused_timeout: Option<std::time::Duration>,
 }
 
 /// Who creates a session, which decides the limits it is created under.
@@ -205,25 +209,43 @@ pub struct SessionInfo {
 }
 
 /// Protocol facts a standard MCP client established for its session: the revision negotiated at
-/// `initialize` and the level set by `logging/setLevel`. Both absent for Construct sessions until
-/// their client says otherwise.
+/// `initialize`, the name and version the client gave there (`clientInfo`), and the level set by
+/// `logging/setLevel`. All absent for Construct sessions until their client says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionSettings {
     /// The protocol revision negotiated at `initialize`.
     pub protocol_version: Option<Arc<str>>,
     /// The minimum level of log messages the client wants (`debug` … `emergency`).
     pub log_level: Option<Arc<str>>,
+    /// The client's name, from `clientInfo` at `initialize` (e.g. `claude-code`).
+    pub client_name: Option<Arc<str>>,
+    /// The client's version, from `clientInfo` at `initialize`.
+    pub client_version: Option<Arc<str>>,
+}
+
+impl SessionSettings {
+    /// `self` with every field `update` sets replaced.
+    #[must_use]
+    pub fn merged(mut self, update: &SessionSettings) -> Self {
+        let fields = [
+            (&mut self.protocol_version, &update.protocol_version),
+            (&mut self.log_level, &update.log_level),
+            (&mut self.client_name, &update.client_name),
+            (&mut self.client_version, &update.client_version),
+        ];
+        for (field, new) in fields {
+            if new.is_some() {
+                field.clone_from(new);
+            }
+        }
+        self
+    }
 }
 
 /// To a session: record what the client established. `None` fields are left as they are.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct UpdateSettings {
-    /// Set at `initialize`.
-    pub protocol_version: Option<String>,
-    /// Set by `logging/setLevel`.
-    pub log_level: Option<String>,
-}
+pub struct UpdateSettings(pub SessionSettings);
 
 /// Why [`Authenticate`] or [`Authorize`] was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -94,7 +94,11 @@ impl SessionRegistry {
     }
 
     /// The limits a new session of `by` gets, or why it may not be created.
-    fn admit(&mut self, by: Creator) -> Result<SessionLimits, CreateError> {
+    fn admit(
+        &mut self,
+        by: Creator,
+        unused_timeout: Option<std::time::Duration>,
+    ) -> Result<SessionLimits, CreateError> {
         match by {
             Creator::Client(address) => {
                 self.creations
@@ -110,7 +114,10 @@ impl SessionRegistry {
                     RegistryMeters::refused(RefusedReason::TooManySessions);
                     return Err(CreateError::TooManySessions(self.limits.max_sessions));
                 }
-                Ok(self.limits.session)
+                Ok(SessionLimits {
+                    unused_timeout,
+                    ..self.limits.session
+                })
             }
             Creator::Daemon => Ok(SessionLimits {
                 idle_timeout: None,
@@ -256,7 +263,7 @@ impl Handler<Create> for SessionRegistry {
     type Result = ResponseActFuture<Self, Result<CreatedSession, CreateError>>;
 
     fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
-        let limits = match self.admit(msg.by) {
+        let limits = match self.admit(msg.by, msg.unused_timeout) {
             Ok(limits) => limits,
             Err(refused) => return Box::pin(fut::ready(Err(refused))),
         };
@@ -290,7 +297,7 @@ impl Handler<Create> for SessionRegistry {
             let store = store.clone();
             async move {
                 store
-                    .create_session(&record, limits.idle_timeout)
+                    .create_session(&record, limits.first_idle_timeout())
                     .await
                     .map(|()| record)
             }

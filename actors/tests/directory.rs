@@ -17,6 +17,7 @@ const LIMITS: RegistryLimits = RegistryLimits {
         history: 16,
         history_bytes: 1 << 20,
         idle_timeout: None,
+        unused_timeout: None,
     },
 };
 
@@ -27,6 +28,7 @@ async fn create(registry: &Addr<SessionRegistry>, home: Option<ArbiterHandle>) -
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home,
+            unused_timeout: None,
         })
         .await
         .unwrap()

@@ -159,6 +159,7 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
             history: sizes.history,
             history_bytes: sizes.history_bytes,
             idle_timeout: None,
+            unused_timeout: None,
         },
     })
     .start();
@@ -168,6 +169,7 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home: None,
+            unused_timeout: None,
         })
         .await
         .unwrap()

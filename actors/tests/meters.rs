@@ -33,6 +33,7 @@ const LIMITS: RegistryLimits = RegistryLimits {
         history: 16,
         history_bytes: 1 << 20,
         idle_timeout: None,
+        unused_timeout: None,
     },
 };
 
@@ -128,6 +129,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
             label: None,
             by: Creator::Daemon,
             home: None,
+            unused_timeout: None,
         })
         .await
         .unwrap()
@@ -138,6 +140,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home: None,
+            unused_timeout: None,
         })
         .await
         .unwrap()

@@ -19,6 +19,7 @@ const LIMITS: RegistryLimits = RegistryLimits {
         history: 16,
         history_bytes: 1 << 20,
         idle_timeout: None,
+        unused_timeout: None,
     },
 };
 
@@ -27,6 +28,7 @@ fn expiring(idle: Duration) -> RegistryLimits {
     RegistryLimits {
         session: SessionLimits {
             idle_timeout: Some(idle),
+            unused_timeout: None,
             ..LIMITS.session
         },
         ..LIMITS
@@ -44,6 +46,7 @@ fn create_by(by: Creator) -> Create {
         label: Some("test".into()),
         by,
         home: None,
+        unused_timeout: None,
     }
 }
 
@@ -382,6 +385,47 @@ async fn an_unused_session_expires_and_is_forgotten() {
     wait_until_forgotten(&registry, &created).await;
     let token = created.token.clone();
     assert!(created.session.send(Authenticate { token }).await.is_err());
+}
+
+#[actix_rt::test]
+async fn an_unused_timeout_ends_a_session_without_calls_and_a_first_call_lifts_it() {
+    let unused = Duration::from_millis(200);
+    let registry = SessionRegistry::new(expiring(Duration::from_secs(3600))).start();
+    let trial = || Create {
+        unused_timeout: Some(unused),
+        ..create_by(Creator::Client(CLIENT))
+    };
+    let looked_at = registry.send(trial()).await.unwrap().unwrap();
+    let worked = registry.send(trial()).await.unwrap().unwrap();
+    // Requests that are not tool calls (a listing) do not lift it: they only count as activity.
+    let token = looked_at.token.clone();
+    looked_at
+        .session
+        .send(Authenticate { token })
+        .await
+        .unwrap()
+        .unwrap();
+    let begin = BeginCall {
+        key: "1".into(),
+        cancel: tokio_util::sync::CancellationToken::new(),
+    };
+    worked.session.send(begin).await.unwrap().unwrap();
+    worked
+        .session
+        .send(EndCall { key: "1".into() })
+        .await
+        .unwrap();
+    wait_until_forgotten(&registry, &looked_at).await;
+    actix_rt::time::sleep(unused * 3).await;
+    let lookup = registry.send(Lookup(worked.id)).await.unwrap();
+    assert!(
+        lookup.is_some(),
+        "a session that ran a call has the idle timeout"
+    );
+    // Sessions created without one, as by `POST /session`, have the idle timeout from the start.
+    let plain = create(&registry).await;
+    actix_rt::time::sleep(unused * 3).await;
+    assert!(registry.send(Lookup(plain.id)).await.unwrap().is_some());
 }
 
 #[actix_rt::test]

@@ -24,6 +24,8 @@ const CREATED_AT: &str = "created_at";
 pub(crate) const LAST_ACTIVITY: &str = "last_activity";
 const PROTOCOL_VERSION: &str = "protocol_version";
 const LOG_LEVEL: &str = "log_level";
+const CLIENT_NAME: &str = "client_name";
+const CLIENT_VERSION: &str = "client_version";
 
 /// What every node needs to know about a session, whichever node created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,15 +59,10 @@ impl SessionRecord {
         if let Some(label) = &self.label {
             fields.push((LABEL, label.clone().into_bytes()));
         }
-        let settings = [
-            (PROTOCOL_VERSION, &self.settings.protocol_version),
-            (LOG_LEVEL, &self.settings.log_level),
-        ];
-        for (name, value) in settings {
-            if let Some(value) = value {
-                fields.push((name, value.as_bytes().to_vec()));
-            }
-        }
+        fields.extend(
+            settings_fields(&self.settings)
+                .map(|(name, value)| (name, value.as_bytes().to_vec())),
+        );
         fields
     }
 
@@ -97,6 +94,8 @@ impl SessionRecord {
         let settings = SessionSettings {
             protocol_version: setting(PROTOCOL_VERSION)?,
             log_level: setting(LOG_LEVEL)?,
+            client_name: setting(CLIENT_NAME)?,
+            client_version: setting(CLIENT_VERSION)?,
         };
         Ok(Self {
             id,
@@ -115,6 +114,20 @@ impl SessionRecord {
             settings,
         })
     }
+}
+
+/// The hash fields of the settings `settings` holds (absent ones are left out).
+pub(crate) fn settings_fields(
+    settings: &SessionSettings,
+) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        (PROTOCOL_VERSION, &settings.protocol_version),
+        (LOG_LEVEL, &settings.log_level),
+        (CLIENT_NAME, &settings.client_name),
+        (CLIENT_VERSION, &settings.client_version),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
 }
 
 /// A time as the store writes it: RFC 3339 in UTC, with as many fraction digits as it needs.
@@ -177,6 +190,9 @@ mod tests {
         record.settings.protocol_version = Some(Arc::from("2025-11-25"));
         assert_eq!(round_trip(&record).unwrap(), record);
         record.settings.log_level = Some(Arc::from("debug"));
+        assert_eq!(round_trip(&record).unwrap(), record);
+        record.settings.client_name = Some(Arc::from("claude-code"));
+        record.settings.client_version = Some(Arc::from("2.1.197"));
         assert_eq!(round_trip(&record).unwrap(), record);
     }
 

@@ -16,7 +16,7 @@ pub(crate) static PUBLISH: LazyLock<Script> =
 /// `end.lua`: append the end entry and delete the record.
 pub(crate) static END: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("end.lua")));
 
-/// `settings.lua`: record a standard client's protocol version and log level.
+/// `settings.lua`: record what a standard client established (`SessionSettings`).
 pub(crate) static SETTINGS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("settings.lua")));
 

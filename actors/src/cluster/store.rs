@@ -25,8 +25,9 @@ use uuid::Uuid;
 
 use super::entry::entry_id;
 use super::keys::SessionKeys;
-use super::record::timestamp;
+use super::record::{settings_fields, timestamp};
 use super::{ClusterConfig, SessionRecord, StoreError, StreamEntry, scripts};
+use crate::messages::SessionSettings;
 use crate::subscriber::EndReason;
 
 /// How long the events of an ended session stay readable, so that followers on every node read
@@ -170,15 +171,14 @@ impl SharedStore {
     pub async fn save_settings(
         &self,
         id: Uuid,
-        protocol_version: Option<&str>,
-        log_level: Option<&str>,
+        update: &SessionSettings,
     ) -> Result<bool, StoreError> {
         let keys = self.keys(id);
         let mut invocation = scripts::SETTINGS.prepare_invoke();
-        invocation
-            .key(&keys.session)
-            .arg(protocol_version.unwrap_or_default())
-            .arg(log_level.unwrap_or_default());
+        invocation.key(&keys.session);
+        for (name, value) in settings_fields(update) {
+            invocation.arg(name).arg(value);
+        }
         let mut con = self.connection();
         self.bounded(invocation.invoke_async(&mut con)).await
     }

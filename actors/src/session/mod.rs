@@ -16,9 +16,11 @@
 //!
 //! A session ends when asked ([`Stop`]) or when nothing has used it for its idle timeout: no
 //! authenticated request, no running call and no open events stream that keeps up (a follower
-//! that has stopped reading does not count: it shows nobody is there). A timer of its own looks
-//! only when the session could first have been idle that long, so an idle session costs no work
-//! in between. Ending tells every follower, cancels every call, and, however the actor stops,
+//! that has stopped reading does not count: it shows nobody is there). A session may start on a
+//! shorter timeout ([`SessionLimits::unused_timeout`]) that lasts until its first tool call, so
+//! that one a client opened only to look (a listing command, an inspector) does not stay for the
+//! whole idle timeout. A timer of its own looks only when the session could first have been idle
+//! that long, so an idle session costs no work in between. Ending tells every follower, cancels every call, and, however the actor stops,
 //! tells the registry to forget it.
 //!
 //! In cluster mode (see [`shared`]) the session itself lives in the shared store, and the actor is
@@ -82,6 +84,20 @@ pub struct SessionLimits {
     pub history_bytes: usize,
     /// How long the session may go unused before it ends; `None`: it never expires.
     pub idle_timeout: Option<Duration>,
+    /// A shorter idle timeout that applies until the first tool call begins in the session
+    /// (the shorter of the two applies); `None`: `idle_timeout` from the start.
+    pub unused_timeout: Option<Duration>,
+}
+
+impl SessionLimits {
+    /// How long a new session may go unused: the shorter of `unused_timeout` and
+    /// `idle_timeout`; `None`: it never expires.
+    pub fn first_idle_timeout(&self) -> Option<Duration> {
+        match (self.unused_timeout, self.idle_timeout) {
+            (Some(unused), Some(idle)) => Some(unused.min(idle)),
+            (unused, idle) => unused.or(idle),
+        }
+    }
 }
 
 /// One follower of the session's events, as the session tracks it.
@@ -109,6 +125,8 @@ pub struct SessionActor {
     next_subscriber_id: u64,
     history: History,
     calls: HashMap<String, CancellationToken>,
+    /// Whether a tool call has begun in the session: from then on `unused_timeout` is over.
+    worked: bool,
     settings: SessionSettings,
     registry: Recipient<Forget>,
     meters: SessionMeters,
@@ -147,6 +165,7 @@ impl SessionActor {
             next_subscriber_id: 0,
             history: History::new(limits.history, limits.history_bytes),
             calls: HashMap::new(),
+            worked: false,
             settings,
             registry,
             meters: SessionMeters::new(),
@@ -160,11 +179,24 @@ impl SessionActor {
         self.active_at = Instant::now();
     }
 
-    /// Ends the session if nothing has used it for `timeout`; otherwise looks again when it
-    /// could have been idle that long. A running call keeps it in use, and so does a follower
+    /// How long the session may go unused now: `unused_timeout` until its first tool call
+    /// (when shorter), `idle_timeout` after; `None`: it never expires.
+    fn idle_timeout(&self) -> Option<Duration> {
+        if self.worked {
+            self.limits.idle_timeout
+        } else {
+            self.limits.first_idle_timeout()
+        }
+    }
+
+    /// Ends the session if nothing has used it for its idle timeout; otherwise looks again when
+    /// it could have been idle that long. A running call keeps it in use, and so does a follower
     /// that keeps up; one that has stopped reading (events are being dropped for it) shows
     /// nobody is there, and is told the session ended should it read again.
-    fn expire_if_idle(&mut self, timeout: Duration, ctx: &mut Context<Self>) {
+    fn expire_if_idle(&mut self, ctx: &mut Context<Self>) {
+        let Some(timeout) = self.idle_timeout() else {
+            return;
+        };
         let busy = self.is_busy();
         if let Some(store) = self.shared_store() {
             return self.shared_idle_check(store, busy, timeout, ctx);
@@ -178,9 +210,7 @@ impl SessionActor {
             tracing::info!(session = %self.id, "session expired");
             self.end(EndReason::Expired, ctx);
         } else {
-            ctx.run_later(timeout - idle, move |actor, ctx| {
-                actor.expire_if_idle(timeout, ctx);
-            });
+            ctx.run_later(timeout - idle, |actor, ctx| actor.expire_if_idle(ctx));
         }
     }
 
@@ -335,13 +365,8 @@ impl SessionActor {
     }
 
     /// Records what the client established.
-    fn apply(&mut self, msg: UpdateSettings) {
-        if let Some(version) = msg.protocol_version {
-            self.settings.protocol_version = Some(Arc::from(version));
-        }
-        if let Some(level) = msg.log_level {
-            self.settings.log_level = Some(Arc::from(level));
-        }
+    fn apply(&mut self, update: &SessionSettings) {
+        self.settings = std::mem::take(&mut self.settings).merged(update);
     }
 
     fn info(&self) -> SessionInfo {
@@ -363,9 +388,7 @@ impl Actor for SessionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        if let Some(timeout) = self.limits.idle_timeout {
-            self.expire_if_idle(timeout, ctx);
-        }
+        self.expire_if_idle(ctx);
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
@@ -464,7 +487,7 @@ impl Handler<Publish> for SessionActor {
 impl Handler<BeginCall> for SessionActor {
     type Result = Result<(), BeginCallError>;
 
-    fn handle(&mut self, msg: BeginCall, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: BeginCall, ctx: &mut Self::Context) -> Self::Result {
         if self.calls.contains_key(&msg.key) {
             return Err(BeginCallError::DuplicateId(msg.key));
         }
@@ -472,6 +495,12 @@ impl Handler<BeginCall> for SessionActor {
             return Err(BeginCallError::TooManyCalls(self.limits.max_calls));
         }
         self.calls.insert(msg.key, msg.cancel);
+        if !std::mem::replace(&mut self.worked, true)
+            && let Some(store) = self.shared_store()
+        {
+            // Put to work: the shared record now lives as long as the idle timeout says.
+            self.touch_shared(store, ctx);
+        }
         Ok(())
     }
 }
@@ -512,7 +541,7 @@ impl Handler<UpdateSettings> for SessionActor {
         if let Some(store) = self.shared_store() {
             return ActorResponse::r#async(self.save_settings_shared(store, msg));
         }
-        self.apply(msg);
+        self.apply(&msg.0);
         ActorResponse::reply(())
     }
 }

@@ -155,13 +155,8 @@ impl SessionActor {
         msg: UpdateSettings,
     ) -> ResponseActFuture<Self, ()> {
         let id = self.id;
-        let (version, level) = (msg.protocol_version.clone(), msg.log_level.clone());
-        self.apply(msg);
-        let save = async move {
-            store
-                .save_settings(id, version.as_deref(), level.as_deref())
-                .await
-        };
+        self.apply(&msg.0);
+        let save = async move { store.save_settings(id, &msg.0).await };
         Box::pin(wrap_future(save).map(|saved, actor: &mut Self, _| {
             if let Err(err) = saved {
                 tracing::warn!(session = %actor.id, "settings kept on this node only: {err}");
@@ -266,7 +261,7 @@ impl SessionActor {
             } else {
                 timeout - idle
             };
-            ctx.run_later(next, move |actor, ctx| actor.expire_if_idle(timeout, ctx));
+            ctx.run_later(next, |actor, ctx| actor.expire_if_idle(ctx));
             return;
         }
         let id = self.id;
@@ -279,7 +274,7 @@ impl SessionActor {
                 }
                 // Used again while Redis was being asked: look again later.
                 Ok(Some(_)) if actor.is_busy() || actor.active_at.elapsed() < timeout => {
-                    actor.expire_if_idle(timeout, ctx);
+                    actor.expire_if_idle(ctx);
                 }
                 Ok(Some(_)) => {
                     // Followers still here have stopped reading; they may resume anywhere.
@@ -287,9 +282,7 @@ impl SessionActor {
                     ctx.stop();
                 }
                 Err(_) => {
-                    ctx.run_later(RECHECK, move |actor, ctx| {
-                        actor.expire_if_idle(timeout, ctx)
-                    });
+                    ctx.run_later(RECHECK, |actor, ctx| actor.expire_if_idle(ctx));
                 }
             }),
         );
@@ -301,7 +294,7 @@ impl SessionActor {
         &self,
         store: SharedStore,
     ) -> impl Future<Output = Result<bool, StoreError>> + use<> {
-        let (id, ttl, now) = (self.id, self.limits.idle_timeout, self.last_activity);
+        let (id, ttl, now) = (self.id, self.idle_timeout(), self.last_activity);
         async move { store.touch(id, ttl, now).await }
     }
 
