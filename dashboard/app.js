@@ -143,6 +143,14 @@
       if (session.label) label.append(el('span', '', session.label));
       else label.append(el('span', 'unlabelled', 'no label'));
       if (session.owner === 'daemon') label.append(el('span', 'tag', 'daemon'));
+      // What the MCP client said it is at initialize; none until a client has initialized.
+      const client = el('td', 'client');
+      if (session.client) {
+        client.append(el('span', '', session.client.name));
+        client.title = [session.client.name, session.client.version].filter(Boolean).join(' ');
+      } else {
+        client.append(el('span', 'unlabelled', '\u2014'));
+      }
       // Right-aligned overflow keeps the end of a long path, its most telling part, in view.
       const cwd = el('td', 'cwd mono');
       cwd.append(el('span', 'path', session.cwd));
@@ -152,7 +160,7 @@
       const calls = el('td', 'num calls', String(session.running_calls));
       if (session.running_calls > 0) calls.classList.add('busy');
       const followers = el('td', 'num followers', String(session.subscribers));
-      row.append(label, cwd, age, calls, followers);
+      row.append(label, client, cwd, age, calls, followers);
 
       const choose = () => watch(session);
       row.addEventListener('click', choose);

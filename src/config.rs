@@ -360,6 +360,12 @@ pub struct McpConfig {
     /// Bytes of messages a resumable `tools/call` stream keeps for its client to resume from
     /// (besides `sessions.call_queue`, a count); the oldest go first, the final response never.
     pub resume_buffer_bytes: usize,
+    /// How long a session opened by a standard client's `initialize` may go unused before its
+    /// first `tools/call`; from that call on, `sessions.idle_timeout` applies. Clients that
+    /// only look (a `mcp list` command, an inspector) and never send `DELETE` leave nothing
+    /// behind for long.
+    #[serde(with = "humantime_serde")]
+    pub initialize_idle_timeout: Duration,
 }
 
 impl Default for McpConfig {
@@ -372,6 +378,7 @@ impl Default for McpConfig {
             max_meta_bytes: 64 * 1024,
             max_progress_token_bytes: 1024,
             resume_buffer_bytes: 256 * 1024,
+            initialize_idle_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -560,6 +567,10 @@ impl Config {
             self.sessions.create_per_minute,
         )?;
         longer_than_zero("sessions.idle_timeout", self.sessions.idle_timeout)?;
+        longer_than_zero(
+            "mcp.initialize_idle_timeout",
+            self.mcp.initialize_idle_timeout,
+        )?;
         positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
         positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
         positive(
@@ -853,6 +864,10 @@ mod tests {
                 .to_string();
             assert!(err.starts_with(key), "{err}");
         }
+        let err = from_toml("[mcp]\ninitialize_idle_timeout = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("mcp.initialize_idle_timeout"), "{err}");
     }
 
     #[test]

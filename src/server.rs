@@ -220,6 +220,7 @@ async fn stateless_sessions(
                 label: Some(label),
                 by: Creator::Daemon,
                 home: None,
+                unused_timeout: None,
             })
             .await
             .context("the session registry did not start")?
@@ -248,6 +249,7 @@ fn registry_limits(config: &Config) -> RegistryLimits {
             history: config.sessions.history,
             history_bytes: config.sessions.history_bytes,
             idle_timeout: Some(config.sessions.idle_timeout),
+            unused_timeout: None,
         },
     }
 }

@@ -3,7 +3,8 @@
 //! `GET /admin/sessions` with `Authorization: Bearer <admin token>` (or the owner key the daemon
 //! wrote into its discovery file, which the command uses when given no token) answers
 //! `{"sessions": [{"session_id", "label", "cwd", "created_at", "last_activity", "subscribers",
-//! "running_calls"}]}`.
+//! "running_calls", "owner", "client"}]}`; `client` (`{"name", "version"}`) is what the MCP
+//! client using the session said it is at `initialize`, and the table shows its name.
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
@@ -82,6 +83,7 @@ pub fn table(sessions: &[Value], now: DateTime<Utc>) -> String {
     let header = [
         "SESSION",
         "LABEL",
+        "CLIENT",
         "CWD",
         "AGE",
         "IDLE",
@@ -103,7 +105,7 @@ pub fn table(sessions: &[Value], now: DateTime<Utc>) -> String {
                 |at| age(now.signed_duration_since(at.with_timezone(&Utc))),
             )
     };
-    let rows: Vec<[String; 7]> = sessions
+    let rows: Vec<[String; 8]> = sessions
         .iter()
         .map(|s| {
             [
@@ -114,6 +116,7 @@ pub fn table(sessions: &[Value], now: DateTime<Utc>) -> String {
                     None if s["owner"] == "daemon" => "(daemon)".to_owned(),
                     None => "-".to_owned(),
                 },
+                text(&s["client"]["name"]),
                 text(&s["cwd"]),
                 since(&s["created_at"]),
                 since(&s["last_activity"]),
@@ -168,17 +171,18 @@ mod tests {
             .with_timezone(&Utc);
         let sessions = [
             json!({"session_id": "a", "label": "demo", "cwd": "/w", "created_at": "2026-01-01T00:00:00Z",
-                   "last_activity": "2026-01-01T00:59:30Z", "subscribers": 2, "running_calls": 1}),
+                   "last_activity": "2026-01-01T00:59:30Z", "subscribers": 2, "running_calls": 1,
+                   "client": {"name": "claude-code", "version": "2.1.197"}}),
             json!({"session_id": "bb", "label": null, "cwd": "/home/x", "created_at": "2025-12-30T01:00:00Z",
                    "last_activity": "bad", "subscribers": 0, "running_calls": 0}),
             json!({"session_id": "c", "label": null, "owner": "daemon", "cwd": "/srv"}),
         ];
         assert_eq!(
             table(&sessions, now),
-            "SESSION  LABEL     CWD      AGE  IDLE  FOLLOWERS  CALLS\n\
-             a        demo      /w       1h   30s   2          1\n\
-             bb       -         /home/x  2d   -     0          0\n\
-             c        (daemon)  /srv     -    -     -          -\n"
+            "SESSION  LABEL     CLIENT       CWD      AGE  IDLE  FOLLOWERS  CALLS\n\
+             a        demo      claude-code  /w       1h   30s   2          1\n\
+             bb       -         -            /home/x  2d   -     0          0\n\
+             c        (daemon)  -            /srv     -    -     -          -\n"
         );
         assert_eq!(table(&[], now), "no sessions\n");
     }

@@ -120,8 +120,13 @@ async fn describe_all(listed: Vec<ListedSession>) -> Vec<(SessionInfo, bool)> {
 }
 
 /// One session as the list shows it. `owner` is `"daemon"` for the daemon's own session (the one
-/// stateless requests run in) and `"client"` for every other.
+/// stateless requests run in) and `"client"` for every other. `client` is what the MCP client
+/// using the session said it is at `initialize` (`{"name", "version"}`), `null` before that.
 fn session_json(info: &SessionInfo, own: bool) -> Value {
+    let settings = &info.settings;
+    let client = settings.client_name.as_deref().map(|name| {
+        json!({"name": name, "version": settings.client_version.as_deref()})
+    });
     json!({
         "session_id": info.id,
         "label": info.label.as_deref(),
@@ -131,6 +136,7 @@ fn session_json(info: &SessionInfo, own: bool) -> Value {
         "subscribers": info.subscribers,
         "running_calls": info.running_calls,
         "owner": if own { "daemon" } else { "client" },
+        "client": client,
     })
 }
 

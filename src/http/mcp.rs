@@ -20,11 +20,10 @@ use std::time::Duration;
 use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, HeaderName};
-use actix_web::{HttpRequest, HttpResponse, Responder as _, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder as _, web};
 use actix_web_lab::sse::{self, Sse};
 use construct_actors::{Create, SessionActor, Stop, Subscribe, UpdateSettings};
 use futures::StreamExt as _;
-use serde_json::Value;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
@@ -32,6 +31,7 @@ use super::error::HttpError;
 use super::identity::{self, Identity};
 use super::{AppState, accept, ask, body};
 use crate::mcp::call::{CallStream, Frame};
+use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{self, Incoming, Request};
 use crate::mcp::meta::{self, MetaLimits};
@@ -48,9 +48,6 @@ const NO_SESSION: &str =
 /// Longest a stream's response waits for its first event before sending its head alone (see
 /// [`first_ready`]).
 const FIRST_EVENT_WAIT: Duration = Duration::from_millis(20);
-
-/// Longest label taken from a client's `clientInfo.name` for its session.
-const MAX_LABEL_CHARS: usize = 256;
 
 /// `POST /mcp`: one JSON-RPC message.
 pub async fn post(
@@ -196,30 +193,23 @@ async fn initialize(
     request: &Request,
 ) -> Result<HttpResponse, HttpError> {
     state.api_keys.require(req)?;
-    let label = request
-        .params
-        .as_ref()
-        .and_then(|params| params.get("clientInfo"))
-        .and_then(|info| info.get("name"))
-        .and_then(Value::as_str)
-        .map(|name| name.chars().take(MAX_LABEL_CHARS).collect());
+    let params = request.params.as_ref();
     let created = ask(
         &state.registry,
         Create {
             cwd: state.stateless.cwd.to_path_buf(),
-            label,
+            label: ClientInfo::of(params).map(|client| client.name),
             by: super::creator(req),
             home: Some(actix::Arbiter::current()),
+            // Many such clients only look and never send DELETE (see `mcp.initialize_idle_timeout`).
+            unused_timeout: Some(state.config.mcp.initialize_idle_timeout),
         },
     )
     .await??;
-    let (version, result) = dispatch::initialize(request.params.as_ref());
+    let (version, result) = dispatch::initialize(params);
     ask(
         &created.session,
-        UpdateSettings {
-            protocol_version: Some(version.to_owned()),
-            log_level: None,
-        },
+        UpdateSettings(dispatch::established(version, params)),
     )
     .await?;
     tracing::info!(session = %created.id, version, "session opened by initialize");
@@ -256,6 +246,8 @@ async fn read(
     let bytes = body::read(req, payload, state.config.server.max_body_bytes).await?;
     let incoming = jsonrpc::decode(&bytes)
         .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))?;
+    // For the request log (`super::request_log`), which writes its line once the answer is ready.
+    req.extensions_mut().insert(MessageFacts::of(&incoming));
     let limits = MetaLimits {
         max_meta_bytes: state.config.mcp.max_meta_bytes,
         max_progress_token_bytes: state.config.mcp.max_progress_token_bytes,

@@ -6,7 +6,10 @@
 //! while the request is handled carries it (a `request` span). When the response head is ready
 //! (for a stream, when the stream starts: no line is held open for its life) one line is written
 //! at `info`: request id, session id when known, method, route, status and latency in
-//! milliseconds, as text or JSON per `[log] format`.
+//! milliseconds, as text or JSON per `[log] format`. A request to `/mcp` whose JSON-RPC body was
+//! decoded adds what it was (see [`MessageFacts`]): `rpc_method`, `tool` for a `tools/call`, and
+//! `client` and `client_version` (its `clientInfo`) for an `initialize`, so that which client
+//! sent what can be read from the log alone.
 //!
 //! Nothing secret is written. The route is the matched pattern (`/session/{id}/events`), never
 //! the raw path or its query, which could carry a ticket. The session id comes from
@@ -23,12 +26,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::auth::SESSION_HEADER;
 use super::identity::MCP_SESSION_ID;
+use crate::mcp::client_info::MessageFacts;
 use crate::meters;
 
 /// The header carrying the request id, both ways.
@@ -63,14 +67,15 @@ pub async fn log(
     match answered {
         Ok(mut res) => {
             let session = session.or_else(|| issued_session(res.headers()));
-            line.write(session, res.status());
+            let facts = res.request().extensions_mut().remove::<MessageFacts>();
+            line.write(session, res.status(), facts.as_ref());
             res.headers_mut().insert(REQUEST_ID, header);
             Ok(res)
         }
         // Refused by a middleware further in (the Origin/Host fence): the error becomes the
         // response later, so it carries the id with it.
         Err(err) => {
-            line.write(session, err.as_response_error().status_code());
+            line.write(session, err.as_response_error().status_code(), None);
             Err(Tagged {
                 inner: err,
                 request_id: header,
@@ -90,10 +95,12 @@ struct Line<'a> {
 
 impl Line<'_> {
     /// Writes the request's log line and records its duration.
-    fn write(self, session: Option<Uuid>, status: StatusCode) {
+    fn write(self, session: Option<Uuid>, status: StatusCode, facts: Option<&MessageFacts>) {
         let route = self.route.unwrap_or_else(|| UNMATCHED.to_owned());
         #[allow(clippy::cast_precision_loss)] // microseconds: exact far beyond any latency
         let latency_ms = self.took.as_micros() as f64 / 1000.0;
+        let facts = facts.cloned().unwrap_or_default();
+        let client = facts.client.as_ref();
         tracing::info!(
             request_id = %self.id,
             session = session.map(tracing::field::display),
@@ -101,6 +108,10 @@ impl Line<'_> {
             route = %route,
             status = status.as_u16(),
             latency_ms,
+            rpc_method = facts.method.as_deref(),
+            tool = facts.tool.as_deref(),
+            client = client.map(|client| client.name.as_str()),
+            client_version = client.and_then(|client| client.version.as_deref()),
             "request"
         );
         meters::http_request(route, method_label(self.method), status.as_u16(), self.took);

@@ -70,6 +70,8 @@ pub async fn create(
             by: creator(&req),
             // The session runs on this worker, where its client's connection is.
             home: Some(actix::Arbiter::current()),
+            // A session made for a CLI to use later keeps the idle timeout from the start.
+            unused_timeout: None,
         },
     )
     .await??;

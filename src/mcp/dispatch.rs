@@ -6,6 +6,7 @@ use std::time::Duration;
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
+use super::client_info::ClientInfo;
 use super::jsonrpc::{
     self, Incoming, METHOD_NOT_FOUND, Notification, Request, RequestId, RpcError,
 };
@@ -31,7 +32,7 @@ pub async fn dispatch(scope: &Scope<'_>, settings: &SessionSettings, incoming: I
     match request.method.as_str() {
         "initialize" => {
             let (version, result) = initialize(request.params.as_ref());
-            update(scope, Some(version.to_owned()), None).await;
+            update(scope, established(version, request.params.as_ref())).await;
             Reply::Json(jsonrpc::success(id, result))
         }
         "ping" => Reply::Json(jsonrpc::success(id, json!({}))),
@@ -74,6 +75,18 @@ pub fn initialize(params: Option<&Map<String, Value>>) -> (&'static str, Value) 
     (version, result)
 }
 
+/// What a client's `initialize` with `params` establishes for its session: the revision
+/// negotiated (`version`) and the client's name and version from `clientInfo`.
+pub fn established(version: &str, params: Option<&Map<String, Value>>) -> SessionSettings {
+    let client = ClientInfo::of(params);
+    SessionSettings {
+        protocol_version: Some(version.into()),
+        client_name: client.as_ref().map(|client| client.name.as_str().into()),
+        client_version: client.and_then(|client| client.version).map(Into::into),
+        ..SessionSettings::default()
+    }
+}
+
 /// The error response for an unknown method.
 pub fn method_not_found(id: &RequestId, method: &str) -> String {
     jsonrpc::failure(
@@ -90,7 +103,11 @@ async fn set_level(scope: &Scope<'_>, request: &Request) -> Reply {
         .and_then(Value::as_str);
     match level.filter(|name| LogLevel::parse(name).is_some()) {
         Some(level) => {
-            update(scope, None, Some(level.to_owned())).await;
+            let level = SessionSettings {
+                log_level: Some(level.into()),
+                ..SessionSettings::default()
+            };
+            update(scope, level).await;
             Reply::Json(jsonrpc::success(&request.id, json!({})))
         }
         None => Reply::Json(jsonrpc::failure(
@@ -102,11 +119,8 @@ async fn set_level(scope: &Scope<'_>, request: &Request) -> Reply {
     }
 }
 
-async fn update(scope: &Scope<'_>, protocol_version: Option<String>, log_level: Option<String>) {
-    let update = UpdateSettings {
-        protocol_version,
-        log_level,
-    };
+async fn update(scope: &Scope<'_>, settings: SessionSettings) {
+    let update = UpdateSettings(settings);
     if scope
         .session
         .send(update)

@@ -3,6 +3,7 @@
 //! headers or statuses; `crate::http::mcp` maps what comes out of here onto the wire.
 
 pub mod call;
+pub mod client_info;
 pub mod dispatch;
 pub mod jsonrpc;
 pub mod meta;
