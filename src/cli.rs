@@ -56,13 +56,15 @@ pub struct DaemonArgs {
 /// The AI command-line clients `connect` can configure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AiCli {
-    /// Claude Code: a `.mcp.json` file (in the session's folder) for `claude --mcp-config`.
+    /// Claude Code: registered for the session's folder with `claude mcp add-json … --scope
+    /// local` (no approval needed); without `claude` on PATH, `.mcp.json` in that folder.
     Claude,
     /// Codex: `~/.codex/config.toml` (`$CODEX_HOME/config.toml` when set).
     Codex,
     /// OpenCode: `~/.config/opencode/config.json` (`$XDG_CONFIG_HOME` respected).
     Opencode,
-    /// Gemini CLI: `~/.gemini/settings.json`.
+    /// Gemini CLI: `~/.gemini/settings.json` (`$GEMINI_CLI_HOME` respected); it needs the
+    /// folder trusted (see `--trust`).
     Gemini,
 }
 
@@ -73,14 +75,19 @@ pub struct ConnectArgs {
     #[arg(value_enum)]
     pub cli: AiCli,
     /// The folder the session works in (default: the current one).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "print")]
     pub cwd: Option<PathBuf>,
     /// A name for the session, shown by dashboards and `sessions`.
-    #[arg(long, value_name = "L")]
+    #[arg(long, value_name = "L", conflicts_with = "print")]
     pub label: Option<String>,
-    /// Print the configuration snippet instead of writing any file.
+    /// Print the entry of a plain standard MCP client instead: no session is created and no
+    /// file written; the CLI's own `initialize` opens a session when it connects.
     #[arg(long)]
     pub print: bool,
+    /// Gemini only: trust the session's folder in `~/.gemini/trustedFolders.json`, without
+    /// which Gemini CLI leaves MCP servers disabled there.
+    #[arg(long, conflicts_with = "print")]
+    pub trust: bool,
     /// The configuration file to write instead of the CLI's usual one.
     #[arg(long, value_name = "FILE", conflicts_with = "print")]
     pub file: Option<PathBuf>,

@@ -1,12 +1,28 @@
 //! `construct-actor connect <cli>`: create a session on the running daemon and point an AI CLI at
-//! it by writing the CLI's MCP configuration, a server named `construct` with the session's
-//! two headers, in the shape that CLI reads (`../shared/PROTOCOL.md`).
+//! it, in the way that CLI reads today (`../shared/PROTOCOL.md`; `tests/clis.rs` checks each with
+//! the real CLI): a server named `construct` with the session's two headers.
+//!
+//! - **Claude Code**: registered with `claude mcp add-json … --scope local` in the session's
+//!   folder when `claude` is on `PATH` (see [`super::claude`]): a project's `.mcp.json` would wait
+//!   for the person's approval. Without `claude`, or with `--file`, the file is written and the
+//!   person is told what to do.
+//! - **Codex**: `[mcp_servers.construct]` in its `config.toml`, headers in `http_headers`.
+//! - **OpenCode**: `mcp.construct` in its `config.json`.
+//! - **Gemini CLI**: `mcpServers.construct` in its `settings.json`; it uses MCP servers only in
+//!   folders the person trusts, so `connect` says whether the folder is, and trusts it when asked
+//!   (`--trust`, see [`super::gemini`]).
 //!
 //! Everything else in an existing configuration file is kept: only the `construct` entry is
 //! set (replacing a previous one), JSON objects keep their key order and TOML files their
 //! comments and layout. The previous file is kept as `<file>.bak`, and the new one is written
 //! atomically, readable by its owner only since it holds a token. A file that cannot be parsed
 //! is an error before anything is created or written.
+//!
+//! `--print` creates no session: it prints the entry of a plain standard MCP client (the URL,
+//! and the daemon's API key when it has one), whose `initialize` opens a session of its own when
+//! the CLI connects. A session created only to be printed would be one nobody may ever use, and
+//! would stay for the whole idle timeout; deleting it at once would print an entry that no
+//! longer works.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +32,8 @@ use serde_json::json;
 use toml_edit::{DocumentMut, Item, Table, value};
 
 use super::daemon::{self, Daemon, REQUEST_TIMEOUT};
-use super::files;
 use super::json::Json;
+use super::{claude, files, gemini};
 use crate::cli::{AiCli, ConnectArgs};
 use crate::paths;
 
@@ -27,15 +43,13 @@ pub const SERVER_NAME: &str = "construct";
 /// The header naming the session, next to `Authorization`.
 pub const SESSION_HEADER: &str = "X-Construct-Session";
 
-/// What a CLI needs to reach the daemon as one session.
+/// The MCP server entry a CLI is given: the daemon's URL and the headers to send with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub struct Entry {
     /// The daemon's MCP URL.
     pub url: String,
-    /// The session's token.
-    pub token: String,
-    /// The session's id.
-    pub session_id: String,
+    /// The headers, in the order written.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// `POST /session`'s answer.
@@ -46,89 +60,189 @@ struct Created {
     cwd: String,
 }
 
+/// Where the session is handed to the CLI.
+enum Target {
+    /// Through `claude mcp add-json`, this program.
+    Claude(PathBuf),
+    /// In this configuration file.
+    File(PathBuf),
+}
+
 /// Runs `connect`.
 pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
+    if args.trust && args.cli != AiCli::Gemini {
+        bail!("--trust is for gemini only: no other CLI asks to trust a folder");
+    }
+    if args.print {
+        return print_entry(&args).await;
+    }
     let cwd = session_folder(args.cwd.as_deref())?;
-    let target = if args.print {
-        None
-    } else {
-        Some(match &args.file {
-            Some(file) => std::path::absolute(paths::expand_home(file))?,
-            None => config_path(args.cli, &cwd)?,
-        })
+    let target = match (&args.file, args.cli) {
+        (Some(file), _) => Target::File(std::path::absolute(paths::expand_home(file))?),
+        (None, AiCli::Claude) => match claude::find() {
+            Some(program) => Target::Claude(program),
+            None => Target::File(config_path(args.cli, &cwd)?),
+        },
+        (None, cli) => Target::File(config_path(cli, &cwd)?),
     };
     let daemon = daemon::locate(args.daemon.url.as_deref(), &args.daemon.discovery).await?;
-    // Check the file that will be edited before creating a session for it.
+    // Check the files that will be edited before creating a session for them.
     let existing = match &target {
-        Some(path) => {
+        Target::File(path) => {
             let existing = files::read_existing(path)?;
             if let Some(text) = &existing {
-                render(args.cli, Some(text), &Credentials::placeholder())
+                render(args.cli, Some(text), &Entry::placeholder())
                     .with_context(|| format!("{} was left as it is", path.display()))?;
             }
             existing
         }
-        None => None,
+        Target::Claude(_) => None,
     };
-    // An explicit key wins; else the owner key the daemon wrote into its discovery file.
-    let api_key = args.api_key.as_deref().or(daemon.api_key.as_deref());
-    let created = create_session(&daemon, &cwd, args.label.as_deref(), api_key).await?;
-    let credentials = Credentials {
-        url: daemon.mcp_url.clone(),
-        token: created.token,
-        session_id: created.session_id,
+    if args.trust {
+        gemini::check_trust_file()?;
+    }
+    let created = create_session(
+        &daemon,
+        &cwd,
+        args.label.as_deref(),
+        api_key(&args, &daemon),
+    )
+    .await?;
+    let entry = Entry::session(&daemon.mcp_url, &created.token, &created.session_id);
+    let handed = match &target {
+        Target::Claude(program) => claude::register(program, &cwd, &claude_entry(&entry))
+            .await
+            .map(|()| None),
+        Target::File(path) => render(args.cli, existing.as_deref(), &entry)
+            .and_then(|contents| files::replace(path, &contents)),
     };
-    let Some(path) = target else {
-        print!("{}", render(args.cli, None, &credentials)?);
-        if args.cli == AiCli::Claude {
-            eprintln!("save it to a file and run: claude --mcp-config <file>");
-        }
-        return Ok(());
-    };
-    let contents = render(args.cli, existing.as_deref(), &credentials)?;
-    let backup = match files::replace(&path, &contents) {
+    let backup = match handed {
         Ok(backup) => backup,
         Err(err) => {
             // Nothing points at the new session: end it rather than leave it to expire.
-            end_session(&daemon, &credentials).await;
+            end_session(&daemon, &created).await;
             return Err(err);
         }
     };
     println!(
         "session {} in {}{}",
-        credentials.session_id,
+        created.session_id,
         created.cwd,
         args.label
             .as_deref()
             .map(|label| format!(" ({})", super::text::one_line(label)))
             .unwrap_or_default()
     );
-    match backup {
-        Some(backup) => println!(
+    match (&target, backup) {
+        (Target::Claude(_), _) => println!(
+            "registered with Claude Code for {} (`claude mcp add-json {SERVER_NAME} … --scope \
+             local`, kept in ~/.claude.json)",
+            cwd.display()
+        ),
+        (Target::File(path), Some(backup)) => println!(
             "wrote {} (previous version kept as {})",
             path.display(),
             backup.display()
         ),
-        None => println!("wrote {}", path.display()),
+        (Target::File(path), None) => println!("wrote {}", path.display()),
     }
-    println!("{}", next_step(args.cli, &path));
+    let next = match &target {
+        Target::Claude(_) => format!(
+            "run `claude` in {0}: `claude mcp list` there shows {SERVER_NAME} ✔ Connected",
+            cwd.display()
+        ),
+        Target::File(path) => next_step(args.cli, path, &cwd, args.trust)?,
+    };
+    println!("{next}");
     Ok(())
 }
 
-/// What to run next, for people.
-fn next_step(cli: AiCli, path: &Path) -> String {
-    match cli {
-        AiCli::Claude => {
-            let file = path.to_string_lossy();
-            let quoted = shlex::try_quote(&file).map_or(file.clone(), |q| q.into_owned().into());
+/// `--print`: the entry of a plain standard client, printed; nothing is created or written.
+async fn print_entry(args: &ConnectArgs) -> anyhow::Result<()> {
+    let daemon = daemon::locate(args.daemon.url.as_deref(), &args.daemon.discovery).await?;
+    let entry = Entry::standard(&daemon.mcp_url, api_key(args, &daemon));
+    print!("{}", render(args.cli, None, &entry)?);
+    eprintln!(
+        "no session was created: a CLI using this entry opens its own session when it \
+         connects, in the daemon's default folder (mcp.default_workspace); to give it a folder \
+         of yours, run `construct-actor connect {}` without --print",
+        cli_name(args.cli)
+    );
+    Ok(())
+}
+
+/// The API key to send: an explicit one wins; else the owner key the daemon wrote into its
+/// discovery file.
+fn api_key<'a>(args: &'a ConnectArgs, daemon: &'a Daemon) -> Option<&'a str> {
+    args.api_key.as_deref().or(daemon.api_key.as_deref())
+}
+
+/// What to run next, for people, once `path` was written for `cli` and a session in `cwd`.
+fn next_step(cli: AiCli, path: &Path, cwd: &Path, trust: bool) -> anyhow::Result<String> {
+    Ok(match cli {
+        AiCli::Claude => format!(
+            "`claude` is not on PATH, so nothing registered it: Claude Code asks before it uses \
+             a project's {file}. Run `claude` in {folder} and approve `{SERVER_NAME}` when it \
+             asks (`claude mcp list` shows it \"Pending approval\" until then), or install \
+             Claude Code and run `construct-actor connect claude` again, which registers the \
+             session with no approval needed.\n(the file holds the session's token: keep it out \
+             of version control)",
+            file = path.display(),
+            folder = cwd.display()
+        ),
+        AiCli::Codex => {
+            "codex reads it when it starts: run `codex` (`codex mcp list` shows it)".to_owned()
+        }
+        AiCli::Opencode => {
+            "opencode reads it when it starts: run `opencode` (`opencode mcp list` shows it)"
+                .to_owned()
+        }
+        AiCli::Gemini => gemini_next_step(cwd, trust)?,
+    })
+}
+
+/// Gemini CLI's next step: trusting the folder (done now with `trust`) or how to.
+fn gemini_next_step(cwd: &Path, trust: bool) -> anyhow::Result<String> {
+    let settings = files::read_existing(&gemini::settings_path()?)?;
+    let run_it = format!(
+        "run `gemini` in {}: `gemini mcp list` there shows {SERVER_NAME} Connected",
+        cwd.display()
+    );
+    Ok(match gemini::trust_of(cwd, settings.as_deref())? {
+        gemini::Trust::Yes(why) => format!("{run_it} ({why})"),
+        gemini::Trust::No { .. } if trust => {
+            let (path, backup) = gemini::trust(cwd)?;
+            let kept = backup
+                .map(|backup| format!(", previous version kept as {}", backup.display()))
+                .unwrap_or_default();
             format!(
-                "claude --mcp-config {quoted}\n\
-                 (the file holds the session's token: keep it out of version control)"
+                "trusted {} in {}{kept}\n{run_it}",
+                cwd.display(),
+                path.display()
             )
         }
-        AiCli::Codex => "codex reads it when it starts: run `codex`".to_owned(),
-        AiCli::Opencode => "opencode reads it when it starts: run `opencode`".to_owned(),
-        AiCli::Gemini => "gemini reads it when it starts: run `gemini`".to_owned(),
+        gemini::Trust::No { denied } => format!(
+            "Gemini CLI uses MCP servers only in folders you trust, and {folder} is {state} \
+             (`gemini mcp list` shows {SERVER_NAME} \"Disabled\"): run `gemini` in {folder} \
+             and trust the folder when it asks (or with its /permissions command), or run \
+             `construct-actor connect gemini --trust --cwd {folder}` to trust it now.",
+            folder = cwd.display(),
+            state = if denied {
+                "marked untrusted"
+            } else {
+                "not trusted yet"
+            },
+        ),
+    })
+}
+
+/// The name `connect` takes for `cli`.
+fn cli_name(cli: AiCli) -> &'static str {
+    match cli {
+        AiCli::Claude => "claude",
+        AiCli::Codex => "codex",
+        AiCli::Opencode => "opencode",
+        AiCli::Gemini => "gemini",
     }
 }
 
@@ -160,7 +274,7 @@ pub fn config_path(cli: AiCli, cwd: &Path) -> anyhow::Result<PathBuf> {
             Some(dir) => dir.join("opencode/config.json"),
             None => home()?.join(".config/opencode/config.json"),
         },
-        AiCli::Gemini => home()?.join(".gemini/settings.json"),
+        AiCli::Gemini => gemini::settings_path()?,
     })
 }
 
@@ -213,75 +327,97 @@ async fn create_session(
 }
 
 /// `DELETE /session/{id}`, best effort.
-async fn end_session(daemon: &Daemon, credentials: &Credentials) {
+async fn end_session(daemon: &Daemon, created: &Created) {
     let _ = daemon
         .http
-        .delete(daemon.url(&format!("/session/{}", credentials.session_id)))
-        .bearer_auth(&credentials.token)
+        .delete(daemon.url(&format!("/session/{}", created.session_id)))
+        .bearer_auth(&created.token)
         .timeout(REQUEST_TIMEOUT)
         .send()
         .await;
 }
 
-impl Credentials {
-    /// Stand-in values, to check that an existing file can be edited before a session exists.
-    fn placeholder() -> Self {
+impl Entry {
+    /// The entry of a Construct session: its token and id in the two headers.
+    pub fn session(url: &str, token: &str, session_id: &str) -> Self {
         Self {
-            url: "http://127.0.0.1:1/mcp".into(),
-            token: "t".into(),
-            session_id: "s".into(),
+            url: url.to_owned(),
+            headers: vec![
+                ("Authorization", format!("Bearer {token}")),
+                (SESSION_HEADER, session_id.to_owned()),
+            ],
         }
     }
 
-    fn authorization(&self) -> String {
-        format!("Bearer {}", self.token)
+    /// The entry of a plain standard client: the API key, when the daemon needs one, is all
+    /// it sends; its `initialize` opens a session.
+    pub fn standard(url: &str, api_key: Option<&str>) -> Self {
+        Self {
+            url: url.to_owned(),
+            headers: api_key
+                .map(|key| ("Authorization", format!("Bearer {key}")))
+                .into_iter()
+                .collect(),
+        }
     }
 
-    /// `{"Authorization": …, "X-Construct-Session": …}`
+    /// Stand-in values, to check that an existing file can be edited before a session exists.
+    fn placeholder() -> Self {
+        Self::session("http://127.0.0.1:1/mcp", "t", "s")
+    }
+
+    /// The headers as a JSON object, in order.
     fn headers_json(&self) -> Json {
-        Json::object([
-            ("Authorization", Json::string(self.authorization())),
-            (SESSION_HEADER, Json::string(&self.session_id)),
-        ])
+        Json::object(
+            self.headers
+                .iter()
+                .map(|(name, value)| (*name, Json::string(value))),
+        )
+    }
+
+    /// `(key, value)` then, when there are headers, `(headers_key, {…})`: an entry's members.
+    fn members<'a>(&self, mut first: Vec<(&'a str, Json)>, headers_key: &'a str) -> Json {
+        if !self.headers.is_empty() {
+            first.push((headers_key, self.headers_json()));
+        }
+        Json::object(first)
     }
 }
 
+/// Claude Code's entry for `entry`, as `.mcp.json` and `claude mcp add-json` take it.
+fn claude_entry(entry: &Entry) -> Json {
+    entry.members(
+        vec![
+            ("type", Json::string("http")),
+            ("url", Json::string(&entry.url)),
+        ],
+        "headers",
+    )
+}
+
 /// The configuration file text for `cli`: `existing` (the current file, if any) with its
-/// `construct` entry set to `credentials`, everything else kept.
-pub fn render(
-    cli: AiCli,
-    existing: Option<&str>,
-    credentials: &Credentials,
-) -> anyhow::Result<String> {
+/// `construct` entry set to `entry`, everything else kept.
+pub fn render(cli: AiCli, existing: Option<&str>, entry: &Entry) -> anyhow::Result<String> {
     match cli {
-        AiCli::Claude => merge_json(
-            existing,
-            "mcpServers",
-            Json::object([
-                ("type", Json::string("http")),
-                ("url", Json::string(&credentials.url)),
-                ("headers", credentials.headers_json()),
-            ]),
-        ),
+        AiCli::Claude => merge_json(existing, "mcpServers", claude_entry(entry)),
         AiCli::Opencode => merge_json(
             existing,
             "mcp",
-            Json::object([
-                ("type", Json::string("remote")),
-                ("url", Json::string(&credentials.url)),
-                ("enabled", Json::Bool(true)),
-                ("headers", credentials.headers_json()),
-            ]),
+            entry.members(
+                vec![
+                    ("type", Json::string("remote")),
+                    ("url", Json::string(&entry.url)),
+                    ("enabled", Json::Bool(true)),
+                ],
+                "headers",
+            ),
         ),
         AiCli::Gemini => merge_json(
             existing,
             "mcpServers",
-            Json::object([
-                ("httpUrl", Json::string(&credentials.url)),
-                ("headers", credentials.headers_json()),
-            ]),
+            entry.members(vec![("httpUrl", Json::string(&entry.url))], "headers"),
         ),
-        AiCli::Codex => merge_codex(existing, credentials),
+        AiCli::Codex => merge_codex(existing, entry),
     }
 }
 
@@ -305,19 +441,22 @@ fn merge_json(existing: Option<&str>, servers_key: &str, entry: Json) -> anyhow:
     Ok(root.to_pretty())
 }
 
-/// `existing` TOML with `[mcp_servers.construct]` set, comments and layout kept.
-fn merge_codex(existing: Option<&str>, credentials: &Credentials) -> anyhow::Result<String> {
+/// `existing` TOML with `[mcp_servers.construct]` set, comments and layout kept: `url`, and the
+/// headers in `http_headers` (Codex ignores a `headers` table, and has no `transport` key).
+fn merge_codex(existing: Option<&str>, source: &Entry) -> anyhow::Result<String> {
     let mut document: DocumentMut = existing
         .unwrap_or_default()
         .parse()
         .map_err(|err| anyhow::anyhow!("the file is not valid TOML: {err}"))?;
-    let mut headers = Table::new();
-    headers.insert("Authorization", value(credentials.authorization()));
-    headers.insert(SESSION_HEADER, value(&credentials.session_id));
     let mut entry = Table::new();
-    entry.insert("url", value(&credentials.url));
-    entry.insert("transport", value("http"));
-    entry.insert("headers", Item::Table(headers));
+    entry.insert("url", value(&source.url));
+    if !source.headers.is_empty() {
+        let mut headers = Table::new();
+        for (name, header) in &source.headers {
+            headers.insert(name, value(header));
+        }
+        entry.insert("http_headers", Item::Table(headers));
+    }
     let servers = document.entry("mcp_servers").or_insert_with(|| {
         let mut table = Table::new();
         table.set_implicit(true);
@@ -348,12 +487,8 @@ fn merge_codex(existing: Option<&str>, credentials: &Credentials) -> anyhow::Res
 mod tests {
     use super::*;
 
-    fn credentials() -> Credentials {
-        Credentials {
-            url: "http://127.0.0.1:7/mcp".into(),
-            token: "tok".into(),
-            session_id: "sid".into(),
-        }
+    fn credentials() -> Entry {
+        Entry::session("http://127.0.0.1:7/mcp", "tok", "sid")
     }
 
     #[test]
@@ -401,7 +536,7 @@ mod tests {
 
     #[test]
     fn codex_toml_keeps_comments_and_other_servers() {
-        let existing = "# my settings\nmodel = \"o3\" # inline note\n\n[mcp_servers.other]\ncommand = \"x\"\n\n[mcp_servers.construct]\nurl = \"old\"\n\n[mcp_servers.construct.headers]\nAuthorization = \"Bearer old\"\n\n[profiles.fast]\nmodel = \"mini\"\n";
+        let existing = "# my settings\nmodel = \"o3\" # inline note\n\n[mcp_servers.other]\ncommand = \"x\"\n\n[mcp_servers.construct]\nurl = \"old\"\ntransport = \"http\"\n\n[mcp_servers.construct.headers]\nAuthorization = \"Bearer old\"\n\n[profiles.fast]\nmodel = \"mini\"\n";
         let text = render(AiCli::Codex, Some(existing), &credentials()).unwrap();
         assert!(
             text.starts_with("# my settings\nmodel = \"o3\" # inline note\n"),
@@ -419,12 +554,13 @@ mod tests {
         let parsed: toml_edit::DocumentMut = text.parse().unwrap();
         let entry = &parsed["mcp_servers"]["construct"];
         assert_eq!(entry["url"].as_str(), Some("http://127.0.0.1:7/mcp"));
-        assert_eq!(entry["transport"].as_str(), Some("http"));
+        assert!(entry.get("transport").is_none(), "{text}");
+        assert!(entry.get("headers").is_none(), "{text}");
         assert_eq!(
-            entry["headers"]["Authorization"].as_str(),
+            entry["http_headers"]["Authorization"].as_str(),
             Some("Bearer tok")
         );
-        assert_eq!(entry["headers"][SESSION_HEADER].as_str(), Some("sid"));
+        assert_eq!(entry["http_headers"][SESSION_HEADER].as_str(), Some("sid"));
     }
 
     #[test]
@@ -432,8 +568,8 @@ mod tests {
         let text = render(AiCli::Codex, None, &credentials()).unwrap();
         assert_eq!(
             text,
-            "[mcp_servers.construct]\nurl = \"http://127.0.0.1:7/mcp\"\ntransport = \"http\"\n\n\
-             [mcp_servers.construct.headers]\nAuthorization = \"Bearer tok\"\nX-Construct-Session = \"sid\"\n"
+            "[mcp_servers.construct]\nurl = \"http://127.0.0.1:7/mcp\"\n\n\
+             [mcp_servers.construct.http_headers]\nAuthorization = \"Bearer tok\"\nX-Construct-Session = \"sid\"\n"
         );
         let inline = "mcp_servers = { other = { command = \"x\" } }\n";
         let text = render(AiCli::Codex, Some(inline), &credentials()).unwrap();
@@ -443,7 +579,7 @@ mod tests {
             Some("x")
         );
         assert_eq!(
-            parsed["mcp_servers"]["construct"]["headers"]["Authorization"].as_str(),
+            parsed["mcp_servers"]["construct"]["http_headers"]["Authorization"].as_str(),
             Some("Bearer tok")
         );
         let dotted = "mcp_servers.other.command = \"x\"\n[x]\ny = 1\n";
@@ -462,5 +598,23 @@ mod tests {
         assert!(err.to_string().contains("not a table"), "{err}");
         let err = render(AiCli::Codex, Some("[broken\n"), &credentials()).unwrap_err();
         assert!(err.to_string().contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn a_standard_entry_has_the_api_key_or_no_headers_at_all() {
+        let url = "http://127.0.0.1:7/mcp";
+        let keyed = Entry::standard(url, Some("k"));
+        let text = render(AiCli::Claude, None, &keyed).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["mcpServers"]["construct"],
+            json!({"type": "http", "url": url, "headers": {"Authorization": "Bearer k"}})
+        );
+        let bare = Entry::standard(url, None);
+        for cli in [AiCli::Claude, AiCli::Opencode, AiCli::Gemini, AiCli::Codex] {
+            let text = render(cli, None, &bare).unwrap();
+            assert!(!text.contains("eaders"), "{cli:?}: {text}");
+            assert!(text.contains(url), "{cli:?}: {text}");
+        }
     }
 }

@@ -5,9 +5,11 @@
 //! (`~/.construct/mcp.json`), and speak to it over plain HTTP like any other client: nothing here
 //! reaches into the daemon's internals.
 
+pub mod claude;
 pub mod connect;
 pub mod daemon;
 pub mod files;
+pub mod gemini;
 pub mod json;
 pub mod sessions;
 pub mod tail;
