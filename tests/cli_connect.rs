@@ -1,7 +1,9 @@
 //! `construct-actor connect <cli>` against a live daemon: for each of the four CLIs the written
 //! file parses, has exactly the documented shape, keeps what was there, leaves a backup, and its
-//! URL and headers authenticate; `--print` writes nothing; no daemon or a file that cannot be
-//! parsed is a clear error that leaves everything as it was.
+//! URL and headers authenticate; Gemini's folder trust is reported, and written only with
+//! `--trust`; `--print` creates no session and writes nothing; no daemon or a file that cannot be
+//! parsed is a clear error that leaves everything as it was. (What the real CLIs make of the
+//! files is tests/clis.rs's part.)
 //!
 //! The command runs as a child process with HOME and XDG_CONFIG_HOME in a temporary folder, so
 //! nothing touches the real home.
@@ -76,7 +78,12 @@ impl Sandbox {
             .current_dir(&self.project)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", &self.xdg)
+            // No `claude` here: Claude Code's own registration is tests/clis.rs's part.
+            .env("PATH", "/usr/bin:/bin")
             .env_remove("CODEX_HOME")
+            .env_remove("GEMINI_CLI_HOME")
+            .env_remove("GEMINI_CLI_TRUSTED_FOLDERS_PATH")
+            .env_remove("GEMINI_CLI_TRUST_WORKSPACE")
             .env_remove("CONSTRUCT_ACTOR_API_KEY")
             .env_remove("CONSTRUCT_ACTOR_DISCOVERY__PATH")
             .envs(env.iter().copied())
@@ -219,7 +226,7 @@ fn backup(path: &Path) -> PathBuf {
 }
 
 #[tokio::test]
-async fn claude_gets_a_mcp_json_in_the_project_and_the_command_to_run() {
+async fn without_claude_on_path_claude_gets_a_mcp_json_and_what_to_do() {
     let daemon = daemon("");
     let sandbox = Sandbox::new();
     let file = sandbox.project.join(".mcp.json");
@@ -240,8 +247,14 @@ async fn claude_gets_a_mcp_json_in_the_project_and_the_command_to_run() {
     ]);
     run.assert_ok();
     assert!(
-        run.stdout
-            .contains(&format!("claude --mcp-config {}", file.display())),
+        run.stdout.contains("`claude` is not on PATH")
+            && run.stdout.contains(&format!(
+                "Run `claude` in {} and approve `construct`",
+                sandbox.project.display()
+            ))
+            && run
+                .stdout
+                .contains("run `construct-actor connect claude` again"),
         "{}",
         run.stdout
     );
@@ -313,16 +326,16 @@ async fn codex_gets_its_table_in_config_toml_with_comments_kept() {
         Some("other-server")
     );
     let entry = written["mcp_servers"]["construct"].as_table().unwrap();
+    // Codex reads `http_headers`; it ignores `headers` and has no `transport` key.
     assert_eq!(
         entry.iter().map(|(key, _)| key).collect::<Vec<_>>(),
-        ["url", "transport", "headers"]
+        ["url", "http_headers"]
     );
     let url = discovery_url(&daemon);
     assert_eq!(entry["url"].as_str(), Some(url.as_str()));
-    assert_eq!(entry["transport"].as_str(), Some("http"));
-    let headers = entry["headers"]
+    let headers = entry["http_headers"]
         .as_table()
-        .expect("[mcp_servers.construct.headers]");
+        .expect("[mcp_servers.construct.http_headers]");
     let headers: Value = headers
         .iter()
         .map(|(name, value)| (name.to_owned(), json!(value.as_str().unwrap())))
@@ -423,6 +436,15 @@ async fn gemini_gets_its_entry_in_settings_json_through_the_default_discovery_fi
         sandbox.project.to_str().unwrap(),
     ]);
     run.assert_ok();
+    // Gemini CLI disables MCP servers in untrusted folders: connect says so, and how.
+    assert!(
+        run.stdout
+            .contains(&format!("{} is not trusted yet", sandbox.project.display()))
+            && run.stdout.contains("connect gemini --trust"),
+        "{}",
+        run.stdout
+    );
+    assert!(!sandbox.home.join(".gemini/trustedFolders.json").exists());
 
     let written = read_json(&file);
     assert_eq!(written.as_object().unwrap().len(), 3);
@@ -493,31 +515,108 @@ async fn connecting_again_replaces_only_the_construct_entry() {
 }
 
 #[tokio::test]
-async fn print_shows_the_snippet_and_writes_nothing() {
+async fn gemini_trust_is_written_only_when_asked_and_keeps_the_other_folders() {
     let daemon = daemon("");
     let sandbox = Sandbox::new();
+    let trusted = sandbox.home.join(".gemini/trustedFolders.json");
+    std::fs::create_dir_all(trusted.parent().unwrap()).unwrap();
+    let original = r#"{"/somewhere/else": "TRUST_PARENT", "/elsewhere": "DO_NOT_TRUST"}"#;
+    std::fs::write(&trusted, original).unwrap();
+    let project = sandbox.project.to_str().unwrap();
+    let args = |extra: &[&'static str]| {
+        let mut args = vec!["connect", "gemini", "--cwd", project];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--discovery", discovery_arg(&daemon)]);
+        args
+    };
+
+    let run = sandbox.run(&args(&["--trust"]));
+    run.assert_ok();
+    let folder = canonical(&sandbox.project);
+    assert!(
+        run.stdout
+            .contains(&format!("trusted {project} in {}", trusted.display())),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        read_json(&trusted),
+        json!({"/somewhere/else": "TRUST_PARENT", "/elsewhere": "DO_NOT_TRUST", (folder.clone()): "TRUST_FOLDER"})
+    );
+    keys_in_order(
+        &std::fs::read_to_string(&trusted).unwrap(),
+        &["/somewhere/else", "/elsewhere", &folder],
+    );
+    assert_eq!(std::fs::read_to_string(backup(&trusted)).unwrap(), original);
+    assert_eq!(mode(&trusted), 0o600);
+
+    // Trusted now: connecting again says so and leaves the file alone.
+    let before = std::fs::read_to_string(&trusted).unwrap();
+    let run = sandbox.run(&args(&[]));
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("(the folder is trusted)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&trusted).unwrap(), before);
+
+    // A trust file that cannot be edited is an error before anything is created.
+    std::fs::write(&trusted, "[1]").unwrap();
+    let settings = sandbox.home.join(".gemini/settings.json");
+    let settings_before = std::fs::read_to_string(&settings).unwrap();
+    let run = sandbox.run(&args(&["--trust"]));
+    run.assert_failed();
+    assert!(run.stderr.contains("not an object"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), settings_before);
+
+    // Only Gemini CLI asks to trust a folder.
+    let run = sandbox.run(&[
+        "connect",
+        "codex",
+        "--trust",
+        "--discovery",
+        discovery_arg(&daemon),
+    ]);
+    run.assert_failed();
+    assert!(
+        run.stderr.contains("--trust is for gemini only"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn print_shows_a_standard_entry_and_creates_and_writes_nothing() {
+    let daemon = daemon("[admin]\ntoken = \"admin-token-0123456789abcdef\"\n");
+    let sandbox = Sandbox::new();
     let url = discovery_url(&daemon);
+    // The owner key from the discovery file is all a standard client sends.
+    let expected = json!({"Authorization": format!("Bearer {}", daemon.api_key())});
     for cli in ["claude", "codex", "opencode", "gemini"] {
         let run = sandbox.run(&[
             "connect",
             cli,
             "--print",
-            "--cwd",
-            sandbox.project.to_str().unwrap(),
             "--discovery",
             discovery_arg(&daemon),
         ]);
         run.assert_ok();
-        let headers = if cli == "codex" {
+        assert!(
+            run.stderr.contains("no session was created"),
+            "{}",
+            run.stderr
+        );
+        let (entry_url, headers) = if cli == "codex" {
             let snippet: toml_edit::DocumentMut = run.stdout.parse().unwrap();
-            let entry = &snippet["mcp_servers"]["construct"];
-            assert_eq!(entry["url"].as_str(), Some(url.as_str()));
-            let headers = entry["headers"].as_table().unwrap();
-            headers
+            let entry = snippet["mcp_servers"]["construct"].as_table().unwrap();
+            let headers: serde_json::Map<_, _> = entry["http_headers"]
+                .as_table()
+                .unwrap()
                 .iter()
                 .map(|(name, value)| (name.to_owned(), json!(value.as_str().unwrap())))
-                .collect::<serde_json::Map<_, _>>()
-                .into()
+                .collect();
+            (json!(entry["url"].as_str().unwrap()), Value::from(headers))
         } else {
             let snippet: Value = serde_json::from_str(&run.stdout).unwrap();
             let servers = if cli == "opencode" {
@@ -526,11 +625,54 @@ async fn print_shows_the_snippet_and_writes_nothing() {
                 &snippet["mcpServers"]
             };
             assert_eq!(servers.as_object().unwrap().len(), 1, "{snippet}");
-            servers["construct"]["headers"].clone()
+            let entry = &servers["construct"];
+            let url_key = if cli == "gemini" { "httpUrl" } else { "url" };
+            (entry[url_key].clone(), entry["headers"].clone())
         };
-        authenticates(&url, &headers).await;
+        assert_eq!(entry_url, url, "{cli}");
+        assert_eq!(headers, expected, "{cli}");
     }
     assert_eq!(sandbox.files(), Vec::<PathBuf>::new(), "nothing written");
+    let listed: Value = client()
+        .get(daemon.url("/admin/sessions"))
+        .bearer_auth("admin-token-0123456789abcdef")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let clients: Vec<&Value> = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|session| session["owner"] == "client")
+        .collect();
+    assert!(clients.is_empty(), "no session left behind: {clients:?}");
+    // What was printed works: a standard client's initialize with it opens a session.
+    let opened = client()
+        .post(&url)
+        .header("Accept", common::ACCEPT)
+        .header("Authorization", expected["Authorization"].as_str().unwrap())
+        .json(&common::initialize_body("2025-11-25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    assert!(opened.headers().contains_key("mcp-session-id"));
+
+    // A folder or a label is for a session, which --print does not create.
+    let run = sandbox.run(&[
+        "connect",
+        "codex",
+        "--print",
+        "--cwd",
+        sandbox.project.to_str().unwrap(),
+        "--discovery",
+        discovery_arg(&daemon),
+    ]);
+    run.assert_failed();
+    assert!(run.stderr.contains("--cwd"), "{}", run.stderr);
 }
 
 #[tokio::test]

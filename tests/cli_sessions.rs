@@ -1,11 +1,12 @@
 //! `construct-actor sessions` against a live daemon: every session listed with the admin token,
-//! refused without it or with a session's token.
+//! refused without it or with a session's token; the client a standard session was opened by is
+//! shown, and such a session that only looked ends after `mcp.initialize_idle_timeout`.
 
 mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{Daemon, WAIT, canonical};
+use common::{ACCEPT, Daemon, WAIT, canonical, client};
 use serde_json::{Value, json};
 
 /// The admin token the daemon is configured with.
@@ -166,4 +167,102 @@ async fn the_owner_key_from_the_discovery_file_lists_sessions_without_a_token() 
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains(&session.id), "{}", run.stdout);
+}
+
+/// Posts `message` in the standard session `id` (its `Mcp-Session-Id`); it must succeed.
+async fn post(daemon: &Daemon, id: &str, message: Value) {
+    let response = client()
+        .post(daemon.url("/mcp"))
+        .header("Accept", ACCEPT)
+        .header("Mcp-Session-Id", id)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .json(&message)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    // The whole answer (a tool call streams until it ends).
+    response.bytes().await.unwrap();
+}
+
+#[tokio::test]
+async fn standard_sessions_show_their_client_and_only_used_ones_outlive_the_initialize_timeout() {
+    let unused = std::time::Duration::from_secs(1);
+    let daemon = Daemon::start(&format!(
+        "{}\n[mcp]\ninitialize_idle_timeout = \"1s\"\n",
+        admin_config()
+    ));
+    let discovery = daemon.discovery.to_str().unwrap();
+    // Two standard clients: one only lists the tools (as `mcp list` commands do), one calls one.
+    let looked = daemon.initialize("2025-11-25").await;
+    let worked = daemon.initialize("2025-11-25").await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    post(&daemon, &looked, list.clone()).await;
+    post(&daemon, &worked, list).await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "echo", "arguments": {"text": "hi"}}});
+    post(&daemon, &worked, call).await;
+    let id = |header: &str| header.split('.').next().unwrap().to_owned();
+    let (looked, worked) = (id(&looked), id(&worked));
+
+    let table = sessions(
+        &["--admin-token", ADMIN_TOKEN, "--discovery", discovery],
+        &[],
+    );
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    assert!(
+        table.stdout.lines().next().unwrap().contains("CLIENT"),
+        "{}",
+        table.stdout
+    );
+    for session in [&looked, &worked] {
+        let row = table
+            .stdout
+            .lines()
+            .find(|line| line.starts_with(session.as_str()))
+            .unwrap_or_else(|| panic!("{session} is listed: {}", table.stdout));
+        assert!(row.contains("standard-test"), "{row}");
+    }
+    let listed = sessions(
+        &[
+            "--json",
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--discovery",
+            discovery,
+        ],
+        &[],
+    );
+    let body: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let entry = body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["session_id"] == looked.as_str())
+        .unwrap();
+    assert_eq!(
+        entry["client"],
+        json!({"name": "standard-test", "version": "1"})
+    );
+
+    // Past the shorter timeout: the session that only looked is gone, the one put to work stays.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let table = sessions(
+            &["--admin-token", ADMIN_TOKEN, "--discovery", discovery],
+            &[],
+        );
+        if !table.stdout.contains(&looked) {
+            assert!(table.stdout.contains(&worked), "{}", table.stdout);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", table.stdout);
+        std::thread::sleep(unused / 4);
+    }
+    std::thread::sleep(unused * 2);
+    let table = sessions(
+        &["--admin-token", ADMIN_TOKEN, "--discovery", discovery],
+        &[],
+    );
+    assert!(table.stdout.contains(&worked), "{}", table.stdout);
 }

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::WAIT;
 use common::redis::{RedisServer, Reply};
-use construct_actors::{EndReason, SessionSettings};
 use construct_actors::cluster::{
     ClusterConfig, EntryKind, FeedItem, SessionFeed, SessionRecord, SharedStore, StoreError,
     StreamEntry,
 };
 use construct_actors::token::Token;
+use construct_actors::{EndReason, SessionSettings};
 use uuid::Uuid;
 
 /// The bound on each store call in these tests.
@@ -207,7 +207,10 @@ async fn settings_are_saved_one_at_a_time_and_loaded_with_the_record() {
     );
     assert!(
         store
-            .save_settings(record.id, &settings(None, Some("debug"), Some("claude-code")))
+            .save_settings(
+                record.id,
+                &settings(None, Some("debug"), Some("claude-code"))
+            )
             .await
             .unwrap()
     );

@@ -302,3 +302,87 @@ async fn text_logs_carry_the_same_fields_on_one_plain_line() {
         "no colours off a terminal: {line:?}"
     );
 }
+
+#[tokio::test]
+async fn mcp_lines_name_the_json_rpc_method_the_tool_and_the_client() {
+    let daemon = json_daemon();
+    let session = daemon.session().await;
+    let send = |message: Value| {
+        client()
+            .post(daemon.url("/mcp"))
+            .bearer_auth(&session.token)
+            .header("X-Construct-Session", &session.id)
+            .json(&message)
+            .send()
+    };
+    let initialize = send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "claude-code\nforged=1", "version": "2.1.197"}}}))
+    .await
+    .unwrap();
+    assert_eq!(initialize.status(), 200);
+    let initialized = send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await
+        .unwrap();
+    assert_eq!(initialized.status(), 202);
+    let call = send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                           "params": {"name": "echo", "arguments": {"text": "hi"}}}))
+    .await
+    .unwrap();
+    assert_eq!(call.status(), 200);
+    let broken = client()
+        .post(daemon.url("/mcp"))
+        .bearer_auth(&session.token)
+        .header("X-Construct-Session", &session.id)
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    let ids = [
+        request_id(&initialize),
+        request_id(&initialized),
+        request_id(&call),
+        request_id(&broken),
+    ];
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let lines = request_lines(&daemon, &ids);
+    let init = &lines[ids[0]];
+    check(init, "POST", "/mcp", 200, Some(&session.id));
+    assert_eq!(init["rpc_method"], "initialize", "{init}");
+    // The client's own text, with the line break that would forge a field made harmless.
+    assert_eq!(init["client"], "claude-code?forged=1", "{init}");
+    assert_eq!(init["client_version"], "2.1.197", "{init}");
+    assert_eq!(lines[ids[1]]["rpc_method"], "notifications/initialized");
+    let call = &lines[ids[2]];
+    assert_eq!(call["rpc_method"], "tools/call", "{call}");
+    assert_eq!(call["tool"], "echo", "{call}");
+    assert!(call.get("client").is_none(), "{call}");
+    let broken = &lines[ids[3]];
+    check(broken, "POST", "/mcp", 400, Some(&session.id));
+    assert!(broken.get("rpc_method").is_none(), "{broken}");
+    // The session now knows its client, as the admin listing (and so `sessions`) shows it.
+    let admin = daemon
+        .printed_admin_token()
+        .expect("a generated admin token");
+    let listed: Value = client()
+        .get(daemon.url("/admin/sessions"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["session_id"] == session.id.as_str())
+        .unwrap();
+    assert_eq!(
+        entry["client"],
+        json!({"name": "claude-code?forged=1", "version": "2.1.197"})
+    );
+}
