@@ -124,9 +124,10 @@ async fn describe_all(listed: Vec<ListedSession>) -> Vec<(SessionInfo, bool)> {
 /// using the session said it is at `initialize` (`{"name", "version"}`), `null` before that.
 fn session_json(info: &SessionInfo, own: bool) -> Value {
     let settings = &info.settings;
-    let client = settings.client_name.as_deref().map(|name| {
-        json!({"name": name, "version": settings.client_version.as_deref()})
-    });
+    let client = settings
+        .client_name
+        .as_deref()
+        .map(|name| json!({"name": name, "version": settings.client_version.as_deref()}));
     json!({
         "session_id": info.id,
         "label": info.label.as_deref(),

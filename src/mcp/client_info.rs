@@ -61,7 +61,12 @@ impl MessageFacts {
             Incoming::Response => return Self::default(),
         };
         let tool = (method == "tools/call")
-            .then(|| params?.get("name")?.as_str().map(|name| safe(name, MAX_NAME_CHARS)))
+            .then(|| {
+                params?
+                    .get("name")?
+                    .as_str()
+                    .map(|name| safe(name, MAX_NAME_CHARS))
+            })
             .flatten();
         let client = (method == "initialize")
             .then(|| ClientInfo::of(params))
@@ -111,7 +116,10 @@ mod tests {
         );
         let note = facts(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
         assert_eq!(note.method.as_deref(), Some("notifications/initialized"));
-        assert_eq!(facts(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), MessageFacts::default());
+        assert_eq!(
+            facts(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            MessageFacts::default()
+        );
     }
 
     #[test]
@@ -132,9 +140,6 @@ mod tests {
             r#"{{"jsonrpc":"2.0","id":1,"method":"{}"}}"#,
             "m".repeat(1000)
         ));
-        assert_eq!(
-            long_method.method.unwrap().chars().count(),
-            MAX_NAME_CHARS
-        );
+        assert_eq!(long_method.method.unwrap().chars().count(), MAX_NAME_CHARS);
     }
 }

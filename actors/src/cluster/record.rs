@@ -60,8 +60,7 @@ impl SessionRecord {
             fields.push((LABEL, label.clone().into_bytes()));
         }
         fields.extend(
-            settings_fields(&self.settings)
-                .map(|(name, value)| (name, value.as_bytes().to_vec())),
+            settings_fields(&self.settings).map(|(name, value)| (name, value.as_bytes().to_vec())),
         );
         fields
     }
