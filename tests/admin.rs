@@ -127,6 +127,7 @@ async fn the_list_shows_every_session_with_its_facts_oldest_first() {
     assert_eq!(
         keys,
         [
+            "client",
             "created_at",
             "cwd",
             "label",
@@ -138,6 +139,7 @@ async fn the_list_shows_every_session_with_its_facts_oldest_first() {
         ]
     );
     assert_eq!(entry["label"], "claude · api");
+    assert_eq!(entry["client"], Value::Null, "no initialize in it yet");
     assert_eq!(entry["cwd"], canonical(&work));
     assert_eq!(entry["subscribers"], 1);
     assert_eq!(entry["running_calls"], 1);
