@@ -569,6 +569,14 @@ async fn gemini_trust_is_written_only_when_asked_and_keeps_the_other_folders() {
     run.assert_failed();
     assert!(run.stderr.contains("not an object"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), settings_before);
+    // Without --trust the same file is only a note: the session is made and written.
+    let run = sandbox.run(&args(&[]));
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("cannot tell whether it does") && run.stdout.contains("not an object"),
+        "{}",
+        run.stdout
+    );
 
     // Only Gemini CLI asks to trust a folder.
     let run = sandbox.run(&[

@@ -203,12 +203,23 @@ fn next_step(cli: AiCli, path: &Path, cwd: &Path, trust: bool) -> anyhow::Result
 
 /// Gemini CLI's next step: trusting the folder (done now with `trust`) or how to.
 fn gemini_next_step(cwd: &Path, trust: bool) -> anyhow::Result<String> {
-    let settings = files::read_existing(&gemini::settings_path()?)?;
     let run_it = format!(
         "run `gemini` in {}: `gemini mcp list` there shows {SERVER_NAME} Connected",
         cwd.display()
     );
-    Ok(match gemini::trust_of(cwd, settings.as_deref())? {
+    // The session is there and the file written: a trust file that cannot be read is a note.
+    let found = gemini::settings_path()
+        .and_then(|path| files::read_existing(&path))
+        .and_then(|settings| gemini::trust_of(cwd, settings.as_deref()));
+    let found = match found {
+        Ok(found) => found,
+        Err(err) => {
+            return Ok(format!(
+                "{run_it}, once it trusts the folder (cannot tell whether it does: {err:#})"
+            ));
+        }
+    };
+    Ok(match found {
         gemini::Trust::Yes(why) => format!("{run_it} ({why})"),
         gemini::Trust::No { .. } if trust => {
             let (path, backup) = gemini::trust(cwd)?;
@@ -423,14 +434,7 @@ pub fn render(cli: AiCli, existing: Option<&str>, entry: &Entry) -> anyhow::Resu
 
 /// `existing` JSON (an object; empty text counts as `{}`) with `servers_key.construct = entry`.
 fn merge_json(existing: Option<&str>, servers_key: &str, entry: Json) -> anyhow::Result<String> {
-    let mut root = match existing {
-        Some(text) if !text.trim().is_empty() => serde_json::from_str::<Json>(text)
-            .map_err(|err| anyhow::anyhow!("the file is not valid JSON: {err}"))?,
-        _ => Json::Object(Default::default()),
-    };
-    let Json::Object(entries) = &mut root else {
-        bail!("the file is JSON but not an object");
-    };
+    let mut entries = Json::object_file(existing)?;
     let servers = entries
         .entry(servers_key.to_owned())
         .or_insert_with(|| Json::Object(Default::default()));
@@ -438,7 +442,7 @@ fn merge_json(existing: Option<&str>, servers_key: &str, entry: Json) -> anyhow:
         bail!("\"{servers_key}\" in the file is not an object");
     };
     servers.insert(SERVER_NAME.to_owned(), entry);
-    Ok(root.to_pretty())
+    Ok(Json::Object(entries).to_pretty())
 }
 
 /// `existing` TOML with `[mcp_servers.construct]` set, comments and layout kept: `url`, and the

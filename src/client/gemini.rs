@@ -76,15 +76,7 @@ pub fn trust_of(folder: &Path, settings: Option<&str>) -> anyhow::Result<Trust> 
 
 /// The `(path, level)` rules of a trustedFolders.json text.
 fn rules(text: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let Json::Object(entries) = serde_json::from_str::<Json>(text)
-        .map_err(|err| anyhow::anyhow!("the file is not valid JSON: {err}"))?
-    else {
-        bail!("the file is JSON but not an object");
-    };
-    Ok(entries
+    Ok(Json::object_file(Some(text))?
         .into_iter()
         .filter_map(|(path, level)| match level {
             Json::String(level) => Some((PathBuf::from(path), level)),
@@ -133,19 +125,12 @@ pub fn trust(folder: &Path) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
 
 /// `existing` trustedFolders.json text with `folder` (made real) trusted.
 fn trusted(existing: Option<&str>, folder: &Path) -> anyhow::Result<String> {
-    let mut root = match existing {
-        Some(text) if !text.trim().is_empty() => serde_json::from_str::<Json>(text)
-            .map_err(|err| anyhow::anyhow!("the file is not valid JSON: {err}"))?,
-        _ => Json::Object(Default::default()),
-    };
-    let Json::Object(entries) = &mut root else {
-        bail!("the file is JSON but not an object");
-    };
+    let mut entries = Json::object_file(existing)?;
     let Some(key) = real(folder).to_str().map(str::to_owned) else {
         bail!("the folder {} is not valid UTF-8", folder.display());
     };
     entries.insert(key, Json::string("TRUST_FOLDER"));
-    Ok(root.to_pretty())
+    Ok(Json::Object(entries).to_pretty())
 }
 
 /// Checks, before anything is created, that `--trust` will be able to edit the file.

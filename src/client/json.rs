@@ -44,6 +44,20 @@ impl Json {
         Json::String(text.into())
     }
 
+    /// The members of the JSON object in `existing`, a configuration file's text (none, or only
+    /// white space, counts as `{}`); anything else is an error that says what it is.
+    pub fn object_file(existing: Option<&str>) -> anyhow::Result<IndexMap<String, Json>> {
+        let root = match existing {
+            Some(text) if !text.trim().is_empty() => serde_json::from_str::<Json>(text)
+                .map_err(|err| anyhow::anyhow!("the file is not valid JSON: {err}"))?,
+            _ => return Ok(IndexMap::new()),
+        };
+        match root {
+            Json::Object(entries) => Ok(entries),
+            _ => anyhow::bail!("the file is JSON but not an object"),
+        }
+    }
+
     /// The document pretty-printed (two-space indent) with a final newline.
     pub fn to_pretty(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("JSON values always serialize");
