@@ -67,6 +67,10 @@ pub fn initialize(params: Option<&Map<String, Value>>) -> (&'static str, Value) 
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str);
     let version = version::negotiate(requested);
+    // `listChanged: false`: the tool list never changes, and no `notifications/tools/list_changed`
+    // is ever sent. Gemini CLI notes at debug level that a server "did not declare 'listChanged'"
+    // and listens for the notification anyway; the change that makes the list change must send
+    // it, and declare `true`, together.
     let result = json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}, "logging": {}},
