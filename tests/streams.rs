@@ -352,8 +352,11 @@ async fn memory_stays_bounded_while_a_follower_never_reads_and_another_gets_ever
     });
     // A 200-byte token makes each event about 330 bytes: 33 MB if they were all kept.
     let token = "m".repeat(200);
+    // 100 000 events take longer than the plain client's total timeout on a busy machine; each
+    // wait for the next event is bounded instead.
     let call = daemon
-        .mcp(
+        .mcp_with(
+            &common::stream_client(),
             &session,
             json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
                    "params": {"name": "sleep", "arguments": {"duration_ms": 0, "steps": EVENTS},

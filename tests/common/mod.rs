@@ -260,8 +260,18 @@ impl Daemon {
 
     /// Posts one JSON-RPC message to `/mcp` as `session`.
     pub async fn mcp(&self, session: &Session, message: Value) -> reqwest::Response {
-        client()
-            .post(self.url("/mcp"))
+        self.mcp_with(&client(), session, message).await
+    }
+
+    /// Like [`Daemon::mcp`], with `http` (e.g. [`stream_client`] for a call whose stream may
+    /// outlast [`client`]'s total timeout).
+    pub async fn mcp_with(
+        &self,
+        http: &reqwest::Client,
+        session: &Session,
+        message: Value,
+    ) -> reqwest::Response {
+        http.post(self.url("/mcp"))
             .bearer_auth(&session.token)
             .header("X-Construct-Session", &session.id)
             .json(&message)
