@@ -130,16 +130,14 @@ fn progress_line(line: &str) -> &str {
     rest
 }
 
-#[tokio::test]
-async fn tail_shows_a_calls_events_in_order_and_exits_0_when_the_session_ends() {
-    let daemon = Daemon::start("");
-    let session = daemon.session().await;
-    let mut tail = Tail::follow(&daemon, &session, &[]);
-    daemon.wait_for_subscribers(&session, 1).await;
-
+/// Runs a `sleep` call of three steps (progress token 5) in `session`, which `tail` follows,
+/// and checks that `tail` shows each step in order; then ends the session and checks that `tail`
+/// says so and exits 0.
+async fn shows_each_step_then_the_end(daemon: &Daemon, session: &Session, tail: &mut Tail) {
+    daemon.wait_for_subscribers(session, 1).await;
     let messages = daemon
         .call(
-            &session,
+            session,
             "sleep",
             json!({"duration_ms": 150, "steps": 3}),
             json!({"progressToken": 5}),
@@ -161,6 +159,14 @@ async fn tail_shows_a_calls_events_in_order_and_exits_0_when_the_session_ends() 
     assert_eq!(response.status(), 204);
     assert_eq!(tail.line().await, "session ended (closed)");
     assert_eq!(tail.exit_code(), Some(0), "stderr: {}", tail.stderr());
+}
+
+#[tokio::test]
+async fn tail_shows_a_calls_events_in_order_and_exits_0_when_the_session_ends() {
+    let daemon = Daemon::start("");
+    let session = daemon.session().await;
+    let mut tail = Tail::follow(&daemon, &session, &[]);
+    shows_each_step_then_the_end(&daemon, &session, &mut tail).await;
 }
 
 #[tokio::test]
@@ -458,25 +464,7 @@ async fn without_a_token_the_owner_key_from_the_discovery_file_opens_the_session
         "--discovery",
         daemon.discovery.to_str().unwrap(),
     ]);
-    daemon.wait_for_subscribers(&session, 1).await;
-    daemon
-        .call(
-            &session,
-            "sleep",
-            json!({"duration_ms": 50, "steps": 2}),
-            json!({"progressToken": 9}),
-        )
-        .await;
-    for step in 1..=2 {
-        assert_eq!(
-            progress_line(&tail.line().await),
-            format!("sleep #9 {step}/2 step {step} of 2")
-        );
-    }
-    let response = daemon.delete_session(&session.id, &session.token).await;
-    assert_eq!(response.status(), 204);
-    assert_eq!(tail.line().await, "session ended (closed)");
-    assert_eq!(tail.exit_code(), Some(0), "stderr: {}", tail.stderr());
+    shows_each_step_then_the_end(&daemon, &session, &mut tail).await;
 }
 
 #[tokio::test]
