@@ -641,21 +641,7 @@ async fn print_shows_a_standard_entry_and_creates_and_writes_nothing() {
         assert_eq!(headers, expected, "{cli}");
     }
     assert_eq!(sandbox.files(), Vec::<PathBuf>::new(), "nothing written");
-    let listed: Value = client()
-        .get(daemon.url("/admin/sessions"))
-        .bearer_auth("admin-token-0123456789abcdef")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let clients: Vec<&Value> = listed["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|session| session["owner"] == "client")
-        .collect();
+    let clients = daemon.client_sessions("admin-token-0123456789abcdef").await;
     assert!(clients.is_empty(), "no session left behind: {clients:?}");
     // What was printed works: a standard client's initialize with it opens a session.
     let opened = client()

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{ACCEPT, Daemon, WAIT, canonical, client};
+use common::{Daemon, WAIT, canonical};
 use serde_json::{Value, json};
 
 /// The admin token the daemon is configured with.
@@ -171,15 +171,7 @@ async fn the_owner_key_from_the_discovery_file_lists_sessions_without_a_token() 
 
 /// Posts `message` in the standard session `id` (its `Mcp-Session-Id`); it must succeed.
 async fn post(daemon: &Daemon, id: &str, message: Value) {
-    let response = client()
-        .post(daemon.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .header("Mcp-Session-Id", id)
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .json(&message)
-        .send()
-        .await
-        .unwrap();
+    let response = daemon.standard_post(id, message).await;
     assert!(response.status().is_success(), "{}", response.status());
     // The whole answer (a tool call streams until it ends).
     response.bytes().await.unwrap();

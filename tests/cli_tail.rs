@@ -76,6 +76,16 @@ impl Tail {
         Self::start(&args)
     }
 
+    /// `tail` of `session` with no token: what opens the session comes from the discovery file.
+    fn follow_without_token(daemon: &Daemon, session: &Session) -> Self {
+        Self::start(&[
+            "--session",
+            &session.id,
+            "--discovery",
+            daemon.discovery.to_str().unwrap(),
+        ])
+    }
+
     /// The next line of output; fails the test after [`WAIT`].
     async fn line(&mut self) -> String {
         match tokio::time::timeout(WAIT, self.lines.recv()).await {
@@ -458,12 +468,7 @@ async fn a_daemon_that_stops_or_dies_ends_tail_with_a_clear_message() {
 async fn without_a_token_the_owner_key_from_the_discovery_file_opens_the_session() {
     let daemon = Daemon::start("");
     let session = daemon.session().await;
-    let mut tail = Tail::start(&[
-        "--session",
-        &session.id,
-        "--discovery",
-        daemon.discovery.to_str().unwrap(),
-    ]);
+    let mut tail = Tail::follow_without_token(&daemon, &session);
     shows_each_step_then_the_end(&daemon, &session, &mut tail).await;
 }
 
@@ -471,12 +476,7 @@ async fn without_a_token_the_owner_key_from_the_discovery_file_opens_the_session
 async fn without_a_token_or_an_owner_key_it_says_what_to_give() {
     let daemon = Daemon::start("[security]\nrequire_api_key = false\n");
     let session = daemon.session().await;
-    let mut tail = Tail::start(&[
-        "--session",
-        &session.id,
-        "--discovery",
-        daemon.discovery.to_str().unwrap(),
-    ]);
+    let mut tail = Tail::follow_without_token(&daemon, &session);
     assert_eq!(tail.exit_code(), Some(1));
     assert!(tail.stderr().contains("--token"), "{}", tail.stderr());
 }

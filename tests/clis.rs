@@ -323,21 +323,7 @@ fn methods_in(daemon: &Daemon, id: &str, expected: &[&str]) -> Vec<Logged> {
 
 /// `GET /admin/sessions`: the clients' sessions (not the daemon's own).
 async fn client_sessions(daemon: &Daemon) -> Vec<Value> {
-    let response = client()
-        .get(daemon.url("/admin/sessions"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|session| session["owner"] == "client")
-        .cloned()
-        .collect()
+    daemon.client_sessions(ADMIN_TOKEN).await
 }
 
 /// Checks that the CLI's requests went to session `id` alone, which works in `folder` and

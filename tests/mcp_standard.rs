@@ -10,15 +10,7 @@ use serde_json::{Value, json};
 
 /// Posts `message` in standard session `id`.
 async fn post(daemon: &Daemon, id: &str, message: Value) -> reqwest::Response {
-    client()
-        .post(daemon.url("/mcp"))
-        .header("Accept", ACCEPT)
-        .header("Mcp-Session-Id", id)
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .json(&message)
-        .send()
-        .await
-        .unwrap()
+    daemon.standard_post(id, message).await
 }
 
 fn call(id: u64, tool: &str, arguments: Value) -> Value {

@@ -366,18 +366,8 @@ async fn mcp_lines_name_the_json_rpc_method_the_tool_and_the_client() {
     let admin = daemon
         .printed_admin_token()
         .expect("a generated admin token");
-    let listed: Value = client()
-        .get(daemon.url("/admin/sessions"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let entry = listed["sessions"]
-        .as_array()
-        .unwrap()
+    let listed = daemon.client_sessions(&admin).await;
+    let entry = listed
         .iter()
         .find(|entry| entry["session_id"] == session.id.as_str())
         .unwrap();

@@ -525,3 +525,39 @@ impl Daemon {
             .expect("/proc/<pid>/status has a VmRSS line")
     }
 }
+
+impl Daemon {
+    /// `GET /admin/sessions` with `token` (which must be accepted): the clients' sessions, not
+    /// the daemon's own.
+    pub async fn client_sessions(&self, token: &str) -> Vec<Value> {
+        let response = client()
+            .get(self.url("/admin/sessions"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|session| session["owner"] == "client")
+            .cloned()
+            .collect()
+    }
+
+    /// Posts `message` in the standard session `id` (its `Mcp-Session-Id`) as a 2025-11-25
+    /// client; whatever the answer.
+    pub async fn standard_post(&self, id: &str, message: Value) -> reqwest::Response {
+        client()
+            .post(self.url("/mcp"))
+            .header("Accept", ACCEPT)
+            .header("Mcp-Session-Id", id)
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&message)
+            .send()
+            .await
+            .unwrap()
+    }
+}
