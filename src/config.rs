@@ -18,8 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::tools;
 
-/// The longest `cluster.timeout` accepted.
-const MAX_CLUSTER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest `cluster.timeout` accepted: authenticating a session another node created takes
+/// two Redis calls, and both must fit in the one wait every handler allows an actor.
+/// Two fifths each leaves a fifth for everything else.
+const MAX_CLUSTER_TIMEOUT: Duration =
+    Duration::from_millis(construct_actors::ASK_TIMEOUT.as_millis() as u64 * 2 / 5);
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CONSTRUCT_ACTOR_";
@@ -585,11 +588,13 @@ impl Config {
         positive("sessions.max_tickets", self.sessions.max_tickets)?;
         longer_than_zero("cluster.timeout", self.cluster.timeout)?;
         if self.cluster.timeout > MAX_CLUSTER_TIMEOUT {
-            // Authenticating a session another node created takes two Redis calls, and every
-            // handler's wait for the actors is bounded by 5 s.
             return Err(invalid(
                 "cluster.timeout",
-                "must be at most 2s, so that a request's two Redis calls fit in its 5 s bound",
+                &format!(
+                    "must be at most {MAX_CLUSTER_TIMEOUT:?}, so that a request's two Redis calls \
+                     fit in the {:?} it waits for an answer",
+                    construct_actors::ASK_TIMEOUT,
+                ),
             ));
         }
         if self.cluster.key_prefix.is_empty() {

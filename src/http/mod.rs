@@ -24,7 +24,7 @@ pub mod ticket;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
@@ -41,8 +41,7 @@ use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
 use error::HttpError;
 
-/// Longest a handler waits for an actor's reply before answering `503`.
-pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+pub use construct_actors::ASK_TIMEOUT;
 
 /// What every handler can reach.
 pub struct AppState {

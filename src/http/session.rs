@@ -9,12 +9,11 @@ use construct_actors::{Create, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use construct_actors::MAX_LABEL_CHARS;
+
 use super::error::HttpError;
 use super::{AppState, ask, auth, body, creator};
 use crate::paths;
-
-/// Longest label accepted, so that labels cannot be used to grow memory.
-const MAX_LABEL_CHARS: usize = 256;
 
 /// The optional body of `POST /session`. Unknown fields are ignored, for clients newer than us.
 #[derive(Debug, Default, Deserialize)]

@@ -13,7 +13,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::Addr;
 use actix::prelude::SendError;
@@ -33,9 +33,6 @@ use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
     Workspace,
 };
-
-/// Longest the end of a call waits to tell its session.
-const END_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One item of a call's stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,7 +182,10 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
 async fn end_call(session: &Addr<SessionActor>, key: String) {
     match session.try_send(EndCall { key }) {
         Err(SendError::Full(end)) => {
-            let _ = session.send(end).timeout(END_CALL_TIMEOUT).await;
+            let _ = session
+                .send(end)
+                .timeout(construct_actors::ASK_TIMEOUT)
+                .await;
         }
         // Queued, or the session has ended and forgotten its calls already.
         Ok(()) | Err(SendError::Closed(_)) => {}

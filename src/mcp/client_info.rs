@@ -5,15 +5,13 @@
 //! Everything here comes from the client, so each text is bounded in length and has its control
 //! characters replaced: it may be written to a log line or shown in a terminal as it is.
 
+use construct_actors::MAX_LABEL_CHARS;
 use serde_json::{Map, Value};
 
 use super::jsonrpc::Incoming;
 
 /// Longest method or tool name kept, in characters.
 const MAX_NAME_CHARS: usize = 128;
-
-/// Longest client name or version kept, in characters (as long as a session label).
-pub const MAX_CLIENT_CHARS: usize = 256;
 
 /// The client's `clientInfo` from its `initialize`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +29,7 @@ impl ClientInfo {
         let text = |key: &str| {
             info.get(key)
                 .and_then(Value::as_str)
-                .map(|text| safe(text, MAX_CLIENT_CHARS))
+                .map(|text| safe(text, MAX_LABEL_CHARS))
                 .filter(|text| !text.is_empty())
         };
         Some(Self {
@@ -130,7 +128,7 @@ mod tests {
         let init = facts(&body.to_string());
         let client = init.client.unwrap();
         assert!(client.name.starts_with("a?b?[2J"), "{}", client.name);
-        assert_eq!(client.name.chars().count(), MAX_CLIENT_CHARS);
+        assert_eq!(client.name.chars().count(), MAX_LABEL_CHARS);
         assert_eq!(client.version, None, "a version that is not text is absent");
         let nameless = facts(
             r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"clientInfo":{"name":""}}}"#,

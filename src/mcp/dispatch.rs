@@ -1,8 +1,6 @@
 //! The legacy era (revision 2025-11-25 and before): what each method answers inside a session,
 //! whether the session was made by `POST /session` (Construct) or by `initialize` (standard).
 
-use std::time::Duration;
-
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
@@ -14,9 +12,6 @@ use super::reply::Reply;
 use super::tools_call::{self, Keyed, Scope, invalid_params, request_key};
 use super::version::{self, Era};
 use crate::tools::LogLevel;
-
-/// Longest a dispatch waits for the session actor.
-const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers one incoming message in a session with `settings`.
 pub async fn dispatch(scope: &Scope<'_>, settings: &SessionSettings, incoming: Incoming) -> Reply {
@@ -128,7 +123,7 @@ async fn update(scope: &Scope<'_>, settings: SessionSettings) {
     if scope
         .session
         .send(update)
-        .timeout(SESSION_TIMEOUT)
+        .timeout(construct_actors::ASK_TIMEOUT)
         .await
         .is_err()
     {
@@ -153,5 +148,9 @@ async fn notify(scope: &Scope<'_>, notification: Notification) {
         key: request_key(&id),
     };
     // Unknown or already finished requests are ignored, as the specification asks.
-    let _ = scope.session.send(cancel).timeout(SESSION_TIMEOUT).await;
+    let _ = scope
+        .session
+        .send(cancel)
+        .timeout(construct_actors::ASK_TIMEOUT)
+        .await;
 }

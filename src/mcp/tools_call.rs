@@ -6,7 +6,6 @@
 //! limit and records the call so that `notifications/cancelled`, or the session's end, reach it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Addr;
 use construct_actors::{BeginCall, BeginCallError, ProgressToken, SessionActor};
@@ -20,9 +19,6 @@ use super::reply::{Busy, Reply};
 use super::version::Era;
 use crate::meters::{self, Outcome};
 use crate::tools::{LogLevel, ToolRegistry, Workspace};
-
-/// Longest admission waits for the session actor.
-const SESSION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where calls run and what bounds them.
 pub struct Scope<'a> {
@@ -113,7 +109,12 @@ async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Admissi
         key: key.clone(),
         cancel: cancel.clone(),
     };
-    match scope.session.send(begin).timeout(SESSION_TIMEOUT).await {
+    match scope
+        .session
+        .send(begin)
+        .timeout(construct_actors::ASK_TIMEOUT)
+        .await
+    {
         Ok(Ok(())) => Ok(Admission {
             permit,
             key,

@@ -62,10 +62,6 @@ type Followed = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
 /// tool, not on subscribers), so this bounds memory, not throughput.
 const MAILBOX_CAPACITY: usize = 256;
 
-/// Longest a stopped session waits for the registry to take note; only a registry that is itself
-/// stopping would not answer in time.
-const FORGET_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Per-session bounds, from the daemon's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLimits {
@@ -401,7 +397,7 @@ impl Actor for SessionActor {
             session: ctx.address(),
         });
         actix::spawn(async move {
-            let _ = tokio::time::timeout(FORGET_TIMEOUT, forget).await;
+            let _ = tokio::time::timeout(crate::ASK_TIMEOUT, forget).await;
         });
     }
 }
