@@ -5,11 +5,9 @@
 //! until it is deleted or has been idle for `sessions.idle_timeout`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use construct_actors::{Create, Stop};
+use construct_actors::{Create, MAX_LABEL_CHARS, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-use construct_actors::MAX_LABEL_CHARS;
 
 use super::error::HttpError;
 use super::{AppState, ask, auth, body, creator};
