@@ -17,6 +17,7 @@ mod blocking;
 mod content;
 mod content_search;
 mod echo;
+mod enabled;
 mod file_edit;
 mod file_read;
 mod file_write;
@@ -25,7 +26,6 @@ mod glob_search;
 mod http_request;
 mod listing;
 mod progress;
-mod registry;
 mod shell;
 mod sleep;
 mod walk;
@@ -39,8 +39,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use content::{Content, EmbeddedResource, ToolOutput};
+pub use enabled::ToolRegistry;
 pub use progress::{LogLevel, LogSink, Notice, Progress, ProgressSink};
-pub use registry::ToolRegistry;
 pub use workspace::Workspace;
 
 use crate::config::ToolsConfig;

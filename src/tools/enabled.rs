@@ -1,5 +1,6 @@
-//! `ToolRegistry`: the enabled tools, by name, with their compiled argument schemas, in the
-//! order `tools/list` shows them.
+//! The enabled tools (`ToolRegistry`): those the configuration names, built once at start with
+//! their argument schemas compiled, found by name for each call, and listed in the order
+//! `tools/list` shows them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
