@@ -16,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::setting::{self, InvalidSetting};
 use crate::tools;
 
 /// The longest `cluster.timeout` accepted: authenticating a session another node created takes
@@ -513,13 +514,8 @@ pub enum ConfigError {
     #[error("{0}")]
     Parse(#[from] Box<figment::Error>),
     /// A value has the right type but cannot work.
-    #[error("{key}: {reason}")]
-    Invalid {
-        /// The dotted key, e.g. `sessions.max_sessions`.
-        key: &'static str,
-        /// Why the value cannot work.
-        reason: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] InvalidSetting),
 }
 
 /// Command-line values that override the file and the environment.
@@ -562,164 +558,53 @@ impl Config {
     }
 
     /// Checks what types alone cannot: sizes that must be positive, tool names that must exist.
+    /// Each section checks its own values; what ties two sections together is checked here.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        positive("server.max_body_bytes", self.server.max_body_bytes)?;
-        positive("sessions.max_sessions", self.sessions.max_sessions)?;
-        positive(
-            "sessions.create_per_minute",
-            self.sessions.create_per_minute,
-        )?;
-        longer_than_zero("sessions.idle_timeout", self.sessions.idle_timeout)?;
-        longer_than_zero(
-            "mcp.initialize_idle_timeout",
-            self.mcp.initialize_idle_timeout,
-        )?;
-        positive("sessions.max_subscribers", self.sessions.max_subscribers)?;
-        positive("sessions.subscriber_queue", self.sessions.subscriber_queue)?;
-        positive(
-            "sessions.subscriber_queue_bytes",
-            self.sessions.subscriber_queue_bytes,
-        )?;
-        positive("sessions.history", self.sessions.history)?;
-        positive("sessions.history_bytes", self.sessions.history_bytes)?;
-        longer_than_zero("sessions.retry", self.sessions.retry)?;
-        positive("sessions.call_queue", self.sessions.call_queue)?;
-        longer_than_zero("sessions.ticket_ttl", self.sessions.ticket_ttl)?;
-        positive("sessions.max_tickets", self.sessions.max_tickets)?;
-        longer_than_zero("cluster.timeout", self.cluster.timeout)?;
-        if self.cluster.timeout > MAX_CLUSTER_TIMEOUT {
-            return Err(invalid(
-                "cluster.timeout",
-                &format!(
-                    "must be at most {MAX_CLUSTER_TIMEOUT:?}, so that a request's two Redis calls \
-                     fit in the {:?} it waits for an answer",
-                    construct_actors::ASK_TIMEOUT,
-                ),
-            ));
-        }
-        if self.cluster.key_prefix.is_empty() {
-            return Err(invalid("cluster.key_prefix", "must not be empty"));
-        }
-        if let Some(token) = &self.admin.token {
-            secret("admin.token", token)?;
-        }
+        self.server.validate()?;
+        self.sessions.validate()?;
+        self.mcp.validate()?;
+        self.cluster.validate()?;
+        self.admin.validate()?;
+        self.check_exposure()?;
+        self.security.validate()?;
+        self.check_owner_key_reaches_its_owner()?;
+        self.metrics.validate()?;
+        self.tools.validate()?;
+        self.log.validate()?;
+        Ok(())
+    }
+
+    /// A daemon listening beyond loopback must demand keys of its own: a generated owner key
+    /// reaches only local clients, through the discovery file.
+    fn check_exposure(&self) -> Result<(), InvalidSetting> {
         if !self.server.bind.is_loopback() && self.security.api_keys.is_empty() {
-            return Err(invalid(
+            return Err(InvalidSetting::new(
                 "server.bind",
-                &format!(
+                format!(
                     "{} is not a loopback address: set security.api_keys before exposing the daemon",
                     self.server.bind
                 ),
             ));
         }
-        for key in &self.security.api_keys {
-            secret("security.api_keys", key)?;
-        }
+        Ok(())
+    }
+
+    /// The generated owner key is handed out through the discovery file alone.
+    fn check_owner_key_reaches_its_owner(&self) -> Result<(), InvalidSetting> {
         if self.generates_api_key() && !self.discovery.enabled {
-            return Err(invalid(
+            return Err(InvalidSetting::new(
                 "discovery.enabled",
                 "the generated owner key is only handed out through the discovery file: \
                  set security.api_keys, or security.require_api_key = false",
             ));
         }
-        longer_than_zero("server.keep_alive", self.server.keep_alive)?;
-        if let Some(token) = &self.metrics.token {
-            secret("metrics.token", token)?;
-        }
-        positive(
-            "tools.max_concurrent_calls",
-            self.tools.max_concurrent_calls,
-        )?;
-        positive(
-            "tools.max_calls_per_session",
-            self.tools.max_calls_per_session,
-        )?;
-        if self.tools.files.max_read_bytes == 0 {
-            return Err(invalid("tools.files.max_read_bytes", "must be at least 1"));
-        }
-        positive("tools.search.max_results", self.tools.search.max_results)?;
-        positive(
-            "tools.search.max_output_bytes",
-            self.tools.search.max_output_bytes,
-        )?;
-        positive(
-            "tools.search.regex_size_limit",
-            self.tools.search.regex_size_limit,
-        )?;
-        if self.tools.search.regex_size_limit > MAX_REGEX_SIZE_LIMIT {
-            return Err(invalid(
-                "tools.search.regex_size_limit",
-                &format!("must be at most {MAX_REGEX_SIZE_LIMIT} (64 MiB)"),
-            ));
-        }
-        positive(
-            "tools.shell.max_output_bytes",
-            self.tools.shell.max_output_bytes,
-        )?;
-        positive(
-            "tools.http_request.max_response_bytes",
-            self.tools.http_request.max_response_bytes,
-        )?;
-        positive("mcp.max_listeners", self.mcp.max_listeners)?;
-        positive("mcp.max_meta_bytes", self.mcp.max_meta_bytes)?;
-        positive(
-            "mcp.max_progress_token_bytes",
-            self.mcp.max_progress_token_bytes,
-        )?;
-        positive("mcp.resume_buffer_bytes", self.mcp.resume_buffer_bytes)?;
-        if let Some(dir) = &self.mcp.default_workspace
-            && !dir.is_dir()
-        {
-            return Err(invalid(
-                "mcp.default_workspace",
-                &format!("{} is not a folder", dir.display()),
-            ));
-        }
-        if self.tools.workspace_roots.is_empty() {
-            return Err(invalid(
-                "tools.workspace_roots",
-                "list at least one folder sessions may work in (e.g. \"~\")",
-            ));
-        }
-        for root in &self.tools.workspace_roots {
-            let root = crate::paths::expand_home(root);
-            if !root.is_absolute() || !root.is_dir() {
-                return Err(invalid(
-                    "tools.workspace_roots",
-                    &format!("{} is not an absolute path to a folder", root.display()),
-                ));
-            }
-        }
-        let enabled = |name: &str| self.tools.enabled.iter().any(|e| e == name);
-        if enabled("shell") && self.tools.shell.allow.is_empty() {
-            return Err(invalid(
-                "tools.shell.allow",
-                "list the programs shell may run, or [\"*\"] for any command line",
-            ));
-        }
-        if self.tools.shell.allow.len() > 1 && self.tools.shell.allow.iter().any(|p| p == "*") {
-            return Err(invalid(
-                "tools.shell.allow",
-                "\"*\" (any command line) cannot be combined with program names",
-            ));
-        }
-        if enabled("http_request") && self.tools.http_request.allow_hosts.is_empty() {
-            return Err(invalid(
-                "tools.http_request.allow_hosts",
-                "list the hosts http_request may reach",
-            ));
-        }
-        for name in &self.tools.enabled {
-            if !tools::ALL.contains(&name.as_str()) {
-                return Err(invalid(
-                    "tools.enabled",
-                    &format!("unknown tool {name:?} (known: {})", tools::ALL.join(", ")),
-                ));
-            }
-        }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|err| invalid("log.level", &err.to_string()))?;
         Ok(())
+    }
+
+    /// Whether the daemon makes up its own API key at start: it must demand one, and none is
+    /// configured.
+    pub fn generates_api_key(&self) -> bool {
+        self.security.require_api_key && self.security.api_keys.is_empty()
     }
 }
 
@@ -736,52 +621,232 @@ const SECRET_KEYS: &[&str] = &[
 fn redact(err: figment::Error) -> ConfigError {
     let path = err.path.join(".");
     match SECRET_KEYS.iter().find(|key| path.starts_with(**key)) {
-        Some(key) => ConfigError::Invalid {
+        Some(key) => ConfigError::Invalid(InvalidSetting::new(
             key,
-            reason: "has the wrong type or form (the value is not shown: it is a secret)".into(),
-        },
+            "has the wrong type or form (the value is not shown: it is a secret)",
+        )),
         None => ConfigError::Parse(Box::new(err)),
     }
 }
 
-impl Config {
-    /// Whether the daemon makes up its own API key at start: it must demand one, and none is
-    /// configured.
-    pub fn generates_api_key(&self) -> bool {
-        self.security.require_api_key && self.security.api_keys.is_empty()
+impl ServerConfig {
+    /// Checks the sizes and durations that cannot be zero.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::at_least_one("server.max_body_bytes", self.max_body_bytes)?;
+        setting::longer_than_zero("server.keep_alive", self.keep_alive)
     }
 }
 
-/// A credential someone must type or paste: long enough not to be guessed, and made of visible
-/// ASCII, so that it survives an HTTP header unchanged (a key of spaces could never match).
-fn secret(key: &'static str, value: &str) -> Result<(), ConfigError> {
-    if value.chars().count() < 16 || value.chars().any(|c| !c.is_ascii_graphic()) {
-        return Err(invalid(
-            key,
-            "needs at least 16 characters, all visible ASCII (no spaces)",
-        ));
+impl SecurityConfig {
+    /// Checks that every configured API key is a usable secret.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::secrets("security.api_keys", &self.api_keys)
     }
-    Ok(())
 }
 
-fn positive(key: &'static str, value: usize) -> Result<(), ConfigError> {
-    if value == 0 {
-        return Err(invalid(key, "must be at least 1"));
+impl AdminConfig {
+    /// Checks that a configured token is a usable secret.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::secrets("admin.token", &self.token)
     }
-    Ok(())
 }
 
-fn longer_than_zero(key: &'static str, value: Duration) -> Result<(), ConfigError> {
-    if value.is_zero() {
-        return Err(invalid(key, "must be longer than zero"));
+impl MetricsConfig {
+    /// Checks that a configured token is a usable secret.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::secrets("metrics.token", &self.token)
     }
-    Ok(())
 }
 
-fn invalid(key: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.to_owned(),
+impl SessionsConfig {
+    /// Checks the bounds and lifetimes that cannot be zero.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::at_least_one("sessions.max_sessions", self.max_sessions)?;
+        setting::at_least_one("sessions.create_per_minute", self.create_per_minute)?;
+        setting::longer_than_zero("sessions.idle_timeout", self.idle_timeout)?;
+        setting::at_least_one("sessions.max_subscribers", self.max_subscribers)?;
+        setting::at_least_one("sessions.subscriber_queue", self.subscriber_queue)?;
+        setting::at_least_one(
+            "sessions.subscriber_queue_bytes",
+            self.subscriber_queue_bytes,
+        )?;
+        setting::at_least_one("sessions.history", self.history)?;
+        setting::at_least_one("sessions.history_bytes", self.history_bytes)?;
+        setting::longer_than_zero("sessions.retry", self.retry)?;
+        setting::at_least_one("sessions.call_queue", self.call_queue)?;
+        setting::longer_than_zero("sessions.ticket_ttl", self.ticket_ttl)?;
+        setting::at_least_one("sessions.max_tickets", self.max_tickets)
+    }
+}
+
+impl McpConfig {
+    /// Checks the bounds that cannot be zero, and that the default workspace is a folder.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::longer_than_zero("mcp.initialize_idle_timeout", self.initialize_idle_timeout)?;
+        setting::at_least_one("mcp.max_listeners", self.max_listeners)?;
+        setting::at_least_one("mcp.max_meta_bytes", self.max_meta_bytes)?;
+        setting::at_least_one(
+            "mcp.max_progress_token_bytes",
+            self.max_progress_token_bytes,
+        )?;
+        setting::at_least_one("mcp.resume_buffer_bytes", self.resume_buffer_bytes)?;
+        if let Some(dir) = &self.default_workspace
+            && !dir.is_dir()
+        {
+            return Err(InvalidSetting::new(
+                "mcp.default_workspace",
+                format!("{} is not a folder", dir.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ClusterSection {
+    /// Checks that every Redis call fits in the wait for an actor, and that keys have a prefix.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::longer_than_zero("cluster.timeout", self.timeout)?;
+        if self.timeout > MAX_CLUSTER_TIMEOUT {
+            return Err(InvalidSetting::new(
+                "cluster.timeout",
+                format!(
+                    "must be at most {MAX_CLUSTER_TIMEOUT:?}, so that a request's two Redis calls \
+                     fit in the {:?} it waits for an answer",
+                    construct_actors::ASK_TIMEOUT,
+                ),
+            ));
+        }
+        if self.key_prefix.is_empty() {
+            return Err(InvalidSetting::new(
+                "cluster.key_prefix",
+                "must not be empty",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ToolsConfig {
+    /// Checks the limits, the workspace roots, the allow-lists the enabled tools need, and that
+    /// every enabled tool exists.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::at_least_one("tools.max_concurrent_calls", self.max_concurrent_calls)?;
+        setting::at_least_one("tools.max_calls_per_session", self.max_calls_per_session)?;
+        self.files.validate()?;
+        self.search.validate()?;
+        self.check_workspace_roots()?;
+        self.shell.validate(self.enables("shell"))?;
+        self.http_request.validate(self.enables("http_request"))?;
+        self.check_names()
+    }
+
+    /// Whether the tool called `name` is enabled.
+    fn enables(&self, name: &str) -> bool {
+        self.enabled.iter().any(|enabled| enabled == name)
+    }
+
+    fn check_workspace_roots(&self) -> Result<(), InvalidSetting> {
+        if self.workspace_roots.is_empty() {
+            return Err(InvalidSetting::new(
+                "tools.workspace_roots",
+                "list at least one folder sessions may work in (e.g. \"~\")",
+            ));
+        }
+        for root in &self.workspace_roots {
+            let root = crate::paths::expand_home(root);
+            if !root.is_absolute() || !root.is_dir() {
+                return Err(InvalidSetting::new(
+                    "tools.workspace_roots",
+                    format!("{} is not an absolute path to a folder", root.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_names(&self) -> Result<(), InvalidSetting> {
+        match self
+            .enabled
+            .iter()
+            .find(|name| !tools::ALL.contains(&name.as_str()))
+        {
+            Some(name) => Err(InvalidSetting::new(
+                "tools.enabled",
+                format!("unknown tool {name:?} (known: {})", tools::ALL.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FilesConfig {
+    /// Checks that a read may return something.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::at_least_one("tools.files.max_read_bytes", self.max_read_bytes)
+    }
+}
+
+impl SearchConfig {
+    /// Checks the caps: none zero, and patterns that compile in well under a second.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        setting::at_least_one("tools.search.max_results", self.max_results)?;
+        setting::at_least_one("tools.search.max_output_bytes", self.max_output_bytes)?;
+        setting::at_least_one("tools.search.regex_size_limit", self.regex_size_limit)?;
+        if self.regex_size_limit > MAX_REGEX_SIZE_LIMIT {
+            return Err(InvalidSetting::new(
+                "tools.search.regex_size_limit",
+                format!("must be at most {MAX_REGEX_SIZE_LIMIT} (64 MiB)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ShellConfig {
+    /// Checks the output cap and the allow-list, which must name something when `shell` is
+    /// `enabled`.
+    pub fn validate(&self, enabled: bool) -> Result<(), InvalidSetting> {
+        setting::at_least_one("tools.shell.max_output_bytes", self.max_output_bytes)?;
+        if enabled && self.allow.is_empty() {
+            return Err(InvalidSetting::new(
+                "tools.shell.allow",
+                "list the programs shell may run, or [\"*\"] for any command line",
+            ));
+        }
+        if self.allow.len() > 1 && self.allow.iter().any(|program| program == "*") {
+            return Err(InvalidSetting::new(
+                "tools.shell.allow",
+                "\"*\" (any command line) cannot be combined with program names",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl HttpRequestConfig {
+    /// Checks the response cap and the hosts, which must be listed when `http_request` is
+    /// `enabled`.
+    pub fn validate(&self, enabled: bool) -> Result<(), InvalidSetting> {
+        setting::at_least_one(
+            "tools.http_request.max_response_bytes",
+            self.max_response_bytes,
+        )?;
+        if enabled && self.allow_hosts.is_empty() {
+            return Err(InvalidSetting::new(
+                "tools.http_request.allow_hosts",
+                "list the hosts http_request may reach",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl LogConfig {
+    /// Checks that the level is a filter `tracing` understands.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        tracing_subscriber::EnvFilter::try_new(&self.level)
+            .map(drop)
+            .map_err(|err| InvalidSetting::new("log.level", err.to_string()))
     }
 }
 

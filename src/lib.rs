@@ -17,4 +17,5 @@ pub mod meters;
 pub mod paths;
 pub mod roots;
 pub mod server;
+pub mod setting;
 pub mod tools;

@@ -1,0 +1,71 @@
+//! What every configuration section says about a value that cannot work, and the checks the
+//! sections share.
+//!
+//! Each section lives beside the part that reads it (`[tools]` beside the tools, `[server]`
+//! beside the HTTP endpoints, …) and checks its own values; `config` assembles the sections and
+//! reports the first [`InvalidSetting`]. The shared checks live here, apart from both, so that a
+//! section never imports the assembly that imports it.
+
+use std::time::Duration;
+
+/// A value of the right type that cannot work: the dotted key at fault, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct InvalidSetting {
+    /// The dotted key, e.g. `sessions.max_sessions`.
+    pub key: &'static str,
+    /// Why the value cannot work.
+    pub reason: String,
+}
+
+impl InvalidSetting {
+    /// The value of `key` cannot work, for `reason`.
+    pub fn new(key: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A count or size that must not be zero.
+pub fn at_least_one<N: PartialEq + From<u8>>(
+    key: &'static str,
+    value: N,
+) -> Result<(), InvalidSetting> {
+    if value == N::from(0) {
+        return Err(InvalidSetting::new(key, "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// A duration that must not be zero.
+pub fn longer_than_zero(key: &'static str, value: Duration) -> Result<(), InvalidSetting> {
+    if value.is_zero() {
+        return Err(InvalidSetting::new(key, "must be longer than zero"));
+    }
+    Ok(())
+}
+
+/// Credentials someone must type or paste (the one value of an optional key, or every value of a
+/// list): long enough not to be guessed, and made of visible ASCII, so that they survive an HTTP
+/// header unchanged (a key of spaces could never match).
+pub fn secrets<'a>(
+    key: &'static str,
+    values: impl IntoIterator<Item = &'a String>,
+) -> Result<(), InvalidSetting> {
+    for value in values {
+        if value.chars().count() < 16 || value.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(InvalidSetting::new(
+                key,
+                "needs at least 16 characters, all visible ASCII (no spaces)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How a section's `Debug` shows an optional secret: whether it is set, never its value.
+pub fn hidden(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "..")
+}
