@@ -7,12 +7,11 @@
 use std::sync::LazyLock;
 
 use actix_web::http::header::HeaderValue;
-use construct_actor::config::ToolsConfig;
 use construct_actor::http::events::parse_last_event_id;
 use construct_actor::mcp::jsonrpc::{self, Incoming};
 use construct_actor::mcp::meta::{self, MetaLimits};
 use construct_actor::mcp::relay::parse_event_id;
-use construct_actor::tools::{self, ToolRegistry};
+use construct_actor::tools::{self, ToolRegistry, ToolsConfig};
 use serde_json::Value;
 
 /// `jsonrpc::decode` never panics, fails only with -32700 or -32600, and whatever it decides is

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::ToolsConfig;
 use crate::paths;
+use crate::tools::ToolsConfig;
 use crate::tools::Workspace;
 
 /// The canonical workspace roots and how far a call may reach.

@@ -69,3 +69,19 @@ pub fn secrets<'a>(
 pub fn hidden(secret: &Option<String>) -> Option<&'static str> {
     secret.as_ref().map(|_| "..")
 }
+
+/// The section at `key` of the TOML `text` (its defaults for what the text leaves out), once
+/// `check` accepts it: what the configuration makes of that section of a file. For the sections'
+/// tests.
+#[cfg(test)]
+pub fn read_section<T: serde::de::DeserializeOwned>(
+    text: &str,
+    key: &str,
+    check: impl Fn(&T) -> Result<(), InvalidSetting>,
+) -> Result<T, InvalidSetting> {
+    use figment::providers::{Format as _, Toml};
+    let section = figment::Figment::from(Toml::string(text))
+        .extract_inner(key)
+        .unwrap();
+    check(&section).map(|()| section)
+}

@@ -20,9 +20,9 @@ use grep_searcher::{BinaryDetection, SearcherBuilder, sinks};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::config::SearchConfig;
 use super::glob_search::{Scope, search};
 use super::{CallContext, Tool, ToolError, ToolOutput, parse_args, walk};
-use crate::config::SearchConfig;
 
 /// Longest matching line shown, in characters; the rest is elided.
 const MAX_LINE_CHARS: usize = 400;

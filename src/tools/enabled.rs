@@ -7,8 +7,17 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::Tool;
-use crate::config::ToolsConfig;
+use super::config::ToolsConfig;
+use super::content_search::ContentSearch;
+use super::echo::Echo;
+use super::file_edit::FileEdit;
+use super::file_read::FileRead;
+use super::file_write::FileWrite;
+use super::glob_search::GlobSearch;
+use super::http_request::HttpRequest;
+use super::shell::Shell;
+use super::sleep::Sleep;
+use super::{Tool, fixtures};
 
 /// A tool and the validator of its arguments, compiled once.
 struct Entry {
@@ -30,12 +39,9 @@ impl ToolRegistry {
     /// test suite catches for every tool.
     pub fn new(config: &ToolsConfig) -> Self {
         let mut tools = BTreeMap::new();
-        let fixtures = config
-            .fixtures
-            .then(super::fixtures::all)
-            .unwrap_or_default();
+        let fixtures = config.fixtures.then(fixtures::all).unwrap_or_default();
         let configured = config.enabled.iter().filter_map(|name| {
-            let tool = super::build(name, config);
+            let tool = build(name, config);
             if tool.is_none() {
                 tracing::warn!(tool = %name, "unknown tool not enabled");
             }
@@ -88,6 +94,22 @@ impl ToolRegistry {
     }
 }
 
+/// Builds the tool called `name`, if there is one, with its part of the configuration.
+fn build(name: &str, config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
+    match name {
+        "content_search" => Some(Arc::new(ContentSearch::new(&config.search))),
+        "echo" => Some(Arc::new(Echo)),
+        "file_edit" => Some(Arc::new(FileEdit::new(&config.files))),
+        "file_read" => Some(Arc::new(FileRead::new(&config.files))),
+        "file_write" => Some(Arc::new(FileWrite)),
+        "glob_search" => Some(Arc::new(GlobSearch::new(&config.search))),
+        "http_request" => Some(Arc::new(HttpRequest::new(&config.http_request))),
+        "shell" => Some(Arc::new(Shell::new(&config.shell))),
+        "sleep" => Some(Arc::new(Sleep)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,11 +117,11 @@ mod tests {
     #[test]
     fn every_known_tool_has_a_valid_schema_and_a_matching_name() {
         let config = ToolsConfig {
-            enabled: super::super::ALL.iter().map(|s| s.to_string()).collect(),
+            enabled: crate::tools::ALL.iter().map(|s| s.to_string()).collect(),
             ..ToolsConfig::default()
         };
         let registry = ToolRegistry::new(&config);
-        for name in super::super::ALL {
+        for name in crate::tools::ALL {
             assert_eq!(registry.get(name).unwrap().name(), *name);
         }
     }

@@ -17,10 +17,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::config::FilesConfig;
 use super::file_read::{Unreadable, open, read_text};
 use super::file_write::{open_folder, write_atomically};
 use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, blocking, parse_args};
-use crate::config::FilesConfig;
 
 /// The `file_edit` tool.
 pub struct FileEdit {

@@ -26,8 +26,8 @@ use serde_json::{Value, json};
 
 use super::beneath::{self, Root};
 use super::blocking::{self, Blocking};
+use super::config::FilesConfig;
 use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, parse_args};
-use crate::config::FilesConfig;
 
 /// How much of the start of a file is searched for a NUL byte, the mark of a binary file.
 const SNIFF_BYTES: usize = 8 * 1024;

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::beneath::Root;
 use super::blocking::{self, Blocking};
+use super::config::SearchConfig;
 use super::file_read::explain;
 use super::listing::Listing;
 use super::{CallContext, Tool, ToolError, ToolOutput, Workspace, parse_args, walk};
-use crate::config::SearchConfig;
 
 /// The `glob_search` tool.
 pub struct GlobSearch {

@@ -20,8 +20,8 @@ use reqwest::{Client, Response, Url, redirect};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::config::HttpRequestConfig;
 use super::{CallContext, Tool, ToolError, ToolOutput, parse_args};
-use crate::config::HttpRequestConfig;
 
 /// Most redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;

@@ -14,6 +14,7 @@
 
 mod beneath;
 mod blocking;
+mod config;
 mod content;
 mod content_search;
 mod echo;
@@ -31,19 +32,16 @@ mod sleep;
 mod walk;
 mod workspace;
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+pub use config::{FilesConfig, HttpRequestConfig, SearchConfig, ShellConfig, ToolsConfig};
 pub use content::{Content, EmbeddedResource, ToolOutput};
 pub use enabled::ToolRegistry;
 pub use progress::{LogLevel, LogSink, Notice, Progress, ProgressSink};
 pub use workspace::Workspace;
-
-use crate::config::ToolsConfig;
 
 /// Every tool the daemon knows, by name.
 pub const ALL: &[&str] = &[
@@ -69,24 +67,6 @@ pub const SAFE_BY_DEFAULT: &[&str] = &[
     "glob_search",
     "sleep",
 ];
-
-/// Builds the tool called `name`, if there is one, with its part of the configuration.
-fn build(name: &str, config: &ToolsConfig) -> Option<Arc<dyn Tool>> {
-    match name {
-        "content_search" => Some(Arc::new(content_search::ContentSearch::new(&config.search))),
-        "echo" => Some(Arc::new(echo::Echo)),
-        "file_edit" => Some(Arc::new(file_edit::FileEdit::new(&config.files))),
-        "file_read" => Some(Arc::new(file_read::FileRead::new(&config.files))),
-        "file_write" => Some(Arc::new(file_write::FileWrite)),
-        "glob_search" => Some(Arc::new(glob_search::GlobSearch::new(&config.search))),
-        "http_request" => Some(Arc::new(http_request::HttpRequest::new(
-            &config.http_request,
-        ))),
-        "shell" => Some(Arc::new(shell::Shell::new(&config.shell))),
-        "sleep" => Some(Arc::new(sleep::Sleep)),
-        _ => None,
-    }
-}
 
 /// Something a client can call.
 #[async_trait]

@@ -27,8 +27,8 @@ use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
+use super::config::ShellConfig;
 use super::{CallContext, Progress, Tool, ToolError, ToolOutput, parse_args};
-use crate::config::ShellConfig;
 
 /// How long, once the command exited or was stopped, the rest may take: the leader's exit to be
 /// seen and the output pipes to close. Only a process that left the group can keep the pipes open
