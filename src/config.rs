@@ -16,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::logging::LogConfig;
 use crate::setting::{self, InvalidSetting};
 use crate::tools::ToolsConfig;
 
@@ -325,35 +326,6 @@ impl std::fmt::Debug for MetricsConfig {
     }
 }
 
-/// `[log]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// A `tracing` filter: `info`, `debug`, or per-module like `construct_actor=debug,warn`.
-    pub level: String,
-    /// `text` for people, `json` for log collectors.
-    pub format: LogFormat,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: LogFormat::Text,
-        }
-    }
-}
-
-/// How log lines are written (to standard error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One human-readable line per event.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 /// A configuration that cannot be used, with the key at fault when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -578,15 +550,6 @@ impl ClusterSection {
             ));
         }
         Ok(())
-    }
-}
-
-impl LogConfig {
-    /// Checks that the level is a filter `tracing` understands.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        tracing_subscriber::EnvFilter::try_new(&self.level)
-            .map(drop)
-            .map_err(|err| InvalidSetting::new("log.level", err.to_string()))
     }
 }
 
