@@ -48,7 +48,7 @@ pub struct DaemonArgs {
         long,
         value_name = "PATH",
         env = "CONSTRUCT_ACTOR_DISCOVERY__PATH",
-        default_value = crate::client::daemon::DEFAULT_DISCOVERY
+        default_value = crate::discovery::DEFAULT_PATH
     )]
     pub discovery: PathBuf,
 }

@@ -16,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::discovery::DiscoveryConfig;
 use crate::logging::LogConfig;
 use crate::setting::{self, InvalidSetting};
 use crate::tools::ToolsConfig;
@@ -82,25 +83,6 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             keep_alive: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(10),
-        }
-    }
-}
-
-/// `[discovery]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DiscoveryConfig {
-    /// Whether to write the discovery file at all.
-    pub enabled: bool,
-    /// Where to write it; a leading `~` is the home directory.
-    pub path: PathBuf,
-}
-
-impl Default for DiscoveryConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            path: PathBuf::from("~/.construct/mcp.json"),
         }
     }
 }

@@ -9,6 +9,8 @@
 //! removed on clean shutdown. A folder others may write is refused: whoever can replace the file
 //! could point the owner's clients, key and all, at a server of their own. Readers refuse a file
 //! that another user owns or may write, for the same reason.
+//!
+//! The `[discovery]` section, whether and where the daemon writes the file, is here too.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -18,6 +20,29 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Where the daemon writes the discovery file, and its clients look, unless told otherwise; a
+/// leading `~` is the home directory.
+pub const DEFAULT_PATH: &str = "~/.construct/mcp.json";
+
+/// `[discovery]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Whether to write the discovery file at all.
+    pub enabled: bool,
+    /// Where to write it; a leading `~` is the home directory.
+    pub path: PathBuf,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: PathBuf::from(DEFAULT_PATH),
+        }
+    }
+}
 
 /// What the discovery file says. Unknown fields are ignored when reading, for newer daemons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
