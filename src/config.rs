@@ -8,7 +8,7 @@
 //!
 //! `config/construct-actor.toml` documents every key; keep the two in step.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::discovery::DiscoveryConfig;
+use crate::http::config::{AdminConfig, MetricsConfig, SecurityConfig, ServerConfig};
 use crate::logging::LogConfig;
 use crate::setting::{self, InvalidSetting};
 use crate::tools::ToolsConfig;
@@ -54,37 +55,6 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Diagnostics.
     pub log: LogConfig,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address to listen on; loopback unless you mean to expose the daemon.
-    pub bind: IpAddr,
-    /// Port to listen on; 0 lets the OS pick a free one (the discovery file tells clients).
-    pub port: u16,
-    /// Largest request body accepted; larger ones get `413`.
-    pub max_body_bytes: usize,
-    /// How often idle event streams get a keep-alive comment.
-    #[serde(with = "humantime_serde")]
-    pub keep_alive: Duration,
-    /// On SIGINT/SIGTERM, how long running calls may take to finish before the daemon exits; a
-    /// call still running then ends with a `-32603` error saying so.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 0,
-            max_body_bytes: 1024 * 1024,
-            keep_alive: Duration::from_secs(15),
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
 }
 
 /// `[sessions]`
@@ -139,39 +109,6 @@ impl Default for SessionsConfig {
             call_queue: 256,
             ticket_ttl: Duration::from_secs(30),
             max_tickets: 1024,
-        }
-    }
-}
-
-/// `[security]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecurityConfig {
-    /// Origins (e.g. `https://dash.example`) allowed besides the daemon's own loopback origin;
-    /// a request with any other `Origin` header is refused with `403`.
-    pub allowed_origins: Vec<String>,
-    /// `Host` values (e.g. `devbox:7000`) allowed besides the loopback address and port the
-    /// daemon listens on; on a non-loopback bind, when set, only these are allowed.
-    pub allowed_hosts: Vec<String>,
-    /// API keys. When set, creating a session (`POST /session` or `initialize`) and every
-    /// stateless (2026-era) request need `Authorization: Bearer <key>`. Required when
-    /// `server.bind` is not a loopback address.
-    pub api_keys: Vec<String>,
-    /// With no `api_keys`, whether the daemon still demands a key: one it generates at each
-    /// start and writes, as `api_key`, into the owner-only discovery file, so that only the
-    /// user it runs as (whose CLIs read that file) can use it. `false` lets any local process
-    /// create sessions without a key, as the original Construct daemon did: only for launchers
-    /// that cannot send one, on a machine no one else uses.
-    pub require_api_key: bool,
-}
-
-impl Default for SecurityConfig {
-    fn default() -> Self {
-        Self {
-            allowed_origins: Vec::new(),
-            allowed_hosts: Vec::new(),
-            api_keys: Vec::new(),
-            require_api_key: true,
         }
     }
 }
@@ -256,54 +193,6 @@ impl std::fmt::Debug for ClusterSection {
             .field("redis_url", &self.redis_url.as_ref().map(|_| ".."))
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-/// `[admin]`
-#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// The admin token (at least 16 characters): `Authorization: Bearer <token>` for
-    /// `GET /admin/sessions`, and what the dashboard asks for. Absent: the daemon generates one
-    /// at start and prints it once, on the second line of its standard output.
-    pub token: Option<String>,
-}
-
-impl std::fmt::Debug for AdminConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("token", &self.token.as_ref().map(|_| ".."))
-            .finish()
-    }
-}
-
-/// `[metrics]`
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MetricsConfig {
-    /// Whether `GET /metrics` serves the Prometheus text format (and the daemon counts at all);
-    /// when off it answers `404`.
-    pub enabled: bool,
-    /// When set (at least 16 characters), `GET /metrics` needs `Authorization: Bearer <token>`.
-    /// Absent: no credentials, like `/health`.
-    pub token: Option<String>,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            token: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for MetricsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsConfig")
-            .field("enabled", &self.enabled)
-            .field("token", &self.token.as_ref().map(|_| ".."))
             .finish()
     }
 }
@@ -438,35 +327,6 @@ fn redact(err: figment::Error) -> ConfigError {
     }
 }
 
-impl ServerConfig {
-    /// Checks the sizes and durations that cannot be zero.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::at_least_one("server.max_body_bytes", self.max_body_bytes)?;
-        setting::longer_than_zero("server.keep_alive", self.keep_alive)
-    }
-}
-
-impl SecurityConfig {
-    /// Checks that every configured API key is a usable secret.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::secrets("security.api_keys", &self.api_keys)
-    }
-}
-
-impl AdminConfig {
-    /// Checks that a configured token is a usable secret.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::secrets("admin.token", &self.token)
-    }
-}
-
-impl MetricsConfig {
-    /// Checks that a configured token is a usable secret.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::secrets("metrics.token", &self.token)
-    }
-}
-
 impl SessionsConfig {
     /// Checks the bounds and lifetimes that cannot be zero.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
@@ -596,12 +456,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_as_text() {
-        let config = from_toml("[server]\nkeep_alive = \"2s\"\n").unwrap();
-        assert_eq!(config.server.keep_alive, Duration::from_secs(2));
-    }
-
-    #[test]
     fn session_lifetimes_and_bounds_must_be_positive() {
         for (text, key) in [
             ("idle_timeout = \"0s\"", "sessions.idle_timeout"),
@@ -658,24 +512,6 @@ mod tests {
     }
 
     #[test]
-    fn the_admin_token_is_optional_and_must_be_long_enough() {
-        assert_eq!(Config::default().admin.token, None);
-        let config = from_toml("[admin]\ntoken = \"0123456789abcdef\"\n").unwrap();
-        assert_eq!(config.admin.token.as_deref(), Some("0123456789abcdef"));
-        assert!(!format!("{config:?}").contains("0123456789abcdef"));
-        for bad in ["short", "0123456789 abcdef"] {
-            let err = from_toml(&format!("[admin]\ntoken = {bad:?}\n"))
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("admin.token:"), "{err}");
-        }
-        let err = from_toml("[sessions]\nticket_ttl = \"0s\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("sessions.ticket_ttl:"), "{err}");
-    }
-
-    #[test]
     fn meta_and_resume_buffer_limits_must_be_positive() {
         for key in [
             "max_meta_bytes",
@@ -687,22 +523,6 @@ mod tests {
                 .to_string();
             assert_eq!(err, format!("mcp.{key}: must be at least 1"));
         }
-    }
-
-    #[test]
-    fn metrics_are_on_without_a_token_by_default_and_can_be_locked_or_off() {
-        let config = Config::default();
-        assert!(config.metrics.enabled);
-        assert_eq!(config.metrics.token, None);
-        let locked = from_toml("[metrics]\ntoken = \"0123456789abcdef\"\n").unwrap();
-        assert_eq!(locked.metrics.token.as_deref(), Some("0123456789abcdef"));
-        assert!(!format!("{locked:?}").contains("0123456789abcdef"));
-        let off = from_toml("[metrics]\nenabled = false\n").unwrap();
-        assert!(!off.metrics.enabled);
-        let err = from_toml("[metrics]\ntoken = \"short\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("metrics.token:"), "{err}");
     }
 
     #[test]

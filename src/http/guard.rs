@@ -17,8 +17,8 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::AppState;
+use super::config::SecurityConfig;
 use super::error::HttpError;
-use crate::config::SecurityConfig;
 
 /// Which `Origin` and `Host` values are acceptable; computed once the port is known.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_key;
 pub mod auth;
 pub mod body;
+pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod events;
