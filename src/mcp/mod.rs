@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod client_info;
+pub mod config;
 pub mod dispatch;
 pub mod jsonrpc;
 pub mod meta;
