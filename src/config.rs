@@ -10,24 +10,19 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_config::ClusterSection;
 use crate::discovery::DiscoveryConfig;
 use crate::http::config::{AdminConfig, MetricsConfig, SecurityConfig, ServerConfig};
 use crate::logging::LogConfig;
 use crate::mcp::config::McpConfig;
-use crate::setting::{self, InvalidSetting};
+use crate::sessions_config::SessionsConfig;
+use crate::setting::InvalidSetting;
 use crate::tools::ToolsConfig;
-
-/// The longest `cluster.timeout` accepted: authenticating a session another node created takes
-/// two Redis calls, and both must fit in the one wait every handler allows an actor.
-/// Two fifths each leaves a fifth for everything else.
-const MAX_CLUSTER_TIMEOUT: Duration =
-    Duration::from_millis(construct_actors::ASK_TIMEOUT.as_millis() as u64 * 2 / 5);
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CONSTRUCT_ACTOR_";
@@ -48,7 +43,7 @@ pub struct Config {
     pub security: SecurityConfig,
     /// How standard MCP clients are served.
     pub mcp: McpConfig,
-    /// `[cluster]`
+    /// Several daemons sharing sessions and events through one Redis.
     pub cluster: ClusterSection,
     /// The administrator: the dashboard and the list of sessions.
     pub admin: AdminConfig,
@@ -56,97 +51,6 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Diagnostics.
     pub log: LogConfig,
-}
-
-/// `[sessions]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SessionsConfig {
-    /// The most sessions alive at once; creating one more is answered `503`.
-    pub max_sessions: usize,
-    /// Sessions one client address may create per minute; one more is answered `429`.
-    pub create_per_minute: usize,
-    /// A session with no request, no open events stream and no running call for this long ends.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// The most events streams following one session; one more is answered `429`.
-    pub max_subscribers: usize,
-    /// Events that may wait for one slow follower before further ones are dropped for it (and
-    /// counted, in an `event: lagged`).
-    pub subscriber_queue: usize,
-    /// Bytes of events that may wait for one slow follower, likewise: whichever of the two bounds
-    /// is reached first drops.
-    pub subscriber_queue_bytes: usize,
-    /// Recent events each session keeps for followers resuming with `Last-Event-ID`.
-    pub history: usize,
-    /// Bytes of recent events each session keeps at most; the oldest go first, and a follower
-    /// resuming before them is told how many it missed.
-    pub history_bytes: usize,
-    /// How soon a follower whose events stream broke should reconnect (the SSE `retry:` field).
-    #[serde(with = "humantime_serde")]
-    pub retry: Duration,
-    /// Progress notifications that may wait for a slow `tools/call` reader before further ones
-    /// are dropped for it (the final response is never dropped).
-    pub call_queue: usize,
-    /// How long a stream ticket (`POST /session/{id}/ticket`) stays good.
-    #[serde(with = "humantime_serde")]
-    pub ticket_ttl: Duration,
-    /// Stream tickets outstanding at most, daemon-wide; one more is answered `503`.
-    pub max_tickets: usize,
-}
-
-impl Default for SessionsConfig {
-    fn default() -> Self {
-        Self {
-            max_sessions: 10_000,
-            create_per_minute: 60,
-            idle_timeout: Duration::from_secs(24 * 60 * 60),
-            max_subscribers: 64,
-            subscriber_queue: 256,
-            subscriber_queue_bytes: 256 * 1024,
-            history: 256,
-            history_bytes: 256 * 1024,
-            retry: Duration::from_secs(3),
-            call_queue: 256,
-            ticket_ttl: Duration::from_secs(30),
-            max_tickets: 1024,
-        }
-    }
-}
-
-/// `[cluster]`: several daemons sharing sessions and events through one Redis.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusterSection {
-    /// The Redis every node of the cluster uses, e.g. `redis://127.0.0.1:6379/0`. Absent: this
-    /// daemon keeps its sessions to itself, in memory (the default; nothing to install).
-    pub redis_url: Option<String>,
-    /// Prepended to every key the daemon writes, so that several clusters can share one Redis.
-    pub key_prefix: String,
-    /// The longest any one Redis call may take before the request needing it is answered `503`.
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-impl Default for ClusterSection {
-    fn default() -> Self {
-        Self {
-            redis_url: None,
-            key_prefix: construct_actors::cluster::DEFAULT_PREFIX.to_owned(),
-            timeout: construct_actors::cluster::DEFAULT_TIMEOUT,
-        }
-    }
-}
-
-/// Leaves the URL out: it may carry a password.
-impl std::fmt::Debug for ClusterSection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterSection")
-            .field("redis_url", &self.redis_url.as_ref().map(|_| ".."))
-            .field("key_prefix", &self.key_prefix)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 /// A configuration that cannot be used, with the key at fault when there is one.
@@ -279,51 +183,6 @@ fn redact(err: figment::Error) -> ConfigError {
     }
 }
 
-impl SessionsConfig {
-    /// Checks the bounds and lifetimes that cannot be zero.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::at_least_one("sessions.max_sessions", self.max_sessions)?;
-        setting::at_least_one("sessions.create_per_minute", self.create_per_minute)?;
-        setting::longer_than_zero("sessions.idle_timeout", self.idle_timeout)?;
-        setting::at_least_one("sessions.max_subscribers", self.max_subscribers)?;
-        setting::at_least_one("sessions.subscriber_queue", self.subscriber_queue)?;
-        setting::at_least_one(
-            "sessions.subscriber_queue_bytes",
-            self.subscriber_queue_bytes,
-        )?;
-        setting::at_least_one("sessions.history", self.history)?;
-        setting::at_least_one("sessions.history_bytes", self.history_bytes)?;
-        setting::longer_than_zero("sessions.retry", self.retry)?;
-        setting::at_least_one("sessions.call_queue", self.call_queue)?;
-        setting::longer_than_zero("sessions.ticket_ttl", self.ticket_ttl)?;
-        setting::at_least_one("sessions.max_tickets", self.max_tickets)
-    }
-}
-
-impl ClusterSection {
-    /// Checks that every Redis call fits in the wait for an actor, and that keys have a prefix.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        setting::longer_than_zero("cluster.timeout", self.timeout)?;
-        if self.timeout > MAX_CLUSTER_TIMEOUT {
-            return Err(InvalidSetting::new(
-                "cluster.timeout",
-                format!(
-                    "must be at most {MAX_CLUSTER_TIMEOUT:?}, so that a request's two Redis calls \
-                     fit in the {:?} it waits for an answer",
-                    construct_actors::ASK_TIMEOUT,
-                ),
-            ));
-        }
-        if self.key_prefix.is_empty() {
-            return Err(InvalidSetting::new(
-                "cluster.key_prefix",
-                "must not be empty",
-            ));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,44 +223,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("port"), "{err}");
-    }
-
-    #[test]
-    fn cluster_settings_are_checked() {
-        let err = from_toml("[cluster]\ntimeout = \"0s\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cluster.timeout"), "{err}");
-        let err = from_toml("[cluster]\ntimeout = \"3s\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("at most 2s"), "{err}");
-        let err = from_toml("[cluster]\nkey_prefix = \"\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("cluster.key_prefix"), "{err}");
-        let config = from_toml("[cluster]\nredis_url = \"redis://:secret@h:1/0\"\n").unwrap();
-        assert!(!format!("{config:?}").contains("secret"));
-    }
-
-    #[test]
-    fn session_lifetimes_and_bounds_must_be_positive() {
-        for (text, key) in [
-            ("idle_timeout = \"0s\"", "sessions.idle_timeout"),
-            ("retry = \"0ms\"", "sessions.retry"),
-            ("history = 0", "sessions.history"),
-            ("history_bytes = 0", "sessions.history_bytes"),
-            (
-                "subscriber_queue_bytes = 0",
-                "sessions.subscriber_queue_bytes",
-            ),
-            ("create_per_minute = 0", "sessions.create_per_minute"),
-        ] {
-            let err = from_toml(&format!("[sessions]\n{text}\n"))
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(key), "{err}");
-        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod cluster_config;
 pub mod config;
 pub mod discovery;
 pub mod http;
@@ -17,5 +18,6 @@ pub mod meters;
 pub mod paths;
 pub mod roots;
 pub mod server;
+pub mod sessions_config;
 pub mod setting;
 pub mod tools;
