@@ -182,6 +182,33 @@ fn read_lines(
     max_bytes: u64,
     work: &Blocking,
 ) -> Result<ToolOutput, String> {
+    let mut reader = open_at_line(root, path, shown, lines.first, work)?;
+    let mut taken =
+        Taken::read(&mut reader, lines.count, max_bytes).map_err(|err| explain(shown, &err))?;
+    if taken.bytes.is_empty() && !taken.truncated && lines.first > 1 {
+        return Err(past_the_end(shown, lines.first - 1, lines.first));
+    }
+    let note = taken.truncated.then(|| taken.cut(lines.first, max_bytes));
+    let text = match String::from_utf8(taken.bytes) {
+        Ok(text) => text,
+        // A line cut at the cap may end inside a character: drop that character's start.
+        Err(err) if taken.truncated && err.utf8_error().error_len().is_none() => {
+            let valid = err.utf8_error().valid_up_to();
+            String::from_utf8_lossy(&err.as_bytes()[..valid]).into_owned()
+        }
+        Err(_) => return Err(binary(shown)),
+    };
+    Ok(ToolOutput::texts(std::iter::once(text).chain(note), false))
+}
+
+/// Opens the text file `path` and skips to its line `first` (from 1), refusing a binary file.
+fn open_at_line(
+    root: &Root,
+    path: &Path,
+    shown: &str,
+    first: u64,
+    work: &Blocking,
+) -> Result<BufReader<File>, String> {
     let io_error = |err: io::Error| explain(shown, &err);
     let (mut file, _) = open_regular(root, path, shown)?;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
@@ -194,68 +221,77 @@ fn read_lines(
     }
     file.rewind().map_err(io_error)?;
     let mut reader = BufReader::new(file);
-    for skipped in 0..lines.first - 1 {
+    for skipped in 0..first - 1 {
         if skipped % LINES_BETWEEN_POLLS == 0 && work.cancelled() {
             return Err("cancelled".into());
         }
         if reader.skip_until(b'\n').map_err(io_error)? == 0 {
-            return Err(past_the_end(shown, skipped, lines.first));
+            return Err(past_the_end(shown, skipped, first));
         }
+    }
+    Ok(reader)
+}
+
+/// The lines a range read took: whole lines, then possibly the start of one that did not fit.
+struct Taken {
+    /// What was read.
+    bytes: Vec<u8>,
+    /// Whole lines taken.
+    complete: u64,
+    /// The length of `bytes` at the end of the last whole line.
+    complete_len: usize,
+    /// Whether the cap stopped the read (then `bytes` holds one byte over it).
+    truncated: bool,
+}
+
+impl Taken {
+    /// Reads up to `count` lines (all the rest when `None`) of at most `max_bytes` together.
+    fn read(reader: &mut BufReader<File>, count: Option<u64>, max_bytes: u64) -> io::Result<Self> {
+        let mut taken = Self {
+            bytes: Vec::new(),
+            complete: 0,
+            complete_len: 0,
+            truncated: false,
+        };
+        while count.is_none_or(|count| taken.complete < count) {
+            let budget = max_bytes - taken.bytes.len() as u64;
+            // One byte over the budget tells a line that does not fit from one that just fits.
+            let read = (&mut *reader)
+                .take(budget + 1)
+                .read_until(b'\n', &mut taken.bytes)?;
+            if read == 0 {
+                break;
+            }
+            if taken.bytes.len() as u64 > max_bytes {
+                taken.truncated = true;
+                break;
+            }
+            taken.complete += 1;
+            taken.complete_len = taken.bytes.len();
+        }
+        Ok(taken)
     }
 
-    let mut out = Vec::new();
-    let mut complete = 0_u64;
-    let mut complete_len = 0;
-    let mut truncated = false;
-    while lines.count.is_none_or(|count| complete < count) {
-        let budget = max_bytes - out.len() as u64;
-        // One byte over the budget tells a line that does not fit from one that just fits.
-        let read = (&mut reader)
-            .take(budget + 1)
-            .read_until(b'\n', &mut out)
-            .map_err(io_error)?;
-        if read == 0 {
-            break;
-        }
-        if out.len() as u64 > max_bytes {
-            truncated = true;
-            break;
-        }
-        complete += 1;
-        complete_len = out.len();
-    }
-    if out.is_empty() && !truncated && lines.first > 1 {
-        return Err(past_the_end(shown, lines.first - 1, lines.first));
-    }
-
-    let note = truncated.then(|| {
-        if complete > 0 {
-            out.truncate(complete_len);
+    /// Cuts a truncated read back to what may be shown, and says where to go on; `first` is the
+    /// range's first line.
+    fn cut(&mut self, first: u64, max_bytes: u64) -> String {
+        if self.complete > 0 {
+            self.bytes.truncate(self.complete_len);
             format!(
-                "[truncated: {max_bytes}-byte read limit reached after {complete} lines; \
+                "[truncated: {max_bytes}-byte read limit reached after {} lines; \
                  continue with offset {}]",
-                lines.first + complete
+                self.complete,
+                first + self.complete
             )
         } else {
             // Drop the byte read over the budget.
-            out.truncate(out.len() - 1);
+            self.bytes.truncate(self.bytes.len() - 1);
             format!(
-                "[truncated: line {} is longer than the {max_bytes}-byte read limit; only its \
-                 start is shown]",
-                lines.first
+                "[truncated: line {first} is longer than the {max_bytes}-byte read limit; only \
+                 its start is shown]"
             )
         }
-    });
-    let text = match String::from_utf8(out) {
-        Ok(text) => text,
-        // A line cut at the cap may end inside a character: drop that character's start.
-        Err(err) if truncated && err.utf8_error().error_len().is_none() => {
-            let valid = err.utf8_error().valid_up_to();
-            String::from_utf8_lossy(&err.as_bytes()[..valid]).into_owned()
-        }
-        Err(_) => return Err(binary(shown)),
-    };
-    Ok(ToolOutput::texts(std::iter::once(text).chain(note), false))
+    }
 }
 
 /// Opens `path` for reading beneath `root`, refusing folders and special files, with its size.
