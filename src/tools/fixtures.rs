@@ -24,6 +24,24 @@ const STEP: Duration = Duration::from_millis(50);
 
 /// Every fixture tool.
 pub fn all() -> Vec<Arc<dyn Tool>> {
+    // Those that do more than return: report progress, log, drop the stream, take a rich
+    // schema, panic.
+    let others: [Arc<dyn Tool>; 5] = [
+        Arc::new(WithProgress),
+        Arc::new(WithLogging),
+        Arc::new(Reconnection),
+        Arc::new(SchemaFeatures),
+        Arc::new(Panic),
+    ];
+    fixed()
+        .into_iter()
+        .map(|tool| -> Arc<dyn Tool> { Arc::new(tool) })
+        .chain(others)
+        .collect()
+}
+
+/// The fixtures that always return the same output: one of each kind of content, and a failure.
+fn fixed() -> Vec<Fixed> {
     let text = |text: &str| Content::Text { text: text.into() };
     let image = || Content::Image {
         data: PNG.into(),
@@ -37,71 +55,51 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         },
     };
     vec![
-        Arc::new(Fixed {
-            name: "test_simple_text",
-            description: "Test fixture: returns a fixed text.",
-            output: ToolOutput {
-                content: vec![text("This is a simple text response for testing.")],
-                is_error: false,
-            },
-        }),
-        Arc::new(Fixed {
-            name: "test_image_content",
-            description: "Test fixture: returns a PNG image.",
-            output: ToolOutput {
-                content: vec![image()],
-                is_error: false,
-            },
-        }),
-        Arc::new(Fixed {
-            name: "test_audio_content",
-            description: "Test fixture: returns a WAV sound.",
-            output: ToolOutput {
-                content: vec![Content::Audio {
-                    data: WAV.into(),
-                    mime_type: "audio/wav".into(),
-                }],
-                is_error: false,
-            },
-        }),
-        Arc::new(Fixed {
-            name: "test_embedded_resource",
-            description: "Test fixture: returns an embedded text resource.",
-            output: ToolOutput {
-                content: vec![resource(
-                    "test://embedded-resource",
-                    "text/plain",
-                    "This is an embedded resource content.",
-                )],
-                is_error: false,
-            },
-        }),
-        Arc::new(Fixed {
-            name: "test_multiple_content_types",
-            description: "Test fixture: returns text, an image and a resource.",
-            output: ToolOutput {
-                content: vec![
-                    text("Multiple content types test:"),
-                    image(),
-                    resource(
-                        "test://mixed-content-resource",
-                        "application/json",
-                        r#"{"test":"data","value":123}"#,
-                    ),
-                ],
-                is_error: false,
-            },
-        }),
-        Arc::new(Fixed {
+        Fixed::succeeding(
+            "test_simple_text",
+            "Test fixture: returns a fixed text.",
+            vec![text("This is a simple text response for testing.")],
+        ),
+        Fixed::succeeding(
+            "test_image_content",
+            "Test fixture: returns a PNG image.",
+            vec![image()],
+        ),
+        Fixed::succeeding(
+            "test_audio_content",
+            "Test fixture: returns a WAV sound.",
+            vec![Content::Audio {
+                data: WAV.into(),
+                mime_type: "audio/wav".into(),
+            }],
+        ),
+        Fixed::succeeding(
+            "test_embedded_resource",
+            "Test fixture: returns an embedded text resource.",
+            vec![resource(
+                "test://embedded-resource",
+                "text/plain",
+                "This is an embedded resource content.",
+            )],
+        ),
+        Fixed::succeeding(
+            "test_multiple_content_types",
+            "Test fixture: returns text, an image and a resource.",
+            vec![
+                text("Multiple content types test:"),
+                image(),
+                resource(
+                    "test://mixed-content-resource",
+                    "application/json",
+                    r#"{"test":"data","value":123}"#,
+                ),
+            ],
+        ),
+        Fixed {
             name: "test_error_handling",
             description: "Test fixture: runs and fails, as a result marked isError.",
             output: ToolOutput::failure("This tool intentionally returns an error for testing"),
-        }),
-        Arc::new(WithProgress),
-        Arc::new(WithLogging),
-        Arc::new(Reconnection),
-        Arc::new(SchemaFeatures),
-        Arc::new(Panic),
+        },
     ]
 }
 
@@ -115,6 +113,20 @@ struct Fixed {
     name: &'static str,
     description: &'static str,
     output: ToolOutput,
+}
+
+impl Fixed {
+    /// A fixture that succeeds with `content`.
+    fn succeeding(name: &'static str, description: &'static str, content: Vec<Content>) -> Self {
+        Self {
+            name,
+            description,
+            output: ToolOutput {
+                content,
+                is_error: false,
+            },
+        }
+    }
 }
 
 #[async_trait]
