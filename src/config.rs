@@ -6,7 +6,10 @@
 //! key and the reason. The defaults are the safe ones: loopback, an ephemeral port, and only
 //! tools that cannot touch anything outside the daemon.
 //!
-//! `config/construct-actor.toml` documents every key; keep the two in step.
+//! Each section is defined, with its defaults and the checks of its values, beside the part that
+//! reads it (`tools::config`, `http::config`, `mcp::config`, `discovery`, `logging`, …): this
+//! module only assembles them, loads them, checks what ties two sections together, and reports
+//! what cannot be used. `config/construct-actor.toml` documents every key; keep the two in step.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -13,24 +14,28 @@ use construct_actor::{client, logging, server};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::CheckConfig { file }) => {
-            match Config::load(Some(&file), Overrides::default()) {
-                Ok(_) => {
-                    // Not println!, which panics when the reader has gone (`… | head`): the
-                    // verdict is the exit code, and the line is for whoever still reads.
-                    let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    say(format_args!("{}: {err}", file.display()));
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Some(Command::CheckConfig { file }) => check_config(&file),
         Some(Command::Connect(args)) => run_client("connect", client::connect::run(args)),
         Some(Command::Tail(args)) => run_client("tail", client::tail::run(args)),
         Some(Command::Sessions(args)) => run_client("sessions", client::sessions::run(args)),
         None => run(cli.run),
+    }
+}
+
+/// `check-config`: whether `file` would start the daemon, as the exit code, with a line saying
+/// so (the key and the reason when it would not).
+fn check_config(file: &Path) -> ExitCode {
+    match Config::load(Some(file), Overrides::default()) {
+        Ok(_) => {
+            // Not println!, which panics when the reader has gone (`… | head`): the verdict is
+            // the exit code, and the line is for whoever still reads.
+            let _ = writeln!(std::io::stdout(), "{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            say(format_args!("{}: {err}", file.display()));
+            ExitCode::FAILURE
+        }
     }
 }
 
