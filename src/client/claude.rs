@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::connect::SERVER_NAME;
-use super::json::Json;
+use super::entry::{Entry, SERVER_NAME};
 use super::text::one_line;
 
 /// Longest one `claude mcp …` command may take.
@@ -39,7 +38,7 @@ pub fn find() -> Option<PathBuf> {
 
 /// Makes `entry` Claude Code's `construct` server for `folder` (local scope), replacing any
 /// previous one there.
-pub async fn register(program: &Path, folder: &Path, entry: &Json) -> anyhow::Result<()> {
+pub async fn register(program: &Path, folder: &Path, entry: &Entry) -> anyhow::Result<()> {
     // Nothing to remove is not an error: `add-json` below says whether the result is right.
     let _ = run(
         program,
@@ -47,7 +46,7 @@ pub async fn register(program: &Path, folder: &Path, entry: &Json) -> anyhow::Re
         &["mcp", "remove", SERVER_NAME, "--scope", "local"],
     )
     .await;
-    let entry = serde_json::to_string(entry).expect("JSON values always serialize");
+    let entry = serde_json::to_string(&entry.claude_json()).expect("JSON values always serialize");
     let args = ["mcp", "add-json", SERVER_NAME, &entry, "--scope", "local"];
     let output = run(program, folder, &args).await?;
     if !output.status.success() {

@@ -1,4 +1,5 @@
-//! Gemini CLI's files: where its settings are, and whether it trusts the session's folder.
+//! Gemini CLI's files: where its settings are, whether it trusts the session's folder, and so
+//! what the person does next once `connect` wrote its entry.
 //!
 //! Gemini CLI disables every MCP server while it runs in a folder the person has not trusted
 //! (`gemini mcp list` then shows the server as "Disabled" and sends nothing). Trust is kept in
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
+use super::entry::SERVER_NAME;
 use super::files;
 use super::json::Json;
 
@@ -141,6 +143,53 @@ pub fn check_trust_file() -> anyhow::Result<()> {
             .with_context(|| format!("{} was left as it is", path.display()))?;
     }
     Ok(())
+}
+
+/// What to do next once Gemini CLI's settings name the session in `cwd`: trusting the folder
+/// (done now with `trust_now`) or how to.
+pub fn next_step(cwd: &Path, trust_now: bool) -> anyhow::Result<String> {
+    let run_it = format!(
+        "run `gemini` in {}: `gemini mcp list` there shows {SERVER_NAME} Connected",
+        cwd.display()
+    );
+    // The session is there and the file written: a trust file that cannot be read is a note.
+    let found = settings_path()
+        .and_then(|path| files::read_existing(&path))
+        .and_then(|settings| trust_of(cwd, settings.as_deref()));
+    let found = match found {
+        Ok(found) => found,
+        Err(err) => {
+            return Ok(format!(
+                "{run_it}, once it trusts the folder (cannot tell whether it does: {err:#})"
+            ));
+        }
+    };
+    Ok(match found {
+        Trust::Yes(why) => format!("{run_it} ({why})"),
+        Trust::No { .. } if trust_now => {
+            let (path, backup) = trust(cwd)?;
+            let kept = backup
+                .map(|backup| format!(", previous version kept as {}", backup.display()))
+                .unwrap_or_default();
+            format!(
+                "trusted {} in {}{kept}\n{run_it}",
+                cwd.display(),
+                path.display()
+            )
+        }
+        Trust::No { denied } => format!(
+            "Gemini CLI uses MCP servers only in folders you trust, and {folder} is {state} \
+             (`gemini mcp list` shows {SERVER_NAME} \"Disabled\"): run `gemini` in {folder} \
+             and trust the folder when it asks (or with its /permissions command), or run \
+             `construct-actor connect gemini --trust --cwd {folder}` to trust it now.",
+            folder = cwd.display(),
+            state = if denied {
+                "marked untrusted"
+            } else {
+                "not trusted yet"
+            },
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //! reaches into the daemon's internals.
 
 pub mod claude;
+pub mod config_file;
 pub mod connect;
 pub mod daemon;
+pub mod entry;
 pub mod files;
 pub mod gemini;
 pub mod json;
