@@ -15,6 +15,7 @@ use anyhow::Context as _;
 
 use crate::Settings;
 use crate::fanout::{self, FanoutRun, LATENCY_NOTE, LOSS_NOTE, Setup, Variant};
+use crate::redis;
 use crate::report::{ScenarioReport, Table, Target, fmt, ratio};
 use crate::servers::{self, Server};
 
@@ -28,7 +29,7 @@ const REDIS: usize = 3;
 /// followers; in the order of the indexes above, so that stopping them in order stops Redis
 /// last.
 fn start_servers(settings: &Settings, followers: usize) -> anyhow::Result<[Server; 4]> {
-    let redis = servers::start_redis()?;
+    let redis = redis::start_redis()?;
     let mut embedded = settings.fanout_daemon_config(followers);
     let embedded = servers::start_daemon(&settings.daemon, &mut embedded)?;
     let mut clustered = settings.fanout_daemon_config(followers);

@@ -17,9 +17,11 @@
 mod ceiling;
 mod client;
 mod cluster;
+mod daemon_config;
 mod fanout;
 mod load;
 mod procfs;
+mod redis;
 mod report;
 mod scenarios;
 mod servers;
@@ -31,7 +33,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::servers::DaemonConfig;
+use crate::daemon_config::DaemonConfig;
 
 /// Benchmarks construct-actor against a minimal actix-web ceiling on loopback.
 #[derive(Debug, Parser)]
@@ -270,10 +272,10 @@ fn bench(options: Options) -> anyhow::Result<bool> {
             Scenario::AuthContention,
         ];
         // Asked for by name it fails without Redis; as one of all it is left out.
-        if servers::redis_server().is_some() {
+        if redis::redis_server().is_some() {
             all.push(Scenario::ClusterFanout);
         } else {
-            let skip = format!("{}: {}", Scenario::ClusterFanout.name(), servers::NO_REDIS);
+            let skip = format!("{}: {}", Scenario::ClusterFanout.name(), redis::NO_REDIS);
             eprintln!("skipping {skip}");
             skipped.push(skip);
         }

@@ -1,11 +1,10 @@
 //! Starting and stopping the servers under test, each as a process of its own so that its CPU
 //! time and memory can be read from /proc the same way: the daemon (release build, with a
 //! generated configuration), the ceiling (this binary's hidden `ceiling` subcommand), and for
-//! the cluster scenario the `redis-server` the daemons share.
+//! the cluster scenario the `redis-server` the daemons share (started by [`crate::redis`]).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt as _;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -13,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+use crate::daemon_config::DaemonConfig;
 use crate::procfs;
 
 /// How long a server may take to print where it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which server a measurement is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -55,6 +55,30 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server `child` of `kind`, listening at `addr`, its output in `log`, its files in
+    /// `dir` (removed once it is stopped).
+    pub fn new(
+        kind: Kind,
+        addr: SocketAddr,
+        child: Child,
+        log: PathBuf,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        Self {
+            kind,
+            addr,
+            pid: child.id(),
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+
     /// Its resident memory, in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         procfs::rss_kib(self.pid)
@@ -66,7 +90,7 @@ impl Server {
             bail!(
                 "the {} exited ({status}); log tail:\n{}",
                 self.kind.label(),
-                tail(&self.log)
+                self.log_tail()
             );
         }
         Ok(())
@@ -132,7 +156,6 @@ fn spawn(
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start the {}: {command:?}", kind.label()))?;
-    let pid = child.id();
     let stdout = child.stdout.take().context("no stdout")?;
     let (first_tx, first_rx) = mpsc::channel();
     // Reads the first line, then keeps draining so that the server can never block on a full
@@ -143,14 +166,7 @@ fn spawn(
         let _ = first_tx.send(first);
         for _ in lines {}
     });
-    let mut server = Server {
-        kind,
-        addr: "127.0.0.1:0".parse()?,
-        pid,
-        child,
-        log,
-        _dir: dir,
-    };
+    let mut server = Server::new(kind, "127.0.0.1:0".parse()?, child, log, dir);
     let line = match first_rx.recv_timeout(START_TIMEOUT) {
         Ok(Some(Ok(line))) => line,
         _ => {
@@ -158,7 +174,7 @@ fn spawn(
             bail!(
                 "the {} printed no address within {START_TIMEOUT:?}; log tail:\n{}",
                 kind.label(),
-                tail(&server.log)
+                server.log_tail()
             );
         }
     };
@@ -178,103 +194,6 @@ fn parse_url(line: &str) -> Option<SocketAddr> {
         .find(|c: char| c == '/' || c.is_whitespace() || c == ')')
         .unwrap_or(rest.len());
     rest[..end].parse().ok()
-}
-
-/// The daemon's configuration for benchmarks, as dotted keys and TOML values.
-#[derive(Debug, Clone)]
-pub struct DaemonConfig {
-    entries: Vec<(String, String)>,
-    /// Keys that older or newer daemons may not know: dropped (with a note) if refused.
-    optional: Vec<String>,
-}
-
-impl DaemonConfig {
-    /// Discovery off, quiet logs, limits far above anything the scenarios reach, and the
-    /// per-address session-creation rate limit effectively off.
-    pub fn for_benchmarks(max_sessions: usize, max_subscribers: usize, queue: usize) -> Self {
-        let entries = [
-            ("server.bind", "\"127.0.0.1\"".to_owned()),
-            ("server.port", "0".to_owned()),
-            ("server.shutdown_grace", "\"1s\"".to_owned()),
-            ("discovery.enabled", "false".to_owned()),
-            (
-                "security.api_keys",
-                format!("[\"{}\"]", crate::client::API_KEY),
-            ),
-            ("sessions.max_sessions", max_sessions.to_string()),
-            ("sessions.max_subscribers", max_subscribers.to_string()),
-            ("sessions.subscriber_queue", queue.to_string()),
-            ("sessions.create_per_minute", "1000000000".to_owned()),
-            ("tools.max_concurrent_calls", "4096".to_owned()),
-            ("tools.max_calls_per_session", "64".to_owned()),
-            ("log.level", "\"warn\"".to_owned()),
-        ];
-        Self {
-            entries: entries
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            optional: vec!["sessions.create_per_minute".to_owned()],
-        }
-    }
-
-    /// Sets (or replaces) `key` to the TOML `value`; `KEY=VALUE` from the command line.
-    pub fn set(&mut self, key: &str, value: &str) {
-        self.entries.retain(|(k, _)| k != key);
-        self.entries.push((key.to_owned(), value.to_owned()));
-    }
-
-    /// The TOML text.
-    pub fn render(&self) -> String {
-        let mut sections: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
-        for (key, value) in &self.entries {
-            let (section, leaf) = key.rsplit_once('.').unwrap_or(("", key));
-            match sections.iter_mut().find(|(s, _)| *s == section) {
-                Some((_, items)) => items.push((leaf, value)),
-                None => sections.push((section, vec![(leaf, value)])),
-            }
-        }
-        let mut text = String::new();
-        for (section, items) in sections {
-            if !section.is_empty() {
-                text.push_str(&format!("[{section}]\n"));
-            }
-            for (leaf, value) in items {
-                text.push_str(&format!("{leaf} = {value}\n"));
-            }
-        }
-        text
-    }
-
-    /// Writes the configuration to `path`, checked by `daemon check-config`; optional keys the
-    /// daemon refuses are dropped. Returns the notes to print.
-    pub fn write_checked(&mut self, daemon: &Path, path: &Path) -> anyhow::Result<Vec<String>> {
-        let mut notes = Vec::new();
-        loop {
-            std::fs::write(path, self.render())?;
-            let output = Command::new(daemon)
-                .arg("check-config")
-                .arg(path)
-                .output()
-                .with_context(|| format!("cannot run {} check-config", daemon.display()))?;
-            if output.status.success() {
-                return Ok(notes);
-            }
-            let message = String::from_utf8_lossy(&output.stderr).into_owned();
-            let refused = self.optional.iter().position(|key| {
-                let leaf = key.rsplit_once('.').map_or(key.as_str(), |(_, l)| l);
-                message.contains(leaf)
-            });
-            match refused {
-                Some(index) => {
-                    let key = self.optional.remove(index);
-                    notes.push(format!("daemon does not know {key}; left out"));
-                    self.entries.retain(|(k, _)| *k != key);
-                }
-                None => bail!("the generated daemon configuration is refused: {message}"),
-            }
-        }
-    }
 }
 
 /// Starts the daemon at `binary` with `config`, in a fresh temporary folder (its cwd, where the
@@ -322,97 +241,6 @@ pub fn start_ceiling(queue: usize) -> anyhow::Result<Server> {
         .current_dir(dir.path());
     let log = dir.path().join("ceiling.log");
     spawn(Kind::Ceiling, command, dir, log)
-}
-
-/// Why a scenario needing Redis cannot run.
-pub const NO_REDIS: &str = "redis-server is not on PATH; install it: bash tests/cluster/setup.sh";
-
-/// The `redis-server` executable on PATH, if any.
-pub fn redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|file| {
-            std::fs::metadata(file)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// Starts `redis-server` (from PATH) on a free loopback port, persisting nothing, in a fresh
-/// temporary folder, and waits until it answers PING. The port is free when chosen; should
-/// another process take it before Redis binds it, Redis exits and another port is tried (three
-/// in all).
-pub fn start_redis() -> anyhow::Result<Server> {
-    let binary = redis_server().context(NO_REDIS)?;
-    let mut attempt = start_redis_on(&binary, free_port()?);
-    for _ in 1..3 {
-        if attempt.is_ok() {
-            break;
-        }
-        attempt = start_redis_on(&binary, free_port()?);
-    }
-    attempt
-}
-
-/// A loopback port nothing listens on right now.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn start_redis_on(binary: &Path, port: u16) -> anyhow::Result<Server> {
-    let dir = tempfile::Builder::new()
-        .prefix("construct-bench-redis-")
-        .tempdir()?;
-    let log = dir.path().join("redis.log");
-    let output = std::fs::File::create(&log)?;
-    let mut command = Command::new(binary);
-    command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir.path())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(output.try_clone()?)
-        .stderr(output);
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start redis: {command:?}"))?;
-    // From here on, dropping `server` stops the process.
-    let mut server = Server {
-        kind: Kind::Redis,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        pid: child.id(),
-        child,
-        log,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !answers_ping(server.addr) {
-        server.check_alive()?;
-        if Instant::now() >= deadline {
-            bail!(
-                "redis did not answer PING on {} within {START_TIMEOUT:?}; log tail:\n{}",
-                server.addr,
-                tail(&server.log)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(server)
-}
-
-/// Whether a Redis server at `addr` answers `PING` within half a second.
-fn answers_ping(addr: SocketAddr) -> bool {
-    let timeout = Duration::from_millis(500);
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
-        return false;
-    };
-    let mut answer = [0u8; 7];
-    stream.set_read_timeout(Some(timeout)).is_ok()
-        && stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut answer).is_ok()
-        && answer == *b"+PONG\r\n"
 }
 
 /// Where the daemon binary is, building it first when asked.
@@ -474,19 +302,5 @@ mod tests {
             Some("127.0.0.1:80".parse().unwrap())
         );
         assert_eq!(parse_url("nothing here"), None);
-    }
-
-    #[test]
-    fn configs_render_by_section() {
-        let mut config = DaemonConfig::for_benchmarks(10, 20, 30);
-        config.set("server.keep_alive", "\"5s\"");
-        let text = config.render();
-        assert!(
-            text.starts_with("[server]\nbind = \"127.0.0.1\"\n"),
-            "{text}"
-        );
-        assert!(text.contains("keep_alive = \"5s\""), "{text}");
-        assert_eq!(text.matches("[server]").count(), 1, "{text}");
-        assert!(text.contains("[sessions]\nmax_sessions = 10\n"), "{text}");
     }
 }
