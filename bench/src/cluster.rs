@@ -13,11 +13,11 @@
 
 use anyhow::Context as _;
 
-use crate::Settings;
 use crate::fanout::{self, FanoutRun, LATENCY_NOTE, LOSS_NOTE, Setup, Variant};
 use crate::redis;
 use crate::report::{ScenarioReport, Table, Target, fmt, ratio};
 use crate::servers::{self, Server};
+use crate::settings::Settings;
 
 /// The scenario's servers, by index.
 const EMBEDDED: usize = 0;

@@ -20,12 +20,12 @@ use http_body_util::{BodyExt as _, Full};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
-use crate::Settings;
 use crate::client::{self, Conn, Creds, SseParser};
 use crate::load;
 use crate::procfs;
 use crate::report::{ScenarioReport, Table, Target, fmt, ratio};
 use crate::servers::{self, Kind, Server};
+use crate::settings::Settings;
 use crate::stats;
 
 /// How long the followers may stay silent after the publisher is done before the run ends.

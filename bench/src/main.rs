@@ -20,184 +20,23 @@ mod cluster;
 mod daemon_config;
 mod fanout;
 mod load;
+mod options;
 mod procfs;
 mod redis;
 mod report;
 mod scenarios;
 mod servers;
+mod settings;
 mod stats;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser as _;
 
-use crate::daemon_config::DaemonConfig;
-
-/// Benchmarks construct-actor against a minimal actix-web ceiling on loopback.
-#[derive(Debug, Parser)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    options: Options,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Runs the ceiling server (used by the benchmark itself).
-    #[command(hide = true)]
-    Ceiling {
-        /// Events buffered per follower before it lags.
-        #[arg(long, default_value_t = 256)]
-        queue: usize,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Scenario {
-    Calls,
-    Sessions,
-    Fanout,
-    AuthContention,
-    ClusterFanout,
-}
-
-impl Scenario {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Calls => "calls",
-            Self::Sessions => "sessions",
-            Self::Fanout => "fanout",
-            Self::AuthContention => "auth-contention",
-            Self::ClusterFanout => "cluster-fanout",
-        }
-    }
-}
-
-#[derive(Debug, clap::Args)]
-struct Options {
-    /// Every scenario, tiny (seconds in all); exits non-zero if one fails to run.
-    #[arg(long)]
-    smoke: bool,
-    /// The daemon binary; default: `construct-actor` beside this binary, built first when this
-    /// runs under cargo.
-    #[arg(long)]
-    daemon: Option<PathBuf>,
-    /// Do not run `cargo build --release --bin construct-actor` first.
-    #[arg(long)]
-    no_build: bool,
-    /// Scenarios to run (default: all).
-    #[arg(long = "scenario", value_enum, value_delimiter = ',')]
-    scenarios: Vec<Scenario>,
-    /// Runs per measurement; medians are reported.
-    #[arg(long)]
-    runs: Option<usize>,
-    /// Seconds per timed run (calls, auth-contention).
-    #[arg(long)]
-    duration: Option<f64>,
-    /// Client counts for `calls`.
-    #[arg(long, value_delimiter = ',')]
-    concurrency: Vec<usize>,
-    /// Sessions created per `sessions` run.
-    #[arg(long)]
-    sessions: Option<usize>,
-    /// Clients creating sessions.
-    #[arg(long, default_value_t = 16)]
-    session_concurrency: usize,
-    /// Followers in `fanout`.
-    #[arg(long)]
-    subscribers: Option<usize>,
-    /// Followers in `cluster-fanout` (on each of the embedded daemon and daemon B).
-    #[arg(long)]
-    cluster_followers: Option<usize>,
-    /// Events published per `fanout` and `cluster-fanout` burst run.
-    #[arg(long)]
-    events: Option<u64>,
-    /// Events published per paced `fanout` and `cluster-fanout` run.
-    #[arg(long)]
-    paced_events: Option<u64>,
-    /// Interval between paced `fanout` and `cluster-fanout` events, ms.
-    #[arg(long, default_value_t = 20)]
-    fanout_interval_ms: u64,
-    /// Events queued per follower (the daemon's `sessions.subscriber_queue`, the ceiling's
-    /// broadcast capacity).
-    #[arg(long, default_value_t = 256)]
-    subscriber_queue: usize,
-    /// Sessions in `auth-contention`.
-    #[arg(long)]
-    auth_sessions: Option<usize>,
-    /// Clients in `auth-contention`.
-    #[arg(long, default_value_t = 64)]
-    auth_concurrency: usize,
-    /// Worker threads of the load generator's runtime.
-    #[arg(long, default_value_t = 1)]
-    client_threads: usize,
-    /// Extra daemon configuration, `section.key=TOML` (repeatable), e.g. `server.keep_alive="5s"`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
-    /// Also write every run and the medians as JSON here.
-    #[arg(long)]
-    json: Option<PathBuf>,
-}
-
-/// Everything the scenarios need to know.
-pub struct Settings {
-    /// The daemon binary.
-    pub daemon: PathBuf,
-    /// Runs per measurement.
-    pub runs: usize,
-    /// Length of a timed run.
-    pub duration: Duration,
-    /// Length of the warm-up before timed runs.
-    pub warmup: Duration,
-    /// Client counts for `calls`.
-    pub concurrency: Vec<usize>,
-    /// Sessions per `sessions` run.
-    pub sessions: usize,
-    /// Clients creating them.
-    pub session_concurrency: usize,
-    /// Longest a `sessions` run may take.
-    pub sessions_cap: Duration,
-    /// Followers in `fanout`.
-    pub subscribers: usize,
-    /// Followers in `cluster-fanout`.
-    pub cluster_followers: usize,
-    /// Events per burst `fanout` and `cluster-fanout` run.
-    pub events: u64,
-    /// Events per paced `fanout` and `cluster-fanout` run.
-    pub paced_events: u64,
-    /// Interval between paced events, ms.
-    pub fanout_interval_ms: u64,
-    /// Events queued per follower.
-    pub subscriber_queue: usize,
-    /// Sessions in `auth-contention`.
-    pub auth_sessions: usize,
-    /// Clients in `auth-contention`.
-    pub auth_concurrency: usize,
-    /// `--set` overrides.
-    pub extra: Vec<(String, String)>,
-}
-
-impl Settings {
-    /// The daemon's configuration for a scenario needing up to `max_sessions` sessions.
-    pub fn daemon_config(&self, max_sessions: usize) -> DaemonConfig {
-        let mut config = DaemonConfig::for_benchmarks(max_sessions, 64, self.subscriber_queue);
-        for (key, value) in &self.extra {
-            config.set(key, value);
-        }
-        config
-    }
-
-    /// The configuration of a daemon serving `followers` followers of one session.
-    pub fn fanout_daemon_config(&self, followers: usize) -> DaemonConfig {
-        let mut config = self.daemon_config(1000);
-        config.set("sessions.max_subscribers", &(followers + 16).to_string());
-        config
-    }
-}
+use crate::options::{Cli, Command, Options, Scenario};
+use crate::report::ScenarioReport;
+use crate::settings::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -222,67 +61,70 @@ fn main() -> ExitCode {
 
 /// Runs the chosen scenarios; `Ok(false)` when one of them failed to run.
 fn bench(options: Options) -> anyhow::Result<bool> {
-    let smoke = options.smoke;
-    let pick = |full: usize, tiny: usize| if smoke { tiny } else { full };
     let build =
         !options.no_build && options.daemon.is_none() && std::env::var_os("CARGO").is_some();
     let daemon = servers::locate_daemon(options.daemon.as_deref(), build)?;
-    let extra = options
-        .set
-        .iter()
-        .map(|item| {
-            item.split_once('=')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| anyhow::anyhow!("--set {item}: expected KEY=VALUE"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let settings = Settings {
-        daemon,
-        runs: options.runs.unwrap_or(pick(3, 1)).max(1),
-        duration: Duration::from_secs_f64(options.duration.unwrap_or(if smoke {
-            0.3
-        } else {
-            4.0
-        })),
-        warmup: Duration::from_secs_f64(if smoke { 0.1 } else { 0.5 }),
-        concurrency: if options.concurrency.is_empty() {
-            vec![1, 16, 64]
-        } else {
-            options.concurrency
-        },
-        sessions: options.sessions.unwrap_or(pick(100_000, 300)).max(1),
-        session_concurrency: options.session_concurrency.max(1),
-        sessions_cap: Duration::from_secs(if smoke { 30 } else { 300 }),
-        subscribers: options.subscribers.unwrap_or(pick(1000, 50)).max(1),
-        cluster_followers: options.cluster_followers.unwrap_or(pick(100, 10)).max(1),
-        events: options.events.unwrap_or(pick(2000, 50) as u64).max(1),
-        paced_events: options.paced_events.unwrap_or(pick(100, 10) as u64).max(1),
-        fanout_interval_ms: options.fanout_interval_ms,
-        subscriber_queue: options.subscriber_queue.max(1),
-        auth_sessions: options.auth_sessions.unwrap_or(pick(1000, 100)).max(1),
-        auth_concurrency: options.auth_concurrency.max(1),
-        extra,
-    };
+    let settings = Settings::new(&options, daemon)?;
+    let (scenarios, skipped) = chosen(&options.scenarios);
+    check_fd_limit(&scenarios, &settings)?;
+    let machine = procfs::Machine::read();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    println!(
+        "# construct-bench{}\n",
+        if options.smoke { " (smoke)" } else { "" }
+    );
+    println!(
+        "{} · {} cores · {} · {date} · daemon {}\n",
+        machine.cpu,
+        machine.nproc,
+        machine.kernel,
+        settings.daemon.display()
+    );
+    let (reports, failed) = run_all(&scenarios, &settings, options.client_threads)?;
+    println!("{}", report::markdown(&reports));
+    print_list("skipped", &skipped);
+    print_list("failed", &failed);
+    if let Some(path) = &options.json {
+        let json = serde_json::json!({
+            "machine": machine,
+            "date": date,
+            "smoke": options.smoke,
+            "runs": settings.runs,
+            "scenarios": reports,
+            "failed": failed,
+            "skipped": skipped,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+    }
+    Ok(failed.is_empty())
+}
+
+/// The scenarios to run: those `asked` for, else all; with why any of all was left out.
+fn chosen(asked: &[Scenario]) -> (Vec<Scenario>, Vec<String>) {
+    if !asked.is_empty() {
+        return (asked.to_vec(), Vec::new());
+    }
+    let mut all = vec![
+        Scenario::Calls,
+        Scenario::Sessions,
+        Scenario::Fanout,
+        Scenario::AuthContention,
+    ];
     let mut skipped = Vec::new();
-    let scenarios = if options.scenarios.is_empty() {
-        let mut all = vec![
-            Scenario::Calls,
-            Scenario::Sessions,
-            Scenario::Fanout,
-            Scenario::AuthContention,
-        ];
-        // Asked for by name it fails without Redis; as one of all it is left out.
-        if redis::redis_server().is_some() {
-            all.push(Scenario::ClusterFanout);
-        } else {
-            let skip = format!("{}: {}", Scenario::ClusterFanout.name(), redis::NO_REDIS);
-            eprintln!("skipping {skip}");
-            skipped.push(skip);
-        }
-        all
+    // Asked for by name it fails without Redis; as one of all it is left out.
+    if redis::redis_server().is_some() {
+        all.push(Scenario::ClusterFanout);
     } else {
-        options.scenarios
-    };
+        let skip = format!("{}: {}", Scenario::ClusterFanout.name(), redis::NO_REDIS);
+        eprintln!("skipping {skip}");
+        skipped.push(skip);
+    }
+    (all, skipped)
+}
+
+/// Raises the open-files limit, and fails if it is still too low for the fan-out scenarios'
+/// followers.
+fn check_fd_limit(scenarios: &[Scenario], settings: &Settings) -> anyhow::Result<()> {
     let fd_limit = procfs::raise_fd_limit();
     for (scenario, followers) in [
         (Scenario::Fanout, settings.subscribers),
@@ -296,35 +138,25 @@ fn bench(options: Options) -> anyhow::Result<bool> {
             );
         }
     }
-    let machine = procfs::Machine::read();
-    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    println!("# construct-bench{}\n", if smoke { " (smoke)" } else { "" });
-    println!(
-        "{} · {} cores · {} · {date} · daemon {}\n",
-        machine.cpu,
-        machine.nproc,
-        machine.kernel,
-        settings.daemon.display()
-    );
+    Ok(())
+}
 
+/// Runs each scenario on a load-generator runtime of `client_threads` workers: the reports of
+/// those that ran, and why the others failed.
+fn run_all(
+    scenarios: &[Scenario],
+    settings: &Settings,
+    client_threads: usize,
+) -> anyhow::Result<(Vec<ScenarioReport>, Vec<String>)> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.client_threads.max(1))
+        .worker_threads(client_threads.max(1))
         .enable_all()
         .build()?;
     let mut reports = Vec::new();
     let mut failed = Vec::new();
-    for scenario in scenarios {
+    for &scenario in scenarios {
         eprintln!("== {}", scenario.name());
-        let outcome = runtime.block_on(async {
-            match scenario {
-                Scenario::Calls => scenarios::calls(&settings).await,
-                Scenario::Sessions => scenarios::sessions(&settings).await,
-                Scenario::Fanout => fanout::fanout(&settings).await,
-                Scenario::AuthContention => scenarios::auth_contention(&settings).await,
-                Scenario::ClusterFanout => cluster::cluster_fanout(&settings).await,
-            }
-        });
-        match outcome {
+        match runtime.block_on(run(scenario, settings)) {
             Ok(report) => reports.push(report),
             Err(err) => {
                 eprintln!("scenario {} failed: {err:#}", scenario.name());
@@ -333,31 +165,27 @@ fn bench(options: Options) -> anyhow::Result<bool> {
         }
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok((reports, failed))
+}
 
-    println!("{}", report::markdown(&reports));
-    if !skipped.is_empty() {
-        println!("## skipped\n");
-        for skip in &skipped {
-            println!("- {skip}");
-        }
+/// Runs one scenario.
+async fn run(scenario: Scenario, settings: &Settings) -> anyhow::Result<ScenarioReport> {
+    match scenario {
+        Scenario::Calls => scenarios::calls(settings).await,
+        Scenario::Sessions => scenarios::sessions(settings).await,
+        Scenario::Fanout => fanout::fanout(settings).await,
+        Scenario::AuthContention => scenarios::auth_contention(settings).await,
+        Scenario::ClusterFanout => cluster::cluster_fanout(settings).await,
     }
-    if !failed.is_empty() {
-        println!("## failed\n");
-        for failure in &failed {
-            println!("- {failure}");
-        }
+}
+
+/// `## <title>` and a bullet per item, unless there are none.
+fn print_list(title: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
     }
-    if let Some(path) = &options.json {
-        let json = serde_json::json!({
-            "machine": machine,
-            "date": date,
-            "smoke": smoke,
-            "runs": settings.runs,
-            "scenarios": reports,
-            "failed": failed,
-            "skipped": skipped,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+    println!("## {title}\n");
+    for item in items {
+        println!("- {item}");
     }
-    Ok(failed.is_empty())
 }

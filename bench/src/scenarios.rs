@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::Settings;
 use crate::load::{self, Limit, LoadRun, Op, Worker};
 use crate::report::{ScenarioReport, Table, Target, fmt, ratio};
 use crate::servers::{self, Kind, Server};
+use crate::settings::Settings;
 use crate::stats;
 
 /// Starts both servers for a scenario.
