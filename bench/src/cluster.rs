@@ -13,9 +13,11 @@
 
 use anyhow::Context as _;
 
-use crate::fanout::{self, FanoutRun, LATENCY_NOTE, LOSS_NOTE, Setup, Variant};
+use crate::fanout::measure::{self, Plan, Setup, Variant};
+use crate::fanout::results::{self, FanoutRun};
+use crate::fanout::{LATENCY_NOTE, LOSS_NOTE};
 use crate::redis;
-use crate::report::{ScenarioReport, Table, Target, fmt, ratio};
+use crate::report::{ScenarioReport, Table, Target, fmt, fmt_pair, ratio};
 use crate::servers::{self, Server};
 use crate::settings::Settings;
 
@@ -44,8 +46,8 @@ fn start_servers(settings: &Settings, followers: usize) -> anyhow::Result<[Serve
 }
 
 /// Embedded, then cluster.
-fn setups() -> [Setup; 2] {
-    [
+fn setups() -> Vec<Setup> {
+    vec![
         Setup {
             label: "embedded",
             publisher: EMBEDDED,
@@ -71,81 +73,88 @@ fn cpu_cell(run: &FanoutRun, index: usize) -> String {
 /// The scenario: a burst and a paced stream, embedded and cluster alternating, `settings.runs`
 /// times, with `settings.cluster_followers` followers.
 pub async fn cluster_fanout(settings: &Settings) -> anyhow::Result<ScenarioReport> {
-    let n = settings.cluster_followers;
-    let variants = Variant::both(settings);
-    let setups = setups();
-    let mut servers = start_servers(settings, n)?;
-    let measured = fanout::measure(
-        "cluster-fanout",
-        settings,
-        &mut servers,
-        &setups,
-        &variants,
-        n,
-    )
-    .await?;
-    for server in servers {
-        server.stop();
-    }
+    let plan = Plan {
+        setups: setups(),
+        variants: Variant::both(settings),
+        followers: settings.cluster_followers,
+    };
+    let mut servers = start_servers(settings, plan.followers)?;
+    let measured = measure::measure("cluster-fanout", settings, &mut servers, &plan).await?;
+    servers::stop_all(servers);
+    Ok(ScenarioReport {
+        name: "cluster-fanout",
+        tables: vec![table(settings, &plan, &measured.medians)],
+        targets: targets(&measured.medians),
+        notes: notes(),
+        runs: measured.runs,
+    })
+}
+
+/// The medians of each variant, embedded and cluster side by side.
+fn table(settings: &Settings, plan: &Plan, medians: &[Vec<FanoutRun>]) -> Table {
     let mut table = Table::new(
         format!(
-            "{n} followers of one session; embedded: publisher and followers on one daemon; \
+            "{} followers of one session; embedded: publisher and followers on one daemon; \
              cluster: session and publisher on daemon A, followers on daemon B, one Redis \
              between them; burst: {} events as fast as the publisher goes; paced: {} events, one \
              per {} ms; median of {} runs",
-            settings.events, settings.paced_events, settings.fanout_interval_ms, settings.runs
+            plan.followers,
+            settings.events,
+            settings.paced_events,
+            settings.fanout_interval_ms,
+            settings.runs
         ),
-        &[
-            "variant",
+        &results::columns(
             "mode",
-            "events published/s",
-            "deliveries/s",
-            "deliveries/s vs embedded",
-            "publish→receive p50 / p99 ms",
-            "p99 vs embedded",
-            "daemon (A) CPU µs/delivery",
-            "daemon B CPU µs/delivery",
-            "Redis CPU µs/delivery",
-            "all servers CPU µs/delivery",
-            "client CPU µs/delivery",
-            "followers complete / lagged",
-            "events missed (announced)",
-            "unexplained gaps",
-            "other load (cores)",
-        ],
+            &[
+                "deliveries/s vs embedded",
+                "publish→receive p50 / p99 ms",
+                "p99 vs embedded",
+                "daemon (A) CPU µs/delivery",
+                "daemon B CPU µs/delivery",
+                "Redis CPU µs/delivery",
+                "all servers CPU µs/delivery",
+                "client CPU µs/delivery",
+            ],
+            &["other load (cores)"],
+        ),
     );
-    let mut unexplained = 0;
-    for (variant, medians) in variants.iter().zip(&measured.medians) {
-        let embedded = &medians[0];
-        for (setup, run) in setups.iter().zip(medians) {
-            table.row(vec![
-                variant.name.into(),
-                setup.label.into(),
-                fmt(run.published_per_sec()),
-                fmt(run.deliveries_per_sec),
-                ratio(run.deliveries_per_sec, embedded.deliveries_per_sec),
-                format!("{} / {}", fmt(run.p50_ms), fmt(run.p99_ms)),
-                ratio(run.p99_ms, embedded.p99_ms),
-                cpu_cell(run, 0),
-                cpu_cell(run, 1),
-                cpu_cell(run, 2),
-                fmt(run.servers_cpu_us_per_delivery()),
-                fmt(run.client_cpu_us_per_delivery),
-                format!("{} / {}", run.complete, run.lagged),
-                run.missed.to_string(),
-                run.unexplained_gaps.to_string(),
-                fmt(run.other_cores),
-            ]);
-            unexplained += run.unexplained_gaps;
-        }
+    for (variant, setup, run, of_variant) in plan.rows(medians) {
+        let embedded = &of_variant[0];
+        let own = vec![
+            ratio(run.deliveries_per_sec, embedded.deliveries_per_sec),
+            fmt_pair(run.p50_ms, run.p99_ms),
+            ratio(run.p99_ms, embedded.p99_ms),
+            cpu_cell(run, 0),
+            cpu_cell(run, 1),
+            cpu_cell(run, 2),
+            fmt(run.servers_cpu_us_per_delivery()),
+            fmt(run.client_cpu_us_per_delivery),
+        ];
+        let last = vec![fmt(run.other_cores)];
+        table.row(run.row(variant.name, setup.label, own, last));
     }
-    let targets = vec![Target::at_most(
+    table
+}
+
+/// No event lost without a lag notice, in any run of either mode.
+fn targets(medians: &[Vec<FanoutRun>]) -> Vec<Target> {
+    let unexplained: u64 = medians
+        .iter()
+        .flatten()
+        .map(|run| run.unexplained_gaps)
+        .sum();
+    vec![Target::at_most(
         "cluster-fanout: events lost without a lag notice (all runs, both modes)",
         unexplained as f64,
         0.0,
         "events",
-    )];
-    let notes = vec![
+    )]
+}
+
+/// What the table's figures mean.
+fn notes() -> Vec<String> {
+    vec![
         "embedded is one daemon without `[cluster]`; its CPU is in the daemon (A) column. \
          cluster is two daemons with `[cluster] redis_url` on one `redis-server --save \"\" \
          --appendonly no` that the bench starts on a free loopback port and stops; all three \
@@ -159,12 +168,5 @@ pub async fn cluster_fanout(settings: &Settings) -> anyhow::Result<ScenarioRepor
             "{LATENCY_NOTE}; in cluster mode the timestamp is taken on A and the event parsed from \
              B's stream, both on this machine's clock"
         ),
-    ];
-    Ok(ScenarioReport {
-        name: "cluster-fanout",
-        tables: vec![table],
-        targets,
-        notes,
-        runs: measured.runs,
-    })
+    ]
 }

@@ -13,7 +13,7 @@ use http_body_util::Full;
 use tokio::sync::Barrier;
 
 use crate::client::{self, Conn, Creds};
-use crate::procfs;
+use crate::cpu::CpuWindow;
 use crate::servers::Server;
 use crate::stats;
 
@@ -198,10 +198,8 @@ pub async fn run(
             anyhow::Ok((worker, latencies, Instant::now()))
         }));
     }
-    let machine_before = procfs::machine_busy_us()?;
-    let server_before = procfs::Snapshot::take(server.pid)?;
-    let client_before = procfs::Snapshot::take(std::process::id())?;
-    let start = Instant::now();
+    let window = CpuWindow::open(&[server.pid])?;
+    let start = window.start;
     let _ = deadline_holder.set(start + limit.duration);
     barrier.wait().await;
     let mut workers = Vec::with_capacity(concurrency);
@@ -213,16 +211,8 @@ pub async fn run(
         latencies.extend(samples);
         end = end.max(finished);
     }
-    let server_after = procfs::Snapshot::take(server.pid)?;
-    let client_after = procfs::Snapshot::take(std::process::id())?;
-    let machine_after = procfs::machine_busy_us()?;
+    let spent = window.close()?;
     let secs = (end - start).as_secs_f64();
-    let server_cpu = server_after.cpu_since(&server_before);
-    let client_cpu = client_after.cpu_since(&client_before);
-    let other_cores = ((machine_after - machine_before - server_cpu - client_cpu)
-        / 1e6
-        / start.elapsed().as_secs_f64())
-    .max(0.0);
     let ops = latencies.len() as u64;
     if ops == 0 {
         bail!("no operation completed");
@@ -234,10 +224,10 @@ pub async fn run(
         ops_per_sec: ops as f64 / secs,
         p50_ms: stats::percentile_ms(&mut latencies, 50.0),
         p99_ms: stats::percentile_ms(&mut latencies, 99.0),
-        server_cpu_us: server_cpu / ops as f64,
-        client_cpu_us: client_cpu / ops as f64,
-        other_cores,
-        threads: server_after.utilization_since(&server_before, secs),
+        server_cpu_us: spent.servers_us[0] / ops as f64,
+        client_cpu_us: spent.client_us / ops as f64,
+        other_cores: spent.other_cores,
+        threads: spent.threads(0, secs),
     };
     Ok((run, workers))
 }

@@ -17,6 +17,7 @@
 mod ceiling;
 mod client;
 mod cluster;
+mod cpu;
 mod daemon_config;
 mod fanout;
 mod load;

@@ -110,6 +110,11 @@ pub fn fmt(value: f64) -> String {
     }
 }
 
+/// Two numbers as `a / b` (a median and a 99th percentile, say), each as [`fmt`] writes it.
+pub fn fmt_pair(a: f64, b: f64) -> String {
+    format!("{} / {}", fmt(a), fmt(b))
+}
+
 /// A ratio as `0.62×`.
 pub fn ratio(numerator: f64, denominator: f64) -> String {
     if denominator > 0.0 {

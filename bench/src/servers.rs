@@ -124,6 +124,13 @@ impl Server {
     }
 }
 
+/// Stops every server, in order.
+pub fn stop_all(servers: impl IntoIterator<Item = Server>) {
+    for server in servers {
+        server.stop();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.terminate();
