@@ -6,11 +6,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use reqwest::Url;
 
-use crate::discovery::Discovery;
+use crate::discovery::{self, Discovery};
 use crate::paths;
-
-/// Where the daemon writes its discovery file unless configured otherwise.
-pub const DEFAULT_DISCOVERY: &str = "~/.construct/mcp.json";
 
 /// How long connecting to the daemon may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -237,7 +234,7 @@ pub async fn failure(response: reqwest::Response) -> String {
 
 /// The default discovery path, with `~` expanded (for messages and tests).
 pub fn default_discovery() -> PathBuf {
-    paths::expand_home(Path::new(DEFAULT_DISCOVERY))
+    paths::expand_home(Path::new(discovery::DEFAULT_PATH))
 }
 
 #[cfg(test)]
