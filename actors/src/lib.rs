@@ -18,6 +18,7 @@ pub mod queue_bytes;
 mod rate_limit;
 pub mod registry;
 pub mod session;
+mod settings;
 pub mod subscriber;
 pub mod ticket;
 pub mod token;
@@ -33,15 +34,17 @@ pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// refused when the session is created; a client name (which no one can be asked to fix) is cut.
 pub const MAX_LABEL_CHARS: usize = 256;
 
+pub use cluster::Unavailable;
 pub use directory::SessionDirectory;
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use messages::{
     AuthError, Authenticate, Authorize, Authorized, BeginCall, BeginCallError, CancelCall,
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Describe, EndCall, Forget,
-    ListSessions, ListedSession, Locate, Lookup, Publish, SessionInfo, SessionSettings, Shutdown,
-    Stop, Subscribe, SubscribeAfter, SubscribeError, Unavailable, UpdateSettings,
+    ListSessions, ListedSession, Locate, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe,
+    SubscribeAfter, SubscribeError, UpdateSettings,
 };
 pub use registry::{RegistryLimits, SessionRegistry};
 pub use session::{SessionActor, SessionLimits};
+pub use settings::SessionSettings;
 pub use subscriber::{EndReason, StreamItem};
 pub use ticket::{IssueTicket, IssuedTicket, RedeemTicket, TicketBook, TicketError, TicketLimits};

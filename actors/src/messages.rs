@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::StoreError;
+use crate::cluster::Unavailable;
 use crate::event::SerializedEvent;
 use crate::session::SessionActor;
+use crate::settings::SessionSettings;
 use crate::subscriber::StreamItem;
 
 /// To the registry: create a session for `cwd`. Replies with its id, token and address.
@@ -83,18 +84,6 @@ pub enum CreateError {
     /// The shared store (cluster mode) could not record the session.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-}
-
-/// The shared store a cluster's daemons keep sessions in (Redis) could not be used; one line
-/// saying why. The same request may work later: the daemon reconnects by itself.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("shared session store unavailable: {0}")]
-pub struct Unavailable(pub String);
-
-impl From<StoreError> for Unavailable {
-    fn from(err: StoreError) -> Self {
-        Self(err.to_string())
-    }
 }
 
 /// To the registry: the actor of session `0`, if it exists.
@@ -206,40 +195,6 @@ pub struct SessionInfo {
     pub running_calls: usize,
     /// What the client said about itself at `initialize` and since.
     pub settings: SessionSettings,
-}
-
-/// Protocol facts a standard MCP client established for its session: the revision negotiated at
-/// `initialize`, the name and version the client gave there (`clientInfo`), and the level set by
-/// `logging/setLevel`. All absent for Construct sessions until their client says otherwise.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionSettings {
-    /// The protocol revision negotiated at `initialize`.
-    pub protocol_version: Option<Arc<str>>,
-    /// The minimum level of log messages the client wants (`debug` … `emergency`).
-    pub log_level: Option<Arc<str>>,
-    /// The client's name, from `clientInfo` at `initialize` (e.g. `claude-code`).
-    pub client_name: Option<Arc<str>>,
-    /// The client's version, from `clientInfo` at `initialize`.
-    pub client_version: Option<Arc<str>>,
-}
-
-impl SessionSettings {
-    /// `self` with every field `update` sets replaced.
-    #[must_use]
-    pub fn merged(mut self, update: &SessionSettings) -> Self {
-        let fields = [
-            (&mut self.protocol_version, &update.protocol_version),
-            (&mut self.log_level, &update.log_level),
-            (&mut self.client_name, &update.client_name),
-            (&mut self.client_version, &update.client_version),
-        ];
-        for (field, new) in fields {
-            if new.is_some() {
-                field.clone_from(new);
-            }
-        }
-        self
-    }
 }
 
 /// To a session: record what the client established. `None` fields are left as they are.

@@ -23,14 +23,15 @@ use actix::prelude::*;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::cluster::{SessionRecord, SharedStore};
+use crate::cluster::{SessionRecord, SharedStore, Unavailable};
 use crate::messages::{
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
-    ListedSession, Locate, Lookup, SessionSettings, Shutdown, Unavailable,
+    ListedSession, Locate, Lookup, Shutdown,
 };
 use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
 use crate::session::{SessionActor, SessionLimits};
+use crate::settings::SessionSettings;
 use crate::token::Token;
 
 /// How many requests may wait for the registry; senders await room beyond that.

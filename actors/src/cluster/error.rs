@@ -23,6 +23,18 @@ pub enum StoreError {
     InvalidConfig(String),
 }
 
+/// What the daemon is told when a request needs the cluster's store (Redis) and cannot use it:
+/// one line saying why. The same request may work later: the daemon reconnects by itself.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("shared session store unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+impl From<StoreError> for Unavailable {
+    fn from(err: StoreError) -> Self {
+        Self(err.to_string())
+    }
+}
+
 impl StoreError {
     /// The call did not finish within `timeout`.
     pub(crate) fn timed_out(timeout: Duration) -> Self {

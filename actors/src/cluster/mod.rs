@@ -25,7 +25,7 @@ mod store;
 
 pub use config::{ClusterConfig, DEFAULT_PREFIX, DEFAULT_TIMEOUT};
 pub use entry::{EntryKind, StreamEntry};
-pub use error::StoreError;
+pub use error::{StoreError, Unavailable};
 pub use feed::{FeedItem, SessionFeed};
 pub use record::SessionRecord;
 pub use store::{END_GRACE, SharedStore};

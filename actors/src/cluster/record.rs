@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::messages::SessionSettings;
+use crate::settings::SessionSettings;
 use crate::token::TokenDigest;
 
 const TOKEN_SHA256: &str = "token_sha256";

@@ -27,7 +27,7 @@ use super::entry::entry_id;
 use super::keys::SessionKeys;
 use super::record::{settings_fields, timestamp};
 use super::{ClusterConfig, SessionRecord, StoreError, StreamEntry, scripts};
-use crate::messages::SessionSettings;
+use crate::settings::SessionSettings;
 use crate::subscriber::EndReason;
 
 /// How long the events of an ended session stay readable, so that followers on every node read

@@ -42,15 +42,16 @@ use tokio::sync::mpsc::OwnedPermit;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{SessionRecord, SharedStore};
+use crate::cluster::{SessionRecord, SharedStore, Unavailable};
 use crate::event::PublishedEvent;
 use crate::history::History;
 use crate::messages::{
     AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
-    EndCall, Forget, Publish, SessionInfo, SessionSettings, Stop, Subscribe, SubscribeAfter,
-    SubscribeError, Unavailable, UpdateSettings,
+    EndCall, Forget, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError,
+    UpdateSettings,
 };
 use crate::meters::SessionMeters;
+use crate::settings::SessionSettings;
 use crate::subscriber::{EndReason, Offer, QueueLimits, StreamItem, Subscriber};
 use crate::token::TokenDigest;
 use shared::Shared;

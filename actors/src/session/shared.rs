@@ -22,10 +22,12 @@ use bytestring::ByteString;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{Followed, SessionActor};
-use crate::cluster::{EntryKind, FeedItem, SessionFeed, SharedStore, StoreError, StreamEntry};
+use crate::cluster::{
+    EntryKind, FeedItem, SessionFeed, SharedStore, StoreError, StreamEntry, Unavailable,
+};
 use crate::event::{PublishedEvent, SerializedEvent};
 use crate::history::oldest_over_budget;
-use crate::messages::{AuthError, SessionInfo, SubscribeError, Unavailable, UpdateSettings};
+use crate::messages::{AuthError, SessionInfo, SubscribeError, UpdateSettings};
 use crate::subscriber::{EndReason, StreamItem};
 
 /// How long one read of the feed waits in Redis for new entries; also how often it checks that
