@@ -16,7 +16,7 @@ use actix::Addr;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use construct_actors::cluster::{ClusterConfig, SharedStore};
+use construct_actors::cluster::{ClusterConfig, ClusterStore};
 use construct_actors::{
     Create, Creator, RegistryLimits, SessionDirectory, SessionLimits, SessionRegistry, Shutdown,
     TicketBook, TicketLimits,
@@ -67,13 +67,13 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
     }
     let registry = match &config.cluster.redis_url {
         Some(url) => {
-            let store = SharedStore::connect(&ClusterConfig {
+            let store = ClusterStore::connect(&ClusterConfig {
                 url: url.clone(),
                 prefix: config.cluster.key_prefix.clone(),
                 timeout: config.cluster.timeout,
             })
             .context("cluster.redis_url is not usable")?;
-            SessionRegistry::shared(registry_limits(&config), store)
+            SessionRegistry::in_cluster(registry_limits(&config), store)
         }
         None => SessionRegistry::new(registry_limits(&config)),
     }

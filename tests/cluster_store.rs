@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use common::WAIT;
 use common::redis::{RedisServer, Reply};
 use construct_actors::cluster::{
-    ClusterConfig, EntryKind, FeedItem, SessionFeed, SessionRecord, SharedStore, StoreError,
+    ClusterConfig, ClusterStore, EntryKind, FeedItem, SessionFeed, SessionRecord, StoreError,
     StreamEntry,
 };
 use construct_actors::token::Token;
@@ -34,8 +34,8 @@ fn config(server: &RedisServer) -> ClusterConfig {
     }
 }
 
-fn store(server: &RedisServer) -> SharedStore {
-    SharedStore::connect(&config(server)).unwrap()
+fn store(server: &RedisServer) -> ClusterStore {
+    ClusterStore::connect(&config(server)).unwrap()
 }
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -57,7 +57,7 @@ fn new_record(token: &Token, label: Option<&str>) -> SessionRecord {
 }
 
 /// A new session in `store`, expiring after `ttl` unused.
-async fn session(store: &SharedStore, ttl: Option<Duration>) -> SessionRecord {
+async fn session(store: &ClusterStore, ttl: Option<Duration>) -> SessionRecord {
     let record = new_record(&Token::mint(), None);
     store.create_session(&record, ttl).await.unwrap();
     record
@@ -103,7 +103,7 @@ fn assert_unavailable<T: std::fmt::Debug>(
 }
 
 /// Polls `store` until Redis answers again.
-async fn wait_until_reachable(store: &SharedStore) {
+async fn wait_until_reachable(store: &ClusterStore) {
     let deadline = Instant::now() + WAIT;
     while let Err(err) = store.ping().await {
         assert!(
@@ -305,7 +305,7 @@ async fn a_session_without_ttl_keeps_both_keys() {
 #[ignore = "needs redis-server: bash tests/cluster/setup.sh"]
 async fn the_store_keeps_a_digest_never_the_token() {
     let server = RedisServer::start();
-    let store = SharedStore::connect(&ClusterConfig {
+    let store = ClusterStore::connect(&ClusterConfig {
         prefix: "elsewhere".into(),
         ..config(&server)
     })
@@ -758,7 +758,7 @@ async fn a_foreign_record_is_corrupt() {
 
 #[tokio::test]
 async fn a_malformed_url_is_a_configuration_error() {
-    let result = SharedStore::connect(&ClusterConfig::new("not a redis url"));
+    let result = ClusterStore::connect(&ClusterConfig::new("not a redis url"));
     assert!(
         matches!(result, Err(StoreError::InvalidConfig(_))),
         "{:?}",

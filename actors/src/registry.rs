@@ -23,7 +23,7 @@ use actix::prelude::*;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::cluster::{SessionRecord, SharedStore, Unavailable};
+use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::messages::{
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
     ListedSession, Locate, Lookup, Shutdown,
@@ -53,7 +53,7 @@ struct Face {
     /// Who the session is.
     record: SessionRecord,
     /// Cluster mode: the store that holds it, of which the actor is this node's face.
-    store: Option<SharedStore>,
+    store: Option<ClusterStore>,
     /// Its bounds.
     limits: SessionLimits,
     /// The arbiter to run it on; `None`: the registry's.
@@ -69,7 +69,7 @@ pub struct SessionRegistry {
     creations: CreationLimiter,
     meters: RegistryMeters,
     /// Cluster mode: where clients' sessions are kept, for every node to find.
-    store: Option<SharedStore>,
+    store: Option<ClusterStore>,
 }
 
 impl SessionRegistry {
@@ -87,7 +87,7 @@ impl SessionRegistry {
 
     /// A registry of one node of a cluster: clients' sessions are created in `store`, and a
     /// session another node created is loaded from it the first time a request names it here.
-    pub fn shared(limits: RegistryLimits, store: SharedStore) -> Self {
+    pub fn in_cluster(limits: RegistryLimits, store: ClusterStore) -> Self {
         Self {
             store: Some(store),
             ..Self::new(limits)

@@ -1,4 +1,4 @@
-//! Where the shared store lives and how long any one call to it may take.
+//! Where the cluster store lives and how long any one call to it may take.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ pub const DEFAULT_PREFIX: &str = "construct";
 /// How long a call to Redis may take when no timeout is configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How to reach the shared store.
+/// How to reach the cluster store.
 #[derive(Clone)]
 pub struct ClusterConfig {
     /// A Redis URL, e.g. `redis://127.0.0.1:6379/0` or `redis://:password@host:6379`.

@@ -1,4 +1,4 @@
-//! What can go wrong with the shared store, sorted by what the caller should do about it.
+//! What can go wrong with the cluster store, sorted by what the caller should do about it.
 //!
 //! [`StoreError::Unavailable`] is passing: Redis is down, unreachable, restarting or refusing us,
 //! and the same call may well work later (the daemon answers 503). [`StoreError::Corrupt`] is

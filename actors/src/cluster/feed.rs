@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::entry::entry_id;
 use super::keys::SessionKeys;
 use super::store::{bounded, millis};
-use super::{SharedStore, StoreError, StreamEntry};
+use super::{ClusterStore, StoreError, StreamEntry};
 
 /// The most entries one read returns.
 const BATCH: usize = 256;
@@ -50,7 +50,7 @@ pub struct SessionFeed {
 impl SessionFeed {
     /// A reader of session `id`'s events numbered after `after` (0: from the first kept).
     /// It connects on its first [`SessionFeed::next`].
-    pub fn open(store: &SharedStore, id: Uuid, after: u64) -> Self {
+    pub fn open(store: &ClusterStore, id: Uuid, after: u64) -> Self {
         Self {
             client: store.client().clone(),
             keys: store.keys(id),

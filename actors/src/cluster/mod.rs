@@ -1,4 +1,4 @@
-//! Cluster mode's shared store: the sessions and events several daemons share through one Redis.
+//! Cluster mode's store: the sessions and events several daemons share through one Redis.
 //!
 //! Alone, a daemon keeps each session in a [`SessionActor`](crate::SessionActor). In a cluster a
 //! client may reach any node, so whatever another node must see lives in Redis instead: who the
@@ -6,7 +6,7 @@
 //! token) and the numbered events it published. Every node then authenticates, replays and
 //! follows any session the same way, and event `N` means the same event on all of them.
 //!
-//! - [`SharedStore`]: one multiplexed, self-reconnecting connection per daemon, for every short
+//! - [`ClusterStore`]: one multiplexed, self-reconnecting connection per daemon, for every short
 //!   command; the multi-key steps are Lua scripts so that no two nodes can interleave them.
 //! - [`SessionFeed`]: one follower's blocking read of a session's events, on a connection of its
 //!   own so that waiting never holds up the shared one.
@@ -28,4 +28,4 @@ pub use entry::{EntryKind, StreamEntry};
 pub use error::{StoreError, Unavailable};
 pub use feed::{FeedItem, SessionFeed};
 pub use record::SessionRecord;
-pub use store::{END_GRACE, SharedStore};
+pub use store::{ClusterStore, END_GRACE};

@@ -1,4 +1,4 @@
-//! A session's identity as the shared store keeps it, and its translation to hash fields.
+//! A session's identity as the cluster store keeps it, and its translation to hash fields.
 //!
 //! Times are RFC 3339 text and the digest is hex, so that an operator reading the hash with
 //! `redis-cli` sees what it says; the working directory is kept as raw bytes, because a Unix path
@@ -40,10 +40,10 @@ pub struct SessionRecord {
     pub label: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When it was last used, as of the last [`touch`](super::SharedStore::touch).
+    /// When it was last used, as of the last [`touch`](super::ClusterStore::touch).
     pub last_activity: DateTime<Utc>,
     /// What a standard MCP client established for it (recorded with
-    /// [`save_settings`](super::SharedStore::save_settings)), so that every node serves it alike.
+    /// [`save_settings`](super::ClusterStore::save_settings)), so that every node serves it alike.
     pub settings: SessionSettings,
 }
 

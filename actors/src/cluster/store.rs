@@ -1,4 +1,4 @@
-//! The shared store: every short call a daemon makes to Redis, on one connection it shares.
+//! The cluster store: every short call a daemon makes to Redis, on one connection it shares.
 //!
 //! All calls go through one [`ConnectionManager`]: a multiplexed connection that many tasks use
 //! at once and that replaces itself when it breaks. It is created without connecting, so a
@@ -11,7 +11,7 @@
 //! [`StoreError::Unavailable`] after at most that long (calls in flight when the connection
 //! breaks end at once); within about a second of Redis coming back, calls succeed again, with
 //! nothing to reset. A call that times out may still have been carried out by Redis; none here
-//! is harmful to repeat except [`SharedStore::publish`], which would number the event twice.
+//! is harmful to repeat except [`ClusterStore::publish`], which would number the event twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,15 +39,15 @@ const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
 /// The longest pause between attempts to reach Redis again (before up to as much jitter).
 const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
 
-/// A handle on the shared store; clones share one connection.
+/// A handle on the cluster store; clones share one connection.
 #[derive(Clone)]
-pub struct SharedStore {
+pub struct ClusterStore {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for SharedStore {
+impl std::fmt::Debug for ClusterStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedStore")
+        f.debug_struct("ClusterStore")
             .field("prefix", &self.inner.prefix)
             .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
@@ -62,7 +62,7 @@ struct Inner {
     timeout: Duration,
 }
 
-impl SharedStore {
+impl ClusterStore {
     /// A store for `config`, which starts connecting on its first call; Redis need not be up.
     ///
     /// Must be called within a Tokio runtime (actix's is one): the connection's background

@@ -42,7 +42,7 @@ use tokio::sync::mpsc::OwnedPermit;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cluster::{SessionRecord, SharedStore, Unavailable};
+use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::event::PublishedEvent;
 use crate::history::History;
 use crate::messages::{
@@ -136,7 +136,7 @@ impl SessionActor {
     /// shared `store` that keeps it, this node's face of it. `registry` is told when it stops.
     pub fn new(
         record: SessionRecord,
-        store: Option<SharedStore>,
+        store: Option<ClusterStore>,
         limits: SessionLimits,
         registry: Recipient<Forget>,
     ) -> Self {

@@ -23,7 +23,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::{Followed, SessionActor};
 use crate::cluster::{
-    EntryKind, FeedItem, SessionFeed, SharedStore, StoreError, StreamEntry, Unavailable,
+    ClusterStore, EntryKind, FeedItem, SessionFeed, StoreError, StreamEntry, Unavailable,
 };
 use crate::event::{PublishedEvent, SerializedEvent};
 use crate::history::oldest_over_budget;
@@ -50,7 +50,7 @@ const RECHECK: Duration = Duration::from_secs(5);
 
 /// What a session's actor holds in cluster mode.
 pub(super) struct Shared {
-    store: SharedStore,
+    store: ClusterStore,
     /// While there are local followers: stops this node's feed when dropped.
     feed: Option<DropGuard>,
     /// The number of the last entry handed to local followers.
@@ -61,7 +61,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub(super) fn new(store: SharedStore) -> Self {
+    pub(super) fn new(store: ClusterStore) -> Self {
         Self {
             store,
             feed: None,
@@ -85,7 +85,7 @@ pub(super) enum FeedUpdate {
 
 impl SessionActor {
     /// The shared store, in cluster mode.
-    pub(super) fn shared_store(&self) -> Option<SharedStore> {
+    pub(super) fn shared_store(&self) -> Option<ClusterStore> {
         self.shared.as_ref().map(|shared| shared.store.clone())
     }
 
@@ -93,7 +93,7 @@ impl SessionActor {
     /// it still exists (another node may have ended it, or it expired).
     pub(super) fn confirm_shared(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
     ) -> ResponseActFuture<Self, Result<SessionInfo, AuthError>> {
         Box::pin(
             wrap_future(self.refresh(store)).map(|found, actor: &mut Self, ctx| match found {
@@ -111,7 +111,7 @@ impl SessionActor {
     /// (progress is advisory) and counted; the tool goes on.
     pub(super) fn publish_shared(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
         data: SerializedEvent,
     ) -> ResponseActFuture<Self, ()> {
         let failing = self.shared.as_ref().and_then(|shared| shared.failed_at);
@@ -153,7 +153,7 @@ impl SessionActor {
     /// request, on any node, finds it there.
     pub(super) fn save_settings_shared(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
         msg: UpdateSettings,
     ) -> ResponseActFuture<Self, ()> {
         let id = self.id;
@@ -171,7 +171,7 @@ impl SessionActor {
     /// Runs atomically, so no feed entry is handed out between the replay and the subscription.
     pub(super) fn follow_shared(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
         seen: Option<u64>,
     ) -> ResponseActFuture<Self, Followed> {
         if let Err(full) = self.has_room_for_follower() {
@@ -233,7 +233,7 @@ impl SessionActor {
     /// for every later request. Nothing ends when the store cannot be reached.
     pub(super) fn stop_shared(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
     ) -> ResponseActFuture<Self, Result<(), Unavailable>> {
         let id = self.id;
         let end = async move { store.end_session(id, EndReason::Closed).await };
@@ -249,7 +249,7 @@ impl SessionActor {
     /// follows), and otherwise drops this node's face quietly.
     pub(super) fn shared_idle_check(
         &mut self,
-        store: SharedStore,
+        store: ClusterStore,
         busy: bool,
         timeout: Duration,
         ctx: &mut Context<Self>,
@@ -294,7 +294,7 @@ impl SessionActor {
     /// when the store no longer has it.
     fn refresh(
         &self,
-        store: SharedStore,
+        store: ClusterStore,
     ) -> impl Future<Output = Result<bool, StoreError>> + use<> {
         let (id, ttl, now) = (self.id, self.idle_timeout(), self.last_activity);
         async move { store.touch(id, ttl, now).await }
@@ -302,7 +302,7 @@ impl SessionActor {
 
     /// Refreshes the session in the store (its TTL and last activity) without waiting; ends it
     /// here if the store says it is gone.
-    pub(super) fn touch_shared(&mut self, store: SharedStore, ctx: &mut Context<Self>) {
+    pub(super) fn touch_shared(&mut self, store: ClusterStore, ctx: &mut Context<Self>) {
         ctx.spawn(
             wrap_future(self.refresh(store)).map(|found, actor: &mut Self, ctx| {
                 if matches!(found, Ok(false)) {
