@@ -96,7 +96,7 @@ pub fn install(
         .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_BUCKETS)?
         .install_recorder()?;
     let handle = HANDLE.get_or_init(|| handle);
-    construct_actors::meters::describe();
+    construct_actors::session_metrics::describe();
     describe_counter!(
         TOOL_CALLS,
         Unit::Count,

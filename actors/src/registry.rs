@@ -28,9 +28,9 @@ use crate::messages::{
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
     ListedSession, Locate, Lookup, Shutdown,
 };
-use crate::meters::{RefusedReason, RegistryMeters};
 use crate::rate_limit::CreationLimiter;
 use crate::session::{SessionActor, SessionLimits};
+use crate::session_metrics::{RefusedReason, RegistryMeters};
 use crate::settings::SessionSettings;
 use crate::token::Token;
 

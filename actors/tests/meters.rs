@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::Utc;
-use construct_actors::meters::{
+use construct_actors::session_metrics::{
     EVENTS_DELIVERED, EVENTS_DROPPED, EVENTS_PUBLISHED, SESSIONS_CREATED, SESSIONS_ENDED,
     SESSIONS_LIVE, SUBSCRIBERS,
 };
@@ -119,7 +119,7 @@ fn event(progress: u64) -> SerializedEvent {
 async fn sessions_followers_and_fan_out_are_counted() {
     let values = Values(Arc::new(Registry::atomic()));
     metrics::set_global_recorder(values.clone()).expect("the only recorder of this binary");
-    meters::describe();
+    session_metrics::describe();
     assert_eq!(value(&values, SESSIONS_LIVE, &[]), 0.0);
 
     let registry = SessionRegistry::new(LIMITS).start();

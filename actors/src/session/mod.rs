@@ -50,7 +50,7 @@ use crate::messages::{
     EndCall, Forget, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError,
     UpdateSettings,
 };
-use crate::meters::SessionMeters;
+use crate::session_metrics::SessionMeters;
 use crate::settings::SessionSettings;
 use crate::subscriber::{EndReason, Offer, QueueLimits, StreamItem, Subscriber};
 use crate::token::TokenDigest;
