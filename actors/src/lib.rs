@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod directory;
 pub mod event;
 pub mod history;
+mod limits;
 pub mod messages;
 pub mod queue_bytes;
 mod rate_limit;
@@ -23,28 +24,17 @@ pub mod subscriber;
 pub mod ticket;
 pub mod token;
 
-/// Longest anyone waits for an actor's answer: a handler for a session or registry reply, a call's
-/// end for its session, a stopping session for the registry. An actor that has not answered by
-/// then is stuck or overloaded, and the caller answers `503` (or gives up on a best-effort note)
-/// rather than hold a connection open.
-pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Longest session label, or client name, in characters. Both come from a client and are kept for
-/// the session's life and shown in every listing, so they are bounded: a label over this is
-/// refused when the session is created; a client name (which no one can be asked to fix) is cut.
-pub const MAX_LABEL_CHARS: usize = 256;
-
-pub use cluster::Unavailable;
 pub use directory::SessionDirectory;
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
+pub use limits::{ASK_TIMEOUT, MAX_LABEL_CHARS, RegistryLimits, SessionLimits};
 pub use messages::{
     AuthError, Authenticate, Authorize, Authorized, BeginCall, BeginCallError, CancelCall,
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Describe, EndCall, Forget,
     ListSessions, ListedSession, Locate, Lookup, Publish, SessionInfo, Shutdown, Stop, Subscribe,
     SubscribeAfter, SubscribeError, UpdateSettings,
 };
-pub use registry::{RegistryLimits, SessionRegistry};
-pub use session::{SessionActor, SessionLimits};
+pub use registry::SessionRegistry;
+pub use session::SessionActor;
 pub use settings::SessionSettings;
 pub use subscriber::{EndReason, StreamItem};
 pub use ticket::{IssueTicket, IssuedTicket, RedeemTicket, TicketBook, TicketError, TicketLimits};

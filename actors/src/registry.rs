@@ -24,29 +24,19 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
+use crate::limits::{RegistryLimits, SessionLimits};
 use crate::messages::{
     CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
     ListedSession, Locate, Lookup, Shutdown,
 };
 use crate::rate_limit::CreationLimiter;
-use crate::session::{SessionActor, SessionLimits};
+use crate::session::SessionActor;
 use crate::session_metrics::{RefusedReason, RegistryMeters};
 use crate::settings::SessionSettings;
 use crate::token::Token;
 
 /// How many requests may wait for the registry; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
-
-/// Daemon-wide bounds on sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegistryLimits {
-    /// The most clients' sessions alive at once; further creations are refused.
-    pub max_sessions: usize,
-    /// How many sessions one client address may create per minute.
-    pub create_per_minute: usize,
-    /// The bounds each session gets.
-    pub session: SessionLimits,
-}
 
 /// What a session's actor is started from.
 struct Face {

@@ -45,6 +45,7 @@ use uuid::Uuid;
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::event::PublishedEvent;
 use crate::history::History;
+use crate::limits::{ASK_TIMEOUT, SessionLimits};
 use crate::messages::{
     AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
     EndCall, Forget, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError,
@@ -62,40 +63,6 @@ type Followed = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
 /// How many messages may wait in a session's mailbox. Publishers await room (backpressure on the
 /// tool, not on subscribers), so this bounds memory, not throughput.
 const MAILBOX_CAPACITY: usize = 256;
-
-/// Per-session bounds, from the daemon's configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLimits {
-    /// Events that may wait for one subscriber (besides what a resuming one is replayed) before
-    /// further ones are dropped, and counted, for it.
-    pub subscriber_queue: usize,
-    /// Bytes of event JSON that may wait for one subscriber (besides its replay), likewise.
-    pub subscriber_queue_bytes: usize,
-    /// How many events streams may follow one session at once.
-    pub max_subscribers: usize,
-    /// How many tool calls may run in one session at once.
-    pub max_calls: usize,
-    /// How many recent events the session keeps for followers resuming with `Last-Event-ID`.
-    pub history: usize,
-    /// How many bytes of their JSON it keeps at most (the newest event is always kept).
-    pub history_bytes: usize,
-    /// How long the session may go unused before it ends; `None`: it never expires.
-    pub idle_timeout: Option<Duration>,
-    /// A shorter idle timeout that applies until the first tool call begins in the session
-    /// (the shorter of the two applies); `None`: `idle_timeout` from the start.
-    pub unused_timeout: Option<Duration>,
-}
-
-impl SessionLimits {
-    /// How long a new session may go unused: the shorter of `unused_timeout` and
-    /// `idle_timeout`; `None`: it never expires.
-    pub fn first_idle_timeout(&self) -> Option<Duration> {
-        match (self.unused_timeout, self.idle_timeout) {
-            (Some(unused), Some(idle)) => Some(unused.min(idle)),
-            (unused, idle) => unused.or(idle),
-        }
-    }
-}
 
 /// One follower of the session's events, as the session tracks it.
 struct Follower {
@@ -398,7 +365,7 @@ impl Actor for SessionActor {
             session: ctx.address(),
         });
         actix::spawn(async move {
-            let _ = tokio::time::timeout(crate::ASK_TIMEOUT, forget).await;
+            let _ = tokio::time::timeout(ASK_TIMEOUT, forget).await;
         });
     }
 }
