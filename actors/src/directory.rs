@@ -19,15 +19,35 @@ use actix::fut::{self, wrap_future};
 use actix::prelude::*;
 use uuid::Uuid;
 
-use crate::SessionRegistry;
-use crate::messages::{AuthError, Authenticate, Authorize, Authorized, Locate};
-use crate::session::SessionActor;
+use crate::registry::{Locate, SessionRegistry};
+use crate::session::{AuthError, Authenticate, SessionActor, SessionInfo};
 
 /// How many requests may wait for a directory; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
 
 /// How often addresses of sessions that have stopped are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// To a worker's [`SessionDirectory`]: find session `id` and check
+/// `token` against it. Replies with the session's actor and facts; an unknown session and a
+/// wrong token get the very same refusal.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Authorized, AuthError>")]
+pub struct Authorize {
+    /// The session the caller names.
+    pub id: Uuid,
+    /// The bearer token the caller presented.
+    pub token: String,
+}
+
+/// The reply to a successful [`Authorize`].
+#[derive(Debug)]
+pub struct Authorized {
+    /// The session's actor, to talk to next.
+    pub session: Addr<SessionActor>,
+    /// Its facts, as [`Authenticate`] gives them.
+    pub info: SessionInfo,
+}
 
 /// One worker's memory of where sessions are.
 pub struct SessionDirectory {

@@ -27,6 +27,7 @@
 //! only this node's face of it: it checks tokens against the stored digest, publishes into the
 //! shared stream of events, and feeds its local followers from that stream.
 
+mod messages;
 mod shared;
 
 use std::collections::HashMap;
@@ -46,15 +47,14 @@ use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::event::PublishedEvent;
 use crate::history::History;
 use crate::limits::{ASK_TIMEOUT, SessionLimits};
-use crate::messages::{
-    AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
-    EndCall, Forget, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError,
-    UpdateSettings,
-};
 use crate::session_metrics::SessionMeters;
 use crate::settings::SessionSettings;
 use crate::subscriber::{EndReason, Offer, QueueLimits, StreamItem, Subscriber};
 use crate::token::TokenDigest;
+pub use messages::{
+    AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
+    EndCall, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError, UpdateSettings,
+};
 use shared::Shared;
 
 /// What the session's followers are given as they subscribe.
@@ -63,6 +63,20 @@ type Followed = Result<mpsc::Receiver<StreamItem>, SubscribeError>;
 /// How many messages may wait in a session's mailbox. Publishers await room (backpressure on the
 /// tool, not on subscribers), so this bounds memory, not throughput.
 const MAILBOX_CAPACITY: usize = 256;
+
+/// To the registry, from a session's actor that has stopped, however it ended: forget it.
+///
+/// Declared here, beside the actor it names, rather than with the registry's other messages:
+/// the registry stands above the sessions, and a session needs nothing of it but this.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Forget {
+    /// The session.
+    pub id: Uuid,
+    /// The actor that stopped. In cluster mode a session may get a new actor here while the
+    /// old one's word is on its way; only the actor named is forgotten.
+    pub session: Addr<SessionActor>,
+}
 
 /// One follower of the session's events, as the session tracks it.
 struct Follower {

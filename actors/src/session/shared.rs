@@ -21,13 +21,13 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::messages::{AuthError, SessionInfo, SubscribeError, UpdateSettings};
 use super::{Followed, SessionActor};
 use crate::cluster::{
     ClusterStore, EntryKind, FeedItem, SessionFeed, StoreError, StreamEntry, Unavailable,
 };
 use crate::event::{PublishedEvent, SerializedEvent};
 use crate::history::oldest_over_budget;
-use crate::messages::{AuthError, SessionInfo, SubscribeError, UpdateSettings};
 use crate::subscriber::{EndReason, StreamItem};
 
 /// How long one read of the feed waits in Redis for new entries; also how often it checks that

@@ -25,15 +25,18 @@ use uuid::Uuid;
 
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::limits::{RegistryLimits, SessionLimits};
-use crate::messages::{
-    CloseSubscriptions, Create, CreateError, CreatedSession, Creator, Forget, ListSessions,
-    ListedSession, Locate, Lookup, Shutdown,
-};
 use crate::rate_limit::CreationLimiter;
-use crate::session::SessionActor;
+use crate::session::{CloseSubscriptions, Forget, SessionActor};
 use crate::session_metrics::{RefusedReason, RegistryMeters};
 use crate::settings::SessionSettings;
 use crate::token::Token;
+
+mod messages;
+
+pub use messages::{
+    Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
+    Shutdown,
+};
 
 /// How many requests may wait for the registry; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
