@@ -62,8 +62,8 @@ impl ProgressEvent {
 pub struct SerializedEvent(ByteString);
 
 impl SerializedEvent {
-    /// Event JSON that was serialized elsewhere: read back from a cluster's shared store, where
-    /// the publishing node wrote what [`ProgressEvent::serialize`] made.
+    /// Event JSON that was serialized elsewhere: read back from the cluster's store, where the
+    /// publishing node wrote what [`ProgressEvent::serialize`] made.
     pub fn from_json(json: ByteString) -> Self {
         Self(json)
     }
@@ -92,6 +92,16 @@ pub struct PublishedEvent {
     pub id: u64,
     /// The event's JSON, shared with every other subscriber.
     pub data: SerializedEvent,
+}
+
+impl PublishedEvent {
+    /// Event `id` of a session kept in the cluster's store, as read back from its stream.
+    pub(crate) fn from_stream(id: u64, json: ByteString) -> Self {
+        Self {
+            id,
+            data: SerializedEvent::from_json(json),
+        }
+    }
 }
 
 #[cfg(test)]

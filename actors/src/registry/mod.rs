@@ -18,40 +18,28 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::ArbiterHandle;
-use actix::fut::{self, wrap_future};
 use actix::prelude::*;
 use chrono::Utc;
 use uuid::Uuid;
-
-use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
-use crate::limits::{RegistryLimits, SessionLimits};
-use crate::rate_limit::CreationLimiter;
-use crate::session::{CloseSubscriptions, Forget, SessionActor};
-use crate::session_metrics::{RefusedReason, RegistryMeters};
-use crate::settings::SessionSettings;
-use crate::token::Token;
-
-mod messages;
 
 pub use messages::{
     Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
     Shutdown,
 };
 
+use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
+use crate::limits::{RegistryLimits, SessionLimits};
+use crate::rate_limit::CreationLimiter;
+use crate::session::store::{SessionStore, StoredSession};
+use crate::session::{CloseSubscriptions, Forget, LocalStore, SessionActor};
+use crate::session_metrics::{RefusedReason, RegistryMeters};
+use crate::settings::SessionSettings;
+use crate::token::Token;
+
+mod messages;
+
 /// How many requests may wait for the registry; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
-
-/// What a session's actor is started from.
-struct Face {
-    /// Who the session is.
-    record: SessionRecord,
-    /// Cluster mode: the store that holds it, of which the actor is this node's face.
-    store: Option<ClusterStore>,
-    /// Its bounds.
-    limits: SessionLimits,
-    /// The arbiter to run it on; `None`: the registry's.
-    home: Option<ArbiterHandle>,
-}
 
 /// The actor owning the id → session map.
 pub struct SessionRegistry {
@@ -61,12 +49,14 @@ pub struct SessionRegistry {
     own: HashSet<Uuid>,
     creations: CreationLimiter,
     meters: RegistryMeters,
-    /// Cluster mode: where clients' sessions are kept, for every node to find.
-    store: Option<ClusterStore>,
+    /// Where clients' sessions are kept: in this process, or in the cluster's Redis for every
+    /// node to find.
+    store: Box<dyn SessionStore>,
 }
 
 impl SessionRegistry {
-    /// An empty registry. Start it once per daemon, outside any per-worker factory.
+    /// An empty registry of a daemon alone. Start it once per daemon, outside any per-worker
+    /// factory.
     pub fn new(limits: RegistryLimits) -> Self {
         Self {
             limits,
@@ -74,7 +64,7 @@ impl SessionRegistry {
             own: HashSet::new(),
             creations: CreationLimiter::new(limits.create_per_minute),
             meters: RegistryMeters::new(),
-            store: None,
+            store: Box::new(LocalStore),
         }
     }
 
@@ -82,7 +72,7 @@ impl SessionRegistry {
     /// session another node created is loaded from it the first time a request names it here.
     pub fn in_cluster(limits: RegistryLimits, store: ClusterStore) -> Self {
         Self {
-            store: Some(store),
+            store: Box::new(store),
             ..Self::new(limits)
         }
     }
@@ -120,41 +110,18 @@ impl SessionRegistry {
         }
     }
 
-    /// Starts the actor of a new session and keeps its address.
-    fn register(
+    /// Starts the actor of session `record`, kept in `stored`, on `home` (`None`: the
+    /// registry's arbiter), and keeps its address.
+    fn start(
         &mut self,
-        face: Face,
-        by: Creator,
-        token: String,
+        record: SessionRecord,
+        stored: Box<dyn StoredSession>,
+        limits: SessionLimits,
+        home: Option<ArbiterHandle>,
         ctx: &mut Context<Self>,
-    ) -> CreatedSession {
-        let id = face.record.id;
-        let cwd: Arc<Path> = Arc::from(face.record.cwd.as_path());
-        let session = self.start(face, ctx);
-        if by == Creator::Daemon {
-            self.own.insert(id);
-        } else {
-            self.meters.created.increment(1);
-        }
-        self.record_live();
-        CreatedSession {
-            id,
-            token,
-            cwd,
-            session,
-        }
-    }
-
-    /// Starts a session's actor and keeps its address.
-    fn start(&mut self, face: Face, ctx: &mut Context<Self>) -> Addr<SessionActor> {
-        let Face {
-            record,
-            store,
-            limits,
-            home,
-        } = face;
+    ) -> Addr<SessionActor> {
         let id = record.id;
-        let actor = SessionActor::new(record, store, limits, ctx.address().recipient());
+        let actor = SessionActor::new(record, stored, limits, ctx.address().recipient());
         let session = match home {
             Some(home) => SessionActor::start_in_arbiter(&home, move |_| actor),
             None => actor.start(),
@@ -163,42 +130,42 @@ impl SessionRegistry {
         session
     }
 
-    /// The actor of session `id`: running here, or else (cluster mode) loaded from the store.
-    /// `None` when there is no such session.
+    /// Counts a new session of `by`, whose actor has started.
+    fn created(&mut self, id: Uuid, by: Creator) {
+        if by == Creator::Daemon {
+            self.own.insert(id);
+        } else {
+            self.meters.created.increment(1);
+        }
+        self.record_live();
+    }
+
+    /// The actor of session `id`: running here, or else loaded from the store (another node
+    /// created it). `None` when there is no such session.
     fn find(
         &mut self,
         id: Uuid,
         home: ArbiterHandle,
-    ) -> ResponseActFuture<Self, Result<Option<Addr<SessionActor>>, Unavailable>> {
-        let store = match (self.live(id), &self.store) {
-            (Some(session), _) => return Box::pin(fut::ready(Ok(Some(session)))),
-            (None, None) => return Box::pin(fut::ready(Ok(None))),
-            (None, Some(store)) => store.clone(),
-        };
-        let load = {
-            let store = store.clone();
-            async move { store.load_session(id).await }
-        };
-        Box::pin(
-            wrap_future(load).map(move |loaded, registry: &mut Self, ctx| {
-                let Some(record) = loaded? else {
-                    return Ok(None);
-                };
-                // Another request may have loaded it meanwhile.
-                if let Some(session) = registry.live(id) {
-                    return Ok(Some(session));
-                }
-                let face = Face {
-                    record,
-                    store: Some(store),
-                    limits: registry.limits.session,
-                    home: Some(home),
-                };
-                let session = registry.start(face, ctx);
-                registry.record_live();
-                Ok(Some(session))
-            }),
-        )
+        ctx: &mut Context<Self>,
+    ) -> ActorResponse<Self, Result<Option<Addr<SessionActor>>, Unavailable>> {
+        if let Some(session) = self.live(id) {
+            return ActorResponse::reply(Ok(Some(session)));
+        }
+        let loaded = self.store.load(id);
+        loaded.reply(self, ctx, move |loaded, registry, ctx| {
+            let Some(record) = loaded? else {
+                return Ok(None);
+            };
+            // Another request may have loaded it meanwhile.
+            if let Some(session) = registry.live(id) {
+                return Ok(Some(session));
+            }
+            let limits = registry.limits.session;
+            let stored = registry.store.open(id, &limits);
+            let session = registry.start(record, stored, limits, Some(home), ctx);
+            registry.record_live();
+            Ok(Some(session))
+        })
     }
 
     /// How many of the sessions clients created.
@@ -254,12 +221,12 @@ impl Actor for SessionRegistry {
 }
 
 impl Handler<Create> for SessionRegistry {
-    type Result = ResponseActFuture<Self, Result<CreatedSession, CreateError>>;
+    type Result = ActorResponse<Self, Result<CreatedSession, CreateError>>;
 
     fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
         let limits = match self.admit(msg.by, msg.unused_timeout) {
             Ok(limits) => limits,
-            Err(refused) => return Box::pin(fut::ready(Err(refused))),
+            Err(refused) => return ActorResponse::reply(Err(refused)),
         };
         let token = Token::mint();
         let now = Utc::now();
@@ -272,41 +239,26 @@ impl Handler<Create> for SessionRegistry {
             last_activity: now,
             settings: SessionSettings::default(),
         };
-        let token = token.reveal();
+        let (id, cwd) = (record.id, Arc::<Path>::from(record.cwd.as_path()));
         let (by, home) = (msg.by, msg.home);
-        let store = match (&self.store, by) {
-            (Some(store), Creator::Client(_)) => store.clone(),
-            // The daemon's own sessions serve this node alone: they stay here.
-            _ => {
-                let face = Face {
-                    record,
-                    store: None,
-                    limits,
-                    home,
-                };
-                return Box::pin(fut::ready(Ok(self.register(face, by, token, ctx))));
-            }
+        // The daemon's own sessions serve this node alone: they stay here.
+        let store: &dyn SessionStore = match by {
+            Creator::Daemon => &LocalStore,
+            Creator::Client(_) => &*self.store,
         };
-        let saved = {
-            let store = store.clone();
-            async move {
-                store
-                    .create_session(&record, limits.first_idle_timeout())
-                    .await
-                    .map(|()| record)
-            }
-        };
-        Box::pin(
-            wrap_future(saved).map(move |saved, registry: &mut Self, ctx| {
-                let face = Face {
-                    record: saved.map_err(Unavailable::from)?,
-                    store: Some(store),
-                    limits,
-                    home,
-                };
-                Ok(registry.register(face, by, token, ctx))
-            }),
-        )
+        let stored = store.open(id, &limits);
+        let saved = store.create(&record, limits.first_idle_timeout());
+        saved.reply(self, ctx, move |saved, registry, ctx| {
+            saved.map_err(Unavailable::from)?;
+            let session = registry.start(record, stored, limits, home, ctx);
+            registry.created(id, by);
+            Ok(CreatedSession {
+                id,
+                token: token.reveal(),
+                cwd,
+                session,
+            })
+        })
     }
 }
 
@@ -319,10 +271,10 @@ impl Handler<Lookup> for SessionRegistry {
 }
 
 impl Handler<Locate> for SessionRegistry {
-    type Result = ResponseActFuture<Self, Result<Option<Addr<SessionActor>>, Unavailable>>;
+    type Result = ActorResponse<Self, Result<Option<Addr<SessionActor>>, Unavailable>>;
 
-    fn handle(&mut self, Locate { id, home }: Locate, _: &mut Self::Context) -> Self::Result {
-        self.find(id, home)
+    fn handle(&mut self, Locate { id, home }: Locate, ctx: &mut Self::Context) -> Self::Result {
+        self.find(id, home, ctx)
     }
 }
 
