@@ -533,7 +533,10 @@ async fn the_registry_lists_live_sessions_and_they_describe_themselves_without_a
     listed.sort_by_key(|entry| entry.id);
     let mut expected = vec![(own.id, true), (a.id, false), (b.id, false)];
     expected.sort();
-    let got: Vec<_> = listed.iter().map(|entry| (entry.id, entry.own)).collect();
+    let got: Vec<_> = listed
+        .iter()
+        .map(|entry| (entry.id, entry.by_daemon))
+        .collect();
     assert_eq!(got, expected);
 
     let info = a.session.send(Describe).await.unwrap();

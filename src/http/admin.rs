@@ -106,7 +106,7 @@ async fn describe_all(listed: Vec<ListedSession>) -> Vec<(SessionInfo, bool)> {
         .map(|entry| async move {
             let answer = entry.session.send(Describe).timeout(DESCRIBE_TIMEOUT).await;
             match answer {
-                Ok(info) => Some((info, entry.own)),
+                Ok(info) => Some((info, entry.by_daemon)),
                 Err(err) => {
                     tracing::debug!(session = %entry.id, %err, "left out of the session list");
                     None

@@ -109,10 +109,10 @@ pub struct ListSessions;
 pub struct ListedSession {
     /// The session's id.
     pub id: Uuid,
-    /// Its actor, to ask for [`Describe`].
+    /// Its actor, to ask for [`Describe`](crate::Describe).
     pub session: Addr<SessionActor>,
     /// Whether the daemon created it for itself ([`Creator::Daemon`]) rather than a client.
-    pub own: bool,
+    pub by_daemon: bool,
 }
 
 /// To the registry: the daemon is shutting down. Every session's event streams close, so that

@@ -46,7 +46,7 @@ pub struct SessionRegistry {
     limits: RegistryLimits,
     sessions: HashMap<Uuid, Addr<SessionActor>>,
     /// Which of `sessions` the daemon created for itself.
-    own: HashSet<Uuid>,
+    daemon_sessions: HashSet<Uuid>,
     creations: CreationLimiter,
     meters: RegistryMeters,
     /// Where clients' sessions are kept: in this process, or in the cluster's Redis for every
@@ -61,7 +61,7 @@ impl SessionRegistry {
         Self {
             limits,
             sessions: HashMap::new(),
-            own: HashSet::new(),
+            daemon_sessions: HashSet::new(),
             creations: CreationLimiter::new(limits.create_per_minute),
             meters: RegistryMeters::new(),
             store: Box::new(LocalStore),
@@ -133,7 +133,7 @@ impl SessionRegistry {
     /// Counts a new session of `by`, whose actor has started.
     fn created(&mut self, id: Uuid, by: Creator) {
         if by == Creator::Daemon {
-            self.own.insert(id);
+            self.daemon_sessions.insert(id);
         } else {
             self.meters.created.increment(1);
         }
@@ -170,7 +170,7 @@ impl SessionRegistry {
 
     /// How many of the sessions clients created.
     fn clients(&self) -> usize {
-        self.sessions.len() - self.own.len()
+        self.sessions.len() - self.daemon_sessions.len()
     }
 
     /// Whether a client may have one more session, after dropping any that stopped unnoticed.
@@ -185,7 +185,7 @@ impl SessionRegistry {
     fn sweep(&mut self) {
         self.sessions.retain(|_, session| session.connected());
         let sessions = &self.sessions;
-        self.own.retain(|id| sessions.contains_key(id));
+        self.daemon_sessions.retain(|id| sessions.contains_key(id));
     }
 
     /// The actor of session `id`, if it is still running.
@@ -201,7 +201,7 @@ impl SessionRegistry {
 
     fn forget(&mut self, id: Uuid) {
         self.sessions.remove(&id);
-        self.own.remove(&id);
+        self.daemon_sessions.remove(&id);
         self.record_live();
     }
 
@@ -289,7 +289,7 @@ impl Handler<ListSessions> for SessionRegistry {
                 .map(|(id, session)| ListedSession {
                     id: *id,
                     session: session.clone(),
-                    own: self.own.contains(id),
+                    by_daemon: self.daemon_sessions.contains(id),
                 })
                 .collect(),
         )
