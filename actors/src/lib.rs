@@ -7,17 +7,22 @@
 //! things only by sending them messages (each declared beside the actor that handles it); no
 //! lock guards any of this state.
 //!
-//! Where sessions are kept is behind one seam, two traits with one implementation per mode:
-//! the registry asks a store to keep new sessions and to find sessions it has no actor of, and
-//! each session's actor asks its stored session to publish, replay, refresh and end it. A daemon
-//! alone keeps sessions in this process (the actor is the session); in cluster mode ([`cluster`])
-//! they live in Redis, every node reaching every session, and each node's actor of a session
-//! serves it there. The registry's and the actors' handlers are the same in both modes.
+//! Where sessions are kept is behind one seam (`session/store.rs`), so that the registry and the
+//! session actors read the same whether the daemon runs alone or as one node of a cluster:
 //!
-//! Modules from the top down, none importing one above it: [`SessionDirectory`] (one per worker)
-//! → [`SessionRegistry`] → the sessions (actor, messages, the seam and its two stores) → the
-//! cluster's Redis store → events, followers' queues, history, tokens, settings and [limits]
-//! (`limits`).
+//! - the registry asks a `SessionStore` to keep each new session and to find a session it has no
+//!   actor of; each session's actor asks its `StoredSession` to number and keep events, replay
+//!   them to a follower who resumes, refresh the session's time to live, and end it;
+//! - alone (`session/local.rs`), the actor is the session: every answer is known at once and its
+//!   events are kept in a bounded [`History`](history::History);
+//! - in cluster mode (`session/cluster.rs`, over the Redis store in [`cluster`]), the session lives
+//!   in Redis for every node, its actor serves it on this node, and its events come back to that
+//!   actor through this node's feed of the session's stream.
+//!
+//! From the top down, no module importing one above it: [`SessionDirectory`] (one per worker),
+//! [`SessionRegistry`], the sessions (actor, messages, the seam and its two stores), the Redis
+//! store, then events, followers' queues, history, tokens, settings and the limits
+//! ([`RegistryLimits`], [`SessionLimits`], [`ASK_TIMEOUT`], [`MAX_LABEL_CHARS`]).
 
 pub mod cluster;
 mod directory;

@@ -1,5 +1,5 @@
 //! One follower of a session's events: what it receives ([`StreamItem`]) and the session's end of
-//! its queue ([`Subscriber`]).
+//! its queue (`Subscriber`).
 //!
 //! Nothing a follower misses goes unsaid. Each follower has its own queue, bounded in events and
 //! in bytes (see [`QueueBytes`]); when the queue is full the session stops queueing for that follower and only counts what it drops, and as
@@ -40,7 +40,7 @@ pub enum StreamItem {
 pub enum EndReason {
     /// Nothing used it for its idle timeout.
     Expired,
-    /// It was asked to end ([`Stop`](crate::messages::Stop)), e.g. by its client.
+    /// It was asked to end ([`Stop`](crate::Stop)), e.g. by its client.
     Closed,
 }
 

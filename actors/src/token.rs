@@ -5,9 +5,10 @@
 //! decoded and compared with [`subtle`] so that the time taken says nothing about how many leading
 //! characters were right.
 //!
-//! A store shared by several daemons keeps a [`TokenDigest`] instead: the SHA-256 of the raw
-//! bytes. Whoever reads that store (a backup, `MONITOR`, a replica) learns no usable token, and a
-//! 256-bit random secret needs no salt or slow hash: there is nothing to guess from its digest.
+//! The cluster store, which several daemons share, keeps a [`TokenDigest`] instead: the SHA-256
+//! of the raw bytes. Whoever reads that store (a backup, `MONITOR`, a replica) learns no usable
+//! token, and a 256-bit random secret needs no salt or slow hash: there is nothing to guess from
+//! its digest.
 
 use std::fmt::Write as _;
 
@@ -40,7 +41,7 @@ impl Token {
         encode_hex(&self.0)
     }
 
-    /// What a shared store keeps in place of this token.
+    /// What the cluster store keeps in place of this token.
     pub fn digest(&self) -> TokenDigest {
         TokenDigest(sha256(&self.0))
     }

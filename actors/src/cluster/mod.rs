@@ -4,7 +4,9 @@
 //! client may reach any node, so whatever another node must see lives in Redis instead: who the
 //! session is (a [`SessionRecord`], with a [`TokenDigest`](crate::token::TokenDigest), never the
 //! token) and the numbered events it published. Every node then authenticates, replays and
-//! follows any session the same way, and event `N` means the same event on all of them.
+//! follows any session the same way, and event `N` means the same event on all of them. (How a
+//! node's actors use this store is the seam in `session/store.rs`, implemented for it in
+//! `session/cluster.rs`.)
 //!
 //! - [`ClusterStore`]: one multiplexed, self-reconnecting connection per daemon, for every short
 //!   command; the multi-key steps are Lua scripts so that no two nodes can interleave them.

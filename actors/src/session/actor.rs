@@ -367,7 +367,7 @@ impl Actor for SessionActor {
 }
 
 impl Drop for SessionActor {
-    /// A session ends through [`SessionActor::end`] (or, in cluster mode, an idle actor goes),
+    /// A session ends through `SessionActor::end` (or, in cluster mode, an idle actor goes),
     /// which leaves no calls and no followers. An actor dropped with some left has panicked, or
     /// its arbiter stopped under it. Its calls are cancelled, so none runs on unowned. Its
     /// followers hear the end `Stop` would have given them, as far as that can be done without

@@ -65,7 +65,7 @@ pub struct SessionInfo {
 #[rtype(result = "()")]
 pub struct UpdateSettings(pub SessionSettings);
 
-/// Why [`Authenticate`] or [`Authorize`] was refused.
+/// Why [`Authenticate`] or [`Authorize`](crate::Authorize) was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
     /// No such session (any more), or the presented token is not its token: callers answer
