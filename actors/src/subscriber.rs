@@ -2,9 +2,9 @@
 //! its queue (`Subscriber`).
 //!
 //! Nothing a follower misses goes unsaid. Each follower has its own queue, bounded in events and
-//! in bytes (see [`QueueBytes`]); when the queue is full the session stops queueing for that follower and only counts what it drops, and as
-//! soon as the follower has read something the count arrives as one [`StreamItem::Lagged`],
-//! before any later event. A slow follower therefore costs the session a counter, never a wait,
+//! in bytes (see [`QueueBytes`]); when the queue is full the session stops queueing for that
+//! follower and only counts what it drops, and as soon as the follower has read something the
+//! count arrives as one [`StreamItem::Lagged`], before any later event. A slow follower therefore costs the session a counter, never a wait,
 //! and never slows the others. When the session ends, each follower is sent what it is still
 //! owed (a last lag count, then [`StreamItem::SessionEnded`]), and then its stream closes.
 

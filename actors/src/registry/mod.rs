@@ -30,8 +30,9 @@ pub use messages::{
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::limits::{RegistryLimits, SessionLimits};
 use crate::rate_limit::CreationLimiter;
-use crate::session::store::{SessionStore, StoredSession};
-use crate::session::{CloseSubscriptions, Forget, LocalStore, SessionActor};
+use crate::session::{
+    CloseSubscriptions, Forget, LocalStore, SessionActor, SessionStore, StoredSession,
+};
 use crate::session_metrics::{RefusedReason, RegistryMeters};
 use crate::settings::SessionSettings;
 use crate::token::Token;

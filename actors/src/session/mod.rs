@@ -21,7 +21,7 @@ mod followers;
 mod handlers;
 mod local;
 mod messages;
-pub(crate) mod store;
+mod store;
 
 pub use actor::{Forget, SessionActor};
 pub(crate) use local::LocalStore;
@@ -29,3 +29,4 @@ pub use messages::{
     AuthError, Authenticate, BeginCall, BeginCallError, CancelCall, CloseSubscriptions, Describe,
     EndCall, Publish, SessionInfo, Stop, Subscribe, SubscribeAfter, SubscribeError, UpdateSettings,
 };
+pub(crate) use store::{SessionStore, StoredSession};
