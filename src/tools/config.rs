@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ALL, SAFE_BY_DEFAULT};
+use super::names::{ALL, SAFE_BY_DEFAULT};
 use crate::paths;
 use crate::setting::{self, InvalidSetting};
 
