@@ -9,18 +9,15 @@ use actix::prelude::*;
 use actix_web::HttpRequest;
 use actix_web::web::Data;
 use construct_actors::{
-    AuthError, Authorize, Authorized, SessionActor, SessionDirectory, SessionInfo,
+    ASK_TIMEOUT, AuthError, Authorize, Authorized, SessionActor, SessionDirectory, SessionInfo,
 };
 use uuid::Uuid;
 
-use super::error::HttpError;
-use super::{ASK_TIMEOUT, ask, unanswered};
+use super::error::{HttpError, REJECTED};
+use super::{ask, unanswered};
 
 /// The header naming the session a request acts in.
 pub const SESSION_HEADER: &str = "X-Construct-Session";
-
-/// The one answer for an unknown session and for a wrong token.
-pub const REJECTED: &str = "unknown session or wrong token";
 
 /// The bearer token of the request.
 pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {

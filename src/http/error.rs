@@ -8,6 +8,10 @@ use actix_web::{HttpResponse, ResponseError};
 use construct_actors::{CreateError, SubscribeError, Unavailable};
 use serde_json::json;
 
+/// The one answer for an unknown session and for a wrong token (`401`), whatever the reason, so
+/// that a caller cannot probe which session ids exist.
+pub const REJECTED: &str = "unknown session or wrong token";
+
 /// A request refused before it reached a tool.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -98,7 +102,7 @@ impl From<SubscribeError> for HttpError {
         match err {
             SubscribeError::TooManySubscribers(_) => Self::TooMany(err.to_string()),
             // Ended since the request authenticated: answered like any unknown session.
-            SubscribeError::Ended => Self::Unauthorized(super::auth::REJECTED),
+            SubscribeError::Ended => Self::Unauthorized(REJECTED),
             SubscribeError::Unavailable(unavailable) => unavailable.into(),
         }
     }

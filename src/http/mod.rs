@@ -31,7 +31,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use construct_actors::{SessionActor, SessionRegistry, TicketBook};
+use construct_actors::{ASK_TIMEOUT, SessionActor, SessionRegistry, TicketBook};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -41,8 +41,6 @@ use crate::mcp::relay::RelayDirectory;
 use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
 use error::HttpError;
-
-pub use construct_actors::ASK_TIMEOUT;
 
 /// What every handler can reach.
 pub struct AppState {
