@@ -30,15 +30,15 @@ use uuid::Uuid;
 use super::error::HttpError;
 use super::identity::{self, Identity};
 use super::{AppState, accept, ask, body};
-use crate::mcp::call::{CallStream, Frame};
+use crate::mcp::call::run::{CallStream, Frame};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{self, Incoming, Request};
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, Rejection, Reply};
+use crate::mcp::scope::Scope;
 use crate::mcp::stateless::{self, Headers};
-use crate::mcp::tools_call::Scope;
 use crate::mcp::version::Era;
 
 /// The answer to a session request that names no session.

@@ -4,12 +4,14 @@
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
+use super::call;
+use super::call::admit::{CallKey, invalid_params, request_key};
 use super::client_info::ClientInfo;
 use super::jsonrpc::{
     self, Incoming, METHOD_NOT_FOUND, Notification, Request, RequestId, RpcError,
 };
 use super::reply::Reply;
-use super::tools_call::{self, Keyed, Scope, invalid_params, request_key};
+use super::scope::Scope;
 use super::version::{self, Era};
 use crate::tools::LogLevel;
 
@@ -42,12 +44,12 @@ pub async fn dispatch(scope: &Scope<'_>, settings: &SessionSettings, incoming: I
                 .protocol_version
                 .as_deref()
                 .is_some_and(version::resumable);
-            tools_call::start(
+            call::start(
                 scope,
                 &request,
                 Era::Legacy,
                 level,
-                Keyed::RequestId,
+                CallKey::RequestId,
                 resumable,
             )
             .await

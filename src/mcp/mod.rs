@@ -10,6 +10,6 @@ pub mod jsonrpc;
 pub mod meta;
 pub mod relay;
 pub mod reply;
+pub mod scope;
 pub mod stateless;
-pub mod tools_call;
 pub mod version;

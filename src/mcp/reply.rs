@@ -1,6 +1,6 @@
 //! What the MCP layer hands back to the HTTP layer, which alone maps it onto statuses and bodies.
 
-use super::call::CallStream;
+use super::call::run::CallStream;
 
 /// The answer to one message.
 pub enum Reply {

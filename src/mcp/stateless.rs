@@ -15,10 +15,12 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use super::call::Frame;
+use super::call;
+use super::call::admit::CallKey;
+use super::call::run::Frame;
 use super::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
 use super::reply::{Busy, Rejection, Reply};
-use super::tools_call::{self, Keyed, Scope};
+use super::scope::Scope;
 use super::version::{self, Era};
 use crate::tools::LogLevel;
 
@@ -77,12 +79,12 @@ pub async fn handle(
             "cacheScope": "public",
         })),
         "tools/call" => {
-            tools_call::start(
+            call::start(
                 scope,
                 &request,
                 Era::Modern,
                 log_level,
-                Keyed::Unique,
+                CallKey::Unique,
                 false,
             )
             .await
@@ -103,7 +105,7 @@ fn climb(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Re
     };
     let empty = Map::new();
     let params = request.params.as_ref().unwrap_or(&empty);
-    // Worded as `tools_call` words a non-object `_meta` in the legacy era, so that both eras
+    // Worded as `call::admit::check` words a non-object `_meta` in the legacy era, so that both eras
     // name the same mistake the same way.
     let meta = match params.get("_meta") {
         Some(Value::Object(meta)) => meta,

@@ -1,4 +1,4 @@
-//! Running one `tools/call` and turning it into the stream of frames its caller reads.
+//! Running one admitted `tools/call` and turning it into the stream of frames its caller reads.
 //!
 //! The tool runs in a task of its own, never in an actor handler. Its notices (progress, logs)
 //! flow through a bounded channel and come out as `notifications/progress` and
@@ -24,14 +24,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
-use super::version::Era;
+use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
+use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
 use crate::meters::{self, Outcome};
 use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
-    Workspace,
 };
 
 /// One item of a call's stream.
@@ -62,20 +62,6 @@ pub struct Call {
     pub era: Era,
 }
 
-/// Where a call runs: its session, that session's workspace, and how many notices may wait
-/// for a slow reader.
-pub struct Venue {
-    /// The session the call belongs to; its followers see the call's progress.
-    pub session: Addr<SessionActor>,
-    /// The session's cwd and the roots the call may touch.
-    pub workspace: Workspace,
-    /// Bound of the call's own notice queue.
-    pub queue: usize,
-    /// Cancelled when the daemon, shutting down, stops the calls still running after its grace
-    /// period: each ends with an error response saying so.
-    pub stopping: CancellationToken,
-}
-
 /// What admitted the call: its place under the daemon-wide limit, and its registration with the
 /// session (by `key`, cancellable through `cancel`). Both are released when the call ends.
 pub struct Admission {
@@ -87,71 +73,34 @@ pub struct Admission {
     pub cancel: CancellationToken,
 }
 
-/// Starts `call` and returns the stream of its frames.
-pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
-    let (notice_tx, notice_rx) = mpsc::channel(venue.queue);
+/// Starts `call` in `scope`'s session and workspace and returns the stream of its frames.
+pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream {
+    let (notice_tx, notice_rx) = mpsc::channel(scope.call_queue);
     let (final_tx, final_rx) = oneshot::channel();
-    let Admission {
-        permit,
-        key,
-        cancel,
-    } = admission;
-    let cancel_on_drop = cancel.clone().drop_guard();
-    let session = venue.session.clone();
-    let stopping = venue.stopping;
+    let cancel_on_drop = admission.cancel.clone().drop_guard();
     let name = call.tool.name();
     let ctx = CallContext {
-        workspace: venue.workspace,
+        workspace: scope.workspace.clone(),
         progress: ProgressSink::new(
             call.progress_token.clone(),
             name,
             notice_tx.clone(),
-            venue.session,
+            scope.session.clone(),
         ),
         log: LogSink::new(call.log_level, name, notice_tx),
-        cancel: cancel.clone(),
+        cancel: admission.cancel.clone(),
     };
-    let Call {
-        id,
-        tool,
-        args,
-        progress_token,
-        era,
-        ..
-    } = call;
+    let progress_token = call.progress_token.clone();
+    let session = scope.session.clone();
+    let stopping = scope.stopping.clone();
     actix_rt::spawn(async move {
         let started = Instant::now();
-        let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
-        let (outcome, response) = tokio::select! {
-            // Cancellation first: a call cancelled in the same poll as it finished gets no
-            // response, as the specification asks.
-            biased;
-            () = cancel.cancelled() => {
-                tracing::debug!(tool = name, "call cancelled");
-                (Outcome::Cancelled, None)
-            }
-            () = stopping.cancelled() => {
-                let error = RpcError::new(
-                    INTERNAL_ERROR,
-                    format!("the daemon is shutting down: tool {name} was stopped before it finished"),
-                );
-                (Outcome::Stopped, Some(jsonrpc::failure(Some(&id), &error)))
-            }
-            ended = running => match ended {
-                Ok(result) => (outcome_of(&result), Some(final_response(&id, era, result))),
-                Err(_) => {
-                    let error = RpcError::new(
-                        INTERNAL_ERROR,
-                        format!("internal error: tool {name} panicked"),
-                    );
-                    (Outcome::Panicked, Some(jsonrpc::failure(Some(&id), &error)))
-                }
-            },
-        };
+        let (outcome, response) = finish(call, ctx, &admission.cancel, &stopping).await;
         // Counted before anyone hears the call is over.
         meters::tool_call(name, outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
+        let Admission { permit, key, .. } = admission;
         drop(permit);
         end_call(&session, key).await;
         if let Some(response) = response {
@@ -159,7 +108,62 @@ pub fn start(call: Call, venue: Venue, admission: Admission) -> CallStream {
             let _ = final_tx.send(response);
         }
     });
+    frames(progress_token, notice_rx, final_rx, cancel_on_drop)
+}
 
+/// Runs the tool to its end, or until the call is cancelled or stopped: how it ended, for the
+/// metrics, and its final response (none for a cancelled call).
+async fn finish(
+    call: Call,
+    ctx: CallContext,
+    cancel: &CancellationToken,
+    stopping: &CancellationToken,
+) -> (Outcome, Option<String>) {
+    let Call {
+        id,
+        tool,
+        args,
+        era,
+        ..
+    } = call;
+    let name = tool.name();
+    let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
+    tokio::select! {
+        // Cancellation first: a call cancelled in the same poll as it finished gets no
+        // response, as the specification asks.
+        biased;
+        () = cancel.cancelled() => {
+            tracing::debug!(tool = name, "call cancelled");
+            (Outcome::Cancelled, None)
+        }
+        () = stopping.cancelled() => {
+            let error = RpcError::new(
+                INTERNAL_ERROR,
+                format!("the daemon is shutting down: tool {name} was stopped before it finished"),
+            );
+            (Outcome::Stopped, Some(jsonrpc::failure(Some(&id), &error)))
+        }
+        ended = running => match ended {
+            Ok(result) => (outcome_of(&result), Some(final_response(&id, era, result))),
+            Err(_) => {
+                let error = RpcError::new(
+                    INTERNAL_ERROR,
+                    format!("internal error: tool {name} panicked"),
+                );
+                (Outcome::Panicked, Some(jsonrpc::failure(Some(&id), &error)))
+            }
+        },
+    }
+}
+
+/// The caller's stream: the call's notices as they come, then its final response. It holds
+/// `cancel_on_drop`, so that dropping the stream cancels the call.
+fn frames(
+    progress_token: ProgressToken,
+    notice_rx: mpsc::Receiver<Notice>,
+    final_rx: oneshot::Receiver<String>,
+    cancel_on_drop: DropGuard,
+) -> CallStream {
     let notices = ReceiverStream::new(notice_rx).map(move |notice| frame(&progress_token, notice));
     let last = final_rx
         .into_stream()

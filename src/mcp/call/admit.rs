@@ -1,0 +1,152 @@
+//! Admitting a `tools/call`: checking its parameters and finding its tool, then taking its places.
+//!
+//! A call is admitted before it runs: under the daemon-wide limit (a semaphore, the only shared
+//! counter, holding no session state) and by the session's actor, which enforces the per-session
+//! limit and records the call so that `notifications/cancelled`, or the session's end, reach it.
+
+use std::sync::Arc;
+
+use construct_actors::{BeginCall, BeginCallError, ProgressToken};
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::run::{self, Admission, Call};
+use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
+use crate::mcp::reply::{Busy, Reply};
+use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
+use crate::meters;
+use crate::tools::{LogLevel, ToolRegistry};
+
+/// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
+/// or, for stateless requests whose ids may repeat across clients, by a fresh unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKey {
+    /// By the JSON text of the request id.
+    RequestId,
+    /// By a key of its own.
+    Unique,
+}
+
+impl CallKey {
+    /// The key the session knows the call with request id `id` by.
+    pub fn of(self, id: &RequestId) -> String {
+        match self {
+            Self::RequestId => request_key(id),
+            Self::Unique => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// The key a session knows a call by, when keyed by request id.
+pub fn request_key(id: &RequestId) -> String {
+    serde_json::to_string(id).expect("a request id is always valid JSON")
+}
+
+/// Checks a `tools/call`'s parameters and finds its tool: the call, ready to run once admitted.
+pub fn check(
+    tools: &ToolRegistry,
+    request: &Request,
+    era: Era,
+    log_level: Option<LogLevel>,
+) -> Result<Call, RpcError> {
+    let params = request
+        .params
+        .as_ref()
+        .ok_or_else(|| invalid_params("tools/call needs params"))?;
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params("params.name must be a string"))?;
+    let tool = tools
+        .get(name)
+        .ok_or_else(|| invalid_params(&format!("unknown tool: {name}")))?;
+    let args = match params.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(args @ Value::Object(_)) => args.clone(),
+        Some(_) => return Err(invalid_params("params.arguments must be an object")),
+    };
+    tools
+        .validate(name, &args)
+        .map_err(|err| invalid_params(&err))?;
+    // `_meta` is an object in MCP's schema; anything else is refused rather than ignored, as a
+    // wrong-typed `progressToken` inside it is (the modern era's request check says the same).
+    let meta = match params.get("_meta") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(meta)) => Some(meta),
+        Some(_) => return Err(invalid_params("params._meta must be an object")),
+    };
+    let progress_token = match meta.and_then(|meta| meta.get("progressToken")) {
+        None | Some(Value::Null) => ProgressToken::Text(uuid::Uuid::new_v4().to_string()),
+        Some(token) => serde_json::from_value(token.clone()).map_err(|_| {
+            invalid_params("params._meta.progressToken must be a string or a number")
+        })?,
+    };
+    Ok(Call {
+        id: request.id.clone(),
+        tool,
+        args,
+        progress_token,
+        log_level,
+        era,
+    })
+}
+
+/// Takes a daemon-wide slot for the call with request `id` and registers it with its session
+/// under `key`; a limit reached, or a request id already running, is the reply instead.
+pub async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Admission, Reply> {
+    let permit = Arc::clone(scope.call_slots)
+        .try_acquire_owned()
+        .map_err(|_| {
+            Reply::Busy(Busy::Daemon(
+                "the daemon already runs its maximum of tool calls; try again shortly".into(),
+            ))
+        })?;
+    let cancel = CancellationToken::new();
+    let begin = BeginCall {
+        key: key.clone(),
+        cancel: cancel.clone(),
+    };
+    match scope
+        .session
+        .send(begin)
+        .timeout(construct_actors::ASK_TIMEOUT)
+        .await
+    {
+        Ok(Ok(())) => Ok(Admission {
+            permit,
+            key,
+            cancel,
+        }),
+        Ok(Err(err @ BeginCallError::TooManyCalls(_))) => {
+            Err(Reply::Busy(Busy::Session(err.to_string())))
+        }
+        Ok(Err(err @ BeginCallError::DuplicateId(_))) => Err(Reply::Stream {
+            frames: run::refused(
+                id,
+                &RpcError::new(INVALID_REQUEST, format!("invalid request: {err}")),
+            ),
+            resumable: false,
+        }),
+        Err(_) => Err(Reply::Busy(Busy::Daemon(
+            "the session did not answer; try again shortly".into(),
+        ))),
+    }
+}
+
+/// The metrics label of the tool `request` names: the tool's own name when it is one this daemon
+/// offers, [`meters::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
+pub fn tool_label(tools: &ToolRegistry, request: &Request) -> &'static str {
+    request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("name"))
+        .and_then(Value::as_str)
+        .and_then(|name| tools.get(name))
+        .map_or(meters::UNKNOWN_TOOL, |tool| tool.name())
+}
+
+/// An invalid-params error with a one-line reason.
+pub fn invalid_params(message: &str) -> RpcError {
+    RpcError::new(INVALID_PARAMS, format!("invalid params: {message}"))
+}

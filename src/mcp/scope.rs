@@ -1,0 +1,29 @@
+//! What one message in a session can reach: the tools, the session's actor and workspace, and the
+//! limits its calls run under. The HTTP layer builds it per request; the eras answer methods with
+//! it, and a `tools/call` is admitted and run within it.
+
+use std::sync::Arc;
+
+use actix::Addr;
+use construct_actors::SessionActor;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::tools::{ToolRegistry, Workspace};
+
+/// Where a message is answered and its calls run, and what bounds them.
+pub struct Scope<'a> {
+    /// The enabled tools.
+    pub tools: &'a ToolRegistry,
+    /// The caller's session; its followers see the progress of its calls.
+    pub session: &'a Addr<SessionActor>,
+    /// The session's cwd and the roots its calls may touch.
+    pub workspace: Workspace,
+    /// Bound of each call's own notice queue: how many notices may wait for a slow reader.
+    pub call_queue: usize,
+    /// The daemon-wide limit on running calls.
+    pub call_slots: &'a Arc<Semaphore>,
+    /// Cancelled when the daemon, shutting down, stops the calls still running after its grace
+    /// period: each ends with an error response saying so.
+    pub stopping: &'a CancellationToken,
+}
