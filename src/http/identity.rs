@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::auth;
 use super::error::HttpError;
-use crate::mcp::version::Era;
+use crate::mcp::era::Era;
 
 /// The standard session header.
 pub const MCP_SESSION_ID: &str = "Mcp-Session-Id";

@@ -1,13 +1,13 @@
 //! `/mcp`: the MCP endpoint, for Construct sessions and for standard MCP clients of both eras.
 //!
-//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::version`; one
+//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::era`; one
 //! that is not visible ASCII is refused with `400`), its session from its credentials (see
 //! [`Identity`]). Then:
-//! - **legacy, with a session**: the session's methods (`crate::mcp::dispatch`); streams of
+//! - **legacy, with a session**: the session's methods (`crate::mcp::era::legacy`); streams of
 //!   clients that negotiated 2025-11-25 or later can be resumed with `GET` + `Last-Event-ID`.
 //! - **legacy, without one**: only `initialize`, which creates a session in the same registry as
 //!   `POST /session` and returns its `Mcp-Session-Id`; anything else is `400`.
-//! - **modern**: stateless requests (`crate::mcp::stateless`), in the caller's Construct session
+//! - **modern**: stateless requests (`crate::mcp::era::modern`), in the caller's Construct session
 //!   or else in the daemon's stateless session (the default workspace).
 //!
 //! Credentials are checked before the body is read, so an unauthenticated client cannot make the
@@ -32,14 +32,14 @@ use super::identity::{self, Identity};
 use super::{AppState, accept, ask, body};
 use crate::mcp::call::run::{CallStream, Frame};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
-use crate::mcp::dispatch;
+use crate::mcp::era::Era;
+use crate::mcp::era::legacy;
+use crate::mcp::era::modern::{self, Headers};
 use crate::mcp::jsonrpc::{self, Incoming, Request};
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, Rejection, Reply};
 use crate::mcp::scope::Scope;
-use crate::mcp::stateless::{self, Headers};
-use crate::mcp::version::Era;
 
 /// The answer to a session request that names no session.
 const NO_SESSION: &str =
@@ -142,7 +142,7 @@ async fn legacy(
     };
     let incoming = read(req, payload, state, Era::Legacy).await?;
     let scope = scope(state, &session, Arc::clone(&info.cwd));
-    let reply = dispatch::dispatch(&scope, &info.settings, incoming).await;
+    let reply = legacy::answer(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
 }
 
@@ -163,7 +163,7 @@ async fn modern(
             {
                 return Err(HttpError::Rpc(
                     StatusCode::BAD_REQUEST,
-                    stateless::unsupported_version(None, "Unsupported protocol version", requested),
+                    modern::unsupported_version(None, "Unsupported protocol version", requested),
                 ));
             }
             let own = state.stateless.of(state.api_keys.require(req)?);
@@ -182,7 +182,7 @@ async fn modern(
         name: header(req, "mcp-name"),
     };
     let scope = scope(state, &session, cwd);
-    let reply = stateless::handle(&scope, headers, incoming, listeners).await;
+    let reply = modern::answer(&scope, headers, incoming, listeners).await;
     respond(req, state, owner, reply).await
 }
 
@@ -206,10 +206,10 @@ async fn initialize(
         },
     )
     .await??;
-    let (version, result) = dispatch::initialize(params);
+    let (version, result) = legacy::initialize(params);
     ask(
         &created.session,
-        UpdateSettings(dispatch::established(version, params)),
+        UpdateSettings(legacy::established(version, params)),
     )
     .await?;
     tracing::info!(session = %created.id, version, "session opened by initialize");
@@ -236,7 +236,7 @@ fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path
 /// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error. A message
 /// whose `_meta` is over its limits (`crate::mcp::meta`) is refused before any method sees it:
 /// `-32602`, as a `200` response in a legacy session (as the method itself would answer), and
-/// `400` for stateless requests (their ladder's status for `-32602`) and notifications.
+/// `400` for stateless requests (the status their request checks give `-32602`) and notifications.
 async fn read(
     req: &HttpRequest,
     payload: web::Payload,
@@ -384,7 +384,7 @@ fn protocol_version(req: &HttpRequest) -> Result<Option<&str>, HttpError> {
     value.to_str().map(Some).map_err(|_| {
         HttpError::Rpc(
             StatusCode::BAD_REQUEST,
-            stateless::unsupported_version(
+            modern::unsupported_version(
                 None,
                 "Unsupported protocol version: the MCP-Protocol-Version header is not visible ASCII",
                 &String::from_utf8_lossy(value.as_bytes()),

@@ -169,6 +169,14 @@ pub fn failure_with_data(id: Option<&RequestId>, error: &RpcError, data: Option<
     .expect("an error response is always valid JSON")
 }
 
+/// The error response for an unknown method.
+pub fn method_not_found(id: &RequestId, method: &str) -> String {
+    failure(
+        Some(id),
+        &RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

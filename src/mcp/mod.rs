@@ -5,11 +5,10 @@
 pub mod call;
 pub mod client_info;
 pub mod config;
-pub mod dispatch;
+pub mod era;
 pub mod jsonrpc;
 pub mod meta;
 pub mod relay;
 pub mod reply;
 pub mod scope;
-pub mod stateless;
 pub mod version;

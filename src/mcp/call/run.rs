@@ -26,9 +26,9 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
 use crate::mcp::scope::Scope;
-use crate::mcp::version::Era;
 use crate::meters::{self, Outcome};
 use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,

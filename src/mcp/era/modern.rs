@@ -1,7 +1,7 @@
 //! The modern era (revision 2026-07-28): stateless requests, each carrying its protocol revision,
 //! client capabilities and routing headers.
 //!
-//! Every request climbs the same ladder before its method runs, in the order the conformance
+//! Every request passes the same checks before its method runs, in the order the conformance
 //! probes expect: its `_meta` must name a revision and the client's capabilities (`-32602`, HTTP
 //! 400); the `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`) `Mcp-Name` headers must
 //! match the body (`-32020`, 400); the revision must be one this daemon implements (`-32022`,
@@ -15,13 +15,12 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use super::call;
-use super::call::admit::CallKey;
-use super::call::run::Frame;
-use super::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
-use super::reply::{Busy, Rejection, Reply};
-use super::scope::Scope;
-use super::version::{self, Era};
+use super::Era;
+use crate::mcp::call::{self, admit::CallKey, run::Frame};
+use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
+use crate::mcp::reply::{Busy, Rejection, Reply};
+use crate::mcp::scope::Scope;
+use crate::mcp::version;
 use crate::tools::LogLevel;
 
 /// The header mismatch error (`HeaderMismatch`).
@@ -48,7 +47,7 @@ pub struct Headers<'a> {
 }
 
 /// Answers one modern-era message. `listeners` bounds open `subscriptions/listen` streams.
-pub async fn handle(
+pub async fn answer(
     scope: &Scope<'_>,
     headers: Headers<'_>,
     incoming: Incoming,
@@ -59,7 +58,7 @@ pub async fn handle(
         // No client notification means anything over HTTP in this revision; accept and move on.
         Incoming::Notification(_) | Incoming::Response => return Reply::Accepted,
     };
-    let log_level = match climb(headers, &request) {
+    let log_level = match check_request(headers, &request) {
         Ok(log_level) => log_level,
         Err(rejection) => return rejection,
     };
@@ -92,13 +91,13 @@ pub async fn handle(
         "subscriptions/listen" => listen(&request, listeners),
         other => Reply::Rejected {
             status: Rejection::NotFound,
-            body: super::dispatch::method_not_found(id, other),
+            body: jsonrpc::method_not_found(id, other),
         },
     }
 }
 
 /// Checks `_meta`, the routing headers and the revision; returns the requested log level.
-fn climb(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Reply> {
+fn check_request(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Reply> {
     let reject = |code, message: String, data: Option<Value>| Reply::Rejected {
         status: Rejection::BadRequest,
         body: jsonrpc::failure_with_data(Some(&request.id), &RpcError::new(code, message), data),

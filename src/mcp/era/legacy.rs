@@ -4,19 +4,17 @@
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
-use super::call;
-use super::call::admit::{CallKey, invalid_params, request_key};
-use super::client_info::ClientInfo;
-use super::jsonrpc::{
-    self, Incoming, METHOD_NOT_FOUND, Notification, Request, RequestId, RpcError,
-};
-use super::reply::Reply;
-use super::scope::Scope;
-use super::version::{self, Era};
+use super::Era;
+use crate::mcp::call::{self, admit::CallKey, admit::invalid_params, admit::request_key};
+use crate::mcp::client_info::ClientInfo;
+use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
+use crate::mcp::reply::Reply;
+use crate::mcp::scope::Scope;
+use crate::mcp::version;
 use crate::tools::LogLevel;
 
 /// Answers one incoming message in a session with `settings`.
-pub async fn dispatch(scope: &Scope<'_>, settings: &SessionSettings, incoming: Incoming) -> Reply {
+pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Incoming) -> Reply {
     let request = match incoming {
         Incoming::Request(request) => request,
         Incoming::Notification(notification) => {
@@ -54,7 +52,7 @@ pub async fn dispatch(scope: &Scope<'_>, settings: &SessionSettings, incoming: I
             )
             .await
         }
-        other => Reply::Json(method_not_found(id, other)),
+        other => Reply::Json(jsonrpc::method_not_found(id, other)),
     }
 }
 
@@ -86,14 +84,6 @@ pub fn established(version: &str, params: Option<&Map<String, Value>>) -> Sessio
         client_version: client.and_then(|client| client.version).map(Into::into),
         ..SessionSettings::default()
     }
-}
-
-/// The error response for an unknown method.
-pub fn method_not_found(id: &RequestId, method: &str) -> String {
-    jsonrpc::failure(
-        Some(id),
-        &RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")),
-    )
 }
 
 async fn set_level(scope: &Scope<'_>, request: &Request) -> Reply {
