@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use actix::Addr;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ContentType, HeaderName};
+use actix_web::http::header::{ContentType, HeaderName, TryIntoHeaderPair as _};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder as _, web};
 use actix_web_lab::sse::{self, Sse};
-use construct_actors::{Create, SessionActor, Stop, Subscribe, UpdateSettings};
+use construct_actors::{Create, SessionActor, SessionSettings, Stop, Subscribe};
 use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
@@ -35,7 +35,7 @@ use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::Era;
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
-use crate::mcp::jsonrpc::{self, Incoming, Request};
+use crate::mcp::jsonrpc::{self, Incoming};
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, Rejection, Reply};
@@ -131,16 +131,11 @@ async fn legacy(
     state: &AppState,
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
-    let Some((session, info)) = identity.open(req).await? else {
-        let incoming = read(req, payload, state, Era::Legacy).await?;
-        return match incoming {
-            Incoming::Request(request) if request.method == "initialize" => {
-                initialize(req, state, &request).await
-            }
-            _ => Err(HttpError::BadRequest(NO_SESSION.into())),
-        };
-    };
+    let opened = identity.open(req).await?;
     let incoming = read(req, payload, state, Era::Legacy).await?;
+    let Some((session, info)) = opened else {
+        return open_by_initialize(req, state, incoming).await;
+    };
     let scope = scope(state, &session, Arc::clone(&info.cwd));
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
@@ -186,19 +181,23 @@ async fn modern(
     respond(req, state, owner, reply).await
 }
 
-/// `initialize` without a session: a new standard session, named by `Mcp-Session-Id`.
-async fn initialize(
+/// A legacy message without a session: only `initialize`, which opens a new standard session,
+/// is answered there like any `initialize`, and names it in `Mcp-Session-Id`.
+async fn open_by_initialize(
     req: &HttpRequest,
     state: &AppState,
-    request: &Request,
+    incoming: Incoming,
 ) -> Result<HttpResponse, HttpError> {
+    let request = match incoming {
+        Incoming::Request(request) if request.method == "initialize" => request,
+        _ => return Err(HttpError::BadRequest(NO_SESSION.into())),
+    };
     state.api_keys.require(req)?;
-    let params = request.params.as_ref();
     let created = ask(
         &state.registry,
         Create {
             cwd: state.stateless.cwd.to_path_buf(),
-            label: ClientInfo::of(params).map(|client| client.name),
+            label: ClientInfo::of(request.params.as_ref()).map(|client| client.name),
             by: super::creator(req),
             home: Some(actix::Arbiter::current()),
             // Many such clients only look and never send DELETE (see `mcp.initialize_idle_timeout`).
@@ -206,20 +205,17 @@ async fn initialize(
         },
     )
     .await??;
-    let (version, result) = legacy::initialize(params);
-    ask(
-        &created.session,
-        UpdateSettings(legacy::established(version, params)),
-    )
-    .await?;
-    tracing::info!(session = %created.id, version, "session opened by initialize");
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            identity::MCP_SESSION_ID,
-            identity::session_header_value(created.id, &created.token),
-        ))
-        .content_type(ContentType::json())
-        .body(jsonrpc::success(&request.id, result)))
+    tracing::info!(session = %created.id, "session opened by initialize");
+    let scope = scope(state, &created.session, Arc::clone(&state.stateless.cwd));
+    let settings = SessionSettings::default();
+    let reply = legacy::answer(&scope, &settings, Incoming::Request(request)).await;
+    let mut response = respond(req, state, created.id, reply).await?;
+    let credential = identity::session_header_value(created.id, &created.token);
+    let (name, value) = (identity::MCP_SESSION_ID, credential)
+        .try_into_pair()
+        .expect("a session id and its token are visible ASCII");
+    response.headers_mut().insert(name, value);
+    Ok(response)
 }
 
 fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path>) -> Scope<'a> {

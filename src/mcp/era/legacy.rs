@@ -1,5 +1,7 @@
 //! The legacy era (revision 2025-11-25 and before): what each method answers inside a session,
 //! whether the session was made by `POST /session` (Construct) or by `initialize` (standard).
+//! `initialize` is answered here in both cases; without a session, the HTTP layer first opens
+//! one for it.
 
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
@@ -25,11 +27,7 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
     };
     let id = &request.id;
     match request.method.as_str() {
-        "initialize" => {
-            let (version, result) = initialize(request.params.as_ref());
-            update(scope, established(version, request.params.as_ref())).await;
-            Reply::Json(jsonrpc::success(id, result))
-        }
+        "initialize" => initialize(scope, &request).await,
         "ping" => Reply::Json(jsonrpc::success(id, json!({}))),
         "logging/setLevel" => set_level(scope, &request).await,
         "tools/list" => Reply::Json(jsonrpc::success(
@@ -56,12 +54,15 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
     }
 }
 
-/// The `initialize` result for a client that sent `params`, and the revision it negotiated.
-pub fn initialize(params: Option<&Map<String, Value>>) -> (&'static str, Value) {
+/// `initialize`: negotiates the revision, records it and the client in the session, and answers
+/// with what this daemon offers.
+async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
+    let params = request.params.as_ref();
     let requested = params
         .and_then(|p| p.get("protocolVersion"))
         .and_then(Value::as_str);
     let version = version::negotiate(requested);
+    tracing::debug!(version, "initialize: revision negotiated");
     // `listChanged: false`: the tool list never changes, and no `notifications/tools/list_changed`
     // is ever sent. Gemini CLI notes at debug level that a server "did not declare 'listChanged'"
     // and listens for the notification anyway; the change that makes the list change must send
@@ -71,12 +72,13 @@ pub fn initialize(params: Option<&Map<String, Value>>) -> (&'static str, Value) 
         "capabilities": {"tools": {"listChanged": false}, "logging": {}},
         "serverInfo": version::server_info(),
     });
-    (version, result)
+    update(scope, established(version, params)).await;
+    Reply::Json(jsonrpc::success(&request.id, result))
 }
 
 /// What a client's `initialize` with `params` establishes for its session: the revision
 /// negotiated (`version`) and the client's name and version from `clientInfo`.
-pub fn established(version: &str, params: Option<&Map<String, Value>>) -> SessionSettings {
+fn established(version: &str, params: Option<&Map<String, Value>>) -> SessionSettings {
     let client = ClientInfo::of(params);
     SessionSettings {
         protocol_version: Some(version.into()),
