@@ -32,7 +32,7 @@ use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
 use crate::http::request_log;
 use crate::http::{self, AppState, Started, StatelessSession, StatelessSessions};
-use crate::mcp::relay::RelayDirectory;
+use crate::mcp::relay::RelayIndex;
 use crate::meters;
 use crate::paths;
 use crate::roots::WorkspaceRoots;
@@ -105,7 +105,7 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         stopping: CancellationToken::new(),
         guard: Guard::new(addr, &config.security),
-        relays: RelayDirectory::default().start(),
+        relays: RelayIndex::default().start(),
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         stateless,
         admin: AdminToken::new(config.admin.token.as_deref()),

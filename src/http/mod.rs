@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::mcp::relay::RelayDirectory;
+use crate::mcp::relay::RelayIndex;
 use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
 use error::HttpError;
@@ -61,7 +61,7 @@ pub struct AppState {
     /// The Origin/Host fence.
     pub guard: guard::Guard,
     /// Where resumable call streams are found.
-    pub relays: Addr<RelayDirectory>,
+    pub relays: Addr<RelayIndex>,
     /// The limit on open `subscriptions/listen` streams in clients' own sessions.
     pub listeners: Arc<Semaphore>,
     /// The sessions stateless requests without Construct credentials run in.

@@ -57,7 +57,7 @@ pub struct RelayLimits {
 pub struct Relay {
     session: Uuid,
     stream: String,
-    directory: Addr<RelayDirectory>,
+    index: Addr<RelayIndex>,
     limits: RelayLimits,
     /// Frames after the last one dropped from the buffer, oldest first, as (number, data).
     buffer: VecDeque<(u64, ByteString)>,
@@ -77,7 +77,7 @@ impl Relay {
     pub fn start(
         session: Uuid,
         frames: CallStream,
-        directory: Addr<RelayDirectory>,
+        index: Addr<RelayIndex>,
         limits: RelayLimits,
     ) -> Connection {
         let stream = Uuid::new_v4().simple().to_string();
@@ -93,7 +93,7 @@ impl Relay {
             let mut relay = Relay {
                 session,
                 stream,
-                directory,
+                index,
                 limits,
                 buffer: VecDeque::new(),
                 buffered_bytes: 0,
@@ -182,7 +182,7 @@ impl Actor for Relay {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // One registration per admitted call, bounded by the call limits.
-        self.directory.do_send(Register {
+        self.index.do_send(Register {
             stream: self.stream.clone(),
             session: self.session,
             relay: ctx.address(),
@@ -190,7 +190,7 @@ impl Actor for Relay {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.directory.do_send(Unregister {
+        self.index.do_send(Unregister {
             stream: self.stream.clone(),
         });
     }
@@ -280,13 +280,13 @@ impl Live {
     }
 }
 
-/// The one actor that knows every relay, so that a resuming `GET` can find its stream.
+/// The one actor that knows every relay by its stream, so that a resuming `GET` can find it.
 #[derive(Default)]
-pub struct RelayDirectory {
+pub struct RelayIndex {
     relays: HashMap<String, (Uuid, Addr<Relay>)>,
 }
 
-impl Actor for RelayDirectory {
+impl Actor for RelayIndex {
     type Context = Context<Self>;
 }
 
@@ -304,7 +304,7 @@ struct Unregister {
     stream: String,
 }
 
-/// To the directory: the relay of `stream`, if it belongs to `session`.
+/// To the index: the relay of `stream`, if it belongs to `session`.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Addr<Relay>>")]
 pub struct Find {
@@ -314,7 +314,7 @@ pub struct Find {
     pub session: Uuid,
 }
 
-impl Handler<Register> for RelayDirectory {
+impl Handler<Register> for RelayIndex {
     type Result = ();
 
     fn handle(&mut self, msg: Register, _: &mut Self::Context) {
@@ -322,7 +322,7 @@ impl Handler<Register> for RelayDirectory {
     }
 }
 
-impl Handler<Unregister> for RelayDirectory {
+impl Handler<Unregister> for RelayIndex {
     type Result = ();
 
     fn handle(&mut self, msg: Unregister, _: &mut Self::Context) {
@@ -330,7 +330,7 @@ impl Handler<Unregister> for RelayDirectory {
     }
 }
 
-impl Handler<Find> for RelayDirectory {
+impl Handler<Find> for RelayIndex {
     type Result = Option<Addr<Relay>>;
 
     fn handle(&mut self, msg: Find, _: &mut Self::Context) -> Self::Result {
