@@ -14,7 +14,7 @@ pub mod discovery;
 pub mod http;
 pub mod logging;
 pub mod mcp;
-pub mod meters;
+pub mod metrics_recorder;
 pub mod paths;
 pub mod roots;
 pub mod server;

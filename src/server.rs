@@ -33,7 +33,7 @@ use crate::http::guard::{self, Guard};
 use crate::http::request_log;
 use crate::http::{self, AppState, Started, StatelessSession, StatelessSessions};
 use crate::mcp::relay::RelayIndex;
-use crate::meters;
+use crate::metrics_recorder;
 use crate::paths;
 use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
@@ -62,8 +62,9 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
     let tools = ToolRegistry::new(&config.tools);
     if config.metrics.enabled {
         // Before any actor starts, so that every handle they take records.
-        let handle = meters::install(tools.names()).context("cannot set up the metrics")?;
-        meters::spawn_upkeep(handle);
+        let handle =
+            metrics_recorder::install(tools.names()).context("cannot set up the metrics")?;
+        metrics_recorder::spawn_upkeep(handle);
     }
     let registry = match &config.cluster.redis_url {
         Some(url) => {

@@ -1,5 +1,5 @@
-//! `GET /metrics`: the daemon's metrics in the Prometheus text format (see `crate::meters` for
-//! what is counted and where).
+//! `GET /metrics`: the daemon's metrics in the Prometheus text format (see
+//! `crate::metrics_recorder` for what is counted and where).
 //!
 //! No credentials by default, like `/health`: the numbers name tools and routes, never a session
 //! or a token. `metrics.token` locks it behind `Authorization: Bearer <token>` (compared in
@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::error::HttpError;
 use super::{AppState, auth};
-use crate::meters;
+use crate::metrics_recorder;
 
 /// The content type of the Prometheus text exposition format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,7 +22,7 @@ pub async fn scrape(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
     let config = &state.config.metrics;
-    let handle = match meters::handle() {
+    let handle = match metrics_recorder::handle() {
         Some(handle) if config.enabled => handle,
         _ => {
             return Ok(HttpResponse::NotFound()

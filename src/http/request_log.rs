@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::auth::SESSION_HEADER;
 use super::identity::MCP_SESSION_ID;
 use crate::mcp::client_info::MessageFacts;
-use crate::meters;
+use crate::metrics_recorder;
 
 /// The header carrying the request id, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -114,7 +114,12 @@ impl Line<'_> {
             client_version = client.and_then(|client| client.version.as_deref()),
             "request"
         );
-        meters::http_request(route, method_label(self.method), status.as_u16(), self.took);
+        metrics_recorder::http_request(
+            route,
+            method_label(self.method),
+            status.as_u16(),
+            self.took,
+        );
     }
 }
 

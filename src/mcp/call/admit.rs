@@ -15,7 +15,7 @@ use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
-use crate::meters;
+use crate::metrics_recorder;
 use crate::tools::{LogLevel, ToolRegistry};
 
 /// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
@@ -135,7 +135,7 @@ pub async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Adm
 }
 
 /// The metrics label of the tool `request` names: the tool's own name when it is one this daemon
-/// offers, [`meters::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
+/// offers, [`metrics_recorder::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
 pub fn tool_label(tools: &ToolRegistry, request: &Request) -> &'static str {
     request
         .params
@@ -143,7 +143,7 @@ pub fn tool_label(tools: &ToolRegistry, request: &Request) -> &'static str {
         .and_then(|params| params.get("name"))
         .and_then(Value::as_str)
         .and_then(|name| tools.get(name))
-        .map_or(meters::UNKNOWN_TOOL, |tool| tool.name())
+        .map_or(metrics_recorder::UNKNOWN_TOOL, |tool| tool.name())
 }
 
 /// An invalid-params error with a one-line reason.

@@ -13,7 +13,7 @@ use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::Request;
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
-use crate::meters::{self, Outcome};
+use crate::metrics_recorder::{self, Outcome};
 use crate::tools::LogLevel;
 use admit::CallKey;
 
@@ -30,7 +30,7 @@ pub async fn start(
     let call = match admit::check(scope.tools, request, era, log_level) {
         Ok(call) => call,
         Err(error) => {
-            meters::tool_call(
+            metrics_recorder::tool_call(
                 admit::tool_label(scope.tools, request),
                 Outcome::InvalidParams,
                 None,

@@ -29,7 +29,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
 use crate::mcp::scope::Scope;
-use crate::meters::{self, Outcome};
+use crate::metrics_recorder::{self, Outcome};
 use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
 };
@@ -97,7 +97,7 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
         let started = Instant::now();
         let (outcome, response) = finish(call, ctx, &admission.cancel, &stopping).await;
         // Counted before anyone hears the call is over.
-        meters::tool_call(name, outcome, Some(started.elapsed()));
+        metrics_recorder::tool_call(name, outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
         let Admission { permit, key, .. } = admission;

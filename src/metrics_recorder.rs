@@ -1,5 +1,6 @@
-//! The daemon's metrics: the `metrics` facade, rendered as Prometheus text by
-//! `metrics-exporter-prometheus` for `GET /metrics` (see `crate::http::metrics`).
+//! The process-wide metrics recorder, and the metrics of tool calls and HTTP requests: the
+//! `metrics` facade, rendered as Prometheus text by `metrics-exporter-prometheus` for
+//! `GET /metrics` (see `crate::http::metrics`).
 //!
 //! Facts are counted where they happen: sessions, followers and events in the actor crate
 //! (`construct_actors::meters`), tool calls in `crate::mcp`, HTTP requests in the request log
