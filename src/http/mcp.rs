@@ -161,12 +161,12 @@ async fn modern(
                     modern::unsupported_version(None, "Unsupported protocol version", requested),
                 ));
             }
-            let own = state.stateless.of(state.api_keys.require(req)?);
+            let stateless = state.stateless.of(state.api_keys.require(req)?);
             (
-                own.id,
-                own.session.clone(),
+                stateless.id,
+                stateless.session.clone(),
                 Arc::clone(&state.stateless.cwd),
-                &own.listeners,
+                &stateless.listeners,
             )
         }
     };
