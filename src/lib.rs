@@ -20,4 +20,5 @@ pub mod roots;
 pub mod server;
 pub mod sessions_config;
 pub mod setting;
+pub mod shutdown;
 pub mod tools;

@@ -87,7 +87,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     logging::init(&config.log);
-    match actix_rt::System::new().block_on(server::run(config, args.config.as_deref())) {
+    match actix_rt::System::new()
+        .block_on(server::run_until_signalled(config, args.config.as_deref()))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             say(format_args!("construct-actor: {err:#}"));

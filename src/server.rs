@@ -1,24 +1,28 @@
-//! Assembling and running the daemon: actors, HTTP server, discovery file, graceful shutdown.
+//! Assembling and running the daemon: its state, the HTTP server, the discovery file, and the
+//! graceful shutdown (`crate::shutdown`).
 //!
-//! The singleton actors are started here, once, before the HTTP server's per-worker factory runs,
-//! and every worker gets the same addresses, plus a `SessionDirectory` of its own. On SIGINT or
-//! SIGTERM the daemon stops accepting, closes the sessions' event streams, lets running calls
-//! finish within the configured grace period (those still running then end with an error
-//! response), removes the discovery file and returns.
+//! Three layers, each testable without the one above it: [`run_until_signalled`] binds the
+//! configured address and turns SIGINT and SIGTERM into a future (the only code that knows about
+//! signals); [`run`] builds the daemon's state from its configuration and serves a listener until
+//! a shutdown future resolves; [`crate::shutdown::Shutdown`] is what then happens.
+//!
+//! The singleton actors are started once, before the HTTP server's per-worker factory runs, and
+//! every worker gets the same addresses, plus a `SessionDirectory` of its own.
 
-use std::net::TcpListener;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Actor as _;
 use actix::Addr;
+use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::cluster::{ClusterConfig, ClusterStore};
 use construct_actors::{
-    Create, Creator, RegistryLimits, SessionDirectory, SessionLimits, SessionRegistry, Shutdown,
+    ASK_TIMEOUT, Create, Creator, RegistryLimits, SessionDirectory, SessionLimits, SessionRegistry,
     TicketBook, TicketLimits,
 };
 use tokio::signal::unix::{SignalKind, signal};
@@ -26,7 +30,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::discovery::Discovery;
+use crate::discovery::{Discovery, DiscoveryFile};
 use crate::http::admin::AdminToken;
 use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
@@ -36,29 +40,55 @@ use crate::mcp::relay::RelayIndex;
 use crate::metrics_recorder;
 use crate::paths;
 use crate::roots::WorkspaceRoots;
+use crate::shutdown::Shutdown;
 use crate::tools::ToolRegistry;
-
-/// How long, at shutdown, the calls stopped after the grace period have to send their error
-/// responses before the connections close.
-const STOPPED_CALLS_WAIT: Duration = Duration::from_secs(1);
 
 /// How long, at the very end of a shutdown, open connections have to finish.
 const FINAL_STOP_SECS: u64 = 2;
 
-/// Runs the daemon, configured by `config` (read from `config_file`, when there is one), until
-/// a shutdown signal; must be called inside an actix system.
-pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind((config.server.bind, config.server.port)).with_context(|| {
-            format!(
-                "cannot listen on {}:{}",
-                config.server.bind, config.server.port
-            )
-        })?;
-    let addr = listener.local_addr()?;
+/// Runs the daemon configured by `config` (read from `config_file`, when there is one) on the
+/// configured address until SIGINT or SIGTERM; must be called inside an actix system.
+pub async fn run_until_signalled(config: Config, config_file: Option<&Path>) -> anyhow::Result<()> {
+    let server = &config.server;
+    let listener = TcpListener::bind((server.bind, server.port))
+        .with_context(|| format!("cannot listen on {}:{}", server.bind, server.port))?;
     // Listen for signals before anyone can learn where we are, so none is missed.
+    let signalled = signalled()?;
+    run(listener, config, config_file, signalled).await
+}
+
+/// Resolves at the first SIGINT or SIGTERM after this is called.
+fn signalled() -> anyhow::Result<impl Future<Output = ()> + 'static> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Runs the daemon configured by `config` (read from `config_file`, when there is one) on
+/// `listener` until `shutdown` resolves, then shuts it down gracefully: returns once it has
+/// stopped and its discovery file is gone. Must be called inside an actix system.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    config_file: Option<&Path>,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let state = build_state(config, config_file, addr).await?;
+    serve(listener, state, shutdown).await
+}
+
+/// Everything the handlers share, built from `config` for a daemon listening on `addr`.
+async fn build_state(
+    config: Config,
+    config_file: Option<&Path>,
+    addr: SocketAddr,
+) -> anyhow::Result<web::Data<AppState>> {
     let tools = ToolRegistry::new(&config.tools);
     if config.metrics.enabled {
         // Before any actor starts, so that every handle they take records.
@@ -66,40 +96,16 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
             metrics_recorder::install(tools.names()).context("cannot set up the metrics")?;
         metrics_recorder::spawn_upkeep(handle);
     }
-    let registry = match &config.cluster.redis_url {
-        Some(url) => {
-            let store = ClusterStore::connect(&ClusterConfig {
-                url: url.clone(),
-                prefix: config.cluster.key_prefix.clone(),
-                timeout: config.cluster.timeout,
-            })
-            .context("cluster.redis_url is not usable")?;
-            SessionRegistry::in_cluster(registry_limits(&config), store)
-        }
-        None => SessionRegistry::new(registry_limits(&config)),
-    }
-    .start();
-    // The discovery file holds the owner key and the configuration may hold other keys: no
-    // tool call may read them, whatever folder its session works in.
-    let own_files: Vec<PathBuf> = config_file
-        .map(Path::to_path_buf)
-        .into_iter()
-        .chain(
-            config
-                .discovery
-                .enabled
-                .then(|| paths::expand_home(&config.discovery.path)),
-        )
-        .collect();
-    let workspace_roots = WorkspaceRoots::new(&config.tools, &own_files)?;
+    let registry = start_registry(&config)?;
+    let workspace_roots = WorkspaceRoots::new(&config.tools, &daemon_files(&config, config_file))?;
     let api_keys = ApiKeys::new(&config);
     let stateless = stateless_sessions(&config, &workspace_roots, &api_keys, &registry).await?;
     let ticket_limits = TicketLimits {
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
     };
-    let state = web::Data::new(AppState {
-        registry: registry.clone(),
+    Ok(web::Data::new(AppState {
+        registry,
         tools,
         workspace_roots,
         api_keys,
@@ -114,25 +120,81 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
         admin_tickets: TicketBook::new(ticket_limits).start(),
         config,
         started: Started::now(),
-    });
-    let grace = state.config.server.shutdown_grace;
+    }))
+}
 
-    let server = HttpServer::new({
-        let state = state.clone();
-        move || {
-            // Built on each worker's thread: the directory runs there, next to the sessions
-            // its requests create.
-            let directory = SessionDirectory::new(state.registry.clone()).start();
-            App::new()
-                .app_data(state.clone())
-                .app_data(web::Data::new(directory))
-                .wrap(from_fn(guard::check))
-                // Outermost, so that it times and logs everything, the fence's refusals too.
-                .wrap(from_fn(request_log::log))
-                .configure(http::routes)
+/// Starts the session registry: in cluster mode when `cluster.redis_url` is set (the sessions
+/// kept in Redis, shared with the other nodes), local otherwise.
+fn start_registry(config: &Config) -> anyhow::Result<Addr<SessionRegistry>> {
+    let limits = registry_limits(config);
+    let registry = match &config.cluster.redis_url {
+        Some(url) => {
+            let store = ClusterStore::connect(&ClusterConfig {
+                url: url.clone(),
+                prefix: config.cluster.key_prefix.clone(),
+                timeout: config.cluster.timeout,
+            })
+            .context("cluster.redis_url is not usable")?;
+            SessionRegistry::in_cluster(limits, store)
         }
+        None => SessionRegistry::new(limits),
+    };
+    Ok(registry.start())
+}
+
+/// The daemon's own files, which no tool call may read, whatever folder its session works in:
+/// the configuration (it may hold keys) and the discovery file (it holds the owner key).
+fn daemon_files(config: &Config, config_file: Option<&Path>) -> Vec<PathBuf> {
+    config_file
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(
+            config
+                .discovery
+                .enabled
+                .then(|| paths::expand_home(&config.discovery.path)),
+        )
+        .collect()
+}
+
+/// Serves `listener` until `shutdown` resolves and the graceful shutdown is over; the discovery
+/// file exists for exactly as long as the server accepts.
+async fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let server = http_server(listener, &state)?;
+    let discovery = write_discovery(&state, addr)?;
+    announce_listening(&state, addr);
+    tracing::info!(%addr, "listening");
+    actix_rt::spawn(Shutdown::new(server.handle(), &state).after(shutdown));
+    server.await?;
+    if let Some(file) = discovery {
+        file.remove();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The HTTP server on `listener`, running: every route, behind the fence and the request log.
+fn http_server(listener: TcpListener, state: &web::Data<AppState>) -> anyhow::Result<Server> {
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        // Built on each worker's thread: the directory runs there, next to the sessions its
+        // requests create.
+        let directory = SessionDirectory::new(state.registry.clone()).start();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::Data::new(directory))
+            .wrap(from_fn(guard::check))
+            // Outermost, so that it times and logs everything, the fence's refusals too.
+            .wrap(from_fn(request_log::log))
+            .configure(http::routes)
     })
     .listen(listener)?
+    // Signals are the outer layer's business (`run_until_signalled`), not the server's.
     .disable_signals()
     // The running calls were waited for already (within the grace period); what is left is
     // the last writes of their responses and streams that never end by themselves.
@@ -143,61 +205,33 @@ pub async fn run(config: Config, config_file: Option<&Path>) -> anyhow::Result<(
     // without waiting for the next write to fail.
     .h1_allow_half_closed(false)
     .run();
+    Ok(server)
+}
 
-    let discovery = if state.config.discovery.enabled {
-        let path = paths::expand_home(&state.config.discovery.path);
-        let discovery = Discovery::new(
-            addr,
-            state.started.pid,
-            state.started.at,
-            state.api_keys.owner(),
-        );
-        Some(discovery.write(&path)?)
-    } else {
-        None
-    };
+/// Writes the discovery file, when enabled: where the daemon listens, and its owner key.
+fn write_discovery(state: &AppState, addr: SocketAddr) -> anyhow::Result<Option<DiscoveryFile>> {
+    if !state.config.discovery.enabled {
+        return Ok(None);
+    }
+    let path = paths::expand_home(&state.config.discovery.path);
+    let discovery = Discovery::new(
+        addr,
+        state.started.pid,
+        state.started.at,
+        state.api_keys.owner(),
+    );
+    Ok(Some(discovery.write(&path)?))
+}
+
+/// Tells the operator where the daemon listens and, the one time it is shown, the admin token
+/// it generated (only when the operator set none).
+fn announce_listening(state: &AppState, addr: SocketAddr) {
     announce(&format!(
         "construct-actor listening on http://{addr} (MCP endpoint http://{addr}/mcp)"
     ));
-    // The second line, only when the operator set none: the one time the token is shown.
     if let Some(token) = state.admin.generated() {
         announce(&format!("admin token: {token}"));
     }
-    tracing::info!(%addr, "listening");
-
-    let handle = server.handle();
-    let call_slots = Arc::clone(&state.call_slots);
-    let stopping = state.stopping.clone();
-    let max_calls = state.config.tools.max_concurrent_calls;
-    actix_rt::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        tracing::info!("shutting down");
-        // Sessions run on the HTTP workers' threads, and actix stops an idle worker (its
-        // sessions with it) as soon as the server stops. So first stop accepting, close the
-        // event streams, and let the running calls finish within the grace period; then stop.
-        handle.pause().await;
-        let _ = registry.send(Shutdown).await;
-        let all = u32::try_from(max_calls).unwrap_or(u32::MAX);
-        if tokio::time::timeout(grace, call_slots.acquire_many(all))
-            .await
-            .is_err()
-        {
-            // The grace period is over: the calls still running end with an error response,
-            // which their clients get before the connections close.
-            stopping.cancel();
-            let _ = tokio::time::timeout(STOPPED_CALLS_WAIT, call_slots.acquire_many(all)).await;
-        }
-        handle.stop(true).await;
-    });
-    server.await?;
-    if let Some(file) = discovery {
-        file.remove();
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Creates the sessions stateless requests run in, one per API key, in the default workspace.
@@ -223,6 +257,7 @@ async fn stateless_sessions(
                 home: None,
                 unused_timeout: None,
             })
+            .timeout(ASK_TIMEOUT)
             .await
             .context("the session registry did not start")?
             .context("cannot create a stateless session")?;
@@ -261,4 +296,55 @@ fn announce(line: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Polls `ready` every few milliseconds for up to five seconds.
+    async fn eventually(mut ready: impl FnMut() -> bool) -> bool {
+        for _ in 0..500 {
+            if ready() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[actix_rt::test]
+    async fn the_daemon_stops_cleanly_when_its_shutdown_future_resolves() {
+        let home = tempfile::tempdir().unwrap();
+        let discovery = home.path().join("mcp.json");
+        let mut config = Config::default();
+        config.discovery.path = discovery.clone();
+        config.metrics.enabled = false;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let daemon = actix_rt::spawn(async move {
+            run(listener, config, None, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+
+        assert!(eventually(|| discovery.exists()).await, "no discovery file");
+        let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+        assert!(health.status().is_success(), "{}", health.status());
+
+        stop.send(()).unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(10), daemon)
+            .await
+            .expect("the daemon stops within its grace period");
+        ended.unwrap().unwrap();
+        assert!(!discovery.exists(), "the discovery file is removed");
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "nothing listens any more"
+        );
+    }
 }
