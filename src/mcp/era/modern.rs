@@ -98,53 +98,71 @@ pub async fn answer(
 
 /// Checks `_meta`, the routing headers and the revision; returns the requested log level.
 fn check_request(headers: Headers<'_>, request: &Request) -> Result<Option<LogLevel>, Reply> {
-    let reject = |code, message: String, data: Option<Value>| Reply::Rejected {
+    let reject = |error: RpcError| Reply::Rejected {
         status: Rejection::BadRequest,
-        body: jsonrpc::failure_with_data(Some(&request.id), &RpcError::new(code, message), data),
+        body: jsonrpc::failure(Some(&request.id), &error),
     };
     let empty = Map::new();
     let params = request.params.as_ref().unwrap_or(&empty);
-    // Worded as `call::admit::check` words a non-object `_meta` in the legacy era, so that both eras
-    // name the same mistake the same way.
+    let (meta, requested) = check_meta(params).map_err(reject)?;
+    check_headers(headers, request, params, requested).map_err(reject)?;
+    if requested != version::MODERN {
+        return Err(Reply::Rejected {
+            status: Rejection::BadRequest,
+            body: unsupported_version(Some(&request.id), "Unsupported protocol version", requested),
+        });
+    }
+    Ok(meta
+        .get(META_LOG_LEVEL)
+        .and_then(Value::as_str)
+        .and_then(LogLevel::parse))
+}
+
+/// The request's `_meta` and the revision it names; `-32602` unless it is an object naming a
+/// revision and the client's capabilities.
+fn check_meta(params: &Map<String, Value>) -> Result<(&Map<String, Value>, &str), RpcError> {
+    let invalid = |message: String| RpcError::new(INVALID_PARAMS, message);
+    // Worded as `call::admit::check` words a non-object `_meta` in the legacy era, so that both
+    // eras name the same mistake the same way.
     let meta = match params.get("_meta") {
         Some(Value::Object(meta)) => meta,
         None | Some(Value::Null) => {
-            return Err(reject(
-                INVALID_PARAMS,
-                "invalid params: params._meta is required".into(),
-                None,
-            ));
+            return Err(invalid("invalid params: params._meta is required".into()));
         }
         Some(_) => {
-            return Err(reject(
-                INVALID_PARAMS,
+            return Err(invalid(
                 "invalid params: params._meta must be an object".into(),
-                None,
             ));
         }
     };
     let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
-        return Err(reject(
-            INVALID_PARAMS,
-            format!("invalid params: _meta[\"{META_VERSION}\"] must be a string"),
-            None,
-        ));
+        return Err(invalid(format!(
+            "invalid params: _meta[\"{META_VERSION}\"] must be a string"
+        )));
     };
     if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
-        return Err(reject(
-            INVALID_PARAMS,
-            format!("invalid params: _meta[\"{META_CAPABILITIES}\"] must be an object"),
-            None,
-        ));
+        return Err(invalid(format!(
+            "invalid params: _meta[\"{META_CAPABILITIES}\"] must be an object"
+        )));
     }
+    Ok((meta, requested))
+}
+
+/// `-32020` unless the routing headers say what the body says: the revision it `requested`, its
+/// method, and for `tools/call` the tool's name.
+fn check_headers(
+    headers: Headers<'_>,
+    request: &Request,
+    params: &Map<String, Value>,
+    requested: &str,
+) -> Result<(), RpcError> {
     let mismatch = |header: &str, sent: Option<&str>, body: &str| {
-        reject(
+        RpcError::new(
             HEADER_MISMATCH,
             format!(
                 "Header mismatch: {header} header value '{}' does not match body value '{body}'",
                 sent.unwrap_or("")
             ),
-            None,
         )
     };
     if headers.protocol_version != Some(requested) {
@@ -163,16 +181,7 @@ fn check_request(headers: Headers<'_>, request: &Request) -> Result<Option<LogLe
             return Err(mismatch("Mcp-Name", headers.name, name));
         }
     }
-    if requested != version::MODERN {
-        return Err(Reply::Rejected {
-            status: Rejection::BadRequest,
-            body: unsupported_version(Some(&request.id), "Unsupported protocol version", requested),
-        });
-    }
-    Ok(meta
-        .get(META_LOG_LEVEL)
-        .and_then(Value::as_str)
-        .and_then(LogLevel::parse))
+    Ok(())
 }
 
 /// The `-32022` answer to a request for a revision this daemon does not implement: `message`,
