@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::auth;
 use super::error::HttpError;
-use crate::mcp::era::Era;
+use crate::mcp::version::Era;
 
 /// The standard session header.
 pub const MCP_SESSION_ID: &str = "Mcp-Session-Id";

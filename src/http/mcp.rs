@@ -1,6 +1,6 @@
 //! `/mcp`: the MCP endpoint, for Construct sessions and for standard MCP clients of both eras.
 //!
-//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::era`; one
+//! A request's era comes from its `MCP-Protocol-Version` header (see `crate::mcp::version`; one
 //! that is not visible ASCII is refused with `400`), its session from its credentials (see
 //! [`Identity`]). Then:
 //! - **legacy, with a session**: the session's methods (`crate::mcp::era::legacy`); streams of
@@ -30,16 +30,15 @@ use uuid::Uuid;
 use super::error::HttpError;
 use super::identity::{self, Identity};
 use super::{AppState, accept, ask, body};
-use crate::mcp::call::run::{CallStream, Frame};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
-use crate::mcp::era::Era;
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
 use crate::mcp::jsonrpc::{self, Incoming};
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
-use crate::mcp::reply::{Busy, Rejection, Reply};
+use crate::mcp::reply::{Busy, CallStream, Frame, Rejection, Reply};
 use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
 
 /// The answer to a session request that names no session.
 const NO_SESSION: &str =

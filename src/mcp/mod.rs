@@ -1,6 +1,7 @@
-//! The Model Context Protocol on top of JSON-RPC 2.0: message decoding, the two protocol eras'
-//! method dispatch, the `tools/call` runner and resumable streams. Nothing here knows about HTTP
-//! headers or statuses; `crate::http::mcp` maps what comes out of here onto the wire.
+//! The Model Context Protocol on top of JSON-RPC 2.0: message decoding, how each of the two
+//! protocol eras answers a message (`era`), a `tools/call`'s admission and run (`call`), and
+//! resumable streams (`relay`). Nothing here knows about HTTP headers or statuses; what comes out
+//! is a [`reply::Reply`], which `crate::http::mcp` maps onto the wire.
 
 pub mod call;
 pub mod client_info;

@@ -28,7 +28,7 @@ use construct_actors::queue_bytes::{self, QueueBytes};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::call::run::{CallStream, Frame};
+use super::reply::{CallStream, Frame};
 
 /// One SSE event of a resumable stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

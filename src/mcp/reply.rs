@@ -1,6 +1,18 @@
 //! What the MCP layer hands back to the HTTP layer, which alone maps it onto statuses and bodies.
 
-use super::call::run::CallStream;
+use futures::stream::LocalBoxStream;
+
+/// One item of a streamed reply (a call's, or a listen stream's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// A JSON-RPC message, as text; the final response is the last one.
+    Message(String),
+    /// The tool asked for the caller's connection to be closed while the call goes on.
+    Reconnect,
+}
+
+/// The frames a caller reads for one call (or one listen stream).
+pub type CallStream = LocalBoxStream<'static, Frame>;
 
 /// The answer to one message.
 pub enum Reply {

@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::run::{self, Admission, Call};
-use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
 use crate::metrics_recorder;
 use crate::tools::{LogLevel, ToolRegistry};
 

@@ -9,10 +9,10 @@
 pub mod admit;
 pub mod run;
 
-use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::Request;
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
 use crate::metrics_recorder::{self, Outcome};
 use crate::tools::LogLevel;
 use admit::CallKey;

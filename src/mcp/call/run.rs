@@ -18,7 +18,7 @@ use std::time::Instant;
 use actix::Addr;
 use actix::prelude::SendError;
 use construct_actors::{EndCall, ProgressToken, SessionActor};
-use futures::stream::{LocalBoxStream, StreamExt as _};
+use futures::stream::StreamExt as _;
 use futures::{FutureExt as _, future};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -26,25 +26,14 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::mcp::era::Era;
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
+use crate::mcp::reply::{CallStream, Frame};
 use crate::mcp::scope::Scope;
+use crate::mcp::version::Era;
 use crate::metrics_recorder::{self, Outcome};
 use crate::tools::{
     CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
 };
-
-/// One item of a call's stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
-    /// A JSON-RPC message, as text; the final response is the last one.
-    Message(String),
-    /// The tool asked for the caller's connection to be closed while the call goes on.
-    Reconnect,
-}
-
-/// The frames a caller reads for one call.
-pub type CallStream = LocalBoxStream<'static, Frame>;
 
 /// A validated `tools/call`, ready to run.
 pub struct Call {

@@ -6,13 +6,12 @@
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
-use super::Era;
 use crate::mcp::call::{self, admit::CallKey, admit::invalid_params, admit::request_key};
 use crate::mcp::client_info::ClientInfo;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
-use crate::mcp::version;
+use crate::mcp::version::{self, Era};
 use crate::tools::LogLevel;
 
 /// Answers one incoming message in a session with `settings`.

@@ -15,12 +15,11 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use super::Era;
-use crate::mcp::call::{self, admit::CallKey, run::Frame};
+use crate::mcp::call::{self, admit::CallKey};
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
-use crate::mcp::reply::{Busy, Rejection, Reply};
+use crate::mcp::reply::{Busy, Frame, Rejection, Reply};
 use crate::mcp::scope::Scope;
-use crate::mcp::version;
+use crate::mcp::version::{self, Era};
 use crate::tools::LogLevel;
 
 /// The header mismatch error (`HeaderMismatch`).
