@@ -3,10 +3,10 @@
 //! `GET /metrics` (see `crate::http::metrics`).
 //!
 //! Facts are counted where they happen: sessions, followers and events in the actor crate
-//! (`construct_actors::meters`), tool calls in `crate::mcp`, HTTP requests in the request log
-//! middleware (`crate::http::request_log`). Every label value is bounded: a tool name (`&'static
-//! str` of an enabled tool, or `unknown`), an outcome, a route *pattern* (never a raw path, which
-//! holds session ids), a method, a status. With metrics disabled no recorder is installed and
+//! (`construct_actors::session_metrics`), tool calls in `crate::mcp`, HTTP requests in the
+//! request log middleware (`crate::http::request_log`). Every label value is bounded: a tool name
+//! (`&'static str` of an enabled tool, or `unknown`), an outcome, a route *pattern* (never a raw
+//! path, which holds session ids), a method, a status. With metrics disabled no recorder is installed and
 //! every recording is a no-op.
 
 use std::sync::OnceLock;

@@ -92,7 +92,7 @@ pub async fn sessions(
     sessions.sort_by_key(|(info, _)| (info.created_at, info.id));
     let sessions: Vec<Value> = sessions
         .iter()
-        .map(|(info, daemon_owned)| session_json(info, *daemon_owned))
+        .map(|(info, by_daemon)| session_json(info, *by_daemon))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, CacheControl(vec![CacheDirective::NoStore])))
@@ -120,10 +120,10 @@ async fn describe_all(listed: Vec<ListedSession>) -> Vec<(SessionInfo, bool)> {
 }
 
 /// One session as the list shows it. `owner` is `"daemon"` for a session the daemon made for
-/// itself (`daemon_owned`: one stateless requests run in) and `"client"` for every other. `client`
+/// itself (`by_daemon`: one stateless requests run in) and `"client"` for every other. `client`
 /// is what the MCP client using the session said it is at `initialize` (`{"name", "version"}`),
 /// `null` before that.
-fn session_json(info: &SessionInfo, daemon_owned: bool) -> Value {
+fn session_json(info: &SessionInfo, by_daemon: bool) -> Value {
     let settings = &info.settings;
     let client = settings
         .client_name
@@ -137,7 +137,7 @@ fn session_json(info: &SessionInfo, daemon_owned: bool) -> Value {
         "last_activity": info.last_activity,
         "subscribers": info.subscribers,
         "running_calls": info.running_calls,
-        "owner": if daemon_owned { "daemon" } else { "client" },
+        "owner": if by_daemon { "daemon" } else { "client" },
         "client": client,
     })
 }
