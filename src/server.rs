@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::discovery::{Discovery, DiscoveryFile};
-use crate::http::admin::AdminToken;
+use crate::http::admin_token::AdminToken;
 use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
 use crate::http::request_log;
@@ -78,16 +78,14 @@ pub async fn run(
     config_file: Option<&Path>,
     shutdown: impl Future<Output = ()> + 'static,
 ) -> anyhow::Result<()> {
-    let addr = listener.local_addr()?;
-    let state = build_state(config, config_file, addr).await?;
+    let state = build_state(config, config_file).await?;
     serve(listener, state, shutdown).await
 }
 
-/// Everything the handlers share, built from `config` for a daemon listening on `addr`.
+/// Everything the handlers share, built from `config`.
 async fn build_state(
     config: Config,
     config_file: Option<&Path>,
-    addr: SocketAddr,
 ) -> anyhow::Result<web::Data<AppState>> {
     let tools = ToolRegistry::new(&config.tools);
     if config.metrics.enabled {
@@ -111,7 +109,6 @@ async fn build_state(
         api_keys,
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         stopping: CancellationToken::new(),
-        guard: Guard::new(addr, &config.security),
         relays: RelayIndex::default().start(),
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         stateless,
@@ -181,12 +178,14 @@ async fn serve(
 /// The HTTP server on `listener`, running: every route, behind the fence and the request log.
 fn http_server(listener: TcpListener, state: &web::Data<AppState>) -> anyhow::Result<Server> {
     let state = state.clone();
+    let guard = web::Data::new(Guard::new(listener.local_addr()?, &state.config.security));
     let server = HttpServer::new(move || {
         // Built on each worker's thread: the directory runs there, next to the sessions its
         // requests create.
         let directory = SessionDirectory::new(state.registry.clone()).start();
         App::new()
             .app_data(state.clone())
+            .app_data(guard.clone())
             .app_data(web::Data::new(directory))
             .wrap(from_fn(guard::check))
             // Outermost, so that it times and logs everything, the fence's refusals too.

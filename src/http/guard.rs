@@ -16,7 +16,6 @@ use actix_web::http::header::{HOST, ORIGIN};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::AppState;
 use super::config::SecurityConfig;
 use super::error::HttpError;
 
@@ -83,13 +82,13 @@ pub async fn check(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+    if let Some(guard) = req.app_data::<web::Data<Guard>>() {
         let header = |name| {
             req.headers()
                 .get(name)
                 .map(|v| v.to_str().unwrap_or("\u{0}"))
         };
-        if let Some(reason) = state.guard.refusal(header(ORIGIN), header(HOST)) {
+        if let Some(reason) = guard.refusal(header(ORIGIN), header(HOST)) {
             return Err(HttpError::Forbidden(reason).into());
         }
     }
