@@ -7,8 +7,9 @@
 //! (through re-exports), and fails naming every circle it finds. Test code (`#[cfg(test)]`) is
 //! left out: a test may look anywhere.
 //!
-//! Why not `cargo modules dependencies --acyclic`: it builds rust-analyzer's crates, over ten
-//! minutes on CI's two cores, to answer this one question; `syn` is already in the build.
+//! Why not `cargo modules dependencies --acyclic`: it builds rust-analyzer's crates (still
+//! compiling after six minutes on CI's two cores) to answer this one question; `syn` is already
+//! in the build.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
