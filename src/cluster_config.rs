@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use construct_actors::cluster::ClusterConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::setting::{self, InvalidSetting};
@@ -52,6 +53,16 @@ impl std::fmt::Debug for ClusterSection {
 }
 
 impl ClusterSection {
+    /// How to reach the Redis at `url` (this section's `redis_url`) with this section's prefix
+    /// and timeout.
+    pub fn store_config(&self, url: &str) -> ClusterConfig {
+        ClusterConfig {
+            url: url.to_owned(),
+            prefix: self.key_prefix.clone(),
+            timeout: self.timeout,
+        }
+    }
+
     /// Checks that every Redis call fits in the wait for an actor, and that keys have a prefix.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         setting::longer_than_zero("cluster.timeout", self.timeout)?;

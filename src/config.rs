@@ -148,7 +148,7 @@ impl Config {
 
     /// The generated owner key is handed out through the discovery file alone.
     fn check_owner_key_reaches_its_owner(&self) -> Result<(), InvalidSetting> {
-        if self.generates_api_key() && !self.discovery.enabled {
+        if self.security.generates_api_key() && !self.discovery.enabled {
             return Err(InvalidSetting::new(
                 "discovery.enabled",
                 "the generated owner key is only handed out through the discovery file: \
@@ -156,12 +156,6 @@ impl Config {
             ));
         }
         Ok(())
-    }
-
-    /// Whether the daemon makes up its own API key at start: it must demand one, and none is
-    /// configured.
-    pub fn generates_api_key(&self) -> bool {
-        self.security.require_api_key && self.security.api_keys.is_empty()
     }
 }
 

@@ -20,10 +20,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use construct_actors::cluster::{ClusterConfig, ClusterStore};
+use construct_actors::cluster::ClusterStore;
 use construct_actors::{
-    ASK_TIMEOUT, Create, Creator, RegistryLimits, SessionDirectory, SessionLimits, SessionRegistry,
-    TicketBook, TicketLimits,
+    ASK_TIMEOUT, Create, Creator, SessionDirectory, SessionRegistry, TicketBook, TicketLimits,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
@@ -96,7 +95,7 @@ async fn build_state(
     }
     let registry = start_registry(&config)?;
     let workspace_roots = WorkspaceRoots::new(&config.tools, &daemon_files(&config, config_file))?;
-    let api_keys = ApiKeys::new(&config);
+    let api_keys = ApiKeys::new(&config.security);
     let stateless = stateless_sessions(&config, &workspace_roots, &api_keys, &registry).await?;
     let ticket_limits = TicketLimits {
         ttl: config.sessions.ticket_ttl,
@@ -123,15 +122,13 @@ async fn build_state(
 /// Starts the session registry: in cluster mode when `cluster.redis_url` is set (the sessions
 /// kept in Redis, shared with the other nodes), local otherwise.
 fn start_registry(config: &Config) -> anyhow::Result<Addr<SessionRegistry>> {
-    let limits = registry_limits(config);
+    let limits = config
+        .sessions
+        .registry_limits(config.tools.max_calls_per_session);
     let registry = match &config.cluster.redis_url {
         Some(url) => {
-            let store = ClusterStore::connect(&ClusterConfig {
-                url: url.clone(),
-                prefix: config.cluster.key_prefix.clone(),
-                timeout: config.cluster.timeout,
-            })
-            .context("cluster.redis_url is not usable")?;
+            let store = ClusterStore::connect(&config.cluster.store_config(url))
+                .context("cluster.redis_url is not usable")?;
             SessionRegistry::in_cluster(limits, store)
         }
         None => SessionRegistry::new(limits),
@@ -270,23 +267,6 @@ async fn stateless_sessions(
         cwd: Arc::from(cwd),
         by_key,
     })
-}
-
-fn registry_limits(config: &Config) -> RegistryLimits {
-    RegistryLimits {
-        max_sessions: config.sessions.max_sessions,
-        create_per_minute: config.sessions.create_per_minute,
-        session: SessionLimits {
-            subscriber_queue: config.sessions.subscriber_queue,
-            subscriber_queue_bytes: config.sessions.subscriber_queue_bytes,
-            max_subscribers: config.sessions.max_subscribers,
-            max_calls: config.tools.max_calls_per_session,
-            history: config.sessions.history,
-            history_bytes: config.sessions.history_bytes,
-            idle_timeout: Some(config.sessions.idle_timeout),
-            unused_timeout: None,
-        },
-    }
 }
 
 /// Tells the operator a line on standard output. A launcher that read what it needed and closed

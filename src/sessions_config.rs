@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use construct_actors::{RegistryLimits, SessionLimits};
 use serde::{Deserialize, Serialize};
 
 use crate::setting::{self, InvalidSetting};
@@ -68,6 +69,24 @@ impl Default for SessionsConfig {
 }
 
 impl SessionsConfig {
+    /// The bounds the session core works within; `max_calls` comes from `[tools]`.
+    pub fn registry_limits(&self, max_calls: usize) -> RegistryLimits {
+        RegistryLimits {
+            max_sessions: self.max_sessions,
+            create_per_minute: self.create_per_minute,
+            session: SessionLimits {
+                subscriber_queue: self.subscriber_queue,
+                subscriber_queue_bytes: self.subscriber_queue_bytes,
+                max_subscribers: self.max_subscribers,
+                max_calls,
+                history: self.history,
+                history_bytes: self.history_bytes,
+                idle_timeout: Some(self.idle_timeout),
+                unused_timeout: None,
+            },
+        }
+    }
+
     /// Checks the bounds and lifetimes that cannot be zero.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         setting::at_least_one("sessions.max_sessions", self.max_sessions)?;

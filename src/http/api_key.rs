@@ -13,8 +13,8 @@ use actix_web::HttpRequest;
 use subtle::ConstantTimeEq as _;
 
 use super::auth;
+use super::config::SecurityConfig;
 use super::error::HttpError;
-use crate::config::Config;
 
 /// Which key a request presented: an index into the configured keys, then the owner key (`0`
 /// when no key is needed).
@@ -36,11 +36,11 @@ pub struct ApiKeys {
 
 impl ApiKeys {
     /// The configured keys, plus a freshly generated owner key (256 random bits, 64 hex digits)
-    /// when `config` asks for a key and configures none.
-    pub fn new(config: &Config) -> Self {
+    /// when `security` asks for a key and configures none.
+    pub fn new(security: &SecurityConfig) -> Self {
         Self {
-            configured: config.security.api_keys.clone(),
-            owner: config
+            configured: security.api_keys.clone(),
+            owner: security
                 .generates_api_key()
                 .then(|| construct_actors::token::Token::mint().reveal()),
         }

@@ -84,6 +84,12 @@ impl Default for SecurityConfig {
 }
 
 impl SecurityConfig {
+    /// Whether the daemon makes up its own API key at start: it must demand one, and none is
+    /// configured.
+    pub fn generates_api_key(&self) -> bool {
+        self.require_api_key && self.api_keys.is_empty()
+    }
+
     /// Checks that every configured API key is a usable secret.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         setting::secrets("security.api_keys", &self.api_keys)
