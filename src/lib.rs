@@ -14,6 +14,7 @@ pub mod client;
 pub mod cluster_config;
 pub mod config;
 pub mod discovery;
+pub mod headers;
 pub mod http;
 pub mod logging;
 pub mod mcp;

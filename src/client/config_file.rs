@@ -120,7 +120,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::client::entry::SESSION_HEADER;
+    use crate::headers::SESSION_HEADER;
 
     fn credentials() -> Entry {
         Entry::session("http://127.0.0.1:7/mcp", "tok", "sid")

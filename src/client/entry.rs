@@ -3,12 +3,10 @@
 //! and Claude Code through its own command (see [`super::claude`]); both read them from here.
 
 use super::json::Json;
+use crate::headers::SESSION_HEADER;
 
 /// The name of the MCP server entry `connect` writes.
 pub const SERVER_NAME: &str = "construct";
-
-/// The header naming the session, next to `Authorization`.
-pub const SESSION_HEADER: &str = "X-Construct-Session";
 
 /// The MCP server entry a CLI is given: the daemon's URL and the headers to send with it.
 #[derive(Debug, Clone, PartialEq, Eq)]

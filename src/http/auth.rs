@@ -15,9 +15,7 @@ use uuid::Uuid;
 
 use super::error::{HttpError, REJECTED};
 use super::{ask, unanswered};
-
-/// The header naming the session a request acts in.
-pub const SESSION_HEADER: &str = "X-Construct-Session";
+use crate::headers::SESSION_HEADER;
 
 /// The bearer token of the request.
 pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {

@@ -45,7 +45,7 @@ impl Identity {
     /// Reads the credentials of `req`; modern-era requests ignore `Mcp-Session-Id`, as the
     /// specification asks of servers speaking that revision.
     pub fn of(req: &HttpRequest, era: Era) -> Result<Self, HttpError> {
-        if req.headers().contains_key(auth::SESSION_HEADER) {
+        if req.headers().contains_key(crate::headers::SESSION_HEADER) {
             return Ok(Self::Construct {
                 id: auth::session_header(req)?,
                 token: auth::bearer(req)?.to_owned(),

@@ -30,8 +30,8 @@ use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::auth::SESSION_HEADER;
 use super::identity::MCP_SESSION_ID;
+use crate::headers::SESSION_HEADER;
 use crate::mcp::client_info::MessageFacts;
 use crate::metrics_recorder;
 
