@@ -26,6 +26,7 @@ use crate::mcp::config::McpConfig;
 use crate::sessions_config::SessionsConfig;
 use crate::setting::InvalidSetting;
 use crate::tools::ToolsConfig;
+use crate::upstream::config::{self as upstream_config, ServersConfig};
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "CONSTRUCT_ACTOR_";
@@ -54,6 +55,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Diagnostics.
     pub log: LogConfig,
+    /// The user's own MCP servers, run or reached by the daemon, by name.
+    pub servers: ServersConfig,
 }
 
 /// A configuration that cannot be used, with the key at fault when there is one.
@@ -128,6 +131,7 @@ impl Config {
         self.metrics.validate()?;
         self.tools.validate()?;
         self.log.validate()?;
+        self.servers.validate()?;
         Ok(())
     }
 
@@ -168,14 +172,21 @@ const SECRET_KEYS: &[&str] = &[
     "cluster.redis_url",
 ];
 
+/// What an error about a secret says instead of figment's message, which quotes the value.
+const SECRET_NOT_SHOWN: &str =
+    "has the wrong type or form (the value is not shown: it is a secret)";
+
 /// `err`, or, when it is about a secret, an error that does not show the value.
 fn redact(err: figment::Error) -> ConfigError {
     let path = err.path.join(".");
-    match SECRET_KEYS.iter().find(|key| path.starts_with(**key)) {
-        Some(key) => ConfigError::Invalid(InvalidSetting::new(
-            key,
-            "has the wrong type or form (the value is not shown: it is a secret)",
-        )),
+    if let Some(key) = SECRET_KEYS.iter().find(|key| path.starts_with(**key)) {
+        return ConfigError::Invalid(InvalidSetting::new(key, SECRET_NOT_SHOWN));
+    }
+    match upstream_config::secret_table(&err.path) {
+        Some(table) => ConfigError::Invalid(InvalidSetting {
+            key: table.into(),
+            reason: SECRET_NOT_SHOWN.into(),
+        }),
         None => ConfigError::Parse(Box::new(err)),
     }
 }
@@ -261,6 +272,8 @@ mod tests {
             "[admin]\ntoken = [\"SUPERSECRETKEY-0123456789\"]\n",
             "[metrics]\ntoken = 12345678901234567\n",
             "[cluster]\nredis_url = [\"redis://:SUPERSECRETKEY@h/0\"]\n",
+            "[servers.gh]\ncommand = \"a\"\nenv = { TOKEN = [\"SUPERSECRETKEY\"] }\n",
+            "[servers.gh]\nurl = \"http://h/\"\nheaders = { A = 12345678901234567 }\n",
         ] {
             let err = from_toml(text).unwrap_err().to_string();
             assert!(

@@ -4,7 +4,7 @@
 //! around them: the command line and configuration, the HTTP endpoints, the MCP protocol layer,
 //! and the tools. A request flows one way: `http` authenticates it with the session's actor,
 //! `mcp` decides what the method means, `tools` does the work and reports progress back to the
-//! session by message.
+//! session by message. `upstream` runs or reaches the user's own MCP servers, one connection each.
 
 // No function over 80 lines (clippy.toml sets the limit; tests are other crates).
 #![warn(clippy::too_many_lines)]
@@ -26,3 +26,4 @@ pub mod sessions_config;
 pub mod setting;
 pub mod shutdown;
 pub mod tools;
+pub mod upstream;

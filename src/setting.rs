@@ -6,14 +6,16 @@
 //! reports the first [`InvalidSetting`]. The shared checks live here, apart from both, so that a
 //! section never imports the assembly that imports it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// A value of the right type that cannot work: the dotted key at fault, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {reason}")]
 pub struct InvalidSetting {
-    /// The dotted key, e.g. `sessions.max_sessions`.
-    pub key: &'static str,
+    /// The dotted key, e.g. `sessions.max_sessions`, or `servers.git.command` in a table whose
+    /// keys the user names.
+    pub key: Cow<'static, str>,
     /// Why the value cannot work.
     pub reason: String,
 }
@@ -22,8 +24,17 @@ impl InvalidSetting {
     /// The value of `key` cannot work, for `reason`.
     pub fn new(key: &'static str, reason: impl Into<String>) -> Self {
         Self {
-            key,
+            key: Cow::Borrowed(key),
             reason: reason.into(),
+        }
+    }
+
+    /// The same error, its key placed under the table `table` (`command` under `servers.git`
+    /// is `servers.git.command`): how a table whose name the user chose reports its keys.
+    pub fn under(self, table: &str) -> Self {
+        Self {
+            key: Cow::Owned(format!("{table}.{}", self.key)),
+            reason: self.reason,
         }
     }
 }
