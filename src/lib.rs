@@ -20,6 +20,7 @@ pub mod logging;
 pub mod mcp;
 pub mod metrics_recorder;
 pub mod paths;
+pub mod process_group;
 pub mod roots;
 pub mod server;
 pub mod sessions_config;

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use super::config::ShellConfig;
 use super::{CallContext, Progress, Tool, ToolError, ToolOutput, parse_args};
+use crate::process_group::ProcessGroup;
 
 /// How long, once the command exited or was stopped, the rest may take: the leader's exit to be
 /// seen and the output pipes to close. Only a process that left the group can keep the pipes open
@@ -231,35 +232,6 @@ fn outcome(
     );
     let succeeded = stop.is_none() && status.is_some_and(|status| status.success());
     ToolOutput::texts([text], !succeeded)
-}
-
-/// The process group the child leads; killed, whole, when this is dropped.
-struct ProcessGroup(libc::pid_t);
-
-impl ProcessGroup {
-    fn of(child: &Child) -> Self {
-        let pid = child
-            .id()
-            .and_then(|pid| libc::pid_t::try_from(pid).ok())
-            .expect("a child that was not waited for has a pid");
-        Self(pid)
-    }
-
-    /// Sends SIGKILL to every process of the group. Its id stays reserved while any member
-    /// lives, even after the leader is reaped; once all are gone, another process would have to
-    /// get the same pid (allocated cyclically) and lead a group with it within the call.
-    fn kill(&self) {
-        // SAFETY: killpg only sends a signal; a group that is already gone gives ESRCH.
-        unsafe {
-            libc::killpg(self.0, libc::SIGKILL);
-        }
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// One output stream of the child, read chunk by chunk.
