@@ -6,3 +6,6 @@
 //! tool list, and the map from the server's own request ids and progress tokens to the callers'.
 
 pub mod config;
+mod lines;
+pub mod process;
+pub mod stdio;
