@@ -259,7 +259,7 @@ impl ServerConfig {
         ];
         if let Some((key, _)) = stdio_only.iter().find(|(_, unset)| !unset) {
             return Err(InvalidSetting::new(
-                *key,
+                key,
                 "only a stdio server (command) has it; a remote server (url) cannot",
             ));
         }

@@ -1,11 +1,21 @@
 //! The user's own MCP servers behind the daemon (`[servers.<name>]`): configured once, started
 //! once, shared by every session.
 //!
-//! Each server has one connection, owned by one task that holds the MCP client (the official
-//! `rmcp` SDK, client role), the child process or HTTP client under it, the server's state and
-//! tool list, and the map from the server's own request ids and progress tokens to the callers'.
+//! Each server has one connection ([`Upstream`]), owned by one task that holds the MCP client
+//! (the official `rmcp` SDK, client role), the child process or HTTP client under it, the
+//! server's state and tool list, and the map from the server's own progress tokens to the
+//! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
+//! `link` opens a connection; `handler` takes what the server sends on its own; `call` carries
+//! one forwarded call.
 
+mod call;
 pub mod config;
+mod connection;
+mod handler;
 mod lines;
+mod link;
 pub mod process;
-pub mod stdio;
+mod stdio;
+
+pub use call::CallResult;
+pub use connection::{State, Status, Upstream, UpstreamError, UpstreamProgress};

@@ -1,0 +1,464 @@
+//! One upstream server's connection: one task that owns everything about it.
+//!
+//! The task holds the rmcp client (and under it the child process or HTTP client), the server's
+//! state (starting, ready, failed, restarting, with the last error), its tool list, and the map
+//! from the server's own progress tokens to the callers' progress channels. Callers reach it only
+//! through the bounded mailbox of an [`Upstream`] handle; nothing it owns is shared or locked.
+//!
+//! It is a tokio task rather than an actix actor: rmcp is tokio-native and its futures (a
+//! handshake, a call's response, a restart's backoff) are awaited together in one `select!`,
+//! which an actix actor would have to split into spawned futures re-entering its context; and the
+//! handle works from any thread or runtime (every HTTP worker, the tests) with no actix system.
+//!
+//! A call's cancellation (its token, or its caller going away) reaches the server as
+//! `notifications/cancelled` carrying the server's own request id; its progress reaches that
+//! caller alone. A server that exits, hangs or sends what it must not fails its own calls, is
+//! restarted with exponential backoff, and never holds up anyone else: every queue is bounded
+//! and every wait has a timeout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use construct_actors::ASK_TIMEOUT;
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool};
+use rmcp::service::{Peer, RoleClient};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::call::{self, CallEnd, CallRequest, CallResult};
+use super::config::ServerConfig;
+use super::handler::{PROGRESS_QUEUE, UpstreamHandler};
+use super::link::{self, Link};
+
+/// Requests that may wait for one connection; one more is refused as busy.
+pub const MAILBOX: usize = 64;
+
+/// Where a server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Being started for the first time.
+    Starting,
+    /// Answering calls.
+    Ready,
+    /// Down, waiting for its next restart (see the last error).
+    Failed,
+    /// Being started again after a failure.
+    Restarting,
+}
+
+impl State {
+    /// Its name, as the admin endpoint shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Ready => "ready",
+            State::Failed => "failed",
+            State::Restarting => "restarting",
+        }
+    }
+}
+
+/// What a connection says of itself.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The server's name.
+    pub server: Arc<str>,
+    /// Where it stands.
+    pub state: State,
+    /// Its tools (as it names them), those its filter offers; empty unless ready.
+    pub tools: Arc<Vec<Tool>>,
+    /// How many times it was started again after a failure.
+    pub restarts: u64,
+    /// Why it last failed, if it ever did.
+    pub last_error: Option<String>,
+    /// Calls waiting for its answer now.
+    pub calls: usize,
+}
+
+/// One progress report of an upstream call, for its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamProgress {
+    /// Work done so far.
+    pub progress: f64,
+    /// Total work, when known.
+    pub total: Option<f64>,
+    /// What is happening now.
+    pub message: Option<String>,
+}
+
+/// Why an upstream call or question failed; its text always names the server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("MCP server {server}: {reason}")]
+pub struct UpstreamError {
+    /// The server's name.
+    pub server: Arc<str>,
+    /// What happened, in words.
+    pub reason: String,
+}
+
+/// A handle on one server's connection; clones share it. When the last one is dropped, the
+/// connection stops and its process group is killed.
+#[derive(Clone)]
+pub struct Upstream {
+    server: Arc<str>,
+    mailbox: mpsc::Sender<Ask>,
+    call_timeout: Duration,
+}
+
+/// What the connection's task is asked.
+enum Ask {
+    Status(oneshot::Sender<Status>),
+    Call(CallRequest),
+}
+
+impl Upstream {
+    /// Starts the connection to the server `name` on the current tokio runtime; it is ready
+    /// once [`Upstream::status`] says so.
+    pub fn start(name: &str, config: ServerConfig) -> Self {
+        let server: Arc<str> = name.into();
+        let (mailbox, requests) = mpsc::channel(MAILBOX);
+        let call_timeout = config.call_timeout;
+        tokio::spawn(Connection::new(server.clone(), config, requests).run());
+        Self {
+            server,
+            mailbox,
+            call_timeout,
+        }
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.server
+    }
+
+    /// Where the server stands, and its tools.
+    pub async fn status(&self) -> Result<Status, UpstreamError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Ask::Status(reply)).await?;
+        match tokio::time::timeout(ASK_TIMEOUT, answer).await {
+            Ok(Ok(status)) => Ok(status),
+            _ => Err(self.error("its connection did not answer")),
+        }
+    }
+
+    /// Calls the server's tool `tool` (its own name) with `arguments`. Its progress goes to
+    /// `progress` (dropped when that is full); cancelling `cancel`, or dropping the future,
+    /// cancels the call upstream. Bounded by the server's `call_timeout`.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: Option<JsonObject>,
+        progress: mpsc::Sender<UpstreamProgress>,
+        cancel: CancellationToken,
+    ) -> CallResult {
+        let (reply, answer) = oneshot::channel();
+        let request = CallRequest {
+            tool: tool.to_owned(),
+            arguments,
+            progress,
+            cancel,
+            reply,
+        };
+        self.ask(Ask::Call(request)).await?;
+        // The connection ends the call within call_timeout; its answer then only has to travel.
+        match tokio::time::timeout(self.call_timeout + ASK_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(self.error("its connection ended during the call")),
+            Err(_) => Err(self.error("did not answer in time")),
+        }
+    }
+
+    async fn ask(&self, ask: Ask) -> Result<(), UpstreamError> {
+        match self.mailbox.send_timeout(ask, ASK_TIMEOUT).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(self.error("busy")),
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(self.error("stopped")),
+        }
+    }
+
+    fn error(&self, reason: &str) -> UpstreamError {
+        UpstreamError {
+            server: self.server.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Where the connection is in its life, with the one future that moves it on.
+enum Phase {
+    /// Starting: the process, the handshake and the first tool list, under `start_timeout`.
+    Starting(BoxFuture<'static, Result<Link, String>>),
+    /// Ready: the client to call through, and what ends when the connection does.
+    Ready {
+        peer: Peer<RoleClient>,
+        ended: BoxFuture<'static, String>,
+    },
+    /// Failed: waiting out the backoff before the next start.
+    Waiting(std::pin::Pin<Box<tokio::time::Sleep>>),
+}
+
+/// What moved the phase on.
+enum PhaseEvent {
+    Started(Result<Link, String>),
+    Ended(String),
+    BackoffOver,
+}
+
+impl Phase {
+    async fn next(&mut self) -> PhaseEvent {
+        match self {
+            Phase::Starting(starting) => PhaseEvent::Started(starting.await),
+            Phase::Ready { ended, .. } => PhaseEvent::Ended(ended.await),
+            Phase::Waiting(backoff) => {
+                backoff.await;
+                PhaseEvent::BackoffOver
+            }
+        }
+    }
+}
+
+/// The task's state: everything about one server.
+struct Connection {
+    server: Arc<str>,
+    config: ServerConfig,
+    requests: mpsc::Receiver<Ask>,
+    progress_out: mpsc::Sender<ProgressNotificationParam>,
+    progress_in: mpsc::Receiver<ProgressNotificationParam>,
+    tools_changed: Arc<Notify>,
+    phase: Phase,
+    tools: Arc<Vec<Tool>>,
+    restarts: u64,
+    failures_in_a_row: u32,
+    last_error: Option<String>,
+    /// The server's progress tokens of calls in flight, to their callers' channels.
+    routes: HashMap<ProgressToken, mpsc::Sender<UpstreamProgress>>,
+    calls: FuturesUnordered<BoxFuture<'static, CallEnd>>,
+    refresh: Option<BoxFuture<'static, Result<Vec<Tool>, String>>>,
+}
+
+impl Connection {
+    fn new(server: Arc<str>, config: ServerConfig, requests: mpsc::Receiver<Ask>) -> Self {
+        let (progress_out, progress_in) = mpsc::channel(PROGRESS_QUEUE);
+        let mut connection = Self {
+            server,
+            config,
+            requests,
+            progress_out,
+            progress_in,
+            tools_changed: Arc::new(Notify::new()),
+            phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
+            tools: Arc::default(),
+            restarts: 0,
+            failures_in_a_row: 0,
+            last_error: None,
+            routes: HashMap::new(),
+            calls: FuturesUnordered::new(),
+            refresh: None,
+        };
+        connection.start();
+        connection
+    }
+
+    /// Serves until every handle is dropped; then the client, and the process, go with it.
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                biased;
+                Some(progress) = self.progress_in.recv() => self.route_progress(progress),
+                Some(end) = self.calls.next(), if !self.calls.is_empty() => self.finish_call(end),
+                event = self.phase.next() => self.advance(event),
+                () = self.tools_changed.notified() => self.refresh_tools(),
+                Some(tools) = next_refresh(&mut self.refresh) => self.refreshed(tools),
+                ask = self.requests.recv() => match ask {
+                    Some(ask) => self.answer(ask).await,
+                    None => break,
+                },
+            }
+        }
+        tracing::info!(server = %self.server, "connection stopped");
+    }
+
+    fn state(&self) -> State {
+        match (&self.phase, self.restarts) {
+            (Phase::Starting(_), 0) => State::Starting,
+            (Phase::Starting(_), _) => State::Restarting,
+            (Phase::Ready { .. }, _) => State::Ready,
+            (Phase::Waiting(_), _) => State::Failed,
+        }
+    }
+
+    fn start(&mut self) {
+        let handler = UpstreamHandler::new(
+            self.server.clone(),
+            self.progress_out.clone(),
+            self.tools_changed.clone(),
+        );
+        let (server, config) = (self.server.clone(), self.config.clone());
+        self.phase = Phase::Starting(Box::pin(link::open(server, config, handler)));
+    }
+
+    fn advance(&mut self, event: PhaseEvent) {
+        match event {
+            PhaseEvent::Started(Ok(link)) => {
+                tracing::info!(server = %self.server, tools = link.tools.len(), "ready");
+                self.failures_in_a_row = 0;
+                self.tools = Arc::new(self.offered(link.tools));
+                self.phase = Phase::Ready {
+                    peer: link.peer,
+                    ended: link.ended,
+                };
+            }
+            PhaseEvent::Started(Err(reason)) => self.fail(reason),
+            PhaseEvent::Ended(reason) => self.fail(reason),
+            PhaseEvent::BackoffOver => {
+                if self.last_error.is_some() {
+                    self.restarts += 1;
+                }
+                self.start();
+            }
+        }
+    }
+
+    /// The server is down for `reason`: its calls fail as their futures see the client gone;
+    /// it starts again after the backoff, doubled for each failure in a row.
+    fn fail(&mut self, reason: String) {
+        tracing::warn!(server = %self.server, %reason, "failed");
+        let backoff = backoff(
+            self.config.restart_backoff,
+            self.config.restart_backoff_max,
+            self.failures_in_a_row,
+        );
+        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+        self.last_error = Some(reason);
+        self.tools = Arc::default();
+        self.refresh = None;
+        self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(backoff)));
+    }
+
+    /// The tools of `listed` that the server's filter offers.
+    fn offered(&self, listed: Vec<Tool>) -> Vec<Tool> {
+        listed
+            .into_iter()
+            .filter(|tool| self.config.tools.offers(&tool.name))
+            .collect()
+    }
+
+    fn refresh_tools(&mut self) {
+        if let Phase::Ready { peer, .. } = &self.phase {
+            self.refresh = Some(Box::pin(link::list_tools(
+                peer.clone(),
+                self.config.start_timeout,
+            )));
+        }
+    }
+
+    fn refreshed(&mut self, tools: Result<Vec<Tool>, String>) {
+        self.refresh = None;
+        match tools {
+            Ok(tools) => self.tools = Arc::new(self.offered(tools)),
+            Err(reason) => {
+                tracing::warn!(server = %self.server, %reason, "tool list not refreshed")
+            }
+        }
+    }
+
+    async fn answer(&mut self, ask: Ask) {
+        match ask {
+            Ask::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Ask::Call(request) => self.begin_call(request).await,
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            server: self.server.clone(),
+            state: self.state(),
+            tools: self.tools.clone(),
+            restarts: self.restarts,
+            last_error: self.last_error.clone(),
+            calls: self.calls.len(),
+        }
+    }
+
+    /// Sends the call upstream and keeps it among the calls in flight; or refuses it at once.
+    async fn begin_call(&mut self, request: CallRequest) {
+        let peer = match &self.phase {
+            Phase::Ready { peer, .. } => peer.clone(),
+            _ => {
+                let reason = match &self.last_error {
+                    Some(error) => format!("is {} ({error})", self.state().as_str()),
+                    None => format!("is {}", self.state().as_str()),
+                };
+                return request.refuse(&self.server, reason);
+            }
+        };
+        if !self.config.tools.offers(&request.tool) {
+            let reason = format!("does not offer the tool {:?}", request.tool);
+            return request.refuse(&self.server, reason);
+        }
+        let progress = request.progress.clone();
+        let sent = call::send(&self.server, &peer, request, self.config.call_timeout).await;
+        if let Some((token, in_flight)) = sent {
+            self.routes.insert(token, progress);
+            self.calls.push(in_flight);
+        }
+    }
+
+    /// Delivers a call's answer, after the progress that came before it (rmcp hands each
+    /// notification to the handler on a task of its own, so it may still be queued).
+    fn finish_call(&mut self, end: CallEnd) {
+        while let Ok(progress) = self.progress_in.try_recv() {
+            self.route_progress(progress);
+        }
+        self.routes.remove(&end.token);
+        end.deliver();
+    }
+
+    /// Hands a progress report to the caller of the call it belongs to, if it is still running.
+    fn route_progress(&mut self, progress: ProgressNotificationParam) {
+        if let Some(caller) = self.routes.get(&progress.progress_token) {
+            let _ = caller.try_send(UpstreamProgress {
+                progress: progress.progress,
+                total: progress.total,
+                message: progress.message,
+            });
+        }
+    }
+}
+
+/// The pending tool-list refresh's result, or never when there is none.
+async fn next_refresh(
+    refresh: &mut Option<BoxFuture<'static, Result<Vec<Tool>, String>>>,
+) -> Option<Result<Vec<Tool>, String>> {
+    match refresh {
+        Some(refresh) => Some(refresh.await),
+        None => std::future::pending().await,
+    }
+}
+
+/// The wait before a restart after `failures` failures in a row: `first`, doubled each time, at
+/// most `max`.
+fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
+    first
+        .checked_mul(1 << failures.min(20))
+        .map_or(max, |wait| wait.min(max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_bound() {
+        let (first, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let waits: Vec<u64> = (0..8).map(|n| backoff(first, max, n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(first, max, u32::MAX), max);
+    }
+}

@@ -1,0 +1,147 @@
+//! Opening a connection to an upstream server: its transport (a child's stdio, or Streamable
+//! HTTP), the MCP handshake in either era, and its first tool list, all within `start_timeout`.
+//!
+//! What comes out is a [`Link`]: the client to send requests through, the tools, and a future
+//! that ends, with the reason, when the connection does (the process exited, printed garbage,
+//! the HTTP server went away). Dropping the link's future closes the connection and kills the
+//! process group.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::model::{ProtocolVersion, Tool};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _, Peer, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use tokio::sync::oneshot;
+
+use super::config::ServerConfig;
+use super::handler::UpstreamHandler;
+use super::process;
+use super::stdio::StdioTransport;
+
+/// An open connection to a server.
+pub struct Link {
+    /// Where requests go.
+    pub peer: Peer<RoleClient>,
+    /// Its tools, as it lists them.
+    pub tools: Vec<Tool>,
+    /// Ends, with the reason, when the connection does; dropping it closes the connection.
+    pub ended: BoxFuture<'static, String>,
+}
+
+/// Opens the connection to `server`, bounded by its `start_timeout`.
+pub async fn open(
+    server: Arc<str>,
+    config: ServerConfig,
+    handler: UpstreamHandler,
+) -> Result<Link, String> {
+    let limit = config.start_timeout;
+    match tokio::time::timeout(limit, connect(&server, &config, handler)).await {
+        Ok(link) => link,
+        Err(_) => Err(format!(
+            "did not start within start_timeout ({limit:?}): no handshake or tool list"
+        )),
+    }
+}
+
+async fn connect(
+    server: &str,
+    config: &ServerConfig,
+    handler: UpstreamHandler,
+) -> Result<Link, String> {
+    let (running, reason) = match &config.url {
+        Some(url) => (handshake(handler, remote(url, config)?).await?, None),
+        None => {
+            let program = config.command.as_deref().unwrap_or_default();
+            let child = process::spawn(server, config)
+                .map_err(|err| format!("cannot start {program:?}: {err}"))?;
+            let (transport, mut reason) = StdioTransport::new(child, config.max_message_bytes);
+            match handshake(handler, transport).await {
+                Ok(running) => (running, Some(reason)),
+                // The transport's own reason (its exit status, a bad line) says more.
+                Err(err) => return Err(reason.try_recv().unwrap_or(err)),
+            }
+        }
+    };
+    let peer = running.peer().clone();
+    let tools = list_tools(peer.clone(), config.start_timeout).await?;
+    Ok(Link {
+        peer,
+        tools,
+        ended: Box::pin(ended(running, reason)),
+    })
+}
+
+/// The handshake, in the era the server speaks: `server/discover` first, then `initialize` when
+/// the server answers that it does not know it.
+async fn handshake<T, E, A>(
+    handler: UpstreamHandler,
+    transport: T,
+) -> Result<RunningService<RoleClient, UpstreamHandler>, String>
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let lifecycle = ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    };
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|err| format!("the MCP handshake failed: {err}"))
+}
+
+/// Every page of the server's tool list, within `limit`.
+pub async fn list_tools(peer: Peer<RoleClient>, limit: Duration) -> Result<Vec<Tool>, String> {
+    match tokio::time::timeout(limit, peer.list_all_tools()).await {
+        Ok(Ok(tools)) => Ok(tools),
+        Ok(Err(err)) => Err(format!("tools/list failed: {err}")),
+        Err(_) => Err(format!("tools/list took longer than {limit:?}")),
+    }
+}
+
+/// Waits for the connection to end: the reason its transport gave, or rmcp's.
+async fn ended(
+    running: RunningService<RoleClient, UpstreamHandler>,
+    reason: Option<oneshot::Receiver<String>>,
+) -> String {
+    let quit = running.waiting().await;
+    match reason {
+        Some(reason) => reason.await.unwrap_or_else(|_| format!("{quit:?}")),
+        None => format!("the connection closed ({quit:?})"),
+    }
+}
+
+/// The Streamable HTTP transport to `url`, with the server's headers and message bound.
+fn remote(
+    url: &str,
+    config: &ServerConfig,
+) -> Result<impl rmcp::transport::Transport<RoleClient> + 'static, String> {
+    install_crypto_provider();
+    let mut headers = HashMap::new();
+    for (name, value) in &config.headers.0 {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|err| format!("header {name:?}: {err}"))?;
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|err| format!("header {name}: {err}"))?;
+        headers.insert(name, value);
+    }
+    let mut transport = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    transport.custom_headers = headers;
+    transport.max_sse_event_size = config.max_message_bytes;
+    transport.max_json_response_size = config.max_message_bytes;
+    Ok(StreamableHttpClientTransport::from_config(transport))
+}
+
+/// rmcp's HTTP client verifies TLS through rustls with the process's default crypto provider:
+/// the ring one this crate already builds.
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
