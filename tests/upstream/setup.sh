@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the real MCP servers used by tests/upstream.rs into target/upstream/ (a cache: safe to
+# rerun, does nothing when the pinned versions are already there), then prints their versions.
+# Nobody here wrote them: they are the servers people put behind the daemon.
+#   target/upstream/node  node_modules with @modelcontextprotocol/server-everything (stdio)
+#   target/upstream/venv  Python venv with mcp-server-time (stdio)
+set -euo pipefail
+
+EVERYTHING_VERSION=2026.8.31
+TIME_VERSION=2026.10.19
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+upstream="$root/target/upstream"
+mkdir -p "$upstream"
+
+# TypeScript: the reference server with every feature (progress, cancellation, list-changed).
+node_dir="$upstream/node"
+installed="$(node -p "try { require('$node_dir/node_modules/@modelcontextprotocol/server-everything/package.json').version } catch { '' }" 2>/dev/null || true)"
+if [ "$installed" != "$EVERYTHING_VERSION" ]; then
+    mkdir -p "$node_dir"
+    [ -f "$node_dir/package.json" ] || printf '{"name":"construct-actor-upstream-tests","private":true}\n' >"$node_dir/package.json"
+    npm install --prefix "$node_dir" --silent --no-audit --no-fund --save-exact \
+        "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+fi
+
+# Python: a server built on the Python SDK.
+venv="$upstream/venv"
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-server-time') != '$TIME_VERSION')" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp-server-time==$TIME_VERSION"
+fi
+
+echo "upstream MCP servers ready in $upstream:"
+echo "  @modelcontextprotocol/server-everything $(node -p "require('$node_dir/node_modules/@modelcontextprotocol/server-everything/package.json').version")"
+echo "  mcp-server-time $("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('mcp-server-time'))")"
