@@ -6,7 +6,7 @@
 //! server's state and tool list, and the map from the server's own progress tokens to the
 //! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
 //! `link` opens a connection; `handler` takes what the server sends on its own; `call` carries
-//! one forwarded call.
+//! one forwarded call; `names` gives each upstream tool the name clients call it by.
 
 mod call;
 pub mod config;
@@ -14,6 +14,7 @@ mod connection;
 mod handler;
 mod lines;
 mod link;
+pub mod names;
 pub mod process;
 mod stdio;
 
