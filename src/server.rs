@@ -41,6 +41,7 @@ use crate::paths;
 use crate::roots::WorkspaceRoots;
 use crate::shutdown::Shutdown;
 use crate::tools::ToolRegistry;
+use crate::upstream::Upstreams;
 
 /// How long, at the very end of a shutdown, open connections have to finish.
 const FINAL_STOP_SECS: u64 = 2;
@@ -104,6 +105,7 @@ async fn build_state(
     Ok(web::Data::new(AppState {
         registry,
         tools,
+        upstreams: Upstreams::start(&config.servers),
         workspace_roots,
         api_keys,
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),

@@ -7,9 +7,12 @@
 //! `target/upstream/` (CI does so before running these tests with `--ignored`). Without them the
 //! ignored tests fail, saying so, rather than pass without having run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::{Daemon, client};
 use construct_actor::upstream::config::ServerConfig;
 use construct_actor::upstream::{State, Status, Upstream, UpstreamProgress};
 use rmcp::model::{CallToolResult, JsonObject};
@@ -341,4 +344,74 @@ async fn a_server_printing_garbage_or_an_over_long_line_fails_alone() {
     let status = wait_for(&long, |status| status.last_error.is_some()).await;
     assert!(status.last_error.unwrap().contains("max_message_bytes"));
     assert_eq!(call(&fine, "work", json!({})).await.unwrap(), "done");
+}
+
+/// `GET /admin/servers` of `daemon`, with the owner key.
+async fn admin_servers(daemon: &Daemon) -> Vec<Value> {
+    let response = daemon
+        .keyed(client().get(daemon.url("/admin/servers")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["servers"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_daemon_starts_its_servers_and_shows_them_to_the_administrator_alone() {
+    let script = root().join("tests/upstream/broken_server.py");
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let shell = format!(
+        "echo $$ > '{}'; exec python3 '{}' ok",
+        pid_file.display(),
+        script.display()
+    );
+    let mut daemon = Daemon::start(&format!(
+        "[servers.fine]\ncommand = \"sh\"\nargs = [\"-c\", {shell:?}]\n\n\
+         [servers.missing]\ncommand = \"/nonexistent/mcp-server\"\n\n\
+         [servers.off]\ncommand = \"python3\"\nenabled = false\n"
+    ));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let servers = loop {
+        let servers = admin_servers(&daemon).await;
+        let state = |index: usize| servers[index]["state"].clone();
+        if state(0) == "ready" && state(1) == "failed" {
+            break servers;
+        }
+        assert!(Instant::now() < deadline, "{servers:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        servers.len(),
+        2,
+        "a disabled server is not started: {servers:?}"
+    );
+    assert_eq!(servers[0]["name"], "fine");
+    assert_eq!(servers[0]["tools"], json!(["work"]));
+    assert_eq!(servers[1]["name"], "missing");
+    let reason = servers[1]["last_error"].as_str().unwrap();
+    assert!(reason.contains("cannot start"), "{reason}");
+
+    let anonymous = client()
+        .get(daemon.url("/admin/servers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // The daemon's end is its servers' end.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    assert!(running());
+    assert!(daemon.terminate().success(), "{}", daemon.stderr());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() {
+        assert!(Instant::now() < deadline, "the server outlived the daemon");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -23,6 +23,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod request_log;
 mod routes;
+pub mod servers;
 pub mod session;
 mod state;
 pub mod ticket;

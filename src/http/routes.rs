@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::{admin, dashboard, events, health, mcp, metrics, session, ticket};
+use super::{admin, dashboard, events, health, mcp, metrics, servers, session, ticket};
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -14,6 +14,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/session/{id}/events", web::get().to(events::follow))
         .route("/session/{id}/ticket", web::post().to(ticket::issue))
         .route("/admin/sessions", web::get().to(admin::sessions))
+        .route("/admin/servers", web::get().to(servers::list))
         .route("/mcp", web::post().to(mcp::post))
         .route("/mcp", web::get().to(mcp::get))
         .route("/mcp", web::delete().to(mcp::delete))

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::mcp::relay::RelayIndex;
 use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
+use crate::upstream::Upstreams;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -24,6 +25,8 @@ pub struct AppState {
     pub registry: Addr<SessionRegistry>,
     /// The enabled tools.
     pub tools: ToolRegistry,
+    /// The user's own MCP servers' connections.
+    pub upstreams: Upstreams,
     /// The configuration the daemon runs with.
     pub config: Config,
     /// Where sessions may work, and how far their calls reach.

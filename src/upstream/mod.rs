@@ -16,7 +16,9 @@ mod lines;
 mod link;
 pub mod names;
 pub mod process;
+mod servers;
 mod stdio;
 
 pub use call::CallResult;
 pub use connection::{State, Status, Upstream, UpstreamError, UpstreamProgress};
+pub use servers::Upstreams;
