@@ -79,6 +79,47 @@ fn broken(mode: &str) -> ServerConfig {
     config
 }
 
+/// The ready server-everything behind [`everything_observed`]`(dir)`.
+async fn observed(dir: &Path) -> Upstream {
+    let everything = Upstream::start("everything", everything_observed(dir));
+    ready(&everything).await;
+    everything
+}
+
+/// A long-running operation of `steps` steps over `seconds`, reporting to `progress`.
+async fn long_operation(
+    upstream: &Upstream,
+    seconds: u64,
+    progress: mpsc::Sender<UpstreamProgress>,
+    cancel: CancellationToken,
+) -> Result<CallToolResult, String> {
+    let arguments = args(json!({"duration": seconds, "steps": seconds * 2}));
+    let call = upstream.call(
+        "trigger-long-running-operation",
+        arguments,
+        progress,
+        cancel,
+    );
+    call.await.map_err(|err| err.to_string())
+}
+
+/// Waits for the first progress report on `reports`: the call is under way.
+async fn first_progress(reports: &mut mpsc::Receiver<UpstreamProgress>) {
+    let first = tokio::time::timeout(Duration::from_secs(10), reports.recv()).await;
+    assert!(first.unwrap().is_some(), "no progress from the call");
+}
+
+/// The pid a wrapper shell wrote to `path`.
+fn pid_in(path: &Path) -> i32 {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim().parse().unwrap()
+}
+
+/// Whether process `pid` runs (killed, it may stay a zombie until reaped: that is not running).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
 /// Polls `upstream` until `done` says its status is the one awaited; fails after
 /// [`READY_TIMEOUT`] with the last status.
 async fn wait_for(upstream: &Upstream, done: impl Fn(&Status) -> bool) -> Status {
@@ -197,24 +238,16 @@ async fn progress_reaches_the_caller_and_the_filter_hides_tools() {
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_cancelled_call_is_cancelled_upstream_with_the_servers_own_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let everything = Upstream::start("everything", everything_observed(dir.path()));
-    ready(&everything).await;
+    let everything = observed(dir.path()).await;
     let (progress, mut reports) = mpsc::channel(16);
     let cancel = CancellationToken::new();
-    let arguments = args(json!({"duration": 3, "steps": 6}));
-    let call = everything.call(
-        "trigger-long-running-operation",
-        arguments,
-        progress,
-        cancel.clone(),
-    );
+    let call = long_operation(&everything, 3, progress, cancel.clone());
     let canceller = async {
-        let first = tokio::time::timeout(Duration::from_secs(10), reports.recv()).await;
-        assert!(first.unwrap().is_some(), "no progress before the cancel");
+        first_progress(&mut reports).await;
         cancel.cancel();
     };
     let (result, ()) = tokio::join!(call, canceller);
-    let err = result.unwrap_err().to_string();
+    let err = result.unwrap_err();
     assert!(
         err.contains("everything") && err.contains("cancelled"),
         "{err}"
@@ -255,30 +288,17 @@ async fn a_cancelled_call_is_cancelled_upstream_with_the_servers_own_request_id(
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_server_killed_mid_call_fails_that_call_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let everything = Upstream::start("everything", everything_observed(dir.path()));
-    ready(&everything).await;
+    let everything = observed(dir.path()).await;
     let (progress, mut reports) = mpsc::channel(16);
-    let arguments = args(json!({"duration": 10, "steps": 10}));
-    let call = everything.call(
-        "trigger-long-running-operation",
-        arguments,
-        progress,
-        CancellationToken::new(),
-    );
+    let call = long_operation(&everything, 10, progress, CancellationToken::new());
     let killer = async {
-        let first = tokio::time::timeout(Duration::from_secs(10), reports.recv()).await;
-        assert!(first.unwrap().is_some(), "no progress before the kill");
-        let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        first_progress(&mut reports).await;
         // SAFETY: a signal to the test's own server's process group.
-        unsafe { libc::killpg(pid, libc::SIGKILL) };
+        unsafe { libc::killpg(pid_in(&dir.path().join("pid")), libc::SIGKILL) };
     };
     let started = Instant::now();
     let (result, ()) = tokio::join!(call, killer);
-    let err = result.unwrap_err().to_string();
+    let err = result.unwrap_err();
     assert!(err.contains("everything"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(8),
@@ -402,15 +422,11 @@ async fn the_daemon_starts_its_servers_and_shows_them_to_the_administrator_alone
     assert_eq!(anonymous.status(), 401);
 
     // The daemon's end is its servers' end.
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let running = || {
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-            .is_ok_and(|stat| !stat.contains(") Z "))
-    };
-    assert!(running());
+    let pid = pid_in(&pid_file);
+    assert!(running(pid));
     assert!(daemon.terminate().success(), "{}", daemon.stderr());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while running() {
+    while running(pid) {
         assert!(Instant::now() < deadline, "the server outlived the daemon");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

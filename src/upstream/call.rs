@@ -18,7 +18,18 @@ use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, RoleClient, Service
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::connection::{UpstreamError, UpstreamProgress};
+use super::error::UpstreamError;
+
+/// One progress report of an upstream call, for its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamProgress {
+    /// Work done so far.
+    pub progress: f64,
+    /// Total work, when known.
+    pub total: Option<f64>,
+    /// What is happening now.
+    pub message: Option<String>,
+}
 
 /// What a forwarded call ends with.
 pub type CallResult = Result<CallToolResult, UpstreamError>;

@@ -29,8 +29,9 @@ use rmcp::service::{Peer, RoleClient};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::call::{self, CallEnd, CallRequest, CallResult};
+use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamProgress};
 use super::config::ServerConfig;
+use super::error::UpstreamError;
 use super::handler::{PROGRESS_QUEUE, UpstreamHandler};
 use super::link::{self, Link};
 
@@ -77,27 +78,6 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Calls waiting for its answer now.
     pub calls: usize,
-}
-
-/// One progress report of an upstream call, for its caller.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpstreamProgress {
-    /// Work done so far.
-    pub progress: f64,
-    /// Total work, when known.
-    pub total: Option<f64>,
-    /// What is happening now.
-    pub message: Option<String>,
-}
-
-/// Why an upstream call or question failed; its text always names the server.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("MCP server {server}: {reason}")]
-pub struct UpstreamError {
-    /// The server's name.
-    pub server: Arc<str>,
-    /// What happened, in words.
-    pub reason: String,
 }
 
 /// A handle on one server's connection; clones share it. When the last one is dropped, the

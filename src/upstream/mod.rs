@@ -11,6 +11,7 @@
 mod call;
 pub mod config;
 mod connection;
+mod error;
 mod handler;
 mod lines;
 mod link;
@@ -19,6 +20,7 @@ pub mod process;
 mod servers;
 mod stdio;
 
-pub use call::CallResult;
-pub use connection::{State, Status, Upstream, UpstreamError, UpstreamProgress};
+pub use call::{CallResult, UpstreamProgress};
+pub use connection::{State, Status, Upstream};
+pub use error::UpstreamError;
 pub use servers::Upstreams;

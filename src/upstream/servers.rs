@@ -4,7 +4,8 @@
 use futures::future::join_all;
 
 use super::config::ServersConfig;
-use super::connection::{Status, Upstream, UpstreamError};
+use super::connection::{Status, Upstream};
+use super::error::UpstreamError;
 
 /// The enabled servers' connections, in name order.
 #[derive(Clone, Default)]
