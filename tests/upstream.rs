@@ -431,3 +431,65 @@ async fn the_daemon_starts_its_servers_and_shows_them_to_the_administrator_alone
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// server-everything serving Streamable HTTP on a free loopback port, killed when dropped.
+struct HttpEverything {
+    child: std::process::Child,
+    url: String,
+}
+
+impl HttpEverything {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("node")
+            .arg(everything_script())
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server-everything did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        }
+    }
+}
+
+impl Drop for HttpEverything {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_remote_streamable_http_server_is_called_with_progress() {
+    let remote = HttpEverything::start();
+    let config = ServerConfig {
+        url: Some(remote.url.clone()),
+        ..ServerConfig::default()
+    };
+    let everything = Upstream::start("remote", config);
+    let names = tool_names(&ready(&everything).await);
+    assert!(names.iter().any(|name| name == "echo"), "{names:?}");
+    let echoed = call(&everything, "echo", json!({"message": "over HTTP"})).await;
+    assert!(echoed.unwrap().contains("over HTTP"));
+    let (progress, mut reports) = mpsc::channel(16);
+    let result = long_operation(&everything, 1, progress, CancellationToken::new()).await;
+    assert!(text(&result.unwrap()).contains("completed"));
+    assert_eq!(reports.recv().await.unwrap().progress, 1.0);
+}
