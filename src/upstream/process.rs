@@ -6,6 +6,7 @@
 //! daemon's values of the names its `inherit_env` lists, and its own `env` table, nothing else.
 
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use tokio::io::BufReader;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
@@ -20,6 +21,10 @@ const ALWAYS_INHERITED: &[&str] = &["PATH", "HOME"];
 
 /// Longest stderr line logged, in bytes; the rest of a longer line is dropped.
 pub const MAX_STDERR_LINE_BYTES: usize = 4096;
+
+/// Stderr lines of one server logged per second at most; the rest are counted, and the count is
+/// logged once the second is over, so a server that floods its stderr cannot flood the log.
+const MAX_STDERR_LINES_PER_SECOND: u32 = 50;
 
 /// Open files a child may hold at most (its soft limit, when the daemon's is higher).
 const MAX_OPEN_FILES: libc::rlim_t = 4096;
@@ -109,13 +114,68 @@ fn limit_resources() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Logs each line the server writes to stderr, cut to [`MAX_STDERR_LINE_BYTES`], with its name.
+/// Logs each line the server writes to stderr, cut to [`MAX_STDERR_LINE_BYTES`], with its name,
+/// at most [`MAX_STDERR_LINES_PER_SECOND`] a second. Every line is read, logged or not, so the
+/// server never blocks on a full pipe.
 async fn log_stderr(server: String, stderr: ChildStderr) {
     let mut lines = BoundedLines::new(BufReader::new(stderr), MAX_STDERR_LINE_BYTES);
+    let mut budget = LogBudget::new(MAX_STDERR_LINES_PER_SECOND, Instant::now());
     while let Ok(Some(line)) = lines.next_line().await {
-        let text = String::from_utf8_lossy(&line.bytes);
-        let cut = if line.cut { "…" } else { "" };
-        tracing::info!(server = %server, "stderr: {text}{cut}");
+        let (log, skipped) = budget.admit(Instant::now());
+        tell_skipped(&server, skipped);
+        if log {
+            let text = String::from_utf8_lossy(&line.bytes);
+            let cut = if line.cut { "…" } else { "" };
+            tracing::info!(server = %server, "stderr: {text}{cut}");
+        }
+    }
+    tell_skipped(&server, budget.skipped);
+}
+
+/// Says in the log how many of `server`'s stderr lines were not logged, if any.
+fn tell_skipped(server: &str, skipped: u64) {
+    if skipped > 0 {
+        tracing::warn!(
+            server = %server,
+            "{skipped} stderr lines not logged (over {MAX_STDERR_LINES_PER_SECOND} a second)"
+        );
+    }
+}
+
+/// How many lines may be logged in each second, and how many were not.
+struct LogBudget {
+    per_second: u32,
+    window: Instant,
+    logged: u32,
+    skipped: u64,
+}
+
+impl LogBudget {
+    fn new(per_second: u32, now: Instant) -> Self {
+        Self {
+            per_second,
+            window: now,
+            logged: 0,
+            skipped: 0,
+        }
+    }
+
+    /// Whether a line arriving at `now` is logged, and how many lines before it were skipped and
+    /// not yet told (told once, when the second they fell in is over).
+    fn admit(&mut self, now: Instant) -> (bool, u64) {
+        let mut untold = 0;
+        if now.duration_since(self.window) >= Duration::from_secs(1) {
+            untold = std::mem::take(&mut self.skipped);
+            self.window = now;
+            self.logged = 0;
+        }
+        if self.logged < self.per_second {
+            self.logged += 1;
+            (true, untold)
+        } else {
+            self.skipped += 1;
+            (false, untold)
+        }
     }
 }
 
@@ -182,6 +242,24 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(5), gone)
             .await
             .expect("the server's own child outlived it");
+    }
+
+    #[test]
+    fn a_flood_of_stderr_lines_is_logged_up_to_the_budget_then_counted_once() {
+        let start = Instant::now();
+        let mut budget = LogBudget::new(3, start);
+        let admitted: Vec<(bool, u64)> = (0..5).map(|_| budget.admit(start)).collect();
+        assert_eq!(
+            admitted,
+            [(true, 0), (true, 0), (true, 0), (false, 0), (false, 0)]
+        );
+        let later = start + Duration::from_millis(1500);
+        assert_eq!(
+            budget.admit(later),
+            (true, 2),
+            "the skipped lines are told once"
+        );
+        assert_eq!(budget.admit(later), (true, 0));
     }
 
     #[tokio::test]
