@@ -403,7 +403,7 @@ fn a_circle_through_a_reexport_is_found_and_test_code_is_not_counted() {
     write("a.rs", "use crate::Thing;\npub struct Other(Thing);\n");
     write(
         "b.rs",
-        "pub struct Thing;\nfn f() -> super::a::Other { todo!() }\n\
+        "pub struct Thing;\nfn f(_: super::a::Other) {}\n\
          #[cfg(test)]\nmod tests { use crate::a::Other; }\n",
     );
     let krate = Crate::read(&dir.path().join("lib.rs"));
