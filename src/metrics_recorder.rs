@@ -1,24 +1,36 @@
-//! The process-wide metrics recorder, and the metrics of tool calls and HTTP requests: the
+//! The process-wide metrics recorder, and the metrics of tool calls, upstream servers and HTTP
+//! requests: the
 //! `metrics` facade, rendered as Prometheus text by `metrics-exporter-prometheus` for
 //! `GET /metrics` (see `crate::http::metrics`).
 //!
 //! Facts are counted where they happen: sessions, followers and events in the actor crate
 //! (`construct_actors::session_metrics`), tool calls in `crate::mcp`, HTTP requests in the
 //! request log middleware (`crate::http::request_log`). Every label value is bounded: a tool name
-//! (`&'static str` of an enabled tool, or `unknown`), an outcome, a route *pattern* (never a raw
+//! (`&'static str` of an enabled tool, or `unknown`), an upstream server's configured name (never
+//! a tool name a server chose), an outcome, a route *pattern* (never a raw
 //! path, which holds session ids), a method, a status. With metrics disabled no recorder is installed and
 //! every recording is a no-op.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Counter: tool calls, by `tool` and `outcome`.
 pub const TOOL_CALLS: &str = "construct_tool_calls_total";
 /// Histogram: how long tool calls that started ran, by `tool`.
 pub const TOOL_CALL_DURATION: &str = "construct_tool_call_duration_seconds";
+/// Counter: calls forwarded to an upstream server, by `server` and `outcome`.
+pub const UPSTREAM_CALLS: &str = "construct_upstream_calls_total";
+/// Histogram: how long forwarded calls ran, by `server`.
+pub const UPSTREAM_CALL_DURATION: &str = "construct_upstream_call_duration_seconds";
+/// Gauge: 1 while an upstream server is ready, 0 otherwise, by `server`.
+pub const UPSTREAM_UP: &str = "construct_upstream_up";
+/// Counter: restarts of an upstream server after a failure, by `server`.
+pub const UPSTREAM_RESTARTS: &str = "construct_upstream_restarts_total";
 /// Histogram: time from a request's arrival to its response head, by `route`, `method` and
 /// `status`; for streams (SSE), until the stream starts.
 pub const HTTP_REQUEST_DURATION: &str = "construct_http_request_duration_seconds";
@@ -52,6 +64,8 @@ pub enum Outcome {
     Cancelled,
     /// The daemon stopped it, shutting down (`-32603`).
     Stopped,
+    /// Its upstream server failed it: down, gone, too slow, or refusing the request.
+    UpstreamError,
 }
 
 impl Outcome {
@@ -64,17 +78,19 @@ impl Outcome {
             Self::Panicked => "panicked",
             Self::Cancelled => "cancelled",
             Self::Stopped => "stopped",
+            Self::UpstreamError => "upstream_error",
         }
     }
 
     /// Every outcome.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Ok,
         Self::ToolError,
         Self::InvalidParams,
         Self::Panicked,
         Self::Cancelled,
         Self::Stopped,
+        Self::UpstreamError,
     ];
 }
 
@@ -85,15 +101,21 @@ pub const UNKNOWN_TOOL: &str = "unknown";
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder (once; later calls reuse it), describes every metric and
-/// shows each tool's counters at zero. Returns the handle that renders them.
-pub fn install(
+/// shows each tool's and each upstream server's counters at zero. Returns the handle that
+/// renders them.
+pub fn install<'a>(
     tools: impl IntoIterator<Item = &'static str>,
+    servers: impl IntoIterator<Item = &'a str>,
 ) -> anyhow::Result<&'static PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle);
     }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(TOOL_CALL_DURATION.into()), TOOL_CALL_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(UPSTREAM_CALL_DURATION.into()),
+            TOOL_CALL_BUCKETS,
+        )?
         .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_BUCKETS)?
         .install_recorder()?;
     let handle = HANDLE.get_or_init(|| handle);
@@ -101,13 +123,14 @@ pub fn install(
     describe_counter!(
         TOOL_CALLS,
         Unit::Count,
-        "Tool calls, by tool and outcome (ok, tool_error, invalid_params, panicked, cancelled)."
+        "Tool calls, by tool and outcome (ok, tool_error, invalid_params, panicked, cancelled, stopped); calls to upstream servers' tools are counted in construct_upstream_calls_total."
     );
     describe_histogram!(
         TOOL_CALL_DURATION,
         Unit::Seconds,
         "How long tool calls that started ran, by tool."
     );
+    describe_upstream();
     describe_histogram!(
         HTTP_REQUEST_DURATION,
         Unit::Seconds,
@@ -118,7 +141,39 @@ pub fn install(
             counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()).increment(0);
         }
     }
+    for server in servers {
+        let server = server.to_owned();
+        for outcome in Outcome::ALL {
+            counter!(UPSTREAM_CALLS, "server" => server.clone(), "outcome" => outcome.as_str())
+                .increment(0);
+        }
+        counter!(UPSTREAM_RESTARTS, "server" => server.clone()).increment(0);
+        gauge!(UPSTREAM_UP, "server" => server).set(0.0);
+    }
     Ok(handle)
+}
+
+fn describe_upstream() {
+    describe_counter!(
+        UPSTREAM_CALLS,
+        Unit::Count,
+        "Calls forwarded to an upstream MCP server, by server and outcome (as for tool calls, and upstream_error)."
+    );
+    describe_histogram!(
+        UPSTREAM_CALL_DURATION,
+        Unit::Seconds,
+        "How long calls forwarded to an upstream MCP server ran, by server."
+    );
+    describe_gauge!(
+        UPSTREAM_UP,
+        Unit::Count,
+        "1 while an upstream MCP server is ready, 0 while it starts, failed or restarts, by server."
+    );
+    describe_counter!(
+        UPSTREAM_RESTARTS,
+        Unit::Count,
+        "Restarts of an upstream MCP server after it failed, by server."
+    );
 }
 
 /// The installed recorder's handle; `None` when metrics are disabled.
@@ -145,6 +200,26 @@ pub fn tool_call(tool: &'static str, outcome: Outcome, ran: Option<Duration>) {
     if let Some(ran) = ran {
         histogram!(TOOL_CALL_DURATION, "tool" => tool).record(ran);
     }
+}
+
+/// A call forwarded to the upstream server `server` that ended with `outcome`; `ran` as for
+/// [`tool_call`].
+pub fn upstream_call(server: &str, outcome: Outcome, ran: Option<Duration>) {
+    let server = server.to_owned();
+    if let Some(ran) = ran {
+        histogram!(UPSTREAM_CALL_DURATION, "server" => server.clone()).record(ran);
+    }
+    counter!(UPSTREAM_CALLS, "server" => server, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// Whether the upstream server `server` is ready now.
+pub fn upstream_up(server: &str, up: bool) {
+    gauge!(UPSTREAM_UP, "server" => server.to_owned()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// The upstream server `server` is being started again after a failure.
+pub fn upstream_restarted(server: &str) {
+    counter!(UPSTREAM_RESTARTS, "server" => server.to_owned()).increment(1);
 }
 
 /// An HTTP request answered with `status` after `took`. `route` is the matched pattern.

@@ -90,8 +90,9 @@ async fn build_state(
     let tools = ToolRegistry::new(&config.tools);
     if config.metrics.enabled {
         // Before any actor starts, so that every handle they take records.
-        let handle =
-            metrics_recorder::install(tools.names()).context("cannot set up the metrics")?;
+        let servers = config.servers.enabled().map(|(name, _)| name);
+        let handle = metrics_recorder::install(tools.names(), servers)
+            .context("cannot set up the metrics")?;
         metrics_recorder::spawn_upkeep(handle);
     }
     let registry = start_registry(&config)?;
@@ -102,10 +103,11 @@ async fn build_state(
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
     };
+    let upstreams = Upstreams::start(&config.servers, tools.names());
     Ok(web::Data::new(AppState {
         registry,
         tools,
-        upstreams: Upstreams::start(&config.servers),
+        upstreams,
         workspace_roots,
         api_keys,
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),

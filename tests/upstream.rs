@@ -9,9 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::servers::{broken_script, everything_script, time_server};
 use common::{Daemon, client};
 use construct_actor::upstream::config::ServerConfig;
 use construct_actor::upstream::{State, Status, Upstream, UpstreamProgress};
@@ -20,33 +21,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-const SETUP: &str = "bash tests/upstream/setup.sh";
-
 /// Longest a server may take to become ready (npx-less node and a Python venv start in ~1 s).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `path` (relative to the crate root), which must exist: otherwise the servers were not
-/// installed.
-fn installed(path: &str) -> String {
-    let full = root().join(path);
-    assert!(
-        full.exists(),
-        "{} is missing: the upstream MCP servers are not installed; run `{SETUP}` from {} first",
-        full.display(),
-        root().display()
-    );
-    full.display().to_string()
-}
-
-fn everything_script() -> String {
-    installed(
-        "target/upstream/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    )
-}
 
 fn stdio(command: &str, args: &[&str]) -> ServerConfig {
     ServerConfig {
@@ -73,7 +49,7 @@ fn everything_observed(dir: &Path) -> ServerConfig {
 }
 
 fn broken(mode: &str) -> ServerConfig {
-    let script: PathBuf = root().join("tests/upstream/broken_server.py");
+    let script = broken_script();
     let mut config = stdio("python3", &[script.to_str().unwrap(), mode]);
     config.max_message_bytes = 1024 * 1024;
     config
@@ -172,10 +148,7 @@ fn tool_names(status: &Status) -> Vec<String> {
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn the_tools_of_a_typescript_and_a_python_server_are_listed_and_called() {
     let everything = Upstream::start("everything", everything());
-    let time = Upstream::start(
-        "time",
-        stdio(&installed("target/upstream/venv/bin/mcp-server-time"), &[]),
-    );
+    let time = Upstream::start("time", stdio(&time_server(), &[]));
     let names = tool_names(&ready(&everything).await);
     for expected in ["echo", "get-sum", "trigger-long-running-operation"] {
         assert!(names.iter().any(|name| name == expected), "{names:?}");
@@ -380,7 +353,7 @@ async fn admin_servers(daemon: &Daemon) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_daemon_starts_its_servers_and_shows_them_to_the_administrator_alone() {
-    let script = root().join("tests/upstream/broken_server.py");
+    let script = broken_script();
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
     let shell = format!(

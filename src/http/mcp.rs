@@ -220,6 +220,7 @@ async fn open_by_initialize(
 fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path>) -> Scope<'a> {
     Scope {
         tools: &state.tools,
+        upstream: state.upstreams.catalog(),
         session,
         workspace: state.workspace_roots.workspace(cwd),
         call_queue: state.config.sessions.call_queue,

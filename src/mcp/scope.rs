@@ -1,4 +1,4 @@
-//! What one message in a session can reach: the tools, the session's actor and workspace, and the
+//! What one message in a session can reach: the tools (built-in and upstream), the session's actor and workspace, and the
 //! limits its calls run under. The HTTP layer builds it per request; the eras answer methods with
 //! it, and a `tools/call` is admitted and run within it.
 
@@ -9,12 +9,17 @@ use construct_actors::SessionActor;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use serde_json::Value;
+
 use crate::tools::{ToolRegistry, Workspace};
+use crate::upstream::Catalog;
 
 /// Where a message is answered and its calls run, and what bounds them.
 pub struct Scope<'a> {
-    /// The enabled tools.
+    /// The enabled built-in tools.
     pub tools: &'a ToolRegistry,
+    /// The upstream servers' tools on offer when the message came.
+    pub upstream: Arc<Catalog>,
     /// The caller's session; its followers see the progress of its calls.
     pub session: &'a Addr<SessionActor>,
     /// The session's cwd and the roots its calls may touch.
@@ -26,4 +31,14 @@ pub struct Scope<'a> {
     /// Cancelled when the daemon, shutting down, stops the calls still running after its grace
     /// period: each ends with an error response saying so.
     pub stopping: &'a CancellationToken,
+}
+
+impl Scope<'_> {
+    /// The `tools` array of a `tools/list` result: the built-in tools, then the upstream ones,
+    /// each sorted by name.
+    pub fn tool_list(&self) -> Value {
+        let mut tools = self.tools.describe();
+        tools.extend(self.upstream.listings().cloned());
+        Value::Array(tools)
+    }
 }

@@ -77,20 +77,18 @@ impl ToolRegistry {
             .map_err(|err| format!("arguments{}: {err}", err.instance_path()))
     }
 
-    /// The `tools` array of a `tools/list` result, sorted by name.
-    pub fn describe(&self) -> Value {
-        Value::Array(
-            self.tools
-                .values()
-                .map(|Entry { tool, .. }| {
-                    json!({
-                        "name": tool.name(),
-                        "description": tool.description(),
-                        "inputSchema": tool.input_schema(),
-                    })
+    /// The tools' entries of a `tools/list` result, sorted by name.
+    pub fn describe(&self) -> Vec<Value> {
+        self.tools
+            .values()
+            .map(|Entry { tool, .. }| {
+                json!({
+                    "name": tool.name(),
+                    "description": tool.description(),
+                    "inputSchema": tool.input_schema(),
                 })
-                .collect(),
-        )
+            })
+            .collect()
     }
 }
 

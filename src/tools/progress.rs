@@ -17,6 +17,7 @@
 //! field names), so that every queue, history and shared (Redis) stream that holds events is
 //! bounded in bytes by its count.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Addr;
@@ -90,7 +91,7 @@ pub enum Notice {
         /// Its severity.
         level: LogLevel,
         /// The tool that logged it.
-        logger: &'static str,
+        logger: Arc<str>,
         /// Any JSON value.
         data: Value,
     },
@@ -103,7 +104,7 @@ pub enum Notice {
 /// The progress end handed to a running tool.
 pub struct ProgressSink {
     token: ProgressToken,
-    tool: &'static str,
+    tool: Arc<str>,
     call: mpsc::Sender<Notice>,
     session: Addr<SessionActor>,
 }
@@ -112,7 +113,7 @@ impl ProgressSink {
     /// A sink for one call of `tool`, identified to followers by `token`.
     pub fn new(
         token: ProgressToken,
-        tool: &'static str,
+        tool: Arc<str>,
         call: mpsc::Sender<Notice>,
         session: Addr<SessionActor>,
     ) -> Self {
@@ -134,7 +135,7 @@ impl ProgressSink {
             progress: progress.progress,
             total: progress.total,
             message: progress.message.clone(),
-            tool: Some(self.tool.to_owned()),
+            tool: Some(self.tool.to_string()),
             timestamp: Utc::now(),
         };
         // A full queue means the caller is not reading; a closed one means it left.
@@ -145,7 +146,7 @@ impl ProgressSink {
             .timeout(PUBLISH_TIMEOUT)
             .await;
         if let Err(err) = published {
-            tracing::debug!(tool = self.tool, %err, "progress event not published");
+            tracing::debug!(tool = %self.tool, %err, "progress event not published");
         }
     }
 
@@ -160,17 +161,13 @@ impl ProgressSink {
 /// of them when the client chose none, go nowhere.
 pub struct LogSink {
     threshold: Option<LogLevel>,
-    tool: &'static str,
+    tool: Arc<str>,
     call: mpsc::Sender<Notice>,
 }
 
 impl LogSink {
     /// A sink for `tool` that passes messages at `threshold` or above.
-    pub fn new(
-        threshold: Option<LogLevel>,
-        tool: &'static str,
-        call: mpsc::Sender<Notice>,
-    ) -> Self {
+    pub fn new(threshold: Option<LogLevel>, tool: Arc<str>, call: mpsc::Sender<Notice>) -> Self {
         Self {
             threshold,
             tool,
@@ -183,7 +180,7 @@ impl LogSink {
         if self.threshold.is_some_and(|threshold| level >= threshold) {
             let _ = self.call.try_send(Notice::Log {
                 level,
-                logger: self.tool,
+                logger: Arc::clone(&self.tool),
                 data: clip_value(data.into(), MAX_LOG_BYTES),
             });
         }
@@ -282,10 +279,10 @@ mod tests {
     #[test]
     fn a_log_sink_passes_only_wanted_levels() {
         let (tx, mut rx) = mpsc::channel(4);
-        let sink = LogSink::new(Some(LogLevel::Warning), "t", tx.clone());
+        let sink = LogSink::new(Some(LogLevel::Warning), "t".into(), tx.clone());
         sink.log(LogLevel::Info, "quiet");
         sink.log(LogLevel::Error, "loud");
-        let silent = LogSink::new(None, "t", tx);
+        let silent = LogSink::new(None, "t".into(), tx);
         silent.log(LogLevel::Emergency, "unwanted");
         assert!(matches!(
             rx.try_recv(),

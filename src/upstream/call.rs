@@ -51,7 +51,7 @@ pub struct CallRequest {
 impl CallRequest {
     /// Answers at once that the call cannot be made, for `reason`.
     pub fn refuse(self, server: &Arc<str>, reason: String) {
-        let _ = self.reply.send(Err(failure(server, reason)));
+        let _ = self.reply.send(Err(UpstreamError::new(server, reason)));
     }
 }
 
@@ -130,12 +130,12 @@ async fn wait(
         Ok(result) => result,
         Err(Stop::Cancelled(why)) => {
             let _ = tokio::time::timeout(ASK_TIMEOUT, handle.cancel(Some(why.to_owned()))).await;
-            Err(failure(&server, format!("the call was {why}")))
+            Err(UpstreamError::new(&server, format!("the call was {why}")))
         }
         Err(Stop::TimedOut) => {
             let why = format!("no answer within call_timeout ({call_timeout:?})");
             let _ = tokio::time::timeout(ASK_TIMEOUT, handle.cancel(Some(why.clone()))).await;
-            Err(failure(&server, why))
+            Err(UpstreamError::new(&server, why))
         }
     };
     CallEnd {
@@ -154,17 +154,14 @@ fn answered(
         Ok(Ok(ServerResult::CallToolResult(result))) => return Ok(result),
         Ok(Ok(_)) => "answered tools/call with something else than a tool result".to_owned(),
         Ok(Err(ServiceError::McpError(error))) => {
-            format!("refused the call: {} ({})", error.message, error.code.0)
+            let reason = format!("refused the call: {}", error.message);
+            return Err(UpstreamError {
+                code: Some(error.code.0),
+                ..UpstreamError::new(server, reason)
+            });
         }
         Ok(Err(err)) => format!("the call failed: {err}"),
         Err(_) => "its connection ended during the call".to_owned(),
     };
-    Err(failure(server, reason))
-}
-
-fn failure(server: &Arc<str>, reason: String) -> UpstreamError {
-    UpstreamError {
-        server: server.clone(),
-        reason,
-    }
+    Err(UpstreamError::new(server, reason))
 }

@@ -26,14 +26,16 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleClient};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamProgress};
 use super::config::ServerConfig;
 use super::error::UpstreamError;
-use super::handler::{PROGRESS_QUEUE, UpstreamHandler};
-use super::link::{self, Link};
+use super::handler::UpstreamHandler;
+use super::in_order::PROGRESS_QUEUE;
+use super::link::{self, Link, Receivers};
+use crate::metrics_recorder;
 
 /// Requests that may wait for one connection; one more is refused as busy.
 pub const MAILBOX: usize = 64;
@@ -71,7 +73,7 @@ pub struct Status {
     /// Where it stands.
     pub state: State,
     /// Its tools (as it names them), those its filter offers; empty unless ready.
-    pub tools: Arc<Vec<Tool>>,
+    pub tools: Tools,
     /// How many times it was started again after a failure.
     pub restarts: u64,
     /// Why it last failed, if it ever did.
@@ -80,6 +82,9 @@ pub struct Status {
     pub calls: usize,
 }
 
+/// The tools a server offers now (those its filter lets through; none unless it is ready).
+pub type Tools = Arc<Vec<Tool>>;
+
 /// A handle on one server's connection; clones share it. When the last one is dropped, the
 /// connection stops and its process group is killed.
 #[derive(Clone)]
@@ -87,6 +92,7 @@ pub struct Upstream {
     server: Arc<str>,
     mailbox: mpsc::Sender<Ask>,
     call_timeout: Duration,
+    tools: watch::Receiver<Tools>,
 }
 
 /// What the connection's task is asked.
@@ -102,17 +108,24 @@ impl Upstream {
         let server: Arc<str> = name.into();
         let (mailbox, requests) = mpsc::channel(MAILBOX);
         let call_timeout = config.call_timeout;
-        tokio::spawn(Connection::new(server.clone(), config, requests).run());
+        let (offered, tools) = watch::channel(Tools::default());
+        tokio::spawn(Connection::new(server.clone(), config, requests, offered).run());
         Self {
             server,
             mailbox,
             call_timeout,
+            tools,
         }
     }
 
     /// The server's name.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &Arc<str> {
         &self.server
+    }
+
+    /// Its tools as they change: whoever merges them into the daemon's list follows this.
+    pub fn tools(&self) -> watch::Receiver<Tools> {
+        self.tools.clone()
     }
 
     /// Where the server stands, and its tools.
@@ -161,10 +174,7 @@ impl Upstream {
     }
 
     fn error(&self, reason: &str) -> UpstreamError {
-        UpstreamError {
-            server: self.server.clone(),
-            reason: reason.to_owned(),
-        }
+        UpstreamError::new(&self.server, reason)
     }
 }
 
@@ -210,7 +220,8 @@ struct Connection {
     progress_in: mpsc::Receiver<ProgressNotificationParam>,
     tools_changed: Arc<Notify>,
     phase: Phase,
-    tools: Arc<Vec<Tool>>,
+    /// Its offered tools, published to every handle.
+    tools: watch::Sender<Tools>,
     restarts: u64,
     failures_in_a_row: u32,
     last_error: Option<String>,
@@ -221,7 +232,12 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(server: Arc<str>, config: ServerConfig, requests: mpsc::Receiver<Ask>) -> Self {
+    fn new(
+        server: Arc<str>,
+        config: ServerConfig,
+        requests: mpsc::Receiver<Ask>,
+        tools: watch::Sender<Tools>,
+    ) -> Self {
         let (progress_out, progress_in) = mpsc::channel(PROGRESS_QUEUE);
         let mut connection = Self {
             server,
@@ -231,7 +247,7 @@ impl Connection {
             progress_in,
             tools_changed: Arc::new(Notify::new()),
             phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
-            tools: Arc::default(),
+            tools,
             restarts: 0,
             failures_in_a_row: 0,
             last_error: None,
@@ -272,13 +288,12 @@ impl Connection {
     }
 
     fn start(&mut self) {
-        let handler = UpstreamHandler::new(
-            self.server.clone(),
-            self.progress_out.clone(),
-            self.tools_changed.clone(),
-        );
+        let receivers = Receivers {
+            handler: UpstreamHandler::new(self.tools_changed.clone()),
+            progress: self.progress_out.clone(),
+        };
         let (server, config) = (self.server.clone(), self.config.clone());
-        self.phase = Phase::Starting(Box::pin(link::open(server, config, handler)));
+        self.phase = Phase::Starting(Box::pin(link::open(server, config, receivers)));
     }
 
     fn advance(&mut self, event: PhaseEvent) {
@@ -286,7 +301,8 @@ impl Connection {
             PhaseEvent::Started(Ok(link)) => {
                 tracing::info!(server = %self.server, tools = link.tools.len(), "ready");
                 self.failures_in_a_row = 0;
-                self.tools = Arc::new(self.offered(link.tools));
+                metrics_recorder::upstream_up(&self.server, true);
+                self.offer(link.tools);
                 self.phase = Phase::Ready {
                     peer: link.peer,
                     ended: link.ended,
@@ -297,6 +313,7 @@ impl Connection {
             PhaseEvent::BackoffOver => {
                 if self.last_error.is_some() {
                     self.restarts += 1;
+                    metrics_recorder::upstream_restarted(&self.server);
                 }
                 self.start();
             }
@@ -313,18 +330,20 @@ impl Connection {
             self.failures_in_a_row,
         );
         self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+        metrics_recorder::upstream_up(&self.server, false);
         self.last_error = Some(reason);
-        self.tools = Arc::default();
+        self.tools.send_replace(Tools::default());
         self.refresh = None;
         self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(backoff)));
     }
 
-    /// The tools of `listed` that the server's filter offers.
-    fn offered(&self, listed: Vec<Tool>) -> Vec<Tool> {
-        listed
+    /// Publishes the tools of `listed` that the server's filter offers.
+    fn offer(&self, listed: Vec<Tool>) {
+        let offered = listed
             .into_iter()
             .filter(|tool| self.config.tools.offers(&tool.name))
-            .collect()
+            .collect();
+        self.tools.send_replace(Arc::new(offered));
     }
 
     fn refresh_tools(&mut self) {
@@ -339,7 +358,7 @@ impl Connection {
     fn refreshed(&mut self, tools: Result<Vec<Tool>, String>) {
         self.refresh = None;
         match tools {
-            Ok(tools) => self.tools = Arc::new(self.offered(tools)),
+            Ok(tools) => self.offer(tools),
             Err(reason) => {
                 tracing::warn!(server = %self.server, %reason, "tool list not refreshed")
             }
@@ -359,7 +378,7 @@ impl Connection {
         Status {
             server: self.server.clone(),
             state: self.state(),
-            tools: self.tools.clone(),
+            tools: self.tools.borrow().clone(),
             restarts: self.restarts,
             last_error: self.last_error.clone(),
             calls: self.calls.len(),
@@ -390,8 +409,8 @@ impl Connection {
         }
     }
 
-    /// Delivers a call's answer, after the progress that came before it (rmcp hands each
-    /// notification to the handler on a task of its own, so it may still be queued).
+    /// Delivers a call's answer, after the progress that came before it (taken off the
+    /// transport in order, it is already queued).
     fn finish_call(&mut self, end: CallEnd) {
         while let Ok(progress) = self.progress_in.try_recv() {
             self.route_progress(progress);

@@ -11,4 +11,18 @@ pub struct UpstreamError {
     pub server: Arc<str>,
     /// What happened, in words.
     pub reason: String,
+    /// The server's own JSON-RPC error code, when it answered the request with an error; `None`
+    /// when the request failed on the way (the server down, gone, too slow).
+    pub code: Option<i32>,
+}
+
+impl UpstreamError {
+    /// `server` failed a request on the way, for `reason`.
+    pub fn new(server: &Arc<str>, reason: impl Into<String>) -> Self {
+        Self {
+            server: server.clone(),
+            reason: reason.into(),
+            code: None,
+        }
+    }
 }

@@ -11,14 +11,15 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rmcp::model::{ProtocolVersion, Tool};
+use rmcp::model::{ProgressNotificationParam, ProtocolVersion, Tool};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _, Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
+use super::in_order::InOrder;
 use super::process;
 use super::stdio::StdioTransport;
 
@@ -32,14 +33,23 @@ pub struct Link {
     pub ended: BoxFuture<'static, String>,
 }
 
+/// What a connection hands over as it comes: its progress reports, in order, and its changed
+/// tool lists.
+pub struct Receivers {
+    /// Takes the tool-list changes.
+    pub handler: UpstreamHandler,
+    /// Where progress reports go.
+    pub progress: mpsc::Sender<ProgressNotificationParam>,
+}
+
 /// Opens the connection to `server`, bounded by its `start_timeout`.
 pub async fn open(
     server: Arc<str>,
     config: ServerConfig,
-    handler: UpstreamHandler,
+    receivers: Receivers,
 ) -> Result<Link, String> {
     let limit = config.start_timeout;
-    match tokio::time::timeout(limit, connect(&server, &config, handler)).await {
+    match tokio::time::timeout(limit, connect(server, &config, receivers)).await {
         Ok(link) => link,
         Err(_) => Err(format!(
             "did not start within start_timeout ({limit:?}): no handshake or tool list"
@@ -48,17 +58,22 @@ pub async fn open(
 }
 
 async fn connect(
-    server: &str,
+    server: Arc<str>,
     config: &ServerConfig,
-    handler: UpstreamHandler,
+    receivers: Receivers,
 ) -> Result<Link, String> {
+    let Receivers { handler, progress } = receivers;
     let (running, reason) = match &config.url {
-        Some(url) => (handshake(handler, remote(url, config)?).await?, None),
+        Some(url) => {
+            let transport = InOrder::new(remote(url, config)?, server, progress);
+            (handshake(handler, transport).await?, None)
+        }
         None => {
             let program = config.command.as_deref().unwrap_or_default();
-            let child = process::spawn(server, config)
+            let child = process::spawn(&server, config)
                 .map_err(|err| format!("cannot start {program:?}: {err}"))?;
             let (transport, mut reason) = StdioTransport::new(child, config.max_message_bytes);
+            let transport = InOrder::new(transport, server, progress);
             match handshake(handler, transport).await {
                 Ok(running) => (running, Some(reason)),
                 // The transport's own reason (its exit status, a bad line) says more.

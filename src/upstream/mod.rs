@@ -6,21 +6,27 @@
 //! server's state and tool list, and the map from the server's own progress tokens to the
 //! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
 //! `link` opens a connection; `handler` takes what the server sends on its own; `call` carries
-//! one forwarded call; `names` gives each upstream tool the name clients call it by.
+//! one forwarded call; `names` gives each upstream tool the name clients call it by, `catalog`
+//! keeps every ready server's tools under those names, and `tool` runs one of them for a caller.
 
 mod call;
+mod catalog;
 pub mod config;
 mod connection;
 mod error;
 mod handler;
+mod in_order;
 mod lines;
 mod link;
 pub mod names;
 pub mod process;
 mod servers;
 mod stdio;
+mod tool;
 
 pub use call::{CallResult, UpstreamProgress};
+pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;
 pub use servers::Upstreams;
+pub use tool::UpstreamTool;

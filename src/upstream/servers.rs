@@ -1,31 +1,48 @@
 //! Every configured server's connection, started once with the daemon and shared by every
-//! session: the daemon's one handle on its upstream servers.
+//! session: the daemon's one handle on its upstream servers, and on the tools they offer.
+
+use std::sync::Arc;
 
 use futures::future::join_all;
+use tokio::sync::watch;
 
+use super::catalog::{self, Catalog};
 use super::config::ServersConfig;
 use super::connection::{Status, Upstream};
 use super::error::UpstreamError;
 
-/// The enabled servers' connections, in name order.
-#[derive(Clone, Default)]
+/// The enabled servers' connections, in name order, and the catalog of their tools.
 pub struct Upstreams {
     servers: Vec<Upstream>,
+    catalog: watch::Receiver<Arc<Catalog>>,
 }
 
 impl Upstreams {
-    /// Starts a connection to every enabled server of `config`, on the current tokio runtime.
+    /// Starts a connection to every enabled server of `config`, on the current tokio runtime;
+    /// their tools are offered beside the built-in ones, named `builtin`, and never shadow them.
     /// Returns at once: each server starts (or fails) on its own, blocking nothing.
-    pub fn start(config: &ServersConfig) -> Self {
-        let servers = config
+    pub fn start(config: &ServersConfig, builtin: impl IntoIterator<Item = &'static str>) -> Self {
+        let servers: Vec<(Upstream, _)> = config
             .enabled()
-            .map(|(name, server)| Upstream::start(name, server.clone()))
+            .map(|(name, server)| (Upstream::start(name, server.clone()), server.prefix))
             .collect();
-        Self { servers }
+        let handles = servers
+            .iter()
+            .map(|(upstream, _)| upstream.clone())
+            .collect();
+        Self {
+            servers: handles,
+            catalog: catalog::follow(builtin.into_iter().collect(), servers),
+        }
     }
 
     /// Every server's status, asked of all at once (each ask bounded by `ASK_TIMEOUT`).
     pub async fn statuses(&self) -> Vec<Result<Status, UpstreamError>> {
         join_all(self.servers.iter().map(Upstream::status)).await
+    }
+
+    /// The upstream tools on offer now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.borrow())
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod redis;
+pub mod servers;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

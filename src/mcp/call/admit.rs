@@ -10,13 +10,14 @@ use construct_actors::{BeginCall, BeginCallError, ProgressToken};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::callee::Callee;
 use super::run::{self, Admission, Call};
 use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::Era;
-use crate::metrics_recorder;
-use crate::tools::{LogLevel, ToolRegistry};
+use crate::metrics_recorder::{self, Outcome};
+use crate::tools::LogLevel;
 
 /// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
 /// or, for stateless requests whose ids may repeat across clients, by a fresh unique key.
@@ -44,8 +45,10 @@ pub fn request_key(id: &RequestId) -> String {
 }
 
 /// Checks a `tools/call`'s parameters and finds its tool: the call, ready to run once admitted.
+/// A built-in tool's arguments are checked against its schema here; an upstream tool's are the
+/// server's to check.
 pub fn check(
-    tools: &ToolRegistry,
+    scope: &Scope<'_>,
     request: &Request,
     era: Era,
     log_level: Option<LogLevel>,
@@ -58,17 +61,18 @@ pub fn check(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid_params("params.name must be a string"))?;
-    let tool = tools
-        .get(name)
-        .ok_or_else(|| invalid_params(&format!("unknown tool: {name}")))?;
+    let tool = find(scope, name).ok_or_else(|| invalid_params(&format!("unknown tool: {name}")))?;
     let args = match params.get("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(args @ Value::Object(_)) => args.clone(),
         Some(_) => return Err(invalid_params("params.arguments must be an object")),
     };
-    tools
-        .validate(name, &args)
-        .map_err(|err| invalid_params(&err))?;
+    if let Callee::Builtin(_) = tool {
+        scope
+            .tools
+            .validate(name, &args)
+            .map_err(|err| invalid_params(&err))?;
+    }
     // `_meta` is an object in MCP's schema; anything else is refused rather than ignored, as a
     // wrong-typed `progressToken` inside it is (the modern era's request check says the same).
     let meta = match params.get("_meta") {
@@ -134,16 +138,31 @@ pub async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Adm
     }
 }
 
-/// The metrics label of the tool `request` names: the tool's own name when it is one this daemon
-/// offers, [`metrics_recorder::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
-pub fn tool_label(tools: &ToolRegistry, request: &Request) -> &'static str {
-    request
+/// The tool clients call `name`: a built-in one, else an upstream one on offer now.
+fn find(scope: &Scope<'_>, name: &str) -> Option<Callee> {
+    match scope.tools.get(name) {
+        Some(tool) => Some(Callee::Builtin(tool)),
+        None => scope.upstream.get(name).map(Callee::Upstream),
+    }
+}
+
+/// Counts a `tools/call` refused before it ran: under its tool when it names one on offer,
+/// under [`metrics_recorder::UNKNOWN_TOOL`] otherwise (a client's string never becomes a label).
+pub fn count_refused(scope: &Scope<'_>, request: &Request) {
+    let callee = request
         .params
         .as_ref()
         .and_then(|params| params.get("name"))
         .and_then(Value::as_str)
-        .and_then(|name| tools.get(name))
-        .map_or(metrics_recorder::UNKNOWN_TOOL, |tool| tool.name())
+        .and_then(|name| find(scope, name));
+    match callee {
+        Some(callee) => callee.count(Outcome::InvalidParams, None),
+        None => metrics_recorder::tool_call(
+            metrics_recorder::UNKNOWN_TOOL,
+            Outcome::InvalidParams,
+            None,
+        ),
+    }
 }
 
 /// An invalid-params error with a one-line reason.

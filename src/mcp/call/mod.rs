@@ -7,13 +7,13 @@
 //! limit reached is [`Reply::Busy`], which the HTTP layer maps onto a status.
 
 pub mod admit;
+pub mod callee;
 pub mod run;
 
 use crate::mcp::jsonrpc::Request;
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
 use crate::mcp::version::Era;
-use crate::metrics_recorder::{self, Outcome};
 use crate::tools::LogLevel;
 use admit::CallKey;
 
@@ -27,14 +27,10 @@ pub async fn start(
     key: CallKey,
     resumable: bool,
 ) -> Reply {
-    let call = match admit::check(scope.tools, request, era, log_level) {
+    let call = match admit::check(scope, request, era, log_level) {
         Ok(call) => call,
         Err(error) => {
-            metrics_recorder::tool_call(
-                admit::tool_label(scope.tools, request),
-                Outcome::InvalidParams,
-                None,
-            );
+            admit::count_refused(scope, request);
             return Reply::Stream {
                 frames: run::refused(&request.id, &error),
                 resumable: false,

@@ -21,26 +21,25 @@ use construct_actors::{EndCall, ProgressToken, SessionActor};
 use futures::stream::StreamExt as _;
 use futures::{FutureExt as _, future};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RequestId, RpcError};
+use super::callee::Callee;
+use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, RequestId, RpcError};
 use crate::mcp::reply::{CallStream, Frame};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::Era;
-use crate::metrics_recorder::{self, Outcome};
-use crate::tools::{
-    CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink, Tool, ToolError, ToolOutput,
-};
+use crate::metrics_recorder::Outcome;
+use crate::tools::{CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink};
 
 /// A validated `tools/call`, ready to run.
 pub struct Call {
     /// The request's id, for the final response.
     pub id: RequestId,
     /// The tool to run.
-    pub tool: Arc<dyn Tool>,
+    pub tool: Callee,
     /// Its arguments object.
     pub args: Value,
     /// The client's progress token, or one minted for it.
@@ -72,7 +71,7 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
         workspace: scope.workspace.clone(),
         progress: ProgressSink::new(
             call.progress_token.clone(),
-            name,
+            Arc::clone(&name),
             notice_tx.clone(),
             scope.session.clone(),
         ),
@@ -84,9 +83,9 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
     let stopping = scope.stopping.clone();
     actix_rt::spawn(async move {
         let started = Instant::now();
-        let (outcome, response) = finish(call, ctx, &admission.cancel, &stopping).await;
+        let (outcome, response) = finish(&call, ctx, &admission.cancel, &stopping).await;
         // Counted before anyone hears the call is over.
-        metrics_recorder::tool_call(name, outcome, Some(started.elapsed()));
+        call.tool.count(outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
         // call's places before the caller hears it is over.
         let Admission { permit, key, .. } = admission;
@@ -103,26 +102,21 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
 /// Runs the tool to its end, or until the call is cancelled or stopped: how it ended, for the
 /// metrics, and its final response (none for a cancelled call).
 async fn finish(
-    call: Call,
+    call: &Call,
     ctx: CallContext,
     cancel: &CancellationToken,
     stopping: &CancellationToken,
 ) -> (Outcome, Option<String>) {
-    let Call {
-        id,
-        tool,
-        args,
-        era,
-        ..
-    } = call;
+    let Call { id, tool, era, .. } = call;
     let name = tool.name();
+    let args = call.args.clone();
     let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
     tokio::select! {
         // Cancellation first: a call cancelled in the same poll as it finished gets no
         // response, as the specification asks.
         biased;
         () = cancel.cancelled() => {
-            tracing::debug!(tool = name, "call cancelled");
+            tracing::debug!(tool = %name, "call cancelled");
             (Outcome::Cancelled, None)
         }
         () = stopping.cancelled() => {
@@ -130,16 +124,16 @@ async fn finish(
                 INTERNAL_ERROR,
                 format!("the daemon is shutting down: tool {name} was stopped before it finished"),
             );
-            (Outcome::Stopped, Some(jsonrpc::failure(Some(&id), &error)))
+            (Outcome::Stopped, Some(jsonrpc::failure(Some(id), &error)))
         }
         ended = running => match ended {
-            Ok(result) => (outcome_of(&result), Some(final_response(&id, era, result))),
+            Ok(ended) => (ended.outcome, Some(final_response(id, *era, ended.result))),
             Err(_) => {
                 let error = RpcError::new(
                     INTERNAL_ERROR,
                     format!("internal error: tool {name} panicked"),
                 );
-                (Outcome::Panicked, Some(jsonrpc::failure(Some(&id), &error)))
+                (Outcome::Panicked, Some(jsonrpc::failure(Some(id), &error)))
             }
         },
     }
@@ -194,24 +188,10 @@ pub fn refused(id: &RequestId, error: &RpcError) -> CallStream {
     .boxed_local()
 }
 
-/// How a call that returned ended, for the metrics.
-fn outcome_of(result: &Result<ToolOutput, ToolError>) -> Outcome {
+fn final_response(id: &RequestId, era: Era, result: Result<Value, RpcError>) -> String {
     match result {
-        Ok(output) if output.is_error => Outcome::ToolError,
-        Ok(_) => Outcome::Ok,
-        Err(ToolError::InvalidArguments(_)) => Outcome::InvalidParams,
-    }
-}
-
-fn final_response(id: &RequestId, era: Era, result: Result<ToolOutput, ToolError>) -> String {
-    match result {
-        Ok(output) => jsonrpc::success(
-            id,
-            era.complete(json!({"content": output.content, "isError": output.is_error})),
-        ),
-        Err(err @ ToolError::InvalidArguments(_)) => {
-            jsonrpc::failure(Some(id), &RpcError::new(INVALID_PARAMS, err.to_string()))
-        }
+        Ok(result) => jsonrpc::success(id, era.complete(result)),
+        Err(error) => jsonrpc::failure(Some(id), &error),
     }
 }
 
@@ -236,7 +216,7 @@ struct ProgressParams<'a> {
 #[derive(Serialize)]
 struct LogParams {
     level: LogLevel,
-    logger: &'static str,
+    logger: Arc<str>,
     data: Value,
 }
 

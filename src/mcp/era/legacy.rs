@@ -29,10 +29,7 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
         "initialize" => initialize(scope, &request).await,
         "ping" => Reply::Json(jsonrpc::success(id, json!({}))),
         "logging/setLevel" => set_level(scope, &request).await,
-        "tools/list" => Reply::Json(jsonrpc::success(
-            id,
-            json!({"tools": scope.tools.describe()}),
-        )),
+        "tools/list" => Reply::Json(jsonrpc::success(id, json!({"tools": scope.tool_list()}))),
         "tools/call" => {
             let level = settings.log_level.as_deref().and_then(LogLevel::parse);
             let resumable = settings

@@ -72,7 +72,7 @@ pub async fn answer(
             "cacheScope": "public",
         })),
         "tools/list" => complete(json!({
-            "tools": scope.tools.describe(),
+            "tools": scope.tool_list(),
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",
         })),

@@ -1,0 +1,90 @@
+//! An upstream server's tool as a call runs it: forwarded through the server's connection, with
+//! the upstream's progress reported like a built-in tool's (to the caller's stream and the
+//! session's followers) and the caller's cancellation passed on.
+
+use std::sync::Arc;
+
+use rmcp::model::CallToolResult;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::call::UpstreamProgress;
+use super::connection::Upstream;
+use super::error::UpstreamError;
+use super::in_order::PROGRESS_QUEUE;
+use crate::tools::{CallContext, Progress};
+
+/// One upstream tool, found by the name clients call it.
+pub struct UpstreamTool {
+    upstream: Upstream,
+    /// The server's own name for it.
+    tool: Arc<str>,
+    /// The name clients call it by.
+    name: Arc<str>,
+}
+
+impl UpstreamTool {
+    /// The tool `tool` of `upstream`, offered as `name`.
+    pub fn new(upstream: Upstream, tool: Arc<str>, name: Arc<str>) -> Self {
+        Self {
+            upstream,
+            tool,
+            name,
+        }
+    }
+
+    /// The name clients call it by.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The server it belongs to.
+    pub fn server(&self) -> &Arc<str> {
+        self.upstream.name()
+    }
+
+    /// Calls it with `args` (an object; anything else is sent as no arguments, which the
+    /// caller's checks already refused). Its progress goes out through `ctx` as it comes, all of
+    /// it before the answer; cancelling `ctx.cancel`, or dropping this future, cancels the call
+    /// upstream.
+    pub async fn call(
+        &self,
+        args: Value,
+        ctx: &CallContext,
+    ) -> Result<CallToolResult, UpstreamError> {
+        let arguments = match args {
+            Value::Object(arguments) => Some(arguments),
+            _ => None,
+        };
+        let (progress, mut reports) = mpsc::channel(PROGRESS_QUEUE);
+        let call = self
+            .upstream
+            .call(&self.tool, arguments, progress, ctx.cancel.clone());
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                biased;
+                Some(report) = reports.recv() => ctx.progress.report(own(report)).await,
+                result = &mut call => {
+                    // The connection hands over every report before the answer.
+                    while let Ok(report) = reports.try_recv() {
+                        ctx.progress.report(own(report)).await;
+                    }
+                    return result;
+                }
+            }
+        }
+    }
+}
+
+/// An upstream's progress report as the daemon's own: MCP allows fractional progress, the
+/// daemon's events carry whole numbers, so a fraction is cut (`2.5` → `2`).
+fn own(report: UpstreamProgress) -> Progress {
+    // `as` saturates: negative, NaN → 0; beyond u64 → u64::MAX.
+    let whole = |value: f64| value as u64;
+    Progress {
+        progress: whole(report.progress),
+        total: report.total.map(whole),
+        message: report.message,
+    }
+}

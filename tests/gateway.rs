@@ -1,0 +1,376 @@
+//! The daemon as a gateway: real MCP servers nobody here wrote (`server-everything` in
+//! TypeScript, `mcp-server-time` in Python) configured under `[servers.<name>]`, and their tools
+//! listed and called through the daemon by its own clients, as every CLI would.
+//!
+//! The servers are installed by `bash tests/upstream/setup.sh` (CI does so before running these
+//! tests with `--ignored`); without them the tests fail saying so.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::servers::{everything_script, time_server};
+use common::{Daemon, Session, client, next_data, next_event, sse};
+use serde_json::{Value, json};
+
+/// Longest a server may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `[servers.everything]` running server-everything over stdio behind a shell that appends its
+/// pid to `dir/pids` at each start, and copies what the server reads to `dir/in.log`.
+fn everything_table(dir: &Path, extra: &str) -> String {
+    let script = format!(
+        "echo $$ >> '{dir}/pids'; tee -a '{dir}/in.log' | exec node '{server}' stdio",
+        dir = dir.display(),
+        server = everything_script()
+    );
+    format!(
+        "[servers.everything]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\n\
+         restart_backoff = \"100ms\"\n{extra}\n"
+    )
+}
+
+fn time_table() -> String {
+    format!("[servers.time]\ncommand = {:?}\n", time_server())
+}
+
+/// The names `tools/list` gives `session`.
+async fn tool_names(daemon: &Daemon, session: &Session) -> Vec<String> {
+    let listed = daemon.rpc(session, "tools/list", json!({})).await;
+    listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits until `tools/list` offers every name of `expected`; the listed names.
+async fn offered(daemon: &Daemon, session: &Session, expected: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let names = tool_names(daemon, session).await;
+        if expected.iter().all(|name| names.iter().any(|n| n == name)) {
+            return names;
+        }
+        assert!(Instant::now() < deadline, "{expected:?} not in {names:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text of a call's final response's first content block.
+fn first_text(response: &Value) -> &str {
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text result: {response}"))
+}
+
+/// A `tools/call` of server-everything's long-running operation: `seconds` long, two steps a
+/// second, with `token` as its progress token.
+fn long_operation(id: u64, seconds: u64, token: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "everything__trigger-long-running-operation",
+        "arguments": {"duration": seconds, "steps": seconds * 2},
+        "_meta": {"progressToken": token}}})
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn upstream_tools_are_listed_beside_the_built_in_ones_and_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&(everything_table(dir.path(), "") + &time_table()));
+    let session = daemon.session().await;
+    let names = offered(
+        &daemon,
+        &session,
+        &[
+            "everything__echo",
+            "everything__get-sum",
+            "time__get_current_time",
+        ],
+    )
+    .await;
+    assert!(
+        names.iter().any(|name| name == "echo"),
+        "built-in tools stay"
+    );
+    let listed = daemon.rpc(&session, "tools/list", json!({})).await;
+    let sum = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tool| tool["name"] == "everything__get-sum")
+        .unwrap();
+    assert_eq!(sum["inputSchema"]["properties"]["a"]["type"], "number");
+
+    let echoed = daemon
+        .call(
+            &session,
+            "everything__echo",
+            json!({"message": "hi"}),
+            json!({}),
+        )
+        .await;
+    assert!(first_text(echoed.last().unwrap()).contains("hi"));
+    let now = daemon
+        .call(
+            &session,
+            "time__get_current_time",
+            json!({"timezone": "UTC"}),
+            json!({}),
+        )
+        .await;
+    assert!(first_text(now.last().unwrap()).contains("UTC"));
+    // The built-in echo answers as it always did.
+    let built_in = daemon
+        .call(&session, "echo", json!({"text": "mine"}), json!({}))
+        .await;
+    assert_eq!(first_text(built_in.last().unwrap()), "mine");
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn two_sessions_share_one_server_and_each_sees_its_own_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let (first, second) = (daemon.session().await, daemon.session().await);
+    offered(
+        &daemon,
+        &first,
+        &["everything__trigger-long-running-operation"],
+    )
+    .await;
+    let mut events = daemon.follow(&first).await;
+    let (one, two) = tokio::join!(
+        daemon.mcp(&first, long_operation(1, 1, "first")),
+        daemon.mcp(&second, long_operation(1, 1, "second")),
+    );
+    let (one, two) = tokio::join!(all_messages(one), all_messages(two));
+    for (messages, token) in [(one, "first"), (two, "second")] {
+        let (last, progress) = messages.split_last().unwrap();
+        assert!(first_text(last).contains("completed"), "{last}");
+        assert_eq!(progress.len(), 2, "{progress:?}");
+        for (step, report) in progress.iter().enumerate() {
+            assert_eq!(report["method"], "notifications/progress");
+            assert_eq!(report["params"]["progressToken"], token);
+            assert_eq!(report["params"]["progress"], step + 1);
+            assert_eq!(report["params"]["total"], 2);
+        }
+    }
+    // The first session's followers see its call's progress, and only its.
+    for step in 1..=2 {
+        let event = next_data(&mut events).await;
+        assert_eq!(event["token"], "first", "{event}");
+        assert_eq!(event["progress"], step);
+        assert_eq!(event["tool"], "everything__trigger-long-running-operation");
+    }
+    let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(pids.lines().count(), 1, "one process for every session");
+}
+
+/// Every message of a call's SSE answer.
+async fn all_messages(response: reqwest::Response) -> Vec<Value> {
+    assert_eq!(response.status(), 200);
+    let mut stream = sse(response);
+    let mut messages = Vec::new();
+    while let Some(event) = next_event(&mut stream).await {
+        // A resumable stream opens with an event that carries only its id.
+        if !event.data.is_empty() {
+            messages.push(serde_json::from_str(&event.data).unwrap());
+        }
+    }
+    messages
+}
+
+/// The lines of `dir/in.log` (what the server read) whose method is `method`.
+fn read_by_server(dir: &Path, method: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("in.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["method"] == method)
+        .collect()
+}
+
+/// Waits until the server has read a message with `method`; all those it read.
+async fn server_reads(dir: &Path, method: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let read = read_by_server(dir, method);
+        if !read.is_empty() {
+            return read;
+        }
+        assert!(Instant::now() < deadline, "the server never read {method}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_cancelled_call_is_cancelled_upstream_under_the_servers_own_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let session = daemon.session().await;
+    offered(
+        &daemon,
+        &session,
+        &["everything__trigger-long-running-operation"],
+    )
+    .await;
+    // The client's request id (77) is not the one the server knows the call by.
+    let mut stream = sse(daemon.mcp(&session, long_operation(77, 20, "t")).await);
+    assert_eq!(
+        next_data(&mut stream).await["method"],
+        "notifications/progress"
+    );
+    let cancel = daemon
+        .mcp(
+            &session,
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                   "params": {"requestId": 77, "reason": "stop"}}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 202);
+    while let Some(event) = next_event(&mut stream).await {
+        let message: Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(message["method"], "notifications/progress", "no response");
+    }
+    let calls = read_by_server(dir.path(), "tools/call");
+    let cancelled = server_reads(dir.path(), "notifications/cancelled").await;
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["params"]["requestId"], calls[0]["id"]);
+    daemon.wait_for_running_calls(&session, 0).await;
+
+    // A caller that goes away cancels its call upstream just the same.
+    let call = daemon.mcp(&session, long_operation(78, 20, "u")).await;
+    let mut stream = sse(call);
+    next_data(&mut stream).await;
+    drop(stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read_by_server(dir.path(), "notifications/cancelled").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped call was not cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = read_by_server(dir.path(), "tools/call");
+    let cancelled = read_by_server(dir.path(), "notifications/cancelled");
+    assert_eq!(cancelled[1]["params"]["requestId"], calls[1]["id"]);
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_server_killed_mid_call_fails_that_call_alone_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&(everything_table(dir.path(), "") + &time_table()));
+    let session = daemon.session().await;
+    let names = ["everything__echo", "time__get_current_time"];
+    offered(&daemon, &session, &names).await;
+    let mut stream = sse(daemon.mcp(&session, long_operation(5, 20, "k")).await);
+    next_data(&mut stream).await;
+    let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    let pid: i32 = pids.trim().parse().unwrap();
+    // The server's process group (the shell, tee and node), which the daemon made for it.
+    // SAFETY: a plain kill(2) of processes this test started through the daemon.
+    assert_eq!(unsafe { libc::kill(-pid, libc::SIGKILL) }, 0);
+    let failed = loop {
+        let message = next_data(&mut stream).await;
+        if message.get("id").is_some() {
+            break message;
+        }
+    };
+    assert_eq!(failed["error"]["code"], -32603, "{failed}");
+    let reason = failed["error"]["message"].as_str().unwrap();
+    assert!(reason.contains("MCP server everything"), "{reason}");
+    // The other server never noticed.
+    let now = daemon
+        .call(
+            &session,
+            "time__get_current_time",
+            json!({"timezone": "UTC"}),
+            json!({}),
+        )
+        .await;
+    assert!(first_text(now.last().unwrap()).contains("UTC"));
+    // The killed one is started again and answers.
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let echoed = loop {
+        let echoed = daemon
+            .call(
+                &session,
+                "everything__echo",
+                json!({"message": "back"}),
+                json!({}),
+            )
+            .await;
+        if echoed.last().unwrap().get("result").is_some() {
+            break echoed;
+        }
+        assert!(Instant::now() < deadline, "{echoed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(first_text(echoed.last().unwrap()).contains("back"));
+    let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(pids.lines().count(), 2, "started once more");
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn upstream_tools_never_shadow_built_in_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let unprefixed = "prefix = \"never\"\ntools.deny = [\"get-env\"]";
+    let daemon = Daemon::start(&everything_table(dir.path(), unprefixed));
+    let session = daemon.session().await;
+    let names = offered(&daemon, &session, &["get-sum"]).await;
+    assert_eq!(
+        names.iter().filter(|name| *name == "echo").count(),
+        1,
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|name| name.contains("get-env")), "denied");
+    let echoed = daemon
+        .call(&session, "echo", json!({"text": "built in"}), json!({}))
+        .await;
+    assert_eq!(first_text(echoed.last().unwrap()), "built in");
+    let sum = daemon
+        .call(&session, "get-sum", json!({"a": 1, "b": 2}), json!({}))
+        .await;
+    assert!(first_text(sum.last().unwrap()).contains('3'));
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_standard_client_lists_and_calls_upstream_tools_and_metrics_count_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let session = daemon.session().await;
+    offered(&daemon, &session, &["everything__echo"]).await;
+    let id = daemon.initialize("2025-11-25").await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "everything__echo", "arguments": {"message": "standard"}}});
+    let messages = all_messages(daemon.standard_post(&id, call).await).await;
+    assert!(first_text(messages.last().unwrap()).contains("standard"));
+
+    let metrics = client()
+        .get(daemon.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |series: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(series))
+            .unwrap_or_else(|| panic!("no {series} in {metrics}"))
+            .to_owned()
+    };
+    assert!(
+        line("construct_upstream_calls_total{server=\"everything\",outcome=\"ok\"}")
+            .ends_with(" 1")
+    );
+    assert!(line("construct_upstream_up{server=\"everything\"}").ends_with(" 1"));
+}
