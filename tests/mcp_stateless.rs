@@ -272,7 +272,7 @@ async fn subscriptions_listen_acknowledges_first_and_stays_open() {
     let daemon = Daemon::start("");
     let request = Modern::new(
         "subscriptions/listen",
-        json!({"notifications": {"toolsListChanged": true}}),
+        json!({"notifications": {"toolsListChanged": true, "promptsListChanged": true}}),
     );
     let response = request.send(&daemon, None).await;
     assert_eq!(response.status(), 200);
@@ -285,8 +285,8 @@ async fn subscriptions_listen_acknowledges_first_and_stays_open() {
     );
     assert_eq!(
         ack["params"]["notifications"],
-        json!({}),
-        "no change notifications exist to honour"
+        json!({"toolsListChanged": true}),
+        "only the tool list's changes are told"
     );
     let more = tokio::time::timeout(
         std::time::Duration::from_millis(300),

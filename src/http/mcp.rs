@@ -34,6 +34,7 @@ use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
 use crate::mcp::jsonrpc::{self, Incoming};
+use crate::mcp::list_changed;
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, CallStream, Frame, Rejection, Reply};
@@ -65,7 +66,8 @@ pub async fn post(
     }
 }
 
-/// `GET /mcp`: resume a stream (`Last-Event-ID`) or open the session's standalone stream.
+/// `GET /mcp`: resume a stream (`Last-Event-ID`) or open the session's standalone stream, where
+/// the tool list's changes are told.
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
     if Era::of(protocol_version(&req)?) == Era::Modern {
         return Err(HttpError::MethodNotAllowed(
@@ -97,13 +99,17 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         let connection = ask(&relay, Resume { after }).await?;
         return Ok(resumable_response(&req, &state, connection).await);
     }
-    // Nothing is ever sent here unprompted; the stream stays open, with keep-alives, until the
-    // client leaves or the session ends (it holds one of the session's follower places).
+    // Only `notifications/tools/list_changed` is sent here; the stream stays open, with
+    // keep-alives, until the client leaves or the session ends (it holds one of the session's
+    // follower places, whose end is the session's).
     let follower = ask(&session, Subscribe).await??;
-    let silent = ReceiverStream::new(follower).filter_map(|_| async { None::<sse::Event> });
+    let session_ended = ReceiverStream::new(follower).for_each(|_| async {});
+    let changes = list_changed::tool_list_changes(&state.upstreams, None)
+        .map(|message| sse::Event::Data(sse::Data::new(message)))
+        .take_until(session_ended);
     Ok(sse_response(
         &req,
-        Sse::from_infallible_stream(silent).with_keep_alive(keep_alive),
+        Sse::from_infallible_stream(changes).with_keep_alive(keep_alive),
     ))
 }
 
@@ -220,7 +226,7 @@ async fn open_by_initialize(
 fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path>) -> Scope<'a> {
     Scope {
         tools: &state.tools,
-        upstream: state.upstreams.catalog(),
+        upstreams: &state.upstreams,
         session,
         workspace: state.workspace_roots.workspace(cwd),
         call_queue: state.config.sessions.call_queue,

@@ -8,6 +8,7 @@ pub mod client_info;
 pub mod config;
 pub mod era;
 pub mod jsonrpc;
+pub mod list_changed;
 pub mod meta;
 pub mod relay;
 pub mod reply;

@@ -12,14 +12,14 @@ use tokio_util::sync::CancellationToken;
 use serde_json::Value;
 
 use crate::tools::{ToolRegistry, Workspace};
-use crate::upstream::Catalog;
+use crate::upstream::Upstreams;
 
 /// Where a message is answered and its calls run, and what bounds them.
 pub struct Scope<'a> {
     /// The enabled built-in tools.
     pub tools: &'a ToolRegistry,
-    /// The upstream servers' tools on offer when the message came.
-    pub upstream: Arc<Catalog>,
+    /// The user's own MCP servers, and the tools they offer.
+    pub upstreams: &'a Upstreams,
     /// The caller's session; its followers see the progress of its calls.
     pub session: &'a Addr<SessionActor>,
     /// The session's cwd and the roots its calls may touch.
@@ -38,7 +38,7 @@ impl Scope<'_> {
     /// each sorted by name.
     pub fn tool_list(&self) -> Value {
         let mut tools = self.tools.describe();
-        tools.extend(self.upstream.listings().cloned());
+        tools.extend(self.upstreams.catalog().listings().cloned());
         Value::Array(tools)
     }
 }

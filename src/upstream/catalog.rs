@@ -52,6 +52,19 @@ impl Catalog {
         self.tools.values().map(|offered| &offered.listing)
     }
 
+    /// Whether `other` offers the same tools, listed the same: if so, clients need not hear
+    /// of the rebuild.
+    fn offers_the_same(&self, other: &Catalog) -> bool {
+        self.tools.len() == other.tools.len()
+            && self
+                .tools
+                .iter()
+                .zip(&other.tools)
+                .all(|((name, mine), (other_name, theirs))| {
+                    name == other_name && mine.listing == theirs.listing
+                })
+    }
+
     /// The catalog of `servers`' current tools, given the built-in tools' names (which no
     /// upstream tool may take).
     fn build(builtin: &[&'static str], servers: &[(Upstream, Prefix)], now: &[Tools]) -> Self {
@@ -92,8 +105,10 @@ impl Catalog {
 }
 
 /// Follows `servers`' tool lists and keeps the merged catalog current: the receiver always holds
-/// the latest. The task ends when the last receiver is dropped, and with it the handles it
-/// holds, so the connections stop when the daemon drops its catalog.
+/// the latest, and is told of a change only when the tools on offer did change (a server
+/// that lists the same tools again changes nothing for clients). The task ends when the last
+/// receiver is dropped, and with it the handles it holds, so the connections stop when the
+/// daemon drops its catalog.
 pub fn follow(
     builtin: Vec<&'static str>,
     servers: Vec<(Upstream, Prefix)>,
@@ -113,7 +128,14 @@ pub fn follow(
                 () = publish.closed() => break,
                 (changed, _, _) = changed => if changed.is_err() { break },
             }
-            publish.send_replace(Arc::new(rebuild(&builtin, &servers, &mut watches)));
+            let rebuilt = rebuild(&builtin, &servers, &mut watches);
+            publish.send_if_modified(|current| {
+                let changed = !current.offers_the_same(&rebuilt);
+                if changed {
+                    *current = Arc::new(rebuilt);
+                }
+                changed
+            });
         }
     });
     catalog

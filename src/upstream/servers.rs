@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
+use futures::{Stream, StreamExt as _};
 use tokio::sync::watch;
 
 use super::catalog::{self, Catalog};
@@ -44,5 +45,17 @@ impl Upstreams {
     /// The upstream tools on offer now.
     pub fn catalog(&self) -> Arc<Catalog> {
         Arc::clone(&self.catalog.borrow())
+    }
+
+    /// One item each time the upstream tools on offer change (a burst may come as one), for
+    /// as long as the daemon runs: what `notifications/tools/list_changed` is sent on.
+    pub fn tool_list_changes(&self) -> impl Stream<Item = ()> + 'static {
+        let mut changes = self.catalog.clone();
+        changes.mark_unchanged();
+        // Without servers nothing ever changes, and the stream still stays open.
+        futures::stream::unfold(changes, |mut changes| async move {
+            changes.changed().await.ok().map(|()| ((), changes))
+        })
+        .chain(futures::stream::pending())
     }
 }

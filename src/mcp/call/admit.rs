@@ -142,7 +142,7 @@ pub async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Adm
 fn find(scope: &Scope<'_>, name: &str) -> Option<Callee> {
     match scope.tools.get(name) {
         Some(tool) => Some(Callee::Builtin(tool)),
-        None => scope.upstream.get(name).map(Callee::Upstream),
+        None => scope.upstreams.catalog().get(name).map(Callee::Upstream),
     }
 }
 

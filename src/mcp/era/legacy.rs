@@ -59,13 +59,11 @@ async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
         .and_then(Value::as_str);
     let version = version::negotiate(requested);
     tracing::debug!(version, "initialize: revision negotiated");
-    // `listChanged: false`: the tool list never changes, and no `notifications/tools/list_changed`
-    // is ever sent. Gemini CLI notes at debug level that a server "did not declare 'listChanged'"
-    // and listens for the notification anyway; the change that makes the list change must send
-    // it, and declare `true`, together.
+    // `listChanged: true`: the user's own MCP servers come and go, and with them their tools;
+    // `notifications/tools/list_changed` is sent on the session's standalone stream (`GET /mcp`).
     let result = json!({
         "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}, "logging": {}},
+        "capabilities": {"tools": {"listChanged": true}, "logging": {}},
         "serverInfo": version::server_info(),
     });
     update(scope, established(version, params)).await;

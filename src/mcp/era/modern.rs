@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::mcp::call::{self, admit::CallKey};
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
+use crate::mcp::list_changed;
 use crate::mcp::reply::{Busy, Frame, Rejection, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::{self, Era};
@@ -66,7 +67,7 @@ pub async fn answer(
     match request.method.as_str() {
         "server/discover" => complete(json!({
             "supportedVersions": version::ALL,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {"tools": {"listChanged": true}},
             "serverInfo": version::server_info(),
             "ttlMs": LIST_TTL_MS,
             "cacheScope": "public",
@@ -87,7 +88,7 @@ pub async fn answer(
             )
             .await
         }
-        "subscriptions/listen" => listen(&request, listeners),
+        "subscriptions/listen" => listen(scope, &request, listeners),
         other => Reply::Rejected {
             status: Rejection::NotFound,
             body: jsonrpc::method_not_found(id, other),
@@ -196,22 +197,41 @@ pub fn unsupported_version(id: Option<&RequestId>, message: &str, requested: &st
 
 /// `subscriptions/listen`: acknowledges, honouring nothing (the tool set never changes while the
 /// daemon runs), and stays open until the client leaves or the daemon stops.
-fn listen(request: &Request, listeners: &Arc<Semaphore>) -> Reply {
+/// The `_meta` key that tags every message of a listen stream with its request's id.
+const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+
+fn listen(scope: &Scope<'_>, request: &Request, listeners: &Arc<Semaphore>) -> Reply {
     let Ok(permit) = Arc::clone(listeners).try_acquire_owned() else {
         return Reply::Busy(Busy::Daemon(
             "the daemon already holds its maximum of listen streams".into(),
         ));
     };
+    // The only notification this daemon sends on its own is the tool list's change; any other
+    // kind asked for is left out of the acknowledgement, as the specification asks.
+    let tools = request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("notifications"))
+        .and_then(|wanted| wanted.get("toolsListChanged"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let honored = if tools {
+        json!({"toolsListChanged": true})
+    } else {
+        json!({})
+    };
+    let tag = json!({SUBSCRIPTION_ID: request.id});
     let ack = json!({
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
-        "params": {
-            "_meta": {"io.modelcontextprotocol/subscriptionId": request.id},
-            "notifications": {},
-        },
+        "params": {"_meta": tag, "notifications": honored},
     });
+    let changes = match tools {
+        true => list_changed::tool_list_changes(scope.upstreams, Some(tag)).boxed_local(),
+        false => futures::stream::pending().boxed_local(),
+    };
     let frames = futures::stream::once(async move { Frame::Message(ack.to_string()) })
-        .chain(futures::stream::pending())
+        .chain(changes.map(Frame::Message))
         .map(move |frame| {
             // Held while the stream is open: one listener's place.
             let _ = &permit;
