@@ -453,3 +453,42 @@ async fn clients_are_told_when_a_servers_tools_come_and_go() {
     list_changed(&mut listen).await;
     offered(&daemon, &session, &["everything__echo"]).await;
 }
+
+/// The `notifications/message` among `messages`.
+fn log_messages(messages: &[Value]) -> Vec<&Value> {
+    messages
+        .iter()
+        .filter(|message| message["method"] == "notifications/message")
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_servers_log_messages_reach_a_caller_that_asked_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let (asked, quiet) = (daemon.session().await, daemon.session().await);
+    let toggle = "everything__toggle-simulated-logging";
+    offered(&daemon, &asked, &[toggle]).await;
+    // server-everything logs one message at once when its simulated logging is switched on.
+    let set = daemon
+        .rpc(&asked, "logging/setLevel", json!({"level": "debug"}))
+        .await;
+    assert_eq!(set["result"], json!({}));
+    let on = daemon.call(&asked, toggle, json!({}), json!({})).await;
+    let logged = log_messages(&on);
+    assert_eq!(logged.len(), 1, "{on:?}");
+    assert!(
+        logged[0]["params"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("message"),
+        "{on:?}"
+    );
+    assert!(logged[0]["params"]["level"].is_string());
+    // A caller that never asked for log messages gets none.
+    daemon.call(&quiet, toggle, json!({}), json!({})).await; // off
+    let again = daemon.call(&quiet, toggle, json!({}), json!({})).await; // on: logs once
+    assert!(log_messages(&again).is_empty(), "{again:?}");
+    assert!(first_text(again.last().unwrap()).contains("Started"));
+}

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::servers::{broken_script, everything_script, time_server};
 use common::{Daemon, client};
 use construct_actor::upstream::config::ServerConfig;
-use construct_actor::upstream::{State, Status, Upstream, UpstreamProgress};
+use construct_actor::upstream::{State, Status, Upstream, UpstreamNotice, UpstreamProgress};
 use rmcp::model::{CallToolResult, JsonObject};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -66,7 +66,7 @@ async fn observed(dir: &Path) -> Upstream {
 async fn long_operation(
     upstream: &Upstream,
     seconds: u64,
-    progress: mpsc::Sender<UpstreamProgress>,
+    progress: mpsc::Sender<UpstreamNotice>,
     cancel: CancellationToken,
 ) -> Result<CallToolResult, String> {
     let arguments = args(json!({"duration": seconds, "steps": seconds * 2}));
@@ -80,7 +80,7 @@ async fn long_operation(
 }
 
 /// Waits for the first progress report on `reports`: the call is under way.
-async fn first_progress(reports: &mut mpsc::Receiver<UpstreamProgress>) {
+async fn first_progress(reports: &mut mpsc::Receiver<UpstreamNotice>) {
     let first = tokio::time::timeout(Duration::from_secs(10), reports.recv()).await;
     assert!(first.unwrap().is_some(), "no progress from the call");
 }
@@ -197,11 +197,13 @@ async fn progress_reaches_the_caller_and_the_filter_hides_tools() {
     while let Ok(report) = reports.try_recv() {
         seen.push(report);
     }
-    let expected: Vec<UpstreamProgress> = (1..=4)
-        .map(|step| UpstreamProgress {
-            progress: step as f64,
-            total: Some(4.0),
-            message: None,
+    let expected: Vec<UpstreamNotice> = (1..=4)
+        .map(|step| {
+            UpstreamNotice::Progress(UpstreamProgress {
+                progress: step as f64,
+                total: Some(4.0),
+                message: None,
+            })
         })
         .collect();
     assert_eq!(seen, expected);
@@ -464,5 +466,9 @@ async fn a_remote_streamable_http_server_is_called_with_progress() {
     let (progress, mut reports) = mpsc::channel(16);
     let result = long_operation(&everything, 1, progress, CancellationToken::new()).await;
     assert!(text(&result.unwrap()).contains("completed"));
-    assert_eq!(reports.recv().await.unwrap().progress, 1.0);
+    let first = reports.recv().await.unwrap();
+    assert!(
+        matches!(&first, UpstreamNotice::Progress(report) if report.progress == 1.0),
+        "{first:?}"
+    );
 }

@@ -15,10 +15,12 @@ use rmcp::model::{
     ProgressToken, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, RoleClient, ServiceError};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::error::UpstreamError;
+use crate::tools::LogLevel;
 
 /// One progress report of an upstream call, for its caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,20 @@ pub struct UpstreamProgress {
     pub message: Option<String>,
 }
 
+/// What a server says about a call while it runs, for its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamNotice {
+    /// A progress report of the call.
+    Progress(UpstreamProgress),
+    /// A log message the server sent while the call ran (`notifications/message`).
+    Log {
+        /// Its severity.
+        level: LogLevel,
+        /// Any JSON value.
+        data: Value,
+    },
+}
+
 /// What a forwarded call ends with.
 pub type CallResult = Result<CallToolResult, UpstreamError>;
 
@@ -40,8 +56,8 @@ pub struct CallRequest {
     pub tool: String,
     /// Its arguments.
     pub arguments: Option<JsonObject>,
-    /// Where its progress goes.
-    pub progress: mpsc::Sender<UpstreamProgress>,
+    /// Where its progress and the server's log messages go.
+    pub notices: mpsc::Sender<UpstreamNotice>,
     /// Cancelled when the caller cancels.
     pub cancel: CancellationToken,
     /// Where the answer goes; dropped by a caller that went away.

@@ -24,16 +24,16 @@ use construct_actors::ASK_TIMEOUT;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use rmcp::model::{JsonObject, ProgressNotificationParam, ProgressToken, Tool};
+use rmcp::model::{JsonObject, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleClient};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamProgress};
+use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamNotice, UpstreamProgress};
 use super::config::ServerConfig;
 use super::error::UpstreamError;
 use super::handler::UpstreamHandler;
-use super::in_order::PROGRESS_QUEUE;
+use super::in_order::{NOTICE_QUEUE, ServerNotice};
 use super::link::{self, Link, Receivers};
 use crate::metrics_recorder;
 
@@ -138,21 +138,22 @@ impl Upstream {
         }
     }
 
-    /// Calls the server's tool `tool` (its own name) with `arguments`. Its progress goes to
-    /// `progress` (dropped when that is full); cancelling `cancel`, or dropping the future,
-    /// cancels the call upstream. Bounded by the server's `call_timeout`.
+    /// Calls the server's tool `tool` (its own name) with `arguments`. Its progress, and the
+    /// server's log messages while it runs, go to `notices` (dropped when that is full);
+    /// cancelling `cancel`, or dropping the future, cancels the call upstream. Bounded by the
+    /// server's `call_timeout`.
     pub async fn call(
         &self,
         tool: &str,
         arguments: Option<JsonObject>,
-        progress: mpsc::Sender<UpstreamProgress>,
+        notices: mpsc::Sender<UpstreamNotice>,
         cancel: CancellationToken,
     ) -> CallResult {
         let (reply, answer) = oneshot::channel();
         let request = CallRequest {
             tool: tool.to_owned(),
             arguments,
-            progress,
+            notices,
             cancel,
             reply,
         };
@@ -216,8 +217,8 @@ struct Connection {
     server: Arc<str>,
     config: ServerConfig,
     requests: mpsc::Receiver<Ask>,
-    progress_out: mpsc::Sender<ProgressNotificationParam>,
-    progress_in: mpsc::Receiver<ProgressNotificationParam>,
+    notices_out: mpsc::Sender<ServerNotice>,
+    notices_in: mpsc::Receiver<ServerNotice>,
     tools_changed: Arc<Notify>,
     phase: Phase,
     /// Its offered tools, published to every handle.
@@ -226,7 +227,7 @@ struct Connection {
     failures_in_a_row: u32,
     last_error: Option<String>,
     /// The server's progress tokens of calls in flight, to their callers' channels.
-    routes: HashMap<ProgressToken, mpsc::Sender<UpstreamProgress>>,
+    routes: HashMap<ProgressToken, mpsc::Sender<UpstreamNotice>>,
     calls: FuturesUnordered<BoxFuture<'static, CallEnd>>,
     refresh: Option<BoxFuture<'static, Result<Vec<Tool>, String>>>,
 }
@@ -238,13 +239,13 @@ impl Connection {
         requests: mpsc::Receiver<Ask>,
         tools: watch::Sender<Tools>,
     ) -> Self {
-        let (progress_out, progress_in) = mpsc::channel(PROGRESS_QUEUE);
+        let (notices_out, notices_in) = mpsc::channel(NOTICE_QUEUE);
         let mut connection = Self {
             server,
             config,
             requests,
-            progress_out,
-            progress_in,
+            notices_out,
+            notices_in,
             tools_changed: Arc::new(Notify::new()),
             phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
             tools,
@@ -264,7 +265,7 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                Some(progress) = self.progress_in.recv() => self.route_progress(progress),
+                Some(notice) = self.notices_in.recv() => self.route(notice),
                 Some(end) = self.calls.next(), if !self.calls.is_empty() => self.finish_call(end),
                 event = self.phase.next() => self.advance(event),
                 () = self.tools_changed.notified() => self.refresh_tools(),
@@ -290,7 +291,7 @@ impl Connection {
     fn start(&mut self) {
         let receivers = Receivers {
             handler: UpstreamHandler::new(self.tools_changed.clone()),
-            progress: self.progress_out.clone(),
+            notices: self.notices_out.clone(),
         };
         let (server, config) = (self.server.clone(), self.config.clone());
         self.phase = Phase::Starting(Box::pin(link::open(server, config, receivers)));
@@ -401,10 +402,10 @@ impl Connection {
             let reason = format!("does not offer the tool {:?}", request.tool);
             return request.refuse(&self.server, reason);
         }
-        let progress = request.progress.clone();
+        let notices = request.notices.clone();
         let sent = call::send(&self.server, &peer, request, self.config.call_timeout).await;
         if let Some((token, in_flight)) = sent {
-            self.routes.insert(token, progress);
+            self.routes.insert(token, notices);
             self.calls.push(in_flight);
         }
     }
@@ -412,21 +413,34 @@ impl Connection {
     /// Delivers a call's answer, after the progress that came before it (taken off the
     /// transport in order, it is already queued).
     fn finish_call(&mut self, end: CallEnd) {
-        while let Ok(progress) = self.progress_in.try_recv() {
-            self.route_progress(progress);
+        while let Ok(notice) = self.notices_in.try_recv() {
+            self.route(notice);
         }
         self.routes.remove(&end.token);
         end.deliver();
     }
 
-    /// Hands a progress report to the caller of the call it belongs to, if it is still running.
-    fn route_progress(&mut self, progress: ProgressNotificationParam) {
-        if let Some(caller) = self.routes.get(&progress.progress_token) {
-            let _ = caller.try_send(UpstreamProgress {
-                progress: progress.progress,
-                total: progress.total,
-                message: progress.message,
-            });
+    /// Hands a notice to the calls it concerns: a progress report to the caller of its call,
+    /// if it is still running; a log message (which MCP does not tie to a call) to every call in
+    /// flight, each caller's level deciding whether it is shown, and to the daemon's log.
+    fn route(&mut self, notice: ServerNotice) {
+        match notice {
+            ServerNotice::Progress(progress) => {
+                if let Some(caller) = self.routes.get(&progress.progress_token) {
+                    let _ = caller.try_send(UpstreamNotice::Progress(UpstreamProgress {
+                        progress: progress.progress,
+                        total: progress.total,
+                        message: progress.message,
+                    }));
+                }
+            }
+            ServerNotice::Log { level, data } => {
+                tracing::debug!(server = %self.server, ?level, %data, "log message");
+                for caller in self.routes.values() {
+                    let data = data.clone();
+                    let _ = caller.try_send(UpstreamNotice::Log { level, data });
+                }
+            }
         }
     }
 }

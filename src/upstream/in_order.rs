@@ -1,4 +1,5 @@
-//! A server's progress reports taken off its connection in the order the server sent them.
+//! A server's progress reports and log messages taken off its connection in the order the
+//! server sent them.
 //!
 //! rmcp hands each notification to the client handler on a task of its own, while it delivers a
 //! response straight to the request that waits for it; so the last progress report of a call,
@@ -13,31 +14,44 @@ use rmcp::model::{
 };
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
-/// How many progress reports may wait for the connection's owner; more are dropped.
-pub const PROGRESS_QUEUE: usize = 256;
+use crate::tools::LogLevel;
 
-/// A transport whose incoming progress reports go to the connection's queue, in order, instead
-/// of to rmcp; everything else passes through.
+/// How many notices may wait for the connection's owner; more are dropped.
+pub const NOTICE_QUEUE: usize = 256;
+
+/// What a server says on its own that belongs to the calls in flight.
+#[derive(Debug)]
+pub enum ServerNotice {
+    /// `notifications/progress`.
+    Progress(ProgressNotificationParam),
+    /// `notifications/message`: a log message.
+    Log {
+        /// Its severity.
+        level: LogLevel,
+        /// Any JSON value.
+        data: Value,
+    },
+}
+
+/// A transport whose incoming progress reports and log messages go to the connection's queue,
+/// in order, instead of to rmcp; everything else passes through.
 pub struct InOrder<T> {
     inner: T,
     server: std::sync::Arc<str>,
-    progress: mpsc::Sender<ProgressNotificationParam>,
+    notices: mpsc::Sender<ServerNotice>,
 }
 
 impl<T> InOrder<T> {
-    /// `inner`, with progress from `server` going to `progress` (dropped when that is full:
-    /// progress is advisory).
-    pub fn new(
-        inner: T,
-        server: std::sync::Arc<str>,
-        progress: mpsc::Sender<ProgressNotificationParam>,
-    ) -> Self {
+    /// `inner`, with notices from `server` going to `notices` (dropped when that is full: they
+    /// are advisory).
+    pub fn new(inner: T, server: std::sync::Arc<str>, notices: mpsc::Sender<ServerNotice>) -> Self {
         Self {
             inner,
             server,
-            progress,
+            notices,
         }
     }
 }
@@ -54,16 +68,22 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for InOrder<T> {
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
         loop {
-            match self.inner.receive().await? {
+            let notice = match self.inner.receive().await? {
                 JsonRpcMessage::Notification(JsonRpcNotification {
                     notification: ServerNotification::ProgressNotification(report),
                     ..
-                }) => {
-                    if self.progress.try_send(report.params).is_err() {
-                        tracing::debug!(server = %self.server, "progress dropped: its caller is behind");
-                    }
-                }
+                }) => ServerNotice::Progress(report.params),
+                JsonRpcMessage::Notification(JsonRpcNotification {
+                    notification: notification @ ServerNotification::LoggingMessageNotification(_),
+                    ..
+                }) => match log_notice(notification) {
+                    Some(notice) => notice,
+                    None => continue,
+                },
                 other => return Some(other),
+            };
+            if self.notices.try_send(notice).is_err() {
+                tracing::debug!(server = %self.server, "notice dropped: the calls are behind");
             }
         }
     }
@@ -71,4 +91,19 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for InOrder<T> {
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
     }
+}
+
+/// A log message as the daemon's own notice. The 2026-07-28 revision deprecates MCP logging
+/// (SEP-2577, and rmcp with it), but servers on 2025-11-25 still send it and their callers still
+/// ask for it; this is the one place that reads rmcp's deprecated type.
+#[allow(deprecated)]
+fn log_notice(notification: ServerNotification) -> Option<ServerNotice> {
+    let ServerNotification::LoggingMessageNotification(message) = notification else {
+        return None;
+    };
+    let level = serde_json::to_value(message.params.level).ok()?;
+    Some(ServerNotice::Log {
+        level: serde_json::from_value(level).ok()?,
+        data: message.params.data,
+    })
 }

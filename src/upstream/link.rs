@@ -11,7 +11,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rmcp::model::{ProgressNotificationParam, ProtocolVersion, Tool};
+use rmcp::model::{ProtocolVersion, Tool};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _, Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
-use super::in_order::InOrder;
+use super::in_order::{InOrder, ServerNotice};
 use super::process;
 use super::stdio::StdioTransport;
 
@@ -38,8 +38,8 @@ pub struct Link {
 pub struct Receivers {
     /// Takes the tool-list changes.
     pub handler: UpstreamHandler,
-    /// Where progress reports go.
-    pub progress: mpsc::Sender<ProgressNotificationParam>,
+    /// Where progress reports and log messages go.
+    pub notices: mpsc::Sender<ServerNotice>,
 }
 
 /// Opens the connection to `server`, bounded by its `start_timeout`.
@@ -62,10 +62,10 @@ async fn connect(
     config: &ServerConfig,
     receivers: Receivers,
 ) -> Result<Link, String> {
-    let Receivers { handler, progress } = receivers;
+    let Receivers { handler, notices } = receivers;
     let (running, reason) = match &config.url {
         Some(url) => {
-            let transport = InOrder::new(remote(url, config)?, server, progress);
+            let transport = InOrder::new(remote(url, config)?, server, notices);
             (handshake(handler, transport).await?, None)
         }
         None => {
@@ -73,7 +73,7 @@ async fn connect(
             let child = process::spawn(&server, config)
                 .map_err(|err| format!("cannot start {program:?}: {err}"))?;
             let (transport, mut reason) = StdioTransport::new(child, config.max_message_bytes);
-            let transport = InOrder::new(transport, server, progress);
+            let transport = InOrder::new(transport, server, notices);
             match handshake(handler, transport).await {
                 Ok(running) => (running, Some(reason)),
                 // The transport's own reason (its exit status, a bad line) says more.

@@ -24,7 +24,7 @@ mod servers;
 mod stdio;
 mod tool;
 
-pub use call::{CallResult, UpstreamProgress};
+pub use call::{CallResult, UpstreamNotice, UpstreamProgress};
 pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;

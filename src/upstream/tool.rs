@@ -1,6 +1,7 @@
 //! An upstream server's tool as a call runs it: forwarded through the server's connection, with
 //! the upstream's progress reported like a built-in tool's (to the caller's stream and the
-//! session's followers) and the caller's cancellation passed on.
+//! session's followers), its log messages passed on at the caller's level, and the caller's
+//! cancellation passed on.
 
 use std::sync::Arc;
 
@@ -8,10 +9,10 @@ use rmcp::model::CallToolResult;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::call::UpstreamProgress;
+use super::call::{UpstreamNotice, UpstreamProgress};
 use super::connection::Upstream;
 use super::error::UpstreamError;
-use super::in_order::PROGRESS_QUEUE;
+use super::in_order::NOTICE_QUEUE;
 use crate::tools::{CallContext, Progress};
 
 /// One upstream tool, found by the name clients call it.
@@ -56,24 +57,33 @@ impl UpstreamTool {
             Value::Object(arguments) => Some(arguments),
             _ => None,
         };
-        let (progress, mut reports) = mpsc::channel(PROGRESS_QUEUE);
+        let (notices, mut said) = mpsc::channel(NOTICE_QUEUE);
         let call = self
             .upstream
-            .call(&self.tool, arguments, progress, ctx.cancel.clone());
+            .call(&self.tool, arguments, notices, ctx.cancel.clone());
         tokio::pin!(call);
         loop {
             tokio::select! {
                 biased;
-                Some(report) = reports.recv() => ctx.progress.report(own(report)).await,
+                Some(notice) = said.recv() => pass_on(notice, ctx).await,
                 result = &mut call => {
-                    // The connection hands over every report before the answer.
-                    while let Ok(report) = reports.try_recv() {
-                        ctx.progress.report(own(report)).await;
+                    // The connection hands over every notice before the answer.
+                    while let Ok(notice) = said.try_recv() {
+                        pass_on(notice, ctx).await;
                     }
                     return result;
                 }
             }
         }
+    }
+}
+
+/// Passes what the server said to the caller: progress to its stream and the session's
+/// followers, a log message to its stream if the caller's level wants it.
+async fn pass_on(notice: UpstreamNotice, ctx: &CallContext) {
+    match notice {
+        UpstreamNotice::Progress(report) => ctx.progress.report(own(report)).await,
+        UpstreamNotice::Log { level, data } => ctx.log.log(level, data),
     }
 }
 
