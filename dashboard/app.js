@@ -23,6 +23,7 @@
     token: null,
     refreshTimer: null,
     sessions: [],
+    servers: [],
     watched: null, // { id, label }
     stream: null, // the current events stream, see watch()
     cards: new Map(), // JSON of the progress token -> { el, event }
@@ -105,6 +106,7 @@
     $('login').hidden = false;
     $('signed-in').hidden = true;
     $('sessions-panel').hidden = true;
+    $('servers-panel').hidden = true;
     setNotice(reason || '', reason ? 'error' : '');
   }
 
@@ -114,9 +116,14 @@
     clearTimeout(app.refreshTimer);
     if (!app.token) return;
     try {
-      const body = await api('GET', '/admin/sessions');
+      const [body, servers] = await Promise.all([
+        api('GET', '/admin/sessions'),
+        api('GET', '/admin/servers'),
+      ]);
       app.sessions = body.sessions || [];
+      app.servers = servers.servers || [];
       renderSessions();
+      renderServers();
       $('sessions-updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
       if ($('notice').className === 'error') setNotice('');
       if (!app.watched) watchFromHash();
@@ -175,6 +182,34 @@
     tbody.replaceChildren(...rows);
     $('sessions-count').textContent = String(app.sessions.length);
     $('no-sessions').hidden = app.sessions.length > 0;
+  }
+
+  // ---- the upstream MCP servers --------------------------------------------------------------
+
+  /** The `[servers.<name>]` the daemon runs; the panel shows only when there are some. */
+  function renderServers() {
+    const rows = app.servers.map((server) => {
+      const row = el('tr');
+      row.dataset.server = server.name;
+      const state = el('td', 'state');
+      state.append(el('span', `state-badge state-${server.state}`, server.state));
+      const tools = el('td', 'num tools', String((server.tools || []).length));
+      tools.title = (server.tools || []).join(', ');
+      const error = el('td', 'last-error', server.last_error || '');
+      error.title = server.last_error || '';
+      row.append(
+        el('td', 'label mono', server.name),
+        state,
+        tools,
+        el('td', 'num calls', String(server.calls ?? 0)),
+        el('td', 'num restarts', String(server.restarts ?? 0)),
+        error,
+      );
+      return row;
+    });
+    $('servers').tBodies[0].replaceChildren(...rows);
+    $('servers-count').textContent = String(app.servers.length);
+    $('servers-panel').hidden = app.servers.length === 0;
   }
 
   // ---- following one session -----------------------------------------------------------------

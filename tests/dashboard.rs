@@ -17,6 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::servers::broken_script;
 use common::{Daemon, client};
 use serde_json::{Value, json};
 
@@ -160,10 +161,16 @@ async fn in_chromium_a_tool_calls_progress_bar_advances_to_completion() {
     // Tab B of the script reaches the daemon through a proxy on this port, which the fence must
     // accept as Host and Origin.
     let proxy_port = free_port();
+    // Two MCP servers behind the daemon, for the servers panel: one that starts, one that cannot.
+    let servers = format!(
+        "[servers.tools]\ncommand = \"python3\"\nargs = [{:?}, \"ok\"]\n\n\
+         [servers.missing]\ncommand = \"/nonexistent/mcp-server\"\n",
+        broken_script().display().to_string()
+    );
     let daemon = Daemon::start_with(
         &format!(
             "[security]\nallowed_hosts = [\"127.0.0.1:{proxy_port}\"]\n\
-             allowed_origins = [\"http://127.0.0.1:{proxy_port}\"]\n"
+             allowed_origins = [\"http://127.0.0.1:{proxy_port}\"]\n\n{servers}"
         ),
         &[("CONSTRUCT_ACTOR_ADMIN__TOKEN", ADMIN)],
     );

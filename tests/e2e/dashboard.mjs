@@ -184,6 +184,23 @@ try {
   const a = await openDashboard(context, base, 'A', problems);
   const b = await openDashboard(context, proxy.url, 'B', problems);
 
+  // 1b. The MCP servers behind the daemon, with their state; the one that cannot start says why.
+  const servers = await until('both MCP servers in the servers panel', async () => {
+    const shown = await a.$$eval('#servers tbody tr', (rows) => rows.map((r) => ({
+      name: r.dataset.server,
+      state: r.querySelector('td.state').textContent,
+      tools: r.querySelector('td.tools').textContent,
+      error: r.querySelector('td.last-error').textContent,
+    })));
+    const ready = shown.find((s) => s.name === 'tools' && s.state === 'ready');
+    const failed = shown.find((s) => s.name === 'missing' && s.state === 'failed');
+    return ready && failed ? { ready, failed } : null;
+  });
+  if (servers.ready.tools !== '1') throw new Error(`the ready server shows ${servers.ready.tools} tools`);
+  if (!servers.failed.error.includes('cannot start')) {
+    throw new Error(`the failed server's error reads ${JSON.stringify(servers.failed.error)}`);
+  }
+
   // 2. A call through the API, and a longer one beside it.
   const first = callSleep(1, 3000, 10);
   const second = callSleep(2, 7000, 12).catch((error) => `cancelled: ${error.message}`);
@@ -259,6 +276,7 @@ try {
     progress_seen: seen,
     final: finals.A,
     connections_cut: cut,
+    servers,
     reconnects: { A: streams.A.reconnects, B: streams.B.reconnects },
     stream_status: { A: streams.A.text, B: streams.B.text },
     notices,
