@@ -1,5 +1,6 @@
-//! The command line: run the daemon (the default), check a configuration file, or act as a
-//! client of the running daemon (`connect`, `tail`, `sessions`).
+//! The command line: run the daemon (the default), check a configuration file, bring an AI
+//! CLI's MCP servers into one (`import`), or act as a client of the running daemon (`connect`,
+//! `tail`, `sessions`).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ pub enum Command {
     Tail(TailArgs),
     /// List the daemon's sessions (needs the admin token).
     Sessions(SessionsArgs),
+    /// Bring the MCP servers configured in an AI CLI into the daemon's configuration as
+    /// `[servers.<name>]` tables: printed by default (a dry run), added to the file with
+    /// `--write --config FILE` (previous version kept as FILE.bak).
+    Import(ImportArgs),
 }
 
 /// How a client subcommand finds the daemon.
@@ -140,6 +145,27 @@ pub struct SessionsArgs {
     /// Where the daemon is.
     #[command(flatten)]
     pub daemon: DaemonArgs,
+}
+
+/// `construct-actor import <cli> [--config FILE] [--write] [--replace] [--cwd DIR]`
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The CLI whose MCP servers to import (its user files, and its project files in --cwd).
+    #[arg(value_enum)]
+    pub cli: AiCli,
+    /// The daemon's configuration file: servers already named in it are left alone; with
+    /// --write, the file the servers are added to (created when missing).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Add the servers to --config instead of printing them.
+    #[arg(long, requires = "config")]
+    pub write: bool,
+    /// Replace a server of the same name already in --config.
+    #[arg(long)]
+    pub replace: bool,
+    /// The project folder whose project-level files are read too (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
 }
 
 /// `construct-actor [--config FILE] [--bind ADDR] [--port PORT]`

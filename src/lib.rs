@@ -16,6 +16,7 @@ pub mod config;
 pub mod discovery;
 pub mod headers;
 pub mod http;
+pub mod import;
 pub mod logging;
 pub mod mcp;
 pub mod metrics_recorder;

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use construct_actor::cli::{Cli, Command, RunArgs};
+use construct_actor::cli::{Cli, Command, ImportArgs, RunArgs};
 use construct_actor::config::{Config, Overrides};
-use construct_actor::{client, logging, server};
+use construct_actor::{client, import, logging, server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some(Command::Connect(args)) => run_client("connect", client::connect::run(args)),
         Some(Command::Tail(args)) => run_client("tail", client::tail::run(args)),
         Some(Command::Sessions(args)) => run_client("sessions", client::sessions::run(args)),
+        Some(Command::Import(args)) => import_servers(&args),
         None => run(cli.run),
     }
 }
@@ -37,6 +38,18 @@ fn check_config(file: &Path) -> ExitCode {
         }
         Err(err) => {
             say(format_args!("{}: {err}", file.display()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `import`: exit 0 when it did what it said (finding nothing is not an error), 1 with the
+/// reason on one line.
+fn import_servers(args: &ImportArgs) -> ExitCode {
+    match import::run::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            say(format_args!("construct-actor import: {err:#}"));
             ExitCode::FAILURE
         }
     }

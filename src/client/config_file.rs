@@ -14,6 +14,20 @@ use crate::cli::AiCli;
 
 /// The file `cli` reads its MCP servers from, for a session in `cwd`.
 pub fn path(cli: AiCli, cwd: &Path) -> anyhow::Result<PathBuf> {
+    Ok(match cli {
+        AiCli::Claude => cwd.join(".mcp.json"),
+        AiCli::Codex => user_dir(cli)?.join("config.toml"),
+        AiCli::Opencode => user_dir(cli)?.join("config.json"),
+        AiCli::Gemini => gemini::settings_path()?,
+    })
+}
+
+/// The folder `cli` keeps its user-level configuration in: Claude Code's `~/.claude.json`
+/// is in `$CLAUDE_CONFIG_DIR` (else the home folder), Codex's files in `$CODEX_HOME` (else
+/// `~/.codex`), OpenCode's in `$XDG_CONFIG_HOME/opencode` (else `~/.config/opencode`) and
+/// Gemini CLI's in `$GEMINI_CLI_HOME/.gemini` (else `~/.gemini`). A variable set to a relative
+/// path is ignored.
+pub fn user_dir(cli: AiCli) -> anyhow::Result<PathBuf> {
     let home = || dirs::home_dir().context("cannot tell the home folder (set HOME)");
     let from_env = |name: &str| {
         std::env::var_os(name)
@@ -21,16 +35,19 @@ pub fn path(cli: AiCli, cwd: &Path) -> anyhow::Result<PathBuf> {
             .filter(|dir| dir.is_absolute())
     };
     Ok(match cli {
-        AiCli::Claude => cwd.join(".mcp.json"),
+        AiCli::Claude => match from_env("CLAUDE_CONFIG_DIR") {
+            Some(dir) => dir,
+            None => home()?,
+        },
         AiCli::Codex => match from_env("CODEX_HOME") {
-            Some(dir) => dir.join("config.toml"),
-            None => home()?.join(".codex/config.toml"),
+            Some(dir) => dir,
+            None => home()?.join(".codex"),
         },
         AiCli::Opencode => match from_env("XDG_CONFIG_HOME") {
-            Some(dir) => dir.join("opencode/config.json"),
-            None => home()?.join(".config/opencode/config.json"),
+            Some(dir) => dir.join("opencode"),
+            None => home()?.join(".config/opencode"),
         },
-        AiCli::Gemini => gemini::settings_path()?,
+        AiCli::Gemini => gemini::dot_gemini()?,
     })
 }
 

@@ -19,7 +19,7 @@ use super::files;
 use super::json::Json;
 
 /// The folder Gemini CLI keeps its files in: `$GEMINI_CLI_HOME/.gemini` or `~/.gemini`.
-fn dot_gemini() -> anyhow::Result<PathBuf> {
+pub fn dot_gemini() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("GEMINI_CLI_HOME")
         .map(PathBuf::from)
         .filter(|dir| dir.is_absolute())
