@@ -49,7 +49,8 @@ fn import_servers(args: &ImportArgs) -> ExitCode {
     match import::run::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            say(format_args!("construct-actor import: {err:#}"));
+            let err = client::text::one_line(&format!("{err:#}"));
+            say(format_args!("construct-actor import: {err}"));
             ExitCode::FAILURE
         }
     }

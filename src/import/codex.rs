@@ -13,11 +13,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use serde_json::{Map, Value};
-use toml_edit::{DocumentMut, Item};
+use toml_edit::Item;
 
 use super::server::{Entry, Imported, Scan, Transport};
+use super::toml_file;
 use super::vars::{Lookup, Syntax};
 use crate::cli::AiCli;
 use crate::client::{config_file, files};
@@ -34,9 +34,7 @@ pub fn read(folder: &Path, lookup: Lookup<'_>) -> anyhow::Result<Scan> {
             continue;
         };
         scan.files.push(path.clone());
-        let document: DocumentMut = text
-            .parse()
-            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        let document = toml_file::parse(&path, &text)?;
         let servers = document.get("mcp_servers").map(json);
         let origin = path.display().to_string();
         scan.add_all(servers.as_ref(), "mcp_servers", &origin, |value| {
@@ -146,7 +144,7 @@ mod tests {
 
     /// The servers of a config.toml text.
     fn servers(text: &str) -> Map<String, Value> {
-        let document: DocumentMut = text.parse().unwrap();
+        let document: toml_edit::DocumentMut = text.parse().unwrap();
         match json(&document["mcp_servers"]) {
             Value::Object(servers) => servers,
             other => panic!("{other}"),

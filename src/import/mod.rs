@@ -12,4 +12,5 @@ pub mod plan;
 pub mod run;
 pub mod server;
 pub mod tables;
+pub mod toml_file;
 pub mod vars;

@@ -14,6 +14,7 @@ use toml_edit::DocumentMut;
 use super::plan::{Planned, plan};
 use super::server::Scan;
 use super::tables::{self, Added};
+use super::toml_file;
 use super::vars::Lookup;
 use super::{claude, codex, gemini, opencode};
 use crate::cli::{AiCli, ImportArgs};
@@ -38,11 +39,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     }
     let config = args.config.as_deref();
     let existing = config.map(files::read_existing).transpose()?.flatten();
-    let mut document: DocumentMut = existing
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", shown(config)))?;
+    let mut document = match (config, &existing) {
+        (Some(path), Some(text)) => toml_file::parse(path, text)?,
+        _ => DocumentMut::new(),
+    };
     say(format_args!("{cli}: read {}", list(&scan.files)));
     let mut new = DocumentMut::new();
     let mut added = 0;
