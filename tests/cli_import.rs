@@ -99,11 +99,7 @@ impl Sandbox {
 
     /// `construct-actor args…`.
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        run(self.command(
-            Path::new(env!("CARGO_BIN_EXE_construct-actor")),
-            args,
-            env,
-        ))
+        run(self.command(Path::new(env!("CARGO_BIN_EXE_construct-actor")), args, env))
     }
 
     /// `construct-actor import args…` with no extra environment.
@@ -124,14 +120,21 @@ impl Sandbox {
     /// `construct-actor check-config` on the daemon's file, which must pass.
     fn assert_valid(&self) {
         let checked = self.run(&["check-config", self.config_arg()], &[]);
-        assert_eq!(checked.code, Some(0), "{checked}\nfile:\n{}", self.config_text());
+        assert_eq!(
+            checked.code,
+            Some(0),
+            "{checked}\nfile:\n{}",
+            self.config_text()
+        );
     }
 }
 
 /// Runs `command` to its end, killing it after [`TIMEOUT`].
 fn run(mut command: Command) -> Run {
     let what = format!("{command:?}");
-    let child = command.spawn().unwrap_or_else(|err| panic!("{what}: {err}"));
+    let child = command
+        .spawn()
+        .unwrap_or_else(|err| panic!("{what}: {err}"));
     let id = child.id();
     let deadline = Instant::now() + TIMEOUT;
     let waiter = std::thread::spawn(move || child.wait_with_output());
@@ -194,7 +197,12 @@ fn a_dry_run_prints_the_tables_and_writes_nothing() {
     let names: Vec<&str> = servers.iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["sentry", "git"], "{ran}");
     assert_eq!(
-        servers["git"]["inherit_env"].as_array().unwrap().get(0).unwrap().as_str(),
+        servers["git"]["inherit_env"]
+            .as_array()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .as_str(),
         Some("GITHUB_TOKEN")
     );
     assert_eq!(servers["git"]["env"]["LEVEL"].as_str(), Some("debug"));
@@ -234,7 +242,10 @@ fn write_keeps_the_file_and_a_backup_and_the_result_passes_check_config() {
     assert_eq!(written.code, Some(0), "{written}");
     assert!(written.stdout.contains("added 2 server(s)"), "{written}");
     let backup = PathBuf::from(format!("{config}.bak"));
-    assert!(written.stdout.contains(&backup.display().to_string()), "{written}");
+    assert!(
+        written.stdout.contains(&backup.display().to_string()),
+        "{written}"
+    );
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), DAEMON_CONFIG);
     let text = sandbox.config_text();
     assert!(text.starts_with(DAEMON_CONFIG), "{text}");
@@ -246,8 +257,19 @@ fn write_keeps_the_file_and_a_backup_and_the_result_passes_check_config() {
         document["servers"]["docs"]["headers"]["Authorization"].as_str(),
         Some("Bearer docs-secret")
     );
-    assert_eq!(document["servers"]["time"]["args"].as_array().unwrap().len(), 1);
-    assert!(written.stderr.contains("time: skipped: [servers.time] is already in"), "{written}");
+    assert_eq!(
+        document["servers"]["time"]["args"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        written
+            .stderr
+            .contains("time: skipped: [servers.time] is already in"),
+        "{written}"
+    );
     sandbox.assert_valid();
 
     // Again: every name is there now, so nothing changes (and no new backup is made).
@@ -263,13 +285,29 @@ fn write_keeps_the_file_and_a_backup_and_the_result_passes_check_config() {
 
     // --replace takes the CLI's version of a name that is there.
     let replaced = sandbox.run(
-        &["import", "codex", "--write", "--replace", "--config", config],
+        &[
+            "import",
+            "codex",
+            "--write",
+            "--replace",
+            "--config",
+            config,
+        ],
         &[("DOCS_TOKEN", "docs-secret")],
     );
     assert_eq!(replaced.code, Some(0), "{replaced}");
-    assert!(replaced.stderr.contains("time: replaces [servers.time]"), "{replaced}");
+    assert!(
+        replaced.stderr.contains("time: replaces [servers.time]"),
+        "{replaced}"
+    );
     let document: toml_edit::DocumentMut = sandbox.config_text().parse().unwrap();
-    assert_eq!(document["servers"]["time"]["args"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        document["servers"]["time"]["args"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(document["server"]["port"].as_integer(), Some(7100));
     sandbox.assert_valid();
 }
@@ -288,14 +326,26 @@ fn a_missing_daemon_file_is_created_private() {
     let written = sandbox.import(&["gemini", "--write", "--config", sandbox.config_arg()]);
     assert_eq!(written.code, Some(0), "{written}");
     assert!(!written.stdout.contains("previous version"), "{written}");
-    assert!(written.stderr.contains("trust has no equivalent in the daemon"), "{written}");
+    assert!(
+        written
+            .stderr
+            .contains("trust has no equivalent in the daemon"),
+        "{written}"
+    );
     let document: toml_edit::DocumentMut = sandbox.config_text().parse().unwrap();
     assert_eq!(
         document["servers"]["fs"]["cwd"].as_str(),
         Some(sandbox.project.join(".").to_str().unwrap())
     );
-    assert_eq!(document["servers"]["fs"]["call_timeout"].as_str(), Some("30s"));
-    let mode = std::fs::metadata(&sandbox.config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        document["servers"]["fs"]["call_timeout"].as_str(),
+        Some("30s")
+    );
+    let mode = std::fs::metadata(&sandbox.config)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     sandbox.assert_valid();
 }
@@ -317,7 +367,10 @@ fn opencode_project_files_override_global_ones() {
     let ran = sandbox.run(&["import", "opencode"], &[("REMOTE_KEY", "k3y")]);
     assert_eq!(ran.code, Some(0), "{ran}");
     let printed: toml_edit::DocumentMut = ran.stdout.parse().unwrap();
-    assert_eq!(printed["servers"]["git"]["args"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        printed["servers"]["git"]["args"].as_array().unwrap().len(),
+        3
+    );
     assert_eq!(printed["servers"]["git"]["enabled"].as_bool(), Some(false));
     assert_eq!(
         printed["servers"]["remote"]["headers"]["Authorization"].as_str(),
@@ -328,16 +381,29 @@ fn opencode_project_files_override_global_ones() {
     // Without the variable, that server is skipped, saying which one it needs.
     let unset = sandbox.import(&["opencode"]);
     assert_eq!(unset.code, Some(0), "{unset}");
-    assert!(unset.stderr.contains("remote: skipped: headers.Authorization: it needs $REMOTE_KEY"), "{unset}");
+    assert!(
+        unset
+            .stderr
+            .contains("remote: skipped: headers.Authorization: it needs $REMOTE_KEY"),
+        "{unset}"
+    );
 }
 
 #[test]
 fn a_broken_cli_file_is_one_line_and_exit_1() {
     for (cli, relative, text) in [
         ("claude", ".claude.json", "{\"mcpServers\": "),
-        ("codex", ".codex/config.toml", "[mcp_servers.git\ncommand = 1\n"),
+        (
+            "codex",
+            ".codex/config.toml",
+            "[mcp_servers.git\ncommand = 1\n",
+        ),
         ("gemini", ".gemini/settings.json", "[1, 2]"),
-        ("opencode", ".config/opencode/opencode.json", "{\"mcp\": []}"),
+        (
+            "opencode",
+            ".config/opencode/opencode.json",
+            "{\"mcp\": []}",
+        ),
     ] {
         let sandbox = Sandbox::new();
         sandbox.home_file(relative, text);
@@ -345,7 +411,10 @@ fn a_broken_cli_file_is_one_line_and_exit_1() {
         assert_eq!(ran.code, Some(1), "{cli}: {ran}");
         assert!(ran.stdout.is_empty(), "{cli}: {ran}");
         assert_eq!(ran.stderr.trim_end().lines().count(), 1, "{cli}: {ran}");
-        assert!(ran.stderr.starts_with("construct-actor import: "), "{cli}: {ran}");
+        assert!(
+            ran.stderr.starts_with("construct-actor import: "),
+            "{cli}: {ran}"
+        );
         assert!(ran.stderr.contains(relative), "{cli}: {ran}");
     }
 }
@@ -357,8 +426,14 @@ fn nothing_to_import_is_said_and_exit_0() {
         let ran = sandbox.import(&[cli]);
         assert_eq!(ran.code, Some(0), "{cli}: {ran}");
         assert!(ran.stdout.is_empty(), "{cli}: {ran}");
-        assert!(ran.stderr.contains("nothing to import from"), "{cli}: {ran}");
-        assert!(ran.stderr.contains("none of its files exist"), "{cli}: {ran}");
+        assert!(
+            ran.stderr.contains("nothing to import from"),
+            "{cli}: {ran}"
+        );
+        assert!(
+            ran.stderr.contains("none of its files exist"),
+            "{cli}: {ran}"
+        );
     }
     sandbox.home_file(".gemini/settings.json", "{\"theme\": \"dark\"}");
     let ran = sandbox.import(&["gemini"]);
@@ -405,26 +480,40 @@ fn cli_bin() -> PathBuf {
 /// What each CLI's own `mcp add` writes: a stdio server with an environment variable and a
 /// Streamable HTTP server with a header, named for the CLI.
 fn add_commands(cli: &str) -> Vec<Vec<String>> {
-    let owned = |args: &[&str]| args.iter().map(|arg| (*arg).to_owned()).collect();
-    let stdio = format!("{cli}-time");
-    let http = format!("{cli}-web");
-    let url = "https://mcp.example.com/mcp";
+    let words = |line: String| {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let with = |mut args: Vec<String>, last: &str| {
+        args.push(last.to_owned());
+        args
+    };
+    let (url, time, bearer) = (
+        "https://mcp.example.com/mcp",
+        "uvx mcp-server-time",
+        "Authorization: Bearer abc",
+    );
+    let http_user = format!("mcp add -s user -t http {cli}-web {url} -H");
     match cli {
         "claude" => vec![
-            owned(&["mcp", "add", &stdio, "-e", "TZ=UTC", "--", "uvx", "mcp-server-time"]),
-            owned(&["mcp", "add", "-s", "user", "-t", "http", &http, url, "-H", "Authorization: Bearer abc"]),
+            words(format!("mcp add {cli}-time -e TZ=UTC -- {time}")),
+            with(words(http_user), bearer),
         ],
         "codex" => vec![
-            owned(&["mcp", "add", &stdio, "--env", "TZ=UTC", "--", "uvx", "mcp-server-time"]),
-            owned(&["mcp", "add", &http, "--url", url]),
+            words(format!("mcp add {cli}-time --env TZ=UTC -- {time}")),
+            words(format!("mcp add {cli}-web --url {url}")),
         ],
         "gemini" => vec![
-            owned(&["mcp", "add", "-s", "user", &stdio, "uvx", "mcp-server-time", "-e", "TZ=UTC"]),
-            owned(&["mcp", "add", "-s", "user", "-t", "http", &http, url, "-H", "Authorization: Bearer abc"]),
+            words(format!("mcp add -s user {cli}-time {time} -e TZ=UTC")),
+            with(words(http_user), bearer),
         ],
         _ => vec![
-            owned(&["mcp", "add", &stdio, "--env", "TZ=UTC", "--", "uvx", "mcp-server-time"]),
-            owned(&["mcp", "add", &http, "--url", url, "--header", "Authorization=Bearer abc"]),
+            words(format!("mcp add {cli}-time --env TZ=UTC -- {time}")),
+            with(
+                words(format!("mcp add {cli}-web --url {url} --header")),
+                "Authorization=Bearer abc",
+            ),
         ],
     }
 }
@@ -452,15 +541,26 @@ fn what_the_real_clis_write_with_mcp_add_is_imported() {
         }
         let written = sandbox.import(&[cli, "--write", "--config", sandbox.config_arg()]);
         assert_eq!(written.code, Some(0), "{cli}: {written}");
-        assert!(written.stdout.contains("added 2 server(s)"), "{cli}: {written}");
+        assert!(
+            written.stdout.contains("added 2 server(s)"),
+            "{cli}: {written}"
+        );
         let document: toml_edit::DocumentMut = sandbox.config_text().parse().unwrap();
         let time = &document["servers"][&format!("{cli}-time")];
         assert_eq!(time["command"].as_str(), Some("uvx"), "{cli}");
         assert_eq!(time["env"]["TZ"].as_str(), Some("UTC"), "{cli}");
         let web = &document["servers"][&format!("{cli}-web")];
-        assert_eq!(web["url"].as_str(), Some("https://mcp.example.com/mcp"), "{cli}");
+        assert_eq!(
+            web["url"].as_str(),
+            Some("https://mcp.example.com/mcp"),
+            "{cli}"
+        );
         if cli != "codex" {
-            assert_eq!(web["headers"]["Authorization"].as_str(), Some("Bearer abc"), "{cli}");
+            assert_eq!(
+                web["headers"]["Authorization"].as_str(),
+                Some("Bearer abc"),
+                "{cli}"
+            );
         }
         sandbox.assert_valid();
     }

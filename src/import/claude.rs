@@ -42,10 +42,7 @@ pub fn read(folder: &Path) -> anyhow::Result<Scan> {
         let names = local.get(list).and_then(Value::as_array);
         for name in names.into_iter().flatten().filter_map(Value::as_str) {
             if let Some(found) = scan.found.iter_mut().find(|found| found.name == name) {
-                if let Ok(server) = &mut found.server {
-                    server.enabled = Some(false);
-                    server.notes.push(format!("switched off: listed in {list}"));
-                }
+                found.switch_off(&format!("listed in {list}"));
             }
         }
     }

@@ -129,7 +129,10 @@ fn headers(entry: &mut Entry<'_>, lookup: Lookup<'_>) -> Result<Vec<(String, Str
         headers.push((header, from_env(&variable)?));
     }
     if let Some(variable) = entry.string("bearer_token_env_var")? {
-        headers.push(("Authorization".into(), format!("Bearer {}", from_env(&variable)?)));
+        headers.push((
+            "Authorization".into(),
+            format!("Bearer {}", from_env(&variable)?),
+        ));
     }
     Ok(headers)
 }
@@ -175,10 +178,16 @@ mod tests {
                 cwd: None,
             }
         );
-        assert_eq!((git.allow.as_slice(), git.deny.as_slice()), (&["a".to_owned()][..], &["b".to_owned()][..]));
+        assert_eq!(
+            (git.allow.as_slice(), git.deny.as_slice()),
+            (&["a".to_owned()][..], &["b".to_owned()][..])
+        );
         assert_eq!(git.start_timeout, Some(Duration::from_secs(20)));
         assert_eq!(git.call_timeout, Some(Duration::from_millis(1500)));
-        assert_eq!(git.notes, ["required has no equivalent in the daemon: left out"]);
+        assert_eq!(
+            git.notes,
+            ["required has no equivalent in the daemon: left out"]
+        );
         let remote = entry(&servers["remote"], &lookup).unwrap();
         assert_eq!(
             remote.transport,
@@ -203,7 +212,13 @@ mod tests {
             entry(&servers["a"], &lookup).unwrap_err(),
             "it needs $MISSING, which is not set here"
         );
-        assert_eq!(entry(&servers["b"], &lookup).unwrap_err(), "it has both command and url");
-        assert_eq!(entry(&servers["c"], &lookup).unwrap_err(), "it has no command or url");
+        assert_eq!(
+            entry(&servers["b"], &lookup).unwrap_err(),
+            "it has both command and url"
+        );
+        assert_eq!(
+            entry(&servers["c"], &lookup).unwrap_err(),
+            "it has no command or url"
+        );
     }
 }

@@ -49,19 +49,20 @@ pub fn read(folder: &Path) -> anyhow::Result<Scan> {
         } else {
             continue;
         };
-        if let Ok(server) = &mut found.server {
-            server.enabled = Some(false);
-            server.notes.push(format!("switched off: {off}"));
-        }
+        found.switch_off(off);
     }
     Ok(scan)
 }
 
 /// The strings of a list of names.
 fn names(value: Option<&Value>) -> Option<Vec<String>> {
-    value?
-        .as_array()
-        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+    value?.as_array().map(|items| {
+        items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 /// One `mcpServers` entry.

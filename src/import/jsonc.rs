@@ -119,7 +119,10 @@ mod tests {
     fn what_is_not_an_object_is_an_error_naming_the_file() {
         assert!(object(Path::new("f"), "  \n").unwrap().is_empty());
         let err = object(Path::new("/x/f.json"), "{\"a\": ").unwrap_err();
-        assert!(format!("{err:#}").starts_with("/x/f.json is not valid JSON: "), "{err:#}");
+        assert!(
+            format!("{err:#}").starts_with("/x/f.json is not valid JSON: "),
+            "{err:#}"
+        );
         let err = object(Path::new("/x/f.json"), "[1]").unwrap_err();
         assert_eq!(err.to_string(), "/x/f.json is JSON but not an object");
     }

@@ -118,11 +118,23 @@ mod tests {
     #[test]
     fn broken_entries_say_why() {
         for (value, reason) in [
-            (json!({"type": "local", "command": []}), "its command is empty"),
-            (json!({"type": "local", "command": "uvx x"}), "command is not a list of strings"),
+            (
+                json!({"type": "local", "command": []}),
+                "its command is empty",
+            ),
+            (
+                json!({"type": "local", "command": "uvx x"}),
+                "command is not a list of strings",
+            ),
             (json!({"type": "remote"}), "it has no url"),
-            (json!({"command": ["x"]}), "it has no type (local or remote)"),
-            (json!({"type": "sse"}), "its type \"sse\" is neither local nor remote"),
+            (
+                json!({"command": ["x"]}),
+                "it has no type (local or remote)",
+            ),
+            (
+                json!({"type": "sse"}),
+                "its type \"sse\" is neither local nor remote",
+            ),
         ] {
             assert_eq!(entry(&value).unwrap_err(), reason, "{value}");
         }

@@ -117,7 +117,9 @@ fn daemon_name(name: &str) -> Result<String, String> {
         .take(MAX_NAME_CHARS)
         .collect();
     if plain.trim_matches('-').is_empty() {
-        return Err(format!("its name {name:?} has no letter or digit to name it by"));
+        return Err(format!(
+            "its name {name:?} has no letter or digit to name it by"
+        ));
     }
     Ok(plain)
 }
@@ -283,7 +285,10 @@ mod tests {
                 Syntax::Plain,
             )
         };
-        for (name, header) in [("construct", "Authorization"), ("other", "x-construct-session")] {
+        for (name, header) in [
+            ("construct", "Authorization"),
+            ("other", "x-construct-session"),
+        ] {
             let err = plan(&found(name, daemon(header)), Path::new("/p"), &lookup);
             assert_eq!(err.unwrap_err(), DAEMON_ITSELF);
         }
@@ -298,7 +303,10 @@ mod tests {
             Syntax::Plain,
         );
         let err = plan(&found("a", missing_folder), Path::new("/p"), &lookup).unwrap_err();
-        assert!(err.starts_with("the daemon would refuse it: servers.a.cwd:"), "{err}");
+        assert!(
+            err.starts_with("the daemon would refuse it: servers.a.cwd:"),
+            "{err}"
+        );
         assert!(plan(&found("…", stdio(&[])), Path::new("/p"), &lookup).is_err());
         let skipped = Found {
             name: "s".into(),

@@ -109,7 +109,10 @@ fn report(planned: &Planned, outcome: Added, config: Option<&Path>) {
 /// Writes `document` to `path` when it has new servers and passes the daemon's checks.
 fn write(path: &Path, document: &DocumentMut, added: usize) -> anyhow::Result<()> {
     if added == 0 {
-        say(format_args!("nothing to add: {} is unchanged", path.display()));
+        say(format_args!(
+            "nothing to add: {} is unchanged",
+            path.display()
+        ));
         return Ok(());
     }
     let mut text = document.to_string();
@@ -165,7 +168,10 @@ fn display_name(cli: AiCli) -> &'static str {
 
 /// The daemon's configuration file, for messages.
 fn shown(config: Option<&Path>) -> String {
-    config.map_or_else(|| "the configuration".into(), |path| path.display().to_string())
+    config.map_or_else(
+        || "the configuration".into(),
+        |path| path.display().to_string(),
+    )
 }
 
 /// `paths`, comma-separated.

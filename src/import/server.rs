@@ -72,6 +72,14 @@ pub struct Found {
 }
 
 impl Found {
+    /// Imports the server switched off (`enabled = false`), for `why`.
+    pub fn switch_off(&mut self, why: &str) {
+        if let Ok(server) = &mut self.server {
+            server.enabled = Some(false);
+            server.notes.push(format!("switched off: {why}"));
+        }
+    }
+
     /// Adds a note to an importable server.
     pub fn note(&mut self, note: String) {
         if let Ok(server) = &mut self.server {
@@ -205,7 +213,12 @@ impl<'a> Entry<'a> {
         };
         value
             .as_array()
-            .and_then(|items| items.iter().map(|item| item.as_str().map(str::to_owned)).collect())
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect()
+            })
             .ok_or_else(|| format!("{key} is not a list of strings"))
     }
 
@@ -270,7 +283,10 @@ mod tests {
         );
         assert_eq!(entry.string("description").unwrap(), None);
         assert_eq!(entry.string("bad").unwrap_err(), "bad is not a string");
-        assert_eq!(entry.strings("env").unwrap_err(), "env is not a list of strings");
+        assert_eq!(
+            entry.strings("env").unwrap_err(),
+            "env is not a list of strings"
+        );
         assert_eq!(
             entry.left_over(),
             ["trust has no equivalent in the daemon: left out"]

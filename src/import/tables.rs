@@ -85,7 +85,11 @@ fn table(planned: &Planned) -> Table {
         table.insert("tools", value(tools));
     }
     for (key, limit, default) in [
-        ("start_timeout", server.start_timeout, defaults.start_timeout),
+        (
+            "start_timeout",
+            server.start_timeout,
+            defaults.start_timeout,
+        ),
         ("call_timeout", server.call_timeout, defaults.call_timeout),
     ] {
         if limit != default {
@@ -150,7 +154,11 @@ mod tests {
         server.tools.deny = vec!["push".into()];
         let mut document = DocumentMut::new();
         assert_eq!(
-            add(servers(&mut document).unwrap(), &planned("git", server), false),
+            add(
+                servers(&mut document).unwrap(),
+                &planned("git", server),
+                false
+            ),
             Added::New
         );
         assert_eq!(
@@ -171,16 +179,34 @@ mod tests {
             ..ServerConfig::default()
         };
         let servers_table = servers(&mut document).unwrap();
-        assert_eq!(add(servers_table, &planned("git", remote.clone()), false), Added::Kept);
-        assert_eq!(add(servers_table, &planned("web", remote.clone()), false), Added::New);
+        assert_eq!(
+            add(servers_table, &planned("git", remote.clone()), false),
+            Added::Kept
+        );
+        assert_eq!(
+            add(servers_table, &planned("web", remote.clone()), false),
+            Added::New
+        );
         let kept = document.to_string();
         assert!(kept.starts_with(text), "{kept}");
-        assert!(kept.ends_with("[servers.web]\nurl = \"https://h/mcp\"\n"), "{kept}");
+        assert!(
+            kept.ends_with("[servers.web]\nurl = \"https://h/mcp\"\n"),
+            "{kept}"
+        );
         let servers_table = servers(&mut document).unwrap();
-        assert_eq!(add(servers_table, &planned("git", remote), true), Added::Replaced);
+        assert_eq!(
+            add(servers_table, &planned("git", remote), true),
+            Added::Replaced
+        );
         let replaced = document.to_string();
-        assert!(!replaced.contains("old") && !replaced.contains("A = "), "{replaced}");
-        assert!(replaced.starts_with("# my daemon\n[server]\nport = 7000 # fixed\n"), "{replaced}");
+        assert!(
+            !replaced.contains("old") && !replaced.contains("A = "),
+            "{replaced}"
+        );
+        assert!(
+            replaced.starts_with("# my daemon\n[server]\nport = 7000 # fixed\n"),
+            "{replaced}"
+        );
         let mut inline: DocumentMut = "servers = 3\n".parse().unwrap();
         assert!(servers(&mut inline).is_err());
     }

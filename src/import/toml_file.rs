@@ -18,7 +18,7 @@ pub fn parse(path: &Path, text: &str) -> anyhow::Result<DocumentMut> {
         anyhow::anyhow!(
             "{} is not valid TOML: {}{at}",
             path.display(),
-            err.message().trim_end()
+            err.message().trim_end().replace('\n', "; ")
         )
     })
 }

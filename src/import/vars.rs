@@ -51,21 +51,19 @@ pub struct Expanded {
 /// The variable `text` is nothing but a reference to (with no default), if it is one.
 pub fn sole_reference(text: &str, syntax: Syntax) -> Option<&str> {
     match pieces(text, syntax).as_slice() {
-        [Piece::Var {
-            name,
-            default: None,
-        }] => Some(name),
+        [
+            Piece::Var {
+                name,
+                default: None,
+            },
+        ] => Some(name),
         _ => None,
     }
 }
 
 /// `text` with every reference replaced by its variable's value from `lookup`; an error
 /// naming the variable when one is not set and has no default.
-pub fn expand(
-    text: &str,
-    syntax: Syntax,
-    lookup: Lookup<'_>,
-) -> Result<Expanded, String> {
+pub fn expand(text: &str, syntax: Syntax, lookup: Lookup<'_>) -> Result<Expanded, String> {
     let mut expanded = Expanded {
         text: String::with_capacity(text.len()),
         names: Vec::new(),
@@ -81,7 +79,9 @@ pub fn expand(
                 expanded.names.push(name.to_owned());
             }
             Piece::Unsupported(reference) => {
-                return Err(format!("{reference} cannot be imported: write the value itself"));
+                return Err(format!(
+                    "{reference} cannot be imported: write the value itself"
+                ));
             }
         }
     }
@@ -157,17 +157,23 @@ fn braced(text: &str, defaults: bool) -> Option<(usize, Piece<'_>)> {
     }
     let after = &inner[length..];
     if after.starts_with('}') {
-        return Some((2 + length + 1, Piece::Var {
-            name,
-            default: None,
-        }));
+        return Some((
+            2 + length + 1,
+            Piece::Var {
+                name,
+                default: None,
+            },
+        ));
     }
     let default_text = after.strip_prefix(":-").filter(|_| defaults)?;
     let end = default_text.find('}')?;
-    Some((2 + length + 2 + end + 1, Piece::Var {
-        name,
-        default: Some(&default_text[..end]),
-    }))
+    Some((
+        2 + length + 2 + end + 1,
+        Piece::Var {
+            name,
+            default: Some(&default_text[..end]),
+        },
+    ))
 }
 
 /// `$NAME` at the start of `text`.
@@ -175,10 +181,13 @@ fn bare(text: &str) -> Option<(usize, Piece<'_>)> {
     let inner = text.strip_prefix('$')?;
     let length = name_length(inner);
     (length > 0).then(|| {
-        (1 + length, Piece::Var {
-            name: &inner[..length],
-            default: None,
-        })
+        (
+            1 + length,
+            Piece::Var {
+                name: &inner[..length],
+                default: None,
+            },
+        )
     })
 }
 
@@ -187,10 +196,13 @@ fn opencode(text: &str) -> Option<(usize, Piece<'_>)> {
     if let Some(inner) = text.strip_prefix("{env:") {
         let length = name_length(inner);
         if length > 0 && inner[length..].starts_with('}') {
-            return Some((5 + length + 1, Piece::Var {
-                name: &inner[..length],
-                default: None,
-            }));
+            return Some((
+                5 + length + 1,
+                Piece::Var {
+                    name: &inner[..length],
+                    default: None,
+                },
+            ));
         }
         return None;
     }
@@ -247,7 +259,15 @@ mod tests {
         assert!(err.contains("$MISSING"), "{err}");
         let err = expanded("{file:~/.secrets/key}", Syntax::OpenCode).unwrap_err();
         assert!(err.contains("{file:~/.secrets/key}"), "{err}");
-        for literal in ["$", "${", "${1A}", "cost $5", "${A:-x", "{env:}", "{ \"a\": 1 }"] {
+        for literal in [
+            "$",
+            "${",
+            "${1A}",
+            "cost $5",
+            "${A:-x",
+            "{env:}",
+            "{ \"a\": 1 }",
+        ] {
             for syntax in [Syntax::Claude, Syntax::Gemini, Syntax::OpenCode] {
                 assert_eq!(expanded(literal, syntax).unwrap(), literal, "{syntax:?}");
             }
