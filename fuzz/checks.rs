@@ -30,7 +30,7 @@ pub fn jsonrpc_decode(data: &[u8]) {
             );
             serde_json::from_str::<Value>(&failure).expect("a failure is JSON");
         }
-        Ok(Incoming::Notification(_) | Incoming::Response) => {}
+        Ok(Incoming::Notification(_) | Incoming::Response(_)) => {}
         Err(error) => {
             assert!(
                 error.code == jsonrpc::PARSE_ERROR || error.code == jsonrpc::INVALID_REQUEST,
@@ -102,7 +102,7 @@ pub fn tools_call(data: &[u8]) {
     let params = match &incoming {
         Incoming::Request(request) => request.params.clone(),
         Incoming::Notification(notification) => notification.params.clone(),
-        Incoming::Response => None,
+        Incoming::Response(_) => None,
     };
     match meta::check(&incoming, LIMITS) {
         Ok(()) => {

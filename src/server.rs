@@ -35,6 +35,7 @@ use crate::http::api_key::ApiKeys;
 use crate::http::guard::{self, Guard};
 use crate::http::request_log;
 use crate::http::{self, AppState, Started, StatelessSession, StatelessSessions};
+use crate::mcp::answers::PendingAnswers;
 use crate::mcp::relay::RelayIndex;
 use crate::metrics_recorder;
 use crate::paths;
@@ -113,6 +114,7 @@ async fn build_state(
         call_slots: Arc::new(Semaphore::new(config.tools.max_concurrent_calls)),
         stopping: CancellationToken::new(),
         relays: RelayIndex::default().start(),
+        answers: PendingAnswers::default().start(),
         listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         stateless,
         admin: AdminToken::new(config.admin.token.as_deref()),

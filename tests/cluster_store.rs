@@ -187,7 +187,7 @@ fn settings(
         protocol_version: protocol_version.map(Into::into),
         log_level: log_level.map(Into::into),
         client_name: client_name.map(Into::into),
-        client_version: None,
+        ..SessionSettings::default()
     }
 }
 

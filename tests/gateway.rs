@@ -492,3 +492,98 @@ async fn a_servers_log_messages_reach_a_caller_that_asked_for_them() {
     assert!(log_messages(&again).is_empty(), "{again:?}");
     assert!(first_text(again.last().unwrap()).contains("Started"));
 }
+
+/// A 2025-11-25 session whose client declares `capabilities` at `initialize`: its id.
+async fn standard_session(daemon: &Daemon, capabilities: Value) -> String {
+    let mut body = common::initialize_body("2025-11-25");
+    body["params"]["capabilities"] = capabilities;
+    let response = daemon
+        .keyed(client().post(daemon.url("/mcp")))
+        .header("Accept", common::ACCEPT)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The next message of a call's stream, skipping a resumable stream's priming event.
+async fn next_message(stream: &mut common::Events) -> Value {
+    loop {
+        let event = next_event(stream).await.expect("the stream is still open");
+        if !event.data.is_empty() {
+            return serde_json::from_str(&event.data).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_servers_sampling_request_is_answered_by_the_calling_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let session = daemon.session().await;
+    let tool = "everything__trigger-sampling-request";
+    offered(&daemon, &session, &[tool]).await;
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": tool, "arguments": {"prompt": "a haiku", "maxTokens": 20}}});
+
+    // A client that can sample gets the server's request on its call's stream, and answers it.
+    let able = standard_session(&daemon, json!({"sampling": {}})).await;
+    let mut stream = sse(daemon.standard_post(&able, call.clone()).await);
+    let asked = next_message(&mut stream).await;
+    assert_eq!(asked["method"], "sampling/createMessage", "{asked}");
+    let prompt = asked["params"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(prompt.contains("a haiku"), "{asked}");
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {
+        "role": "assistant", "content": {"type": "text", "text": "sampled by the test"},
+        "model": "test-model", "stopReason": "endTurn"}});
+    // Another session cannot answer it for this one: the answer is not theirs to give.
+    let other = standard_session(&daemon, json!({"sampling": {}})).await;
+    let mut forged = answer.clone();
+    forged["result"]["content"]["text"] = json!("forged");
+    assert_eq!(daemon.standard_post(&other, forged).await.status(), 202);
+    assert_eq!(daemon.standard_post(&able, answer).await.status(), 202);
+    let done = next_message(&mut stream).await;
+    let text = first_text(&done);
+    assert!(text.contains("sampled by the test"), "{done}");
+    assert!(!text.contains("forged"), "{done}");
+
+    // A client that never said it can sample is never asked: the server hears it cannot.
+    let unable = standard_session(&daemon, json!({})).await;
+    let messages = all_messages(daemon.standard_post(&unable, call).await).await;
+    let done = messages.last().unwrap();
+    assert_eq!(
+        messages.len(),
+        1,
+        "no request reached this client: {messages:?}"
+    );
+    assert!(first_text(done).contains("did not declare"), "{done}");
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_servers_elicitation_reaches_the_calling_client_and_its_refusal_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let session = daemon.session().await;
+    let tool = "everything__trigger-elicitation-request";
+    offered(&daemon, &session, &[tool]).await;
+    let able = standard_session(&daemon, json!({"elicitation": {}})).await;
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": tool, "arguments": {}}});
+    let mut stream = sse(daemon.standard_post(&able, call).await);
+    let asked = next_message(&mut stream).await;
+    assert_eq!(asked["method"], "elicitation/create", "{asked}");
+    assert!(asked["params"]["requestedSchema"].is_object(), "{asked}");
+    let declined = json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"action": "decline"}});
+    assert_eq!(daemon.standard_post(&able, declined).await.status(), 202);
+    let done = next_message(&mut stream).await;
+    assert!(first_text(&done).contains("declined"), "{done}");
+}

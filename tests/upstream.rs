@@ -194,16 +194,17 @@ async fn progress_reaches_the_caller_and_the_filter_hides_tools() {
         .unwrap();
     assert!(text(&result).contains("completed"), "{result:?}");
     let mut seen = Vec::new();
-    while let Ok(report) = reports.try_recv() {
-        seen.push(report);
+    while let Ok(notice) = reports.try_recv() {
+        match notice {
+            UpstreamNotice::Progress(report) => seen.push(report),
+            other => panic!("not progress: {other:?}"),
+        }
     }
-    let expected: Vec<UpstreamNotice> = (1..=4)
-        .map(|step| {
-            UpstreamNotice::Progress(UpstreamProgress {
-                progress: step as f64,
-                total: Some(4.0),
-                message: None,
-            })
+    let expected: Vec<UpstreamProgress> = (1..=4)
+        .map(|step| UpstreamProgress {
+            progress: step as f64,
+            total: Some(4.0),
+            message: None,
         })
         .collect();
     assert_eq!(seen, expected);

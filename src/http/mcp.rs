@@ -141,7 +141,7 @@ async fn legacy(
     let Some((session, info)) = opened else {
         return open_by_initialize(req, state, incoming).await;
     };
-    let scope = scope(state, &session, Arc::clone(&info.cwd));
+    let scope = scope(state, &session, info.id, Arc::clone(&info.cwd));
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
 }
@@ -181,7 +181,7 @@ async fn modern(
         method: header(req, "mcp-method"),
         name: header(req, "mcp-name"),
     };
-    let scope = scope(state, &session, cwd);
+    let scope = scope(state, &session, owner, cwd);
     let reply = modern::answer(&scope, headers, incoming, listeners).await;
     respond(req, state, owner, reply).await
 }
@@ -211,7 +211,12 @@ async fn open_by_initialize(
     )
     .await??;
     tracing::info!(session = %created.id, "session opened by initialize");
-    let scope = scope(state, &created.session, Arc::clone(&state.stateless.cwd));
+    let scope = scope(
+        state,
+        &created.session,
+        created.id,
+        Arc::clone(&state.stateless.cwd),
+    );
     let settings = SessionSettings::default();
     let reply = legacy::answer(&scope, &settings, Incoming::Request(request)).await;
     let mut response = respond(req, state, created.id, reply).await?;
@@ -223,8 +228,15 @@ async fn open_by_initialize(
     Ok(response)
 }
 
-fn scope<'a>(state: &'a AppState, session: &'a Addr<SessionActor>, cwd: Arc<Path>) -> Scope<'a> {
+fn scope<'a>(
+    state: &'a AppState,
+    session: &'a Addr<SessionActor>,
+    session_id: Uuid,
+    cwd: Arc<Path>,
+) -> Scope<'a> {
     Scope {
+        session_id,
+        answers: &state.answers,
         tools: &state.tools,
         upstreams: &state.upstreams,
         session,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::admin_token::AdminToken;
 use super::api_key::{ApiKeys, KeyId};
 use crate::config::Config;
+use crate::mcp::answers::PendingAnswers;
 use crate::mcp::relay::RelayIndex;
 use crate::roots::WorkspaceRoots;
 use crate::tools::ToolRegistry;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub stopping: CancellationToken,
     /// Where resumable call streams are found.
     pub relays: Addr<RelayIndex>,
+    /// The daemon's requests to clients (for their calls' servers), waiting for answers.
+    pub answers: Addr<PendingAnswers>,
     /// The limit on open `subscriptions/listen` streams in clients' own sessions.
     pub listeners: Arc<Semaphore>,
     /// The sessions stateless requests without Construct credentials run in.

@@ -56,7 +56,7 @@ impl MessageFacts {
         let (method, params) = match incoming {
             Incoming::Request(request) => (&request.method, request.params.as_ref()),
             Incoming::Notification(note) => (&note.method, note.params.as_ref()),
-            Incoming::Response => return Self::default(),
+            Incoming::Response(_) => return Self::default(),
         };
         let tool = (method == "tools/call")
             .then(|| {

@@ -56,7 +56,16 @@ pub enum Incoming {
     /// Expects none.
     Notification(Notification),
     /// The client's answer to a server request.
-    Response,
+    Response(Response),
+}
+
+/// A client's answer to a request the daemon sent it (e.g. `sampling/createMessage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// The id of the daemon's request.
+    pub id: RequestId,
+    /// Its `result`, or its `error` object.
+    pub outcome: Result<Value, Value>,
 }
 
 /// A JSON-RPC error object.
@@ -111,9 +120,18 @@ pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
             Ok(Incoming::Notification(Notification { method, params }))
         }
         (Some(_), _) => Err(invalid("\"method\" must be a string")),
-        (None, Some(_)) if object.contains_key("result") || object.contains_key("error") => {
-            Ok(Incoming::Response)
-        }
+        (None, Some(id)) => match (object.remove("result"), object.remove("error")) {
+            (Some(result), None) => Ok(Incoming::Response(Response {
+                id,
+                outcome: Ok(result),
+            })),
+            (None, Some(error)) => Ok(Incoming::Response(Response {
+                id,
+                outcome: Err(error),
+            })),
+            (Some(_), Some(_)) => Err(invalid("a response has a result or an error, not both")),
+            (None, None) => Err(invalid("a request needs a \"method\"")),
+        },
         (None, _) => Err(invalid("a request needs a \"method\"")),
     }
 }
@@ -194,7 +212,19 @@ mod tests {
         let note = decode(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
         assert!(matches!(note, Incoming::Notification(_)));
         let response = decode(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap();
-        assert_eq!(response, Incoming::Response);
+        let expected = Response {
+            id: RequestId::Number(1.into()),
+            outcome: Ok(serde_json::json!({})),
+        };
+        assert_eq!(response, Incoming::Response(expected));
+        let refusal = decode(br#"{"jsonrpc":"2.0","id":"x","error":{"code":-1}}"#).unwrap();
+        assert!(matches!(
+            refusal,
+            Incoming::Response(Response {
+                outcome: Err(_),
+                ..
+            })
+        ));
     }
 
     #[test]

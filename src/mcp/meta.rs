@@ -35,7 +35,7 @@ pub fn check(incoming: &Incoming, limits: MetaLimits) -> Result<(), RpcError> {
     let params = match incoming {
         Incoming::Request(request) => request.params.as_ref(),
         Incoming::Notification(notification) => notification.params.as_ref(),
-        Incoming::Response => None,
+        Incoming::Response(_) => None,
     };
     check_params(params, limits)
 }

@@ -3,6 +3,7 @@
 //! resumable streams (`relay`). Nothing here knows about HTTP headers or statuses; what comes out
 //! is a [`reply::Reply`], which `crate::http::mcp` maps onto the wire.
 
+pub mod answers;
 pub mod call;
 pub mod client_info;
 pub mod config;

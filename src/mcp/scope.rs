@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 
+use uuid::Uuid;
+
+use crate::mcp::answers::PendingAnswers;
 use crate::tools::{ToolRegistry, Workspace};
 use crate::upstream::Upstreams;
 
@@ -22,6 +25,10 @@ pub struct Scope<'a> {
     pub upstreams: &'a Upstreams,
     /// The caller's session; its followers see the progress of its calls.
     pub session: &'a Addr<SessionActor>,
+    /// Its id.
+    pub session_id: Uuid,
+    /// Where the daemon's requests to clients wait for their answers.
+    pub answers: &'a Addr<PendingAnswers>,
     /// The session's cwd and the roots its calls may touch.
     pub workspace: Workspace,
     /// Bound of each call's own notice queue: how many notices may wait for a slow reader.

@@ -99,6 +99,9 @@ pub enum Notice {
     /// a client able to resume reconnects (the polling of SSE streams, SEP-1699). Ignored where
     /// streams cannot be resumed.
     Reconnect,
+    /// A JSON-RPC message for the caller, as it is: a request the call's upstream server asks
+    /// the caller (sampling, elicitation).
+    Message(String),
 }
 
 /// The progress end handed to a running tool.

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::ask::ServerAsk;
 use super::error::UpstreamError;
 use crate::tools::LogLevel;
 
@@ -34,7 +35,7 @@ pub struct UpstreamProgress {
 }
 
 /// What a server says about a call while it runs, for its caller.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum UpstreamNotice {
     /// A progress report of the call.
     Progress(UpstreamProgress),
@@ -45,6 +46,8 @@ pub enum UpstreamNotice {
         /// Any JSON value.
         data: Value,
     },
+    /// A request for the caller (sampling, elicitation), to answer through its reply.
+    Ask(ServerAsk),
 }
 
 /// What a forwarded call ends with.

@@ -24,11 +24,12 @@ use construct_actors::ASK_TIMEOUT;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use rmcp::model::{JsonObject, ProgressToken, Tool};
+use rmcp::model::{ErrorData, JsonObject, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleClient};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::ask::{ASK_QUEUE, ServerAsk};
 use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamNotice, UpstreamProgress};
 use super::config::ServerConfig;
 use super::error::UpstreamError;
@@ -219,6 +220,8 @@ struct Connection {
     requests: mpsc::Receiver<Ask>,
     notices_out: mpsc::Sender<ServerNotice>,
     notices_in: mpsc::Receiver<ServerNotice>,
+    asks_out: mpsc::Sender<ServerAsk>,
+    asks_in: mpsc::Receiver<ServerAsk>,
     tools_changed: Arc<Notify>,
     phase: Phase,
     /// Its offered tools, published to every handle.
@@ -240,12 +243,15 @@ impl Connection {
         tools: watch::Sender<Tools>,
     ) -> Self {
         let (notices_out, notices_in) = mpsc::channel(NOTICE_QUEUE);
+        let (asks_out, asks_in) = mpsc::channel(ASK_QUEUE);
         let mut connection = Self {
             server,
             config,
             requests,
             notices_out,
             notices_in,
+            asks_out,
+            asks_in,
             tools_changed: Arc::new(Notify::new()),
             phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
             tools,
@@ -266,6 +272,7 @@ impl Connection {
             tokio::select! {
                 biased;
                 Some(notice) = self.notices_in.recv() => self.route(notice),
+                Some(ask) = self.asks_in.recv() => self.route_ask(ask),
                 Some(end) = self.calls.next(), if !self.calls.is_empty() => self.finish_call(end),
                 event = self.phase.next() => self.advance(event),
                 () = self.tools_changed.notified() => self.refresh_tools(),
@@ -290,7 +297,7 @@ impl Connection {
 
     fn start(&mut self) {
         let receivers = Receivers {
-            handler: UpstreamHandler::new(self.tools_changed.clone()),
+            handler: UpstreamHandler::new(self.tools_changed.clone(), self.asks_out.clone()),
             notices: self.notices_out.clone(),
         };
         let (server, config) = (self.server.clone(), self.config.clone());
@@ -443,6 +450,33 @@ impl Connection {
             }
         }
     }
+
+    /// Hands the server's request for a caller to the one call in flight; with none, or
+    /// several (MCP does not say which it belongs to), the server is told nobody can answer.
+    fn route_ask(&self, ask: ServerAsk) {
+        let mut callers = self.routes.values();
+        let reason = match (callers.next(), callers.next()) {
+            (Some(caller), None) => {
+                if let Err(unsent) = caller.try_send(UpstreamNotice::Ask(ask))
+                    && let UpstreamNotice::Ask(ask) = unsent.into_inner()
+                {
+                    refuse(ask, "its caller is not listening");
+                }
+                return;
+            }
+            (None, _) => "no call of this client is in flight",
+            (Some(_), Some(_)) => {
+                "several calls are in flight on this server, and MCP does not say which one asks"
+            }
+        };
+        refuse(ask, reason);
+    }
+}
+
+/// Answers the server's request `ask` with an error saying why nobody can answer it.
+fn refuse(ask: ServerAsk, reason: &str) {
+    let error = ErrorData::internal_error(format!("{}: {reason}", ask.method), None);
+    let _ = ask.reply.send(Err(error));
 }
 
 /// The pending tool-list refresh's result, or never when there is none.

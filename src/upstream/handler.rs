@@ -1,7 +1,7 @@
 //! What an upstream server's connection does with what the server sends on its own: a changed
-//! tool list. (Progress is taken off the transport before rmcp sees it, to keep its order: see
-//! `in_order`. Log messages, roots, sampling and elicitation are later work: rmcp's defaults
-//! answer them meanwhile.)
+//! tool list, and requests for the caller of a call (sampling, elicitation: see `ask`).
+//! (Progress and log messages are taken off the transport before rmcp sees them, to keep their
+//! order: see `in_order`.)
 //!
 //! rmcp runs this handler inside the connection's service task, which must never wait on the
 //! daemon: a changed tool list is a coalescing signal, so that however many arrive, the owner
@@ -10,19 +10,63 @@
 use std::sync::Arc;
 
 use rmcp::ClientHandler;
-use rmcp::model::{ClientConfig, Implementation};
-use rmcp::service::{NotificationContext, RoleClient};
-use tokio::sync::Notify;
+use rmcp::model::{
+    ClientConfig, ElicitRequestParams, ElicitResult, ElicitationCapability, ErrorData,
+    FormElicitationCapability, Implementation, SamplingCapability,
+};
+#[allow(deprecated)]
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::ask::ServerAsk;
 
 /// The upstream side of one connection, as rmcp calls it.
 pub struct UpstreamHandler {
     tools_changed: Arc<Notify>,
+    asks: mpsc::Sender<ServerAsk>,
 }
 
 impl UpstreamHandler {
-    /// A handler that signals tool-list changes to its owner on `tools_changed`.
-    pub fn new(tools_changed: Arc<Notify>) -> Self {
-        Self { tools_changed }
+    /// A handler that signals tool-list changes to its owner on `tools_changed`, and hands the
+    /// server's requests for a caller (sampling, elicitation) to it on `asks`.
+    pub fn new(tools_changed: Arc<Notify>, asks: mpsc::Sender<ServerAsk>) -> Self {
+        Self {
+            tools_changed,
+            asks,
+        }
+    }
+
+    /// Relays the server's request `method` to the caller of the call in flight; the answer
+    /// comes back as `T`. Bounded: a full queue is refused at once, and the wait ends with the
+    /// call (whose end drops the reply).
+    async fn relay<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: impl Serialize,
+    ) -> Result<T, ErrorData> {
+        let params = serde_json::to_value(params)
+            .map_err(|err| ErrorData::internal_error(err.to_string(), None))?;
+        let (reply, answer) = oneshot::channel();
+        let ask = ServerAsk {
+            method,
+            params,
+            reply,
+        };
+        if self.asks.try_send(ask).is_err() {
+            return Err(ErrorData::internal_error(
+                format!("{method}: the daemon is busy with this server's requests"),
+                None,
+            ));
+        }
+        let result = answer.await.map_err(|_| {
+            ErrorData::internal_error(format!("{method}: the call it belonged to ended"), None)
+        })??;
+        serde_json::from_value(result).map_err(|err| {
+            ErrorData::internal_error(format!("{method}: the client's answer: {err}"), None)
+        })
     }
 }
 
@@ -31,9 +75,34 @@ impl ClientHandler for UpstreamHandler {
         self.tools_changed.notify_one();
     }
 
+    // Sampling is deprecated by the 2026-07-28 revision (SEP-2577, and rmcp with it), but
+    // servers on 2025-11-25 still ask for it, and their callers still answer it.
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.relay("sampling/createMessage", params).await
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.relay("elicitation/create", params).await
+    }
+
+    /// Declares sampling and elicitation: the daemon relays them to callers that can answer
+    /// (and tells the server when the caller cannot).
     fn get_info(&self) -> ClientConfig {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("construct-actor", env!("CARGO_PKG_VERSION"));
+        info.capabilities.sampling = Some(SamplingCapability::default());
+        let mut elicitation = ElicitationCapability::default();
+        elicitation.form = Some(FormElicitationCapability::default());
+        info.capabilities.elicitation = Some(elicitation);
         info
     }
 }

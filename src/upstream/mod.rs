@@ -9,6 +9,7 @@
 //! one forwarded call; `names` gives each upstream tool the name clients call it by, `catalog`
 //! keeps every ready server's tools under those names, and `tool` runs one of them for a caller.
 
+mod ask;
 mod call;
 mod catalog;
 pub mod config;
@@ -24,6 +25,7 @@ mod servers;
 mod stdio;
 mod tool;
 
+pub use ask::{AskResult, Caller};
 pub use call::{CallResult, UpstreamNotice, UpstreamProgress};
 pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};

@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use rmcp::model::CallToolResult;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::ask::{Caller, ServerAsk};
 use super::call::{UpstreamNotice, UpstreamProgress};
 use super::connection::Upstream;
 use super::error::UpstreamError;
@@ -48,10 +51,13 @@ impl UpstreamTool {
     /// caller's checks already refused). Its progress goes out through `ctx` as it comes, all of
     /// it before the answer; cancelling `ctx.cancel`, or dropping this future, cancels the call
     /// upstream.
+    /// The server's requests for the caller (sampling, elicitation) go to `caller`, each
+    /// answered while the call goes on.
     pub async fn call(
         &self,
         args: Value,
         ctx: &CallContext,
+        caller: &dyn Caller,
     ) -> Result<CallToolResult, UpstreamError> {
         let arguments = match args {
             Value::Object(arguments) => Some(arguments),
@@ -62,10 +68,19 @@ impl UpstreamTool {
             .upstream
             .call(&self.tool, arguments, notices, ctx.cancel.clone());
         tokio::pin!(call);
+        let mut asked = FuturesUnordered::new();
         loop {
             tokio::select! {
                 biased;
-                Some(notice) = said.recv() => pass_on(notice, ctx).await,
+                Some(notice) = said.recv() => {
+                    if let Some(ask) = pass_on(notice, ctx).await {
+                        asked.push(async move {
+                            let answer = caller.ask(ask.method, ask.params).await;
+                            let _ = ask.reply.send(answer);
+                        });
+                    }
+                }
+                Some(()) = asked.next(), if !asked.is_empty() => {}
                 result = &mut call => {
                     // The connection hands over every notice before the answer.
                     while let Ok(notice) = said.try_recv() {
@@ -79,12 +94,15 @@ impl UpstreamTool {
 }
 
 /// Passes what the server said to the caller: progress to its stream and the session's
-/// followers, a log message to its stream if the caller's level wants it.
-async fn pass_on(notice: UpstreamNotice, ctx: &CallContext) {
+/// followers, a log message to its stream if the caller's level wants it; a request for the
+/// caller is handed back, to be asked while the call goes on.
+async fn pass_on(notice: UpstreamNotice, ctx: &CallContext) -> Option<ServerAsk> {
     match notice {
         UpstreamNotice::Progress(report) => ctx.progress.report(own(report)).await,
         UpstreamNotice::Log { level, data } => ctx.log.log(level, data),
+        UpstreamNotice::Ask(ask) => return Some(ask),
     }
+    None
 }
 
 /// An upstream's progress report as the daemon's own: MCP allows fractional progress, the

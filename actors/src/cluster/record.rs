@@ -26,6 +26,7 @@ const PROTOCOL_VERSION: &str = "protocol_version";
 const LOG_LEVEL: &str = "log_level";
 const CLIENT_NAME: &str = "client_name";
 const CLIENT_VERSION: &str = "client_version";
+const CLIENT_CAPABILITIES: &str = "client_capabilities";
 
 /// What every node needs to know about a session, whichever node created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,7 @@ impl SessionRecord {
             log_level: setting(LOG_LEVEL)?,
             client_name: setting(CLIENT_NAME)?,
             client_version: setting(CLIENT_VERSION)?,
+            client_capabilities: setting(CLIENT_CAPABILITIES)?,
         };
         Ok(Self {
             id,
@@ -124,6 +126,7 @@ pub(crate) fn settings_fields(
         (LOG_LEVEL, &settings.log_level),
         (CLIENT_NAME, &settings.client_name),
         (CLIENT_VERSION, &settings.client_version),
+        (CLIENT_CAPABILITIES, &settings.client_capabilities),
     ]
     .into_iter()
     .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))

@@ -10,14 +10,13 @@ use construct_actors::{BeginCall, BeginCallError, ProgressToken};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
+use super::CallOptions;
 use super::callee::Callee;
 use super::run::{self, Admission, Call};
 use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
-use crate::mcp::version::Era;
 use crate::metrics_recorder::{self, Outcome};
-use crate::tools::LogLevel;
 
 /// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
 /// or, for stateless requests whose ids may repeat across clients, by a fresh unique key.
@@ -50,8 +49,7 @@ pub fn request_key(id: &RequestId) -> String {
 pub fn check(
     scope: &Scope<'_>,
     request: &Request,
-    era: Era,
-    log_level: Option<LogLevel>,
+    options: &CallOptions,
 ) -> Result<Call, RpcError> {
     let params = request
         .params
@@ -91,8 +89,9 @@ pub fn check(
         tool,
         args,
         progress_token,
-        log_level,
-        era,
+        log_level: options.log_level,
+        era: options.era,
+        caller: options.caller,
     })
 }
 

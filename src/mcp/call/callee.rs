@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, RpcError};
 use crate::metrics_recorder::{self, Outcome};
 use crate::tools::{CallContext, Tool, ToolError};
-use crate::upstream::UpstreamTool;
+use crate::upstream::{Caller, UpstreamTool};
 
 /// The tool a call runs.
 pub enum Callee {
@@ -40,8 +40,8 @@ impl Callee {
         }
     }
 
-    /// Runs it once with `args`.
-    pub async fn call(&self, args: Value, ctx: &CallContext) -> Ended {
+    /// Runs it once with `args`; an upstream server's requests for the caller go to `caller`.
+    pub async fn call(&self, args: Value, ctx: &CallContext, caller: &dyn Caller) -> Ended {
         match self {
             Self::Builtin(tool) => match tool.call(args, ctx).await {
                 Ok(output) => Ended {
@@ -57,7 +57,7 @@ impl Callee {
                     result: Err(RpcError::new(INVALID_PARAMS, err.to_string())),
                 },
             },
-            Self::Upstream(tool) => match tool.call(args, ctx).await {
+            Self::Upstream(tool) => match tool.call(args, ctx, caller).await {
                 Ok(result) => Ended {
                     outcome: if result.is_error == Some(true) {
                         Outcome::ToolError

@@ -27,6 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::callee::Callee;
+use super::caller::{CallerAsker, CallerCan};
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, RequestId, RpcError};
 use crate::mcp::reply::{CallStream, Frame};
 use crate::mcp::scope::Scope;
@@ -48,6 +49,8 @@ pub struct Call {
     pub log_level: Option<LogLevel>,
     /// The protocol era, which shapes the result.
     pub era: Era,
+    /// What the call's upstream server may ask the caller.
+    pub caller: CallerCan,
 }
 
 /// What admitted the call: its place under the daemon-wide limit, and its registration with the
@@ -75,15 +78,21 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
             notice_tx.clone(),
             scope.session.clone(),
         ),
-        log: LogSink::new(call.log_level, name, notice_tx),
+        log: LogSink::new(call.log_level, name, notice_tx.clone()),
         cancel: admission.cancel.clone(),
+    };
+    let caller = CallerAsker {
+        session: scope.session_id,
+        can: call.caller,
+        notices: notice_tx,
+        answers: scope.answers.clone(),
     };
     let progress_token = call.progress_token.clone();
     let session = scope.session.clone();
     let stopping = scope.stopping.clone();
     actix_rt::spawn(async move {
         let started = Instant::now();
-        let (outcome, response) = finish(&call, ctx, &admission.cancel, &stopping).await;
+        let (outcome, response) = finish(&call, ctx, &caller, &admission.cancel, &stopping).await;
         // Counted before anyone hears the call is over.
         call.tool.count(outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
@@ -104,13 +113,15 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
 async fn finish(
     call: &Call,
     ctx: CallContext,
+    caller: &CallerAsker,
     cancel: &CancellationToken,
     stopping: &CancellationToken,
 ) -> (Outcome, Option<String>) {
     let Call { id, tool, era, .. } = call;
     let name = tool.name();
     let args = call.args.clone();
-    let running = AssertUnwindSafe(async move { tool.call(args, &ctx).await }).catch_unwind();
+    let running =
+        AssertUnwindSafe(async move { tool.call(args, &ctx, caller).await }).catch_unwind();
     tokio::select! {
         // Cancellation first: a call cancelled in the same poll as it finished gets no
         // response, as the specification asks.
@@ -238,6 +249,7 @@ fn frame(token: &ProgressToken, notice: Notice) -> Frame {
             },
         ),
         Notice::Reconnect => return Frame::Reconnect,
+        Notice::Message(text) => text,
     };
     Frame::Message(text)
 }

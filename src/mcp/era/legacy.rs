@@ -6,7 +6,11 @@
 use construct_actors::{CancelCall, SessionSettings, UpdateSettings};
 use serde_json::{Map, Value, json};
 
-use crate::mcp::call::{self, admit::CallKey, admit::invalid_params, admit::request_key};
+use crate::mcp::answers::Deliver;
+use crate::mcp::call::caller::CallerCan;
+use crate::mcp::call::{
+    self, CallOptions, admit::CallKey, admit::invalid_params, admit::request_key,
+};
 use crate::mcp::client_info::ClientInfo;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
 use crate::mcp::reply::Reply;
@@ -22,7 +26,17 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
             notify(scope, notification).await;
             return Reply::Accepted;
         }
-        Incoming::Response => return Reply::Accepted,
+        Incoming::Response(response) => {
+            // An answer to a request a call's server asked this client: to whoever waits for it.
+            let deliver = Deliver {
+                session: scope.session_id,
+                response,
+            };
+            if scope.answers.try_send(deliver).is_err() {
+                tracing::warn!("a client's answer was dropped: the daemon is too busy");
+            }
+            return Reply::Accepted;
+        }
     };
     let id = &request.id;
     match request.method.as_str() {
@@ -36,15 +50,17 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
                 .protocol_version
                 .as_deref()
                 .is_some_and(version::resumable);
-            call::start(
-                scope,
-                &request,
-                Era::Legacy,
-                level,
-                CallKey::RequestId,
+            let options = CallOptions {
+                era: Era::Legacy,
+                log_level: level,
+                key: CallKey::RequestId,
                 resumable,
-            )
-            .await
+                caller: CallerCan {
+                    sampling: settings.client_can("sampling"),
+                    elicitation: settings.client_can("elicitation"),
+                },
+            };
+            call::start(scope, &request, options).await
         }
         other => Reply::Json(jsonrpc::method_not_found(id, other)),
     }
@@ -78,8 +94,42 @@ fn established(version: &str, params: Option<&Map<String, Value>>) -> SessionSet
         protocol_version: Some(version.into()),
         client_name: client.as_ref().map(|client| client.name.as_str().into()),
         client_version: client.and_then(|client| client.version).map(Into::into),
+        client_capabilities: Some(capability_names(params).into()),
         ..SessionSettings::default()
     }
+}
+
+/// The names of the capabilities a client's `initialize` declares, sorted, comma-separated:
+/// only names of letters, digits, `_` and `-`, at most [`construct_actors::MAX_LABEL_CHARS`]
+/// characters in all (what the daemon may ask of the client; the rest it never needs).
+fn capability_names(params: Option<&Map<String, Value>>) -> String {
+    let mut names: Vec<&str> = params
+        .and_then(|params| params.get("capabilities"))
+        .and_then(Value::as_object)
+        .map(|capabilities| {
+            capabilities
+                .iter()
+                .filter(|(_, value)| value.is_object())
+                .map(|(name, _)| name.as_str())
+                .filter(|name| {
+                    name.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort_unstable();
+    let mut joined = String::new();
+    for name in names {
+        if joined.len() + name.len() + 1 > construct_actors::MAX_LABEL_CHARS {
+            break;
+        }
+        if !joined.is_empty() {
+            joined.push(',');
+        }
+        joined.push_str(name);
+    }
+    joined
 }
 
 async fn set_level(scope: &Scope<'_>, request: &Request) -> Reply {

@@ -15,7 +15,8 @@ use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
-use crate::mcp::call::{self, admit::CallKey};
+use crate::mcp::call::caller::CallerCan;
+use crate::mcp::call::{self, CallOptions, admit::CallKey};
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
 use crate::mcp::list_changed;
 use crate::mcp::reply::{Busy, Frame, Rejection, Reply};
@@ -56,7 +57,7 @@ pub async fn answer(
     let request = match incoming {
         Incoming::Request(request) => request,
         // No client notification means anything over HTTP in this revision; accept and move on.
-        Incoming::Notification(_) | Incoming::Response => return Reply::Accepted,
+        Incoming::Notification(_) | Incoming::Response(_) => return Reply::Accepted,
     };
     let log_level = match check_request(headers, &request) {
         Ok(log_level) => log_level,
@@ -78,15 +79,16 @@ pub async fn answer(
             "cacheScope": "public",
         })),
         "tools/call" => {
-            call::start(
-                scope,
-                &request,
-                Era::Modern,
+            // A stateless request's stream cannot carry a request back to its client: an
+            // upstream server's sampling or elicitation is refused.
+            let options = CallOptions {
+                era: Era::Modern,
                 log_level,
-                CallKey::Unique,
-                false,
-            )
-            .await
+                key: CallKey::Unique,
+                resumable: false,
+                caller: CallerCan::default(),
+            };
+            call::start(scope, &request, options).await
         }
         "subscriptions/listen" => listen(scope, &request, listeners),
         other => Reply::Rejected {
