@@ -1,5 +1,6 @@
 //! The Model Context Protocol on top of JSON-RPC 2.0: message decoding, how each of the two
-//! protocol eras answers a message (`era`), a `tools/call`'s admission and run (`call`), and
+//! protocol eras answers a message (`era`), a `tools/call`'s admission and run (`call`), the
+//! upstream servers' resources and prompts (`forward`), and
 //! resumable streams (`relay`). Nothing here knows about HTTP headers or statuses; what comes out
 //! is a [`reply::Reply`], which `crate::http::mcp` maps onto the wire.
 
@@ -8,6 +9,7 @@ pub mod call;
 pub mod client_info;
 pub mod config;
 pub mod era;
+pub mod forward;
 pub mod jsonrpc;
 pub mod list_changed;
 pub mod meta;

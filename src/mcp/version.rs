@@ -67,10 +67,12 @@ impl Era {
             && let Value::Object(fields) = &mut result
         {
             fields.insert("resultType".into(), json!("complete"));
-            fields.insert(
-                "_meta".into(),
-                json!({"io.modelcontextprotocol/serverInfo": server_info()}),
-            );
+            // Kept beside whatever `_meta` the result has (an upstream server's, passed on).
+            let meta = fields.entry("_meta").or_insert_with(|| json!({}));
+            if !meta.is_object() {
+                *meta = json!({});
+            }
+            meta["io.modelcontextprotocol/serverInfo"] = server_info();
         }
         result
     }

@@ -8,19 +8,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use construct_actors::ASK_TIMEOUT;
 use futures::future::BoxFuture;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, JsonObject,
     ProgressToken, ServerResult,
 };
-use rmcp::service::{Peer, PeerRequestOptions, RequestHandle, RoleClient, ServiceError};
+use rmcp::service::{Peer, RequestHandle, RoleClient};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ask::ServerAsk;
 use super::error::UpstreamError;
+use super::forward;
 use crate::tools::LogLevel;
 
 /// One progress report of an upstream call, for its caller.
@@ -89,12 +89,6 @@ impl CallEnd {
     }
 }
 
-/// Why a call in flight was stopped before the server answered.
-enum Stop {
-    Cancelled(&'static str),
-    TimedOut,
-}
-
 /// Sends `request` to the server through `peer`: its progress token and the future that ends
 /// with its answer; or `None` when it could not be sent (the caller has been answered).
 pub async fn send(
@@ -106,81 +100,46 @@ pub async fn send(
     let mut params = CallToolRequestParams::new(request.tool.clone());
     params.arguments = request.arguments.clone();
     let message = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-    let sent = tokio::time::timeout(
-        ASK_TIMEOUT,
-        peer.send_cancellable_request(message, PeerRequestOptions::no_options()),
-    )
-    .await;
-    let handle = match sent {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(err)) => {
-            request.refuse(server, format!("the call could not be sent: {err}"));
-            return None;
-        }
-        Err(_) => {
-            request.refuse(server, "busy: the call could not be sent".to_owned());
+    let handle = match forward::dispatch(server, peer, message).await {
+        Ok(handle) => handle,
+        Err(error) => {
+            let _ = request.reply.send(Err(error));
             return None;
         }
     };
     let token = handle.progress_token.clone();
-    let server = server.clone();
-    let in_flight = wait(server, handle, request, call_timeout);
+    let in_flight = wait(server.clone(), handle, request, call_timeout);
     Some((token, Box::pin(in_flight)))
 }
 
 /// Waits for the answer to the call `handle`, or cancels it upstream.
 async fn wait(
     server: Arc<str>,
-    mut handle: RequestHandle<RoleClient>,
+    handle: RequestHandle<RoleClient>,
     request: CallRequest,
     call_timeout: Duration,
 ) -> CallEnd {
     let CallRequest {
         cancel, mut reply, ..
     } = request;
-    let outcome = tokio::select! {
-        answer = &mut handle.rx => Ok(answered(&server, answer)),
-        () = cancel.cancelled() => Err(Stop::Cancelled("cancelled by its caller")),
-        () = reply.closed() => Err(Stop::Cancelled("its caller went away")),
-        () = tokio::time::sleep(call_timeout) => Err(Stop::TimedOut),
-    };
     let token = handle.progress_token.clone();
-    let result = match outcome {
-        Ok(result) => result,
-        Err(Stop::Cancelled(why)) => {
-            let _ = tokio::time::timeout(ASK_TIMEOUT, handle.cancel(Some(why.to_owned()))).await;
-            Err(UpstreamError::new(&server, format!("the call was {why}")))
+    let stop = async {
+        tokio::select! {
+            () = cancel.cancelled() => "cancelled by its caller",
+            () = reply.closed() => "abandoned (its caller went away)",
         }
-        Err(Stop::TimedOut) => {
-            let why = format!("no answer within call_timeout ({call_timeout:?})");
-            let _ = tokio::time::timeout(ASK_TIMEOUT, handle.cancel(Some(why.clone()))).await;
-            Err(UpstreamError::new(&server, why))
-        }
+    };
+    let result = match forward::wait(&server, handle, stop, call_timeout).await {
+        Ok(ServerResult::CallToolResult(result)) => Ok(result),
+        Ok(_) => Err(UpstreamError::new(
+            &server,
+            "answered tools/call with something else than a tool result",
+        )),
+        Err(error) => Err(error),
     };
     CallEnd {
         token,
         reply,
         result,
     }
-}
-
-/// The call's result, or what went wrong, from the server's answer.
-fn answered(
-    server: &Arc<str>,
-    answer: Result<Result<ServerResult, ServiceError>, oneshot::error::RecvError>,
-) -> CallResult {
-    let reason = match answer {
-        Ok(Ok(ServerResult::CallToolResult(result))) => return Ok(result),
-        Ok(Ok(_)) => "answered tools/call with something else than a tool result".to_owned(),
-        Ok(Err(ServiceError::McpError(error))) => {
-            let reason = format!("refused the call: {}", error.message);
-            return Err(UpstreamError {
-                code: Some(error.code.0),
-                ..UpstreamError::new(server, reason)
-            });
-        }
-        Ok(Err(err)) => format!("the call failed: {err}"),
-        Err(_) => "its connection ended during the call".to_owned(),
-    };
-    Err(UpstreamError::new(server, reason))
 }

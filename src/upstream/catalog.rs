@@ -1,37 +1,49 @@
-//! The upstream tools the daemon offers, by the names its clients call them: one snapshot,
-//! rebuilt whenever a server's tool list changes (it became ready, failed, or sent
-//! `notifications/tools/list_changed`).
+//! What the upstream servers offer through the daemon, by the names and URIs its clients use:
+//! one snapshot of their tools, prompts and resources, rebuilt whenever a server's lists change
+//! (it became ready, failed, or sent a `list_changed` notification).
 //!
-//! Each connection publishes its own tools; one task follows them all and publishes the merged
-//! [`Catalog`] through a `watch` channel. Requests take the current snapshot (an `Arc`) and find
-//! their tool in it without asking anyone, so a `tools/list` or a `tools/call` never waits on a
-//! server; a server that is down simply has no tools in it. The listing of each tool (its JSON,
-//! renamed) is built here once per change, not once per `tools/list`.
+//! Each connection publishes its own tools and lists; one task follows them all and publishes
+//! the merged [`Catalog`] through a `watch` channel. Requests take the current snapshot (an
+//! `Arc`) and find what they need in it without asking anyone, so a list, a `tools/call` or a
+//! `prompts/get` never waits on a server to be found; a server that is down simply has nothing
+//! in it. Each listing (its JSON, renamed) is built here once per change, not once per request.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::select_all;
+use rmcp::model::Prompt;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
 use super::config::Prefix;
 use super::connection::{Tools, Upstream};
-use super::names::{self, ServerTools};
+use super::lists::SharedLists;
+use super::names::{self, OwnName, ServerItems};
+use super::resources::Resources;
 use super::tool::UpstreamTool;
 
-/// Every upstream tool on offer now, by the name clients call it.
+/// Everything the upstream servers offer now.
 #[derive(Default)]
 pub struct Catalog {
+    /// How many servers are configured (ready or not).
+    servers: usize,
     tools: BTreeMap<String, Offered>,
+    prompts: BTreeMap<String, Offered>,
+    resources: Resources,
 }
 
-/// One tool on offer: where calls go, and how `tools/list` shows it.
+/// One tool or prompt on offer: where requests go, and how its list shows it.
 struct Offered {
     upstream: Upstream,
+    /// Whether its server is ready: only then is it listed.
+    up: bool,
     /// The server's own name for it.
-    tool: Arc<str>,
-    /// Its `tools/list` entry, under the name clients call it.
+    own: Arc<str>,
+    /// Its list entry, under the name clients know it by.
     listing: Value,
 }
 
@@ -41,7 +53,7 @@ impl Catalog {
         self.tools.get_key_value(name).map(|(name, offered)| {
             UpstreamTool::new(
                 offered.upstream.clone(),
-                Arc::clone(&offered.tool),
+                Arc::clone(&offered.own),
                 name.as_str().into(),
             )
         })
@@ -52,70 +64,130 @@ impl Catalog {
         self.tools.values().map(|offered| &offered.listing)
     }
 
-    /// Whether `other` offers the same tools, listed the same: if so, clients need not hear
-    /// of the rebuild.
-    fn offers_the_same(&self, other: &Catalog) -> bool {
-        self.tools.len() == other.tools.len()
-            && self
-                .tools
-                .iter()
-                .zip(&other.tools)
-                .all(|((name, mine), (other_name, theirs))| {
-                    name == other_name && mine.listing == theirs.listing
-                })
+    /// Whether any upstream server is configured: then the daemon offers resources and prompts
+    /// (whatever is ready now), and otherwise answers their methods as unknown.
+    pub fn has_servers(&self) -> bool {
+        self.servers > 0
     }
 
-    /// The catalog of `servers`' current tools, given the built-in tools' names (which no
-    /// upstream tool may take).
-    fn build(builtin: &[&'static str], servers: &[(Upstream, Prefix)], now: &[Tools]) -> Self {
-        let named: Vec<ServerTools<'_>> = servers
+    /// The prompt clients call `name`: its server and the server's own name for it (the server
+    /// may be down: asking it then says so).
+    pub fn prompt(&self, name: &str) -> Option<(&Upstream, &str)> {
+        self.prompts
+            .get(name)
+            .map(|offered| (&offered.upstream, &*offered.own))
+    }
+
+    /// The `prompts/list` entries of every prompt on offer, by name.
+    pub fn prompt_listings(&self) -> impl Iterator<Item = &Value> {
+        self.prompts
+            .values()
+            .filter(|offered| offered.up)
+            .map(|offered| &offered.listing)
+    }
+
+    /// The resources and templates on offer, and where reads go.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    /// Whether `other` offers the same tools, listed the same: if so, clients need not hear of
+    /// the rebuild (`notifications/tools/list_changed`).
+    pub fn offers_the_same_tools(&self, other: &Catalog) -> bool {
+        same(&self.tools, &other.tools)
+    }
+
+    /// Whether `other` offers the same, in every list and every route: if so, it need not be
+    /// published.
+    fn offers_the_same(&self, other: &Catalog) -> bool {
+        self.servers == other.servers
+            && same(&self.tools, &other.tools)
+            && same(&self.prompts, &other.prompts)
+            && self.resources == other.resources
+    }
+
+    /// The catalog of `servers`' current tools and lists, given the built-in tools' names
+    /// (which no upstream tool may take).
+    fn build(
+        builtin: &[&'static str],
+        servers: &[(Upstream, Prefix)],
+        tools: &[Tools],
+        lists: &[SharedLists],
+    ) -> Self {
+        let prompts: Vec<&[Prompt]> = lists.iter().map(|lists| &lists.prompts[..]).collect();
+        let tools: Vec<&[rmcp::model::Tool]> = tools.iter().map(|tools| &tools[..]).collect();
+        let up: Vec<bool> = lists.iter().map(|lists| lists.up).collect();
+        let upstreams: Vec<Upstream> = servers
             .iter()
-            .zip(now)
-            .map(|((upstream, prefix), tools)| ServerTools {
-                server: upstream.name(),
-                prefix: *prefix,
-                tools: tools.iter().map(|tool| &*tool.name).collect(),
-            })
+            .map(|(upstream, _)| upstream.clone())
             .collect();
-        let exposed = names::expose(builtin.iter().copied(), &named);
-        let mut tools = BTreeMap::new();
-        for (name, target) in exposed {
-            let Some(index) = servers
-                .iter()
-                .position(|(upstream, _)| **upstream.name() == *target.server)
-            else {
-                continue;
-            };
-            let Some(tool) = now[index].iter().find(|tool| *tool.name == *target.tool) else {
-                continue;
-            };
-            let mut listing = serde_json::to_value(tool).unwrap_or_default();
-            if let Value::Object(fields) = &mut listing {
-                fields.insert("name".into(), Value::String(name.clone()));
-            }
-            let offered = Offered {
-                upstream: servers[index].0.clone(),
-                tool: target.tool.as_str().into(),
-                listing,
-            };
-            tools.insert(name, offered);
+        Self {
+            servers: servers.len(),
+            tools: offer("tool", builtin, servers, &tools, &vec![true; tools.len()]),
+            prompts: offer("prompt", &[], servers, &prompts, &up),
+            resources: Resources::build(&upstreams, lists),
         }
-        Self { tools }
     }
 }
 
-/// Follows `servers`' tool lists and keeps the merged catalog current: the receiver always holds
-/// the latest, and is told of a change only when the tools on offer did change (a server
-/// that lists the same tools again changes nothing for clients). The task ends when the last
-/// receiver is dropped, and with it the handles it holds, so the connections stop when the
-/// daemon drops its catalog.
+/// The `items` of each of `servers` (of one `kind`) under the names clients know them by; those
+/// of a server that is not `up` are kept (requests for them say it is down) but not listed.
+fn offer<T: OwnName + Serialize>(
+    kind: &str,
+    builtin: &[&str],
+    servers: &[(Upstream, Prefix)],
+    items: &[&[T]],
+    up: &[bool],
+) -> BTreeMap<String, Offered> {
+    let named: Vec<ServerItems<'_, T>> = servers
+        .iter()
+        .zip(items)
+        .map(|((upstream, prefix), items)| ServerItems {
+            server: upstream.name(),
+            prefix: *prefix,
+            items,
+        })
+        .collect();
+    names::expose(kind, builtin, &named)
+        .into_iter()
+        .map(|(name, target)| {
+            let offered = Offered {
+                upstream: servers[target.server].0.clone(),
+                up: up[target.server],
+                own: target.item.own_name().into(),
+                listing: names::listing(target.item, &name),
+            };
+            (name, offered)
+        })
+        .collect()
+}
+
+/// Whether `mine` and `theirs` offer the same names, listed the same, from servers in the same
+/// state.
+fn same(mine: &BTreeMap<String, Offered>, theirs: &BTreeMap<String, Offered>) -> bool {
+    mine.len() == theirs.len()
+        && mine
+            .iter()
+            .zip(theirs)
+            .all(|((name, mine), (other, theirs))| {
+                name == other && mine.up == theirs.up && mine.listing == theirs.listing
+            })
+}
+
+/// What one server publishes: its tools and its other lists.
+type Watches = (watch::Receiver<Tools>, watch::Receiver<SharedLists>);
+
+/// Follows `servers`' tools and lists and keeps the merged catalog current: the receiver always
+/// holds the latest, and is told of a change only when what is on offer did change (a server
+/// that lists the same again changes nothing for clients). The task ends when the last receiver is dropped, and with it the handles it
+/// holds, so the connections stop when the daemon drops its catalog.
 pub fn follow(
     builtin: Vec<&'static str>,
     servers: Vec<(Upstream, Prefix)>,
 ) -> watch::Receiver<Arc<Catalog>> {
-    let mut watches: Vec<watch::Receiver<Tools>> = servers
+    let mut watches: Vec<Watches> = servers
         .iter()
-        .map(|(upstream, _)| upstream.tools())
+        .map(|(upstream, _)| (upstream.tools(), upstream.lists()))
         .collect();
     let (publish, catalog) = watch::channel(Arc::new(rebuild(&builtin, &servers, &mut watches)));
     if servers.is_empty() {
@@ -123,7 +195,11 @@ pub fn follow(
     }
     tokio::spawn(async move {
         loop {
-            let changed = select_all(watches.iter_mut().map(|tools| Box::pin(tools.changed())));
+            let changed = select_all(watches.iter_mut().flat_map(|(tools, lists)| {
+                let changes: [Pin<Box<dyn Future<Output = _> + Send + '_>>; 2] =
+                    [Box::pin(tools.changed()), Box::pin(lists.changed())];
+                changes
+            }));
             tokio::select! {
                 () = publish.closed() => break,
                 (changed, _, _) = changed => if changed.is_err() { break },
@@ -141,15 +217,20 @@ pub fn follow(
     catalog
 }
 
-/// The catalog of the tool lists in `watches`, each marked seen.
+/// The catalog of the tools and lists in `watches`, each marked seen.
 fn rebuild(
     builtin: &[&'static str],
     servers: &[(Upstream, Prefix)],
-    watches: &mut [watch::Receiver<Tools>],
+    watches: &mut [Watches],
 ) -> Catalog {
-    let now: Vec<Tools> = watches
+    let (tools, lists): (Vec<Tools>, Vec<SharedLists>) = watches
         .iter_mut()
-        .map(|tools| tools.borrow_and_update().clone())
-        .collect();
-    Catalog::build(builtin, servers, &now)
+        .map(|(tools, lists)| {
+            (
+                tools.borrow_and_update().clone(),
+                lists.borrow_and_update().clone(),
+            )
+        })
+        .unzip();
+    Catalog::build(builtin, servers, &tools, &lists)
 }

@@ -24,22 +24,28 @@ use construct_actors::ASK_TIMEOUT;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use rmcp::model::{ErrorData, JsonObject, ProgressToken, Tool};
+use rmcp::model::{ClientRequest, ErrorData, JsonObject, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleClient};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{ASK_QUEUE, ServerAsk};
 use super::call::{self, CallEnd, CallRequest, CallResult, UpstreamNotice, UpstreamProgress};
 use super::config::ServerConfig;
 use super::error::UpstreamError;
+use super::forward::{Answer, ForwardRequest};
 use super::handler::UpstreamHandler;
 use super::in_order::{NOTICE_QUEUE, ServerNotice};
 use super::link::{self, Link, Receivers};
+use super::lists::{self, SharedLists};
 use crate::metrics_recorder;
 
 /// Requests that may wait for one connection; one more is refused as busy.
 pub const MAILBOX: usize = 64;
+
+/// Forwarded requests other than tool calls (reads, prompts) that may be in flight on one
+/// connection at once; one more is refused as busy.
+pub const FORWARDS: usize = 64;
 
 /// Where a server stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,12 +100,15 @@ pub struct Upstream {
     mailbox: mpsc::Sender<Ask>,
     call_timeout: Duration,
     tools: watch::Receiver<Tools>,
+    lists: watch::Receiver<SharedLists>,
+    forwards: Arc<Semaphore>,
 }
 
 /// What the connection's task is asked.
 enum Ask {
     Status(oneshot::Sender<Status>),
     Call(CallRequest),
+    Forward(ForwardRequest),
 }
 
 impl Upstream {
@@ -110,12 +119,16 @@ impl Upstream {
         let (mailbox, requests) = mpsc::channel(MAILBOX);
         let call_timeout = config.call_timeout;
         let (offered, tools) = watch::channel(Tools::default());
-        tokio::spawn(Connection::new(server.clone(), config, requests, offered).run());
+        let (listed, lists) = watch::channel(SharedLists::default());
+        let connection = Connection::new(server.clone(), config, requests, offered, listed);
+        tokio::spawn(connection.run());
         Self {
             server,
             mailbox,
             call_timeout,
             tools,
+            lists,
+            forwards: Arc::new(Semaphore::new(FORWARDS)),
         }
     }
 
@@ -127,6 +140,11 @@ impl Upstream {
     /// Its tools as they change: whoever merges them into the daemon's list follows this.
     pub fn tools(&self) -> watch::Receiver<Tools> {
         self.tools.clone()
+    }
+
+    /// Its resources, templates and prompts as they change.
+    pub fn lists(&self) -> watch::Receiver<SharedLists> {
+        self.lists.clone()
     }
 
     /// Where the server stands, and its tools.
@@ -159,10 +177,34 @@ impl Upstream {
             reply,
         };
         self.ask(Ask::Call(request)).await?;
-        // The connection ends the call within call_timeout; its answer then only has to travel.
+        self.answer(answer).await
+    }
+
+    /// Sends `request` (a `resources/read`, a `prompts/get`) to the server and returns its
+    /// result, bounded by the server's `call_timeout`; dropping the future cancels it upstream.
+    pub async fn forward(&self, request: ClientRequest) -> Answer {
+        let Ok(permit) = Arc::clone(&self.forwards).try_acquire_owned() else {
+            return Err(self.error(format!("busy: {FORWARDS} requests already wait for it")));
+        };
+        let (reply, answer) = oneshot::channel();
+        let request = ForwardRequest {
+            request,
+            reply,
+            permit,
+        };
+        self.ask(Ask::Forward(request)).await?;
+        self.answer(answer).await
+    }
+
+    /// The connection's answer to a request: it ends the request within `call_timeout`, so its
+    /// answer then only has to travel.
+    async fn answer<T>(
+        &self,
+        answer: oneshot::Receiver<Result<T, UpstreamError>>,
+    ) -> Result<T, UpstreamError> {
         match tokio::time::timeout(self.call_timeout + ASK_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(self.error("its connection ended during the call")),
+            Ok(Err(_)) => Err(self.error("its connection ended during the request")),
             Err(_) => Err(self.error("did not answer in time")),
         }
     }
@@ -175,7 +217,7 @@ impl Upstream {
         }
     }
 
-    fn error(&self, reason: &str) -> UpstreamError {
+    fn error(&self, reason: impl Into<String>) -> UpstreamError {
         UpstreamError::new(&self.server, reason)
     }
 }
@@ -223,9 +265,12 @@ struct Connection {
     asks_out: mpsc::Sender<ServerAsk>,
     asks_in: mpsc::Receiver<ServerAsk>,
     tools_changed: Arc<Notify>,
+    lists_changed: Arc<Notify>,
     phase: Phase,
     /// Its offered tools, published to every handle.
     tools: watch::Sender<Tools>,
+    /// Its resources, templates and prompts, published to every handle.
+    lists: watch::Sender<SharedLists>,
     restarts: u64,
     failures_in_a_row: u32,
     last_error: Option<String>,
@@ -233,6 +278,7 @@ struct Connection {
     routes: HashMap<ProgressToken, mpsc::Sender<UpstreamNotice>>,
     calls: FuturesUnordered<BoxFuture<'static, CallEnd>>,
     refresh: Option<BoxFuture<'static, Result<Vec<Tool>, String>>>,
+    lists_refresh: Option<BoxFuture<'static, lists::Lists>>,
 }
 
 impl Connection {
@@ -241,6 +287,7 @@ impl Connection {
         config: ServerConfig,
         requests: mpsc::Receiver<Ask>,
         tools: watch::Sender<Tools>,
+        lists: watch::Sender<SharedLists>,
     ) -> Self {
         let (notices_out, notices_in) = mpsc::channel(NOTICE_QUEUE);
         let (asks_out, asks_in) = mpsc::channel(ASK_QUEUE);
@@ -253,14 +300,17 @@ impl Connection {
             asks_out,
             asks_in,
             tools_changed: Arc::new(Notify::new()),
+            lists_changed: Arc::new(Notify::new()),
             phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
             tools,
+            lists,
             restarts: 0,
             failures_in_a_row: 0,
             last_error: None,
             routes: HashMap::new(),
             calls: FuturesUnordered::new(),
             refresh: None,
+            lists_refresh: None,
         };
         connection.start();
         connection
@@ -277,6 +327,11 @@ impl Connection {
                 event = self.phase.next() => self.advance(event),
                 () = self.tools_changed.notified() => self.refresh_tools(),
                 Some(tools) = next_refresh(&mut self.refresh) => self.refreshed(tools),
+                () = self.lists_changed.notified() => self.refresh_lists(),
+                Some(lists) = next_refresh(&mut self.lists_refresh) => {
+                    self.lists_refresh = None;
+                    self.lists.send_replace(Arc::new(lists));
+                }
                 ask = self.requests.recv() => match ask {
                     Some(ask) => self.answer(ask).await,
                     None => break,
@@ -297,7 +352,11 @@ impl Connection {
 
     fn start(&mut self) {
         let receivers = Receivers {
-            handler: UpstreamHandler::new(self.tools_changed.clone(), self.asks_out.clone()),
+            handler: UpstreamHandler::new(
+                self.tools_changed.clone(),
+                self.lists_changed.clone(),
+                self.asks_out.clone(),
+            ),
             notices: self.notices_out.clone(),
         };
         let (server, config) = (self.server.clone(), self.config.clone());
@@ -311,6 +370,7 @@ impl Connection {
                 self.failures_in_a_row = 0;
                 metrics_recorder::upstream_up(&self.server, true);
                 self.offer(link.tools);
+                self.lists.send_replace(Arc::new(link.lists));
                 self.phase = Phase::Ready {
                     peer: link.peer,
                     ended: link.ended,
@@ -341,7 +401,10 @@ impl Connection {
         metrics_recorder::upstream_up(&self.server, false);
         self.last_error = Some(reason);
         self.tools.send_replace(Tools::default());
+        let down = self.lists.borrow().down();
+        self.lists.send_replace(Arc::new(down));
         self.refresh = None;
+        self.lists_refresh = None;
         self.phase = Phase::Waiting(Box::pin(tokio::time::sleep(backoff)));
     }
 
@@ -363,6 +426,18 @@ impl Connection {
         }
     }
 
+    /// Lists the server's resources, templates and prompts again: however many list-changed
+    /// notifications came, one listing runs at a time, after the last of them.
+    fn refresh_lists(&mut self) {
+        if let Phase::Ready { peer, .. } = &self.phase {
+            let (server, peer) = (self.server.clone(), peer.clone());
+            let limit = self.config.start_timeout;
+            self.lists_refresh = Some(Box::pin(async move {
+                lists::fetch(&server, &peer, limit).await
+            }));
+        }
+    }
+
     fn refreshed(&mut self, tools: Result<Vec<Tool>, String>) {
         self.refresh = None;
         match tools {
@@ -379,6 +454,13 @@ impl Connection {
                 let _ = reply.send(self.status());
             }
             Ask::Call(request) => self.begin_call(request).await,
+            Ask::Forward(request) => match self.peer() {
+                Ok(peer) => {
+                    let limit = self.config.call_timeout;
+                    request.send(&self.server, &peer, limit).await;
+                }
+                Err(reason) => request.refuse(&self.server, reason),
+            },
         }
     }
 
@@ -393,17 +475,20 @@ impl Connection {
         }
     }
 
+    /// The client to send requests through; or, when the server is not ready, why.
+    fn peer(&self) -> Result<Peer<RoleClient>, String> {
+        match (&self.phase, &self.last_error) {
+            (Phase::Ready { peer, .. }, _) => Ok(peer.clone()),
+            (_, Some(error)) => Err(format!("is {} ({error})", self.state().as_str())),
+            (_, None) => Err(format!("is {}", self.state().as_str())),
+        }
+    }
+
     /// Sends the call upstream and keeps it among the calls in flight; or refuses it at once.
     async fn begin_call(&mut self, request: CallRequest) {
-        let peer = match &self.phase {
-            Phase::Ready { peer, .. } => peer.clone(),
-            _ => {
-                let reason = match &self.last_error {
-                    Some(error) => format!("is {} ({error})", self.state().as_str()),
-                    None => format!("is {}", self.state().as_str()),
-                };
-                return request.refuse(&self.server, reason);
-            }
+        let peer = match self.peer() {
+            Ok(peer) => peer,
+            Err(reason) => return request.refuse(&self.server, reason),
         };
         if !self.config.tools.offers(&request.tool) {
             let reason = format!("does not offer the tool {:?}", request.tool);
@@ -479,10 +564,8 @@ fn refuse(ask: ServerAsk, reason: &str) {
     let _ = ask.reply.send(Err(error));
 }
 
-/// The pending tool-list refresh's result, or never when there is none.
-async fn next_refresh(
-    refresh: &mut Option<BoxFuture<'static, Result<Vec<Tool>, String>>>,
-) -> Option<Result<Vec<Tool>, String>> {
+/// The pending list refresh's result, or never when there is none.
+async fn next_refresh<T>(refresh: &mut Option<BoxFuture<'static, T>>) -> Option<T> {
     match refresh {
         Some(refresh) => Some(refresh.await),
         None => std::future::pending().await,

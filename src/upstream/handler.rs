@@ -1,10 +1,10 @@
 //! What an upstream server's connection does with what the server sends on its own: a changed
-//! tool list, and requests for the caller of a call (sampling, elicitation: see `ask`).
-//! (Progress and log messages are taken off the transport before rmcp sees them, to keep their
-//! order: see `in_order`.)
+//! tool, resource or prompt list, and requests for the caller of a call (sampling,
+//! elicitation: see `ask`). (Progress and log messages are taken off the transport before rmcp
+//! sees them, to keep their order: see `in_order`.)
 //!
 //! rmcp runs this handler inside the connection's service task, which must never wait on the
-//! daemon: a changed tool list is a coalescing signal, so that however many arrive, the owner
+//! daemon: a changed list is a coalescing signal, so that however many arrive, the owner
 //! refreshes once and none is lost.
 
 use std::sync::Arc;
@@ -26,15 +26,22 @@ use super::ask::ServerAsk;
 /// The upstream side of one connection, as rmcp calls it.
 pub struct UpstreamHandler {
     tools_changed: Arc<Notify>,
+    lists_changed: Arc<Notify>,
     asks: mpsc::Sender<ServerAsk>,
 }
 
 impl UpstreamHandler {
-    /// A handler that signals tool-list changes to its owner on `tools_changed`, and hands the
-    /// server's requests for a caller (sampling, elicitation) to it on `asks`.
-    pub fn new(tools_changed: Arc<Notify>, asks: mpsc::Sender<ServerAsk>) -> Self {
+    /// A handler that signals tool-list changes to its owner on `tools_changed`, resource or
+    /// prompt list changes on `lists_changed`, and hands the server's requests for a caller
+    /// (sampling, elicitation) to it on `asks`.
+    pub fn new(
+        tools_changed: Arc<Notify>,
+        lists_changed: Arc<Notify>,
+        asks: mpsc::Sender<ServerAsk>,
+    ) -> Self {
         Self {
             tools_changed,
+            lists_changed,
             asks,
         }
     }
@@ -74,6 +81,15 @@ impl ClientHandler for UpstreamHandler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_changed.notify_one();
     }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.lists_changed.notify_one();
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.lists_changed.notify_one();
+    }
+
 
     // Sampling is deprecated by the 2026-07-28 revision (SEP-2577, and rmcp with it), but
     // servers on 2025-11-25 still ask for it, and their callers still answer it.

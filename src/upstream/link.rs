@@ -1,5 +1,6 @@
 //! Opening a connection to an upstream server: its transport (a child's stdio, or Streamable
-//! HTTP), the MCP handshake in either era, and its first tool list, all within `start_timeout`.
+//! HTTP), the MCP handshake in either era, and its first tool list (and resource, template and
+//! prompt lists, when it offers them), all within `start_timeout`.
 //!
 //! What comes out is a [`Link`]: the client to send requests through, the tools, and a future
 //! that ends, with the reason, when the connection does (the process exited, printed garbage,
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
 use super::in_order::{InOrder, ServerNotice};
+use super::lists::{self, Lists};
 use super::process;
 use super::stdio::StdioTransport;
 
@@ -29,6 +31,8 @@ pub struct Link {
     pub peer: Peer<RoleClient>,
     /// Its tools, as it lists them.
     pub tools: Vec<Tool>,
+    /// Its resources, templates and prompts.
+    pub lists: Lists,
     /// Ends, with the reason, when the connection does; dropping it closes the connection.
     pub ended: BoxFuture<'static, String>,
 }
@@ -65,7 +69,7 @@ async fn connect(
     let Receivers { handler, notices } = receivers;
     let (running, reason) = match &config.url {
         Some(url) => {
-            let transport = InOrder::new(remote(url, config)?, server, notices);
+            let transport = InOrder::new(remote(url, config)?, server.clone(), notices);
             (handshake(handler, transport).await?, None)
         }
         None => {
@@ -73,7 +77,7 @@ async fn connect(
             let child = process::spawn(&server, config)
                 .map_err(|err| format!("cannot start {program:?}: {err}"))?;
             let (transport, mut reason) = StdioTransport::new(child, config.max_message_bytes);
-            let transport = InOrder::new(transport, server, notices);
+            let transport = InOrder::new(transport, server.clone(), notices);
             match handshake(handler, transport).await {
                 Ok(running) => (running, Some(reason)),
                 // The transport's own reason (its exit status, a bad line) says more.
@@ -83,9 +87,11 @@ async fn connect(
     };
     let peer = running.peer().clone();
     let tools = list_tools(peer.clone(), config.start_timeout).await?;
+    let lists = lists::fetch(&server, &peer, config.start_timeout).await;
     Ok(Link {
         peer,
         tools,
+        lists,
         ended: Box::pin(ended(running, reason)),
     })
 }

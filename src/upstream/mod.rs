@@ -6,8 +6,10 @@
 //! server's state and tool list, and the map from the server's own progress tokens to the
 //! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
 //! `link` opens a connection; `handler` takes what the server sends on its own; `call` carries
-//! one forwarded call; `names` gives each upstream tool the name clients call it by, `catalog`
-//! keeps every ready server's tools under those names, and `tool` runs one of them for a caller.
+//! one forwarded call, `forward` any forwarded request; `lists` fetches a server's resources,
+//! templates and prompts; `names` gives each upstream tool and prompt the name clients know it
+//! by, `resources` decides which server a resource read goes to, `catalog` keeps every ready
+//! server's offer under those names, and `tool` runs one of its tools for a caller.
 
 mod ask;
 mod call;
@@ -15,12 +17,15 @@ mod catalog;
 pub mod config;
 mod connection;
 mod error;
+mod forward;
 mod handler;
 mod in_order;
 mod lines;
 mod link;
+mod lists;
 pub mod names;
 pub mod process;
+mod resources;
 mod servers;
 mod stdio;
 mod tool;

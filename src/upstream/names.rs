@@ -1,53 +1,84 @@
-//! The names the daemon's clients call upstream tools by: each server's `prefix` applied, so that
-//! no upstream tool shadows a built-in tool or another server's tool.
+//! The names the daemon's clients know upstream tools and prompts by: each server's `prefix`
+//! applied, so that nothing a server offers shadows a built-in tool or another server's offer.
 //!
 //! Built-in tools keep their names. Then, in server-name order: `always` gives
-//! `<server>__<tool>`; `never` gives the tool's own name, unless it is taken (the tool is then
-//! not offered); `on_collision` gives the tool's own name unless a built-in tool, or any other
-//! server's tool, has it too, and `<server>__<tool>` otherwise. A name still taken after that is
-//! not offered, and a warning says so.
+//! `<server>__<name>`; `never` gives the server's own name, unless it is taken (the item is then
+//! not offered); `on_collision` gives the own name unless a built-in tool, or any other server's
+//! item of the same kind, has it too, and `<server>__<name>` otherwise. A name still taken after
+//! that is not offered, and a warning says so. Tools and prompts are named apart: a prompt may
+//! share a tool's name.
 
 use std::collections::BTreeMap;
 
+use rmcp::model::{Prompt, Tool};
+use serde::Serialize;
+use serde_json::Value;
+
 use super::config::Prefix;
 
-/// Between a server's name and its tool's in a prefixed name.
+/// Between a server's name and its item's in a prefixed name.
 pub const SEPARATOR: &str = "__";
 
-/// One server's tools, as [`expose`] needs them.
-pub struct ServerTools<'a> {
+/// What a server offers under a name of its own (a tool, a prompt).
+pub trait OwnName {
+    /// The server's own name for it.
+    fn own_name(&self) -> &str;
+}
+
+impl OwnName for Tool {
+    fn own_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl OwnName for Prompt {
+    fn own_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl OwnName for &str {
+    fn own_name(&self) -> &str {
+        self
+    }
+}
+
+/// One server's items of one kind, as [`expose`] needs them.
+pub struct ServerItems<'a, T> {
     /// The server's name.
     pub server: &'a str,
-    /// How its tools are named.
+    /// How its items are named.
     pub prefix: Prefix,
-    /// Its tools' own names (those its filter offers).
-    pub tools: Vec<&'a str>,
+    /// Its items (those it offers).
+    pub items: &'a [T],
 }
 
-/// Where an exposed name leads: a server and its own name for the tool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The server.
-    pub server: String,
-    /// The tool, as the server names it.
-    pub tool: String,
+/// Where an exposed name leads: the server (its index among those given) and its item.
+#[derive(Debug)]
+pub struct Target<'a, T> {
+    /// The server's index in the slice given to [`expose`].
+    pub server: usize,
+    /// The item, under the server's own name.
+    pub item: &'a T,
 }
 
-/// Every upstream tool's exposed name and where it leads, given the built-in tools' names.
-pub fn expose<'a>(
-    builtin: impl IntoIterator<Item = &'a str>,
-    servers: &[ServerTools<'a>],
-) -> BTreeMap<String, Target> {
-    let builtin: Vec<&str> = builtin.into_iter().collect();
+/// Every item's exposed name and where it leads, given the names no item may take (the built-in
+/// tools'); `kind` ("tool", "prompt") names them in warnings.
+pub fn expose<'a, T: OwnName>(
+    kind: &str,
+    builtin: &[&str],
+    servers: &[ServerItems<'a, T>],
+) -> BTreeMap<String, Target<'a, T>> {
     let shared = |own: &str, server: &str| {
         builtin.contains(&own)
-            || servers
-                .iter()
-                .any(|other| other.server != server && other.tools.contains(&own))
+            || servers.iter().any(|other| {
+                other.server != server && other.items.iter().any(|item| item.own_name() == own)
+            })
     };
     let mut exposed = BTreeMap::new();
-    for server in servers {
-        for &own in &server.tools {
+    for (index, server) in servers.iter().enumerate() {
+        for item in server.items {
+            let own = item.own_name();
             let prefixed = || format!("{}{SEPARATOR}{own}", server.server);
             let name = match server.prefix {
                 Prefix::Always => prefixed(),
@@ -56,35 +87,53 @@ pub fn expose<'a>(
                 Prefix::OnCollision => own.to_owned(),
             };
             if builtin.contains(&name.as_str()) || exposed.contains_key(&name) {
-                tracing::warn!(server = server.server, tool = own, %name, "tool not offered: its name is taken");
+                tracing::warn!(server = server.server, kind, own, %name, "not offered: its name is taken");
                 continue;
             }
-            let target = Target {
-                server: server.server.to_owned(),
-                tool: own.to_owned(),
-            };
-            exposed.insert(name, target);
+            exposed.insert(
+                name,
+                Target {
+                    server: index,
+                    item,
+                },
+            );
         }
     }
     exposed
+}
+
+/// `item`'s listing (its JSON as the server sent it) under the name clients know it by.
+pub fn listing(item: &impl Serialize, name: &str) -> Value {
+    let mut listing = serde_json::to_value(item).unwrap_or_default();
+    if let Value::Object(fields) = &mut listing {
+        fields.insert("name".into(), Value::String(name.to_owned()));
+    }
+    listing
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(builtin: &[&str], servers: &[ServerTools<'_>]) -> Vec<(String, String)> {
-        expose(builtin.iter().copied(), servers)
+    fn names(builtin: &[&str], servers: &[ServerItems<'_, &str>]) -> Vec<(String, String)> {
+        expose("tool", builtin, servers)
             .into_iter()
-            .map(|(name, target)| (name, format!("{}/{}", target.server, target.tool)))
+            .map(|(name, target)| {
+                let server = servers[target.server].server;
+                (name, format!("{server}/{}", target.item))
+            })
             .collect()
     }
 
-    fn server<'a>(server: &'a str, prefix: Prefix, tools: &[&'a str]) -> ServerTools<'a> {
-        ServerTools {
+    fn server<'a>(
+        server: &'a str,
+        prefix: Prefix,
+        items: &'a [&'a str],
+    ) -> ServerItems<'a, &'a str> {
+        ServerItems {
             server,
             prefix,
-            tools: tools.to_vec(),
+            items,
         }
     }
 

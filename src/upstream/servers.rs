@@ -42,7 +42,7 @@ impl Upstreams {
         join_all(self.servers.iter().map(Upstream::status)).await
     }
 
-    /// The upstream tools on offer now.
+    /// The upstream tools, prompts and resources on offer now.
     pub fn catalog(&self) -> Arc<Catalog> {
         Arc::clone(&self.catalog.borrow())
     }
@@ -51,10 +51,18 @@ impl Upstreams {
     /// as long as the daemon runs: what `notifications/tools/list_changed` is sent on.
     pub fn tool_list_changes(&self) -> impl Stream<Item = ()> + 'static {
         let mut changes = self.catalog.clone();
-        changes.mark_unchanged();
+        let seen = changes.borrow_and_update().clone();
+        // The catalog also changes with resources and prompts: only a change of tools counts.
         // Without servers nothing ever changes, and the stream still stays open.
-        futures::stream::unfold(changes, |mut changes| async move {
-            changes.changed().await.ok().map(|()| ((), changes))
+        futures::stream::unfold((changes, seen), |(mut changes, mut seen)| async move {
+            loop {
+                changes.changed().await.ok()?;
+                let now = changes.borrow_and_update().clone();
+                if !now.offers_the_same_tools(&seen) {
+                    return Some(((), (changes, now)));
+                }
+                seen = now;
+            }
         })
         .chain(futures::stream::pending())
     }

@@ -12,6 +12,7 @@ use crate::mcp::call::{
     self, CallOptions, admit::CallKey, admit::invalid_params, admit::request_key,
 };
 use crate::mcp::client_info::ClientInfo;
+use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
@@ -62,7 +63,11 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
             };
             call::start(scope, &request, options).await
         }
-        other => Reply::Json(jsonrpc::method_not_found(id, other)),
+        other => match forward::answer(&scope.upstreams.catalog(), &request, Era::Legacy).await {
+            Some(Ok(answered)) => Reply::Json(jsonrpc::success(id, answered.result)),
+            Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
+            None => Reply::Json(jsonrpc::method_not_found(id, other)),
+        },
     }
 }
 
@@ -77,11 +82,12 @@ async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
     tracing::debug!(version, "initialize: revision negotiated");
     // `listChanged: true`: the user's own MCP servers come and go, and with them their tools;
     // `notifications/tools/list_changed` is sent on the session's standalone stream (`GET /mcp`).
-    let result = json!({
+    let mut result = json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": true}, "logging": {}},
         "serverInfo": version::server_info(),
     });
+    forward::declare(&scope.upstreams.catalog(), &mut result["capabilities"]);
     update(scope, established(version, params)).await;
     Reply::Json(jsonrpc::success(&request.id, result))
 }

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::mcp::call::caller::CallerCan;
 use crate::mcp::call::{self, CallOptions, admit::CallKey};
+use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
 use crate::mcp::list_changed;
 use crate::mcp::reply::{Busy, Frame, Rejection, Reply};
@@ -66,13 +67,17 @@ pub async fn answer(
     let id = &request.id;
     let complete = |result| Reply::Json(jsonrpc::success(id, Era::Modern.complete(result)));
     match request.method.as_str() {
-        "server/discover" => complete(json!({
-            "supportedVersions": version::ALL,
-            "capabilities": {"tools": {"listChanged": true}},
-            "serverInfo": version::server_info(),
-            "ttlMs": LIST_TTL_MS,
-            "cacheScope": "public",
-        })),
+        "server/discover" => {
+            let mut capabilities = json!({"tools": {"listChanged": true}});
+            forward::declare(&scope.upstreams.catalog(), &mut capabilities);
+            complete(json!({
+                "supportedVersions": version::ALL,
+                "capabilities": capabilities,
+                "serverInfo": version::server_info(),
+                "ttlMs": LIST_TTL_MS,
+                "cacheScope": "public",
+            }))
+        }
         "tools/list" => complete(json!({
             "tools": scope.tool_list(),
             "ttlMs": LIST_TTL_MS,
@@ -91,11 +96,25 @@ pub async fn answer(
             call::start(scope, &request, options).await
         }
         "subscriptions/listen" => listen(scope, &request, listeners),
-        other => Reply::Rejected {
-            status: Rejection::NotFound,
-            body: jsonrpc::method_not_found(id, other),
+        other => match forward::answer(&scope.upstreams.catalog(), &request, Era::Modern).await {
+            Some(Ok(answered)) if answered.list => complete(cached(answered.result)),
+            Some(Ok(answered)) => complete(answered.result),
+            Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
+            None => Reply::Rejected {
+                status: Rejection::NotFound,
+                body: jsonrpc::method_not_found(id, other),
+            },
         },
     }
+}
+
+/// `result` (a list) with the caching hints every list result carries.
+fn cached(mut result: Value) -> Value {
+    if let Value::Object(fields) = &mut result {
+        fields.insert("ttlMs".into(), json!(LIST_TTL_MS));
+        fields.insert("cacheScope".into(), json!("public"));
+    }
+    result
 }
 
 /// Checks `_meta`, the routing headers and the revision; returns the requested log level.
@@ -151,7 +170,7 @@ fn check_meta(params: &Map<String, Value>) -> Result<(&Map<String, Value>, &str)
 }
 
 /// `-32020` unless the routing headers say what the body says: the revision it `requested`, its
-/// method, and for `tools/call` the tool's name.
+/// method, and for `tools/call`, `prompts/get` and `resources/read` the name or URI.
 fn check_headers(
     headers: Headers<'_>,
     request: &Request,
@@ -177,8 +196,14 @@ fn check_headers(
     if headers.method != Some(request.method.as_str()) {
         return Err(mismatch("Mcp-Method", headers.method, &request.method));
     }
-    if request.method == "tools/call" {
-        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+    // The specification's routing header: the tool's or prompt's name, the resource's URI.
+    let named_by = match request.method.as_str() {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(key) = named_by {
+        let name = params.get(key).and_then(Value::as_str).unwrap_or("");
         if headers.name.map(str::trim) != Some(name) {
             return Err(mismatch("Mcp-Name", headers.name, name));
         }

@@ -1,0 +1,162 @@
+//! Resources and prompts of the user's MCP servers, answered in both eras: `resources/list`,
+//! `resources/templates/list` and `prompts/list` from the catalog's snapshot (never waiting on a
+//! server), `resources/read` and `prompts/get` forwarded to the server that offers them.
+//!
+//! They are answered only when at least one server is configured (and then declared in the
+//! capabilities, whether or not a server is ready yet: a list is simply empty meanwhile); a
+//! daemon without servers answers them as unknown methods, as it always did. A prompt is known
+//! by its exposed name (prefixed like tools); a resource by the server's own URI. What the
+//! server answers is passed on whole; its errors keep their JSON-RPC code, and a server that is
+//! down, slow or gone is a `-32603` naming it. `resources/subscribe` is refused: updates from
+//! upstream servers are not relayed to sessions (the capability is not declared).
+
+use rmcp::model::{
+    ClientRequest, GetPromptRequest, GetPromptRequestParams, ReadResourceRequest,
+    ReadResourceRequestParams, ServerResult,
+};
+use serde_json::{Map, Value, json};
+
+use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Request, RpcError};
+use crate::mcp::version::Era;
+use crate::upstream::{Catalog, Upstream, UpstreamError};
+
+/// A result for the caller, before its era's finishing touches.
+pub struct Answered {
+    /// The result object.
+    pub result: Value,
+    /// Whether it is a list (the modern era adds caching hints to those).
+    pub list: bool,
+}
+
+/// Answers `request` in `era` when it is a resources or prompts method and a server is
+/// configured; `None` otherwise (the era answers it as an unknown method).
+pub async fn answer(
+    catalog: &Catalog,
+    request: &Request,
+    era: Era,
+) -> Option<Result<Answered, RpcError>> {
+    if !catalog.has_servers() {
+        return None;
+    }
+    let list = |key: &str, items: Vec<Value>| {
+        Ok(Answered {
+            result: json!({ key: items }),
+            list: true,
+        })
+    };
+    let resources = catalog.resources();
+    let params = request.params.as_ref();
+    Some(match request.method.as_str() {
+        "resources/list" => list("resources", resources.listings().to_vec()),
+        "resources/templates/list" => {
+            list("resourceTemplates", resources.template_listings().to_vec())
+        }
+        "prompts/list" => list("prompts", catalog.prompt_listings().cloned().collect()),
+        "resources/read" => read(catalog, params).await,
+        "prompts/get" => get(catalog, params).await,
+        "resources/subscribe" | "resources/unsubscribe" if era == Era::Legacy => {
+            Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!(
+                    "{} is not supported: the daemon does not relay resource updates from its MCP servers",
+                    request.method
+                ),
+            ))
+        }
+        _ => return None,
+    })
+}
+
+/// Declares resources and prompts in `capabilities` when a server is configured.
+pub fn declare(catalog: &Catalog, capabilities: &mut Value) {
+    if catalog.has_servers()
+        && let Value::Object(capabilities) = capabilities
+    {
+        capabilities.insert("resources".into(), json!({}));
+        capabilities.insert("prompts".into(), json!({}));
+    }
+}
+
+/// `resources/read`: forwarded to the server the URI leads to.
+async fn read(
+    catalog: &Catalog,
+    params: Option<&Map<String, Value>>,
+) -> Result<Answered, RpcError> {
+    let uri = text_param(params, "uri")?;
+    let Some(upstream) = catalog.resources().server_of(uri) else {
+        // SEP-2164: an unknown resource is invalid params.
+        return Err(RpcError::new(
+            INVALID_PARAMS,
+            format!("resource not found: no MCP server lists {uri:?} or has a template for it"),
+        ));
+    };
+    let request = ReadResourceRequest::new(ReadResourceRequestParams::new(uri));
+    let answer = forward(upstream, ClientRequest::ReadResourceRequest(request)).await?;
+    match answer {
+        ServerResult::ReadResourceResult(result) => item(&result),
+        _ => Err(unexpected(upstream, "resources/read")),
+    }
+}
+
+/// `prompts/get`: forwarded to the server that offers the prompt, under its own name.
+async fn get(catalog: &Catalog, params: Option<&Map<String, Value>>) -> Result<Answered, RpcError> {
+    let name = text_param(params, "name")?;
+    let arguments = match params.and_then(|params| params.get("arguments")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(arguments)) => Some(arguments.clone()),
+        Some(_) => return Err(invalid("params.arguments must be an object")),
+    };
+    let Some((upstream, own)) = catalog.prompt(name) else {
+        return Err(invalid(&format!("unknown prompt: {name:?}")));
+    };
+    let mut params = GetPromptRequestParams::new(own);
+    params.arguments = arguments;
+    let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
+    match forward(upstream, request).await? {
+        ServerResult::GetPromptResult(result) => item(&result),
+        _ => Err(unexpected(upstream, "prompts/get")),
+    }
+}
+
+/// Sends `request` to `upstream`; its failure as the caller's error.
+async fn forward(upstream: &Upstream, request: ClientRequest) -> Result<ServerResult, RpcError> {
+    upstream
+        .forward(request)
+        .await
+        .map_err(|error: UpstreamError| {
+            RpcError::new(error.code.unwrap_or(INTERNAL_ERROR), error.to_string())
+        })
+}
+
+/// A server's result as the caller's, without the server's own `resultType` (each era says
+/// its own).
+fn item(result: &impl serde::Serialize) -> Result<Answered, RpcError> {
+    let mut result = serde_json::to_value(result)
+        .map_err(|err| RpcError::new(INTERNAL_ERROR, format!("unreadable result: {err}")))?;
+    if let Value::Object(fields) = &mut result {
+        fields.remove("resultType");
+    }
+    Ok(Answered {
+        result,
+        list: false,
+    })
+}
+
+fn unexpected(upstream: &Upstream, method: &str) -> RpcError {
+    let reason = format!("answered {method} with something else than its result");
+    RpcError::new(
+        INTERNAL_ERROR,
+        UpstreamError::new(upstream.name(), reason).to_string(),
+    )
+}
+
+fn text_param<'a>(params: Option<&'a Map<String, Value>>, key: &str) -> Result<&'a str, RpcError> {
+    params
+        .and_then(|params| params.get(key))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(&format!("params.{key} must be a string")))
+}
+
+fn invalid(message: &str) -> RpcError {
+    RpcError::new(INVALID_PARAMS, format!("invalid params: {message}"))
+}
