@@ -108,14 +108,47 @@ async fn modern(
     (status, response.json().await.unwrap())
 }
 
+/// server-everything behind a fresh daemon, with its resources and prompts listed; `dir` holds
+/// its pid file.
+struct Everything {
+    dir: tempfile::TempDir,
+    daemon: Daemon,
+    session: Session,
+    /// The first `resources/list` and `prompts/list` results that showed them.
+    resources: Value,
+    prompts: Value,
+}
+
+impl Everything {
+    /// Starts it with `extra` lines in its table, and waits until its lists are offered.
+    async fn start(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = Daemon::start(&everything_table(dir.path(), extra));
+        let session = daemon.session().await;
+        let resources = listed(&daemon, &session, "resources/list", "uri", FEATURES).await;
+        let prompt = "everything__simple-prompt";
+        let prompts = listed(&daemon, &session, "prompts/list", "name", prompt).await;
+        Self {
+            dir,
+            daemon,
+            session,
+            resources,
+            prompts,
+        }
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_construct_session_lists_and_reads_resources_and_gets_prompts() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&everything_table(dir.path(), ""));
-    let session = daemon.session().await;
+    let Everything {
+        daemon,
+        session,
+        resources,
+        prompts,
+        ..
+    } = Everything::start("").await;
 
-    let resources = listed(&daemon, &session, "resources/list", "uri", FEATURES).await;
     let features = resources["resources"]
         .as_array()
         .unwrap()
@@ -169,14 +202,6 @@ async fn a_construct_session_lists_and_reads_resources_and_gets_prompts() {
         "{blob}"
     );
 
-    let prompts = listed(
-        &daemon,
-        &session,
-        "prompts/list",
-        "name",
-        "everything__simple-prompt",
-    )
-    .await;
     let args = prompts["prompts"]
         .as_array()
         .unwrap()
@@ -226,17 +251,9 @@ async fn a_construct_session_lists_and_reads_resources_and_gets_prompts() {
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn unknown_prompts_and_uris_and_the_servers_own_refusals_are_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&everything_table(dir.path(), ""));
-    let session = daemon.session().await;
-    listed(
-        &daemon,
-        &session,
-        "prompts/list",
-        "name",
-        "everything__args-prompt",
-    )
-    .await;
+    let Everything {
+        daemon, session, ..
+    } = Everything::start("").await;
 
     let unknown = daemon
         .rpc(&session, "prompts/get", json!({"name": "nope"}))
@@ -292,10 +309,7 @@ async fn unknown_prompts_and_uris_and_the_servers_own_refusals_are_errors() {
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_standard_session_sees_the_capabilities_and_reads_and_gets() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&everything_table(dir.path(), ""));
-    let session = daemon.session().await;
-    listed(&daemon, &session, "resources/list", "uri", FEATURES).await;
+    let Everything { daemon, .. } = Everything::start("").await;
     let initialized = daemon.initialize_raw("2025-11-25").await;
     let id = initialized.headers()["mcp-session-id"]
         .to_str()
@@ -331,10 +345,7 @@ async fn a_standard_session_sees_the_capabilities_and_reads_and_gets() {
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn stateless_requests_list_read_and_get_with_complete_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&everything_table(dir.path(), ""));
-    let session = daemon.session().await;
-    listed(&daemon, &session, "resources/list", "uri", FEATURES).await;
+    let Everything { daemon, .. } = Everything::start("").await;
 
     let (status, discover) = modern(&daemon, "server/discover", json!({}), None).await;
     assert_eq!(status, 200);
@@ -393,10 +404,9 @@ async fn stateless_requests_list_read_and_get_with_complete_results() {
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_resource_the_server_adds_is_listed_after_its_list_changed_notification() {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(&everything_table(dir.path(), ""));
-    let session = daemon.session().await;
-    listed(&daemon, &session, "resources/list", "uri", FEATURES).await;
+    let Everything {
+        daemon, session, ..
+    } = Everything::start("").await;
     // The tool registers a new resource, and the server says its list changed.
     let made = daemon
         .call(
@@ -423,18 +433,13 @@ async fn a_resource_the_server_adds_is_listed_after_its_list_changed_notificatio
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_server_that_is_down_is_named_in_a_32603() {
-    let dir = tempfile::tempdir().unwrap();
     // It stays down long enough to be asked.
-    let daemon = Daemon::start(&everything_table(dir.path(), "restart_backoff = \"60s\""));
-    let session = daemon.session().await;
-    listed(
-        &daemon,
-        &session,
-        "prompts/list",
-        "name",
-        "everything__simple-prompt",
-    )
-    .await;
+    let Everything {
+        dir,
+        daemon,
+        session,
+        ..
+    } = Everything::start("restart_backoff = \"60s\"").await;
     let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
         .unwrap()
         .trim()

@@ -108,7 +108,8 @@ pub struct Upstream {
 enum Ask {
     Status(oneshot::Sender<Status>),
     Call(CallRequest),
-    Forward(ForwardRequest),
+    /// Boxed: a request is large, and a mailbox holds many asks.
+    Forward(Box<ForwardRequest>),
 }
 
 impl Upstream {
@@ -192,7 +193,7 @@ impl Upstream {
             reply,
             permit,
         };
-        self.ask(Ask::Forward(request)).await?;
+        self.ask(Ask::Forward(Box::new(request))).await?;
         self.answer(answer).await
     }
 
