@@ -15,7 +15,6 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::call::admit::request_key;
 use super::jsonrpc::Response;
 
 /// Most requests waiting for an answer in the whole daemon.
@@ -79,7 +78,7 @@ impl Handler<Deliver> for PendingAnswers {
     type Result = ();
 
     fn handle(&mut self, deliver: Deliver, _: &mut Self::Context) {
-        let key = (deliver.session, request_key(&deliver.response.id));
+        let key = (deliver.session, deliver.response.id.key());
         match self.waiting.remove(&key) {
             Some(reply) => {
                 let _ = reply.send(deliver.response.outcome);
@@ -108,7 +107,7 @@ mod tests {
         let pending = PendingAnswers::default().start();
         let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
         let (reply, mut answered) = oneshot::channel();
-        let id = request_key(&RequestId::Text("q".into()));
+        let id = RequestId::Text("q".into()).key();
         let expect = Expect {
             session: mine,
             id: id.clone(),

@@ -28,6 +28,14 @@ pub enum RequestId {
     Text(String),
 }
 
+impl RequestId {
+    /// The id as a key: its JSON text, so that `1` and `"1"` stay apart (how a session knows a
+    /// call by its request id, and how an answer finds the request it answers).
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).expect("a request id is always valid JSON")
+    }
+}
+
 /// A message that expects a response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {

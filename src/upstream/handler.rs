@@ -90,7 +90,6 @@ impl ClientHandler for UpstreamHandler {
         self.lists_changed.notify_one();
     }
 
-
     // Sampling is deprecated by the 2026-07-28 revision (SEP-2577, and rmcp with it), but
     // servers on 2025-11-25 still ask for it, and their callers still answer it.
     #[allow(deprecated)]

@@ -10,38 +10,13 @@ use construct_actors::{BeginCall, BeginCallError, ProgressToken};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::CallOptions;
 use super::callee::Callee;
+use super::options::CallOptions;
 use super::run::{self, Admission, Call};
 use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
 use crate::metrics_recorder::{self, Outcome};
-
-/// How the session knows a call: by its request id (so `notifications/cancelled` can name it),
-/// or, for stateless requests whose ids may repeat across clients, by a fresh unique key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallKey {
-    /// By the JSON text of the request id.
-    RequestId,
-    /// By a key of its own.
-    Unique,
-}
-
-impl CallKey {
-    /// The key the session knows the call with request id `id` by.
-    pub fn of(self, id: &RequestId) -> String {
-        match self {
-            Self::RequestId => request_key(id),
-            Self::Unique => uuid::Uuid::new_v4().to_string(),
-        }
-    }
-}
-
-/// The key a session knows a call by, when keyed by request id.
-pub fn request_key(id: &RequestId) -> String {
-    serde_json::to_string(id).expect("a request id is always valid JSON")
-}
 
 /// Checks a `tools/call`'s parameters and finds its tool: the call, ready to run once admitted.
 /// A built-in tool's arguments are checked against its schema here; an upstream tool's are the

@@ -9,30 +9,13 @@
 pub mod admit;
 pub mod callee;
 pub mod caller;
+pub mod options;
 pub mod run;
 
 use crate::mcp::jsonrpc::Request;
 use crate::mcp::reply::Reply;
 use crate::mcp::scope::Scope;
-use crate::mcp::version::Era;
-use crate::tools::LogLevel;
-use admit::CallKey;
-use caller::CallerCan;
-
-/// How a call is made: what its era, its caller and its stream allow.
-#[derive(Debug, Clone, Copy)]
-pub struct CallOptions {
-    /// The protocol era, which shapes the result.
-    pub era: Era,
-    /// The least severe log message the caller wants; `None`: none.
-    pub log_level: Option<LogLevel>,
-    /// How the session knows the call.
-    pub key: CallKey,
-    /// Whether the stream may outlive its connection.
-    pub resumable: bool,
-    /// What the caller can be asked by the call's upstream server.
-    pub caller: CallerCan,
-}
+pub use options::{CallKey, CallOptions};
 
 /// Checks, admits and starts a `tools/call` in `scope`: the reply is the call's stream, unless a
 /// limit refused it.

@@ -8,9 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::mcp::answers::Deliver;
 use crate::mcp::call::caller::CallerCan;
-use crate::mcp::call::{
-    self, CallOptions, admit::CallKey, admit::invalid_params, admit::request_key,
-};
+use crate::mcp::call::{self, CallKey, CallOptions, admit::invalid_params};
 use crate::mcp::client_info::ClientInfo;
 use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
@@ -188,9 +186,7 @@ async fn notify(scope: &Scope<'_>, notification: Notification) {
     else {
         return;
     };
-    let cancel = CancelCall {
-        key: request_key(&id),
-    };
+    let cancel = CancelCall { key: id.key() };
     // Unknown or already finished requests are ignored, as the specification asks.
     let _ = scope
         .session

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
 use crate::mcp::call::caller::CallerCan;
-use crate::mcp::call::{self, CallOptions, admit::CallKey};
+use crate::mcp::call::{self, CallKey, CallOptions};
 use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
 use crate::mcp::list_changed;
