@@ -87,6 +87,12 @@ impl WorkspaceRoots {
         Workspace::new(cwd, reach).hiding(Arc::clone(&self.hidden))
     }
 
+    /// The roots themselves (canonical folders): what shared upstream servers are told as their
+    /// `roots/list`.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
     fn contains(&self, path: &Path) -> bool {
         self.roots.iter().any(|root| path.starts_with(root))
     }

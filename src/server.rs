@@ -22,7 +22,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use construct_actors::cluster::ClusterStore;
 use construct_actors::{
-    ASK_TIMEOUT, Create, Creator, SessionDirectory, SessionRegistry, TicketBook, TicketLimits,
+    ASK_TIMEOUT, Create, Creator, Describe, SessionDirectory, SessionRegistry, TicketBook,
+    TicketLimits,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
@@ -104,7 +105,7 @@ async fn build_state(
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
     };
-    let upstreams = Upstreams::start(&config.servers, tools.names());
+    let upstreams = Upstreams::start(&config.servers, tools.names(), workspace_roots.roots());
     Ok(web::Data::new(AppState {
         registry,
         tools,
@@ -263,8 +264,15 @@ async fn stateless_sessions(
             .await
             .context("the session registry did not start")?
             .context("cannot create a stateless session")?;
+        let described = created
+            .session
+            .send(Describe)
+            .timeout(ASK_TIMEOUT)
+            .await
+            .context("a stateless session did not start")?;
         by_key.push(StatelessSession {
             id: created.id,
+            ended: described.ended,
             session: created.session,
             listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         });

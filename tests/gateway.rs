@@ -1,6 +1,7 @@
-//! The daemon as a gateway: real MCP servers nobody here wrote (`server-everything` in
-//! TypeScript, `mcp-server-time` in Python) configured under `[servers.<name>]`, and their tools
-//! listed and called through the daemon by its own clients, as every CLI would.
+//! The daemon as a gateway: real MCP servers nobody here wrote (`server-everything` and
+//! `server-filesystem` in TypeScript, `mcp-server-time` in Python) configured under
+//! `[servers.<name>]`, and their tools listed and called through the daemon by its own clients,
+//! as every CLI would.
 //!
 //! The servers are installed by `bash tests/upstream/setup.sh` (CI does so before running these
 //! tests with `--ignored`); without them the tests fail saying so.
@@ -10,8 +11,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::servers::{everything_script, time_server};
-use common::{Daemon, Session, client, next_data, next_event, sse};
+use common::servers::{everything_script, filesystem_script, time_server};
+use common::{Daemon, Session, canonical, client, next_data, next_event, sse};
 use serde_json::{Value, json};
 
 /// Longest a server may take to become ready.
@@ -586,4 +587,208 @@ async fn a_servers_elicitation_reaches_the_calling_client_and_its_refusal_goes_b
     assert_eq!(daemon.standard_post(&able, declined).await.status(), 202);
     let done = next_message(&mut stream).await;
     assert!(first_text(&done).contains("declined"), "{done}");
+}
+
+/// `[servers.fs]` running server-filesystem over stdio with no folder arguments (so it works in
+/// the roots the daemon gives it) in `scope`, behind a shell that appends its pid (the server's:
+/// it `exec`s) to `pids/fs.pids`; the daemon's workspace root is `root`.
+fn filesystem_table(root: &Path, pids: &Path, scope: &str, extra: &str) -> String {
+    let script = format!(
+        "echo $$ >> '{pids}/fs.pids'; exec node '{server}'",
+        pids = pids.display(),
+        server = filesystem_script()
+    );
+    format!(
+        "[tools]\nworkspace_roots = [{root:?}]\n\n\
+         [servers.fs]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\nscope = {scope:?}\n{extra}\n",
+        root = root.display().to_string()
+    )
+}
+
+/// The pids the filesystem server's shell wrote, in start order.
+fn started_pids(pids: &Path) -> Vec<u32> {
+    std::fs::read_to_string(pids.join("fs.pids"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| line.parse().unwrap())
+        .collect()
+}
+
+/// Whether the process `pid` runs (a zombie does not).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+}
+
+/// Calls `tool` of `session` with `arguments`; its final response.
+async fn final_response(daemon: &Daemon, session: &Session, tool: &str, arguments: Value) -> Value {
+    let mut messages = daemon.call(session, tool, arguments, json!({})).await;
+    messages.pop().expect("a final response")
+}
+
+/// What server-filesystem's `list_allowed_directories` says to `session`, once it has taken its
+/// roots from the daemon (it asks for them just after its handshake).
+async fn allowed_directories(daemon: &Daemon, session: &Session, expected: &str) -> String {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let listed =
+            final_response(daemon, session, "fs__list_allowed_directories", json!({})).await;
+        let text = first_text(&listed).to_owned();
+        if text.contains(expected) || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A folder `name` in `root` holding the file `<name>.txt`, whose text is `name`.
+fn folder(root: &Path, name: &str) -> String {
+    let dir = root.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.txt")), name).unwrap();
+    canonical(&dir)
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_session_scoped_server_works_in_its_sessions_folder_and_stops_with_it() {
+    let (root, pids) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (alpha, bravo) = (folder(root.path(), "alpha"), folder(root.path(), "bravo"));
+    let daemon = Daemon::start(&filesystem_table(root.path(), pids.path(), "session", ""));
+    let one = daemon.session_with(json!({"cwd": alpha})).await;
+    let two = daemon.session_with(json!({"cwd": bravo})).await;
+    assert!(started_pids(pids.path()).is_empty(), "started lazily");
+
+    // Each session's first tools/list starts its own server and waits for its tools.
+    for session in [&one, &two] {
+        let names = tool_names(&daemon, session).await;
+        assert!(
+            names.iter().any(|name| name == "fs__read_text_file"),
+            "{names:?}"
+        );
+        assert!(
+            names.iter().any(|name| name == "echo"),
+            "built-in tools stay"
+        );
+    }
+    let started = started_pids(pids.path());
+    assert_eq!(started.len(), 2, "one process per session");
+
+    for (session, own, other) in [(&one, &alpha, &bravo), (&two, &bravo, &alpha)] {
+        let allowed = allowed_directories(&daemon, session, own).await;
+        assert!(
+            allowed.contains(own.as_str()) && !allowed.contains(other.as_str()),
+            "{allowed}"
+        );
+        let name = Path::new(own).file_name().unwrap().to_str().unwrap();
+        let read = final_response(
+            &daemon,
+            session,
+            "fs__read_text_file",
+            json!({"path": format!("{own}/{name}.txt")}),
+        )
+        .await;
+        assert_eq!(first_text(&read), name);
+        // The other session's folder is outside this server's roots: it refuses.
+        let theirs = Path::new(other).file_name().unwrap().to_str().unwrap();
+        let refused = final_response(
+            &daemon,
+            session,
+            "fs__read_text_file",
+            json!({"path": format!("{other}/{theirs}.txt")}),
+        )
+        .await;
+        assert_eq!(refused["result"]["isError"], true, "{refused}");
+        assert!(first_text(&refused).contains("Access denied"), "{refused}");
+    }
+
+    // Ending a session stops its server, and only its server.
+    let ended = daemon.delete_session(&two.id, &two.token).await;
+    assert!(ended.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(started[1]) {
+        assert!(
+            Instant::now() < deadline,
+            "the ended session's server still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running(started[0]), "the other session's server runs on");
+    let listed = final_response(&daemon, &one, "fs__list_allowed_directories", json!({})).await;
+    assert!(first_text(&listed).contains(alpha.as_str()));
+    assert_eq!(started_pids(pids.path()).len(), 2);
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_session_over_a_servers_max_sessions_goes_without_it_until_one_ends() {
+    let (root, pids) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (alpha, bravo) = (folder(root.path(), "alpha"), folder(root.path(), "bravo"));
+    let table = filesystem_table(root.path(), pids.path(), "session", "max_sessions = 1");
+    let daemon = Daemon::start(&table);
+    let one = daemon.session_with(json!({"cwd": alpha})).await;
+    let two = daemon.session_with(json!({"cwd": bravo})).await;
+    assert!(
+        tool_names(&daemon, &one)
+            .await
+            .iter()
+            .any(|name| name == "fs__read_text_file")
+    );
+
+    let names = tool_names(&daemon, &two).await;
+    assert!(
+        !names.iter().any(|name| name.starts_with("fs__")),
+        "{names:?}"
+    );
+    let refused = final_response(&daemon, &two, "fs__list_allowed_directories", json!({})).await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("MCP server fs") && message.contains("max_sessions"),
+        "{message}"
+    );
+    assert!(
+        daemon.stderr().contains("max_sessions"),
+        "a warning is logged"
+    );
+    assert_eq!(started_pids(pids.path()).len(), 1);
+
+    // Once the first session ends, the second gets its own connection at its next request.
+    let ended = daemon.delete_session(&one.id, &one.token).await;
+    assert!(ended.status().is_success());
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while !tool_names(&daemon, &two)
+        .await
+        .iter()
+        .any(|name| name == "fs__read_text_file")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the second session never got the server"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let allowed = allowed_directories(&daemon, &two, &bravo).await;
+    assert!(
+        allowed.contains(bravo.as_str()) && !allowed.contains(alpha.as_str()),
+        "{allowed}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_shared_server_is_given_the_workspace_roots() {
+    let (root, pids) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let alpha = folder(root.path(), "alpha");
+    let daemon = Daemon::start(&filesystem_table(root.path(), pids.path(), "shared", ""));
+    let session = daemon.session_with(json!({"cwd": alpha})).await;
+    offered(&daemon, &session, &["fs__list_allowed_directories"]).await;
+    let workspace = canonical(root.path());
+    let allowed = allowed_directories(&daemon, &session, &workspace).await;
+    assert!(allowed.contains(workspace.as_str()), "{allowed}");
+    assert!(
+        !allowed.contains(alpha.as_str()),
+        "the workspace, not the session's folder: {allowed}"
+    );
+    assert_eq!(started_pids(pids.path()).len(), 1);
 }

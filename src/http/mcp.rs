@@ -40,6 +40,7 @@ use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, CallStream, Frame, Rejection, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::Era;
+use crate::upstream::{Catalog, SessionRef};
 
 /// The answer to a session request that names no session.
 const NO_SESSION: &str =
@@ -141,7 +142,13 @@ async fn legacy(
     let Some((session, info)) = opened else {
         return open_by_initialize(req, state, incoming).await;
     };
-    let scope = scope(state, &session, info.id, Arc::clone(&info.cwd));
+    let owner = SessionRef {
+        id: info.id,
+        cwd: Arc::clone(&info.cwd),
+        ended: info.ended.clone(),
+    };
+    let upstream = upstream_catalog(state, owner, &incoming).await;
+    let scope = scope(state, &session, info.id, Arc::clone(&info.cwd), upstream);
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
 }
@@ -152,8 +159,8 @@ async fn modern(
     state: &AppState,
     identity: Identity,
 ) -> Result<HttpResponse, HttpError> {
-    let (owner, session, cwd, listeners) = match identity.open(req).await? {
-        Some((session, info)) => (info.id, session, info.cwd, &state.listeners),
+    let (owner, session, cwd, ended, listeners) = match identity.open(req).await? {
+        Some((session, info)) => (info.id, session, info.cwd, info.ended, &state.listeners),
         None => {
             // A revision this daemon does not speak is refused before the key is asked for:
             // the answer (the supported revisions) is no secret, and it tells a client built
@@ -171,6 +178,7 @@ async fn modern(
                 stateless.id,
                 stateless.session.clone(),
                 Arc::clone(&state.stateless.cwd),
+                stateless.ended.clone(),
                 &stateless.listeners,
             )
         }
@@ -181,7 +189,13 @@ async fn modern(
         method: header(req, "mcp-method"),
         name: header(req, "mcp-name"),
     };
-    let scope = scope(state, &session, owner, cwd);
+    let session_ref = SessionRef {
+        id: owner,
+        cwd: Arc::clone(&cwd),
+        ended,
+    };
+    let upstream = upstream_catalog(state, session_ref, &incoming).await;
+    let scope = scope(state, &session, owner, cwd, upstream);
     let reply = modern::answer(&scope, headers, incoming, listeners).await;
     respond(req, state, owner, reply).await
 }
@@ -216,6 +230,7 @@ async fn open_by_initialize(
         &created.session,
         created.id,
         Arc::clone(&state.stateless.cwd),
+        state.upstreams.catalog(),
     );
     let settings = SessionSettings::default();
     let reply = legacy::answer(&scope, &settings, Incoming::Request(request)).await;
@@ -233,17 +248,38 @@ fn scope<'a>(
     session: &'a Addr<SessionActor>,
     session_id: Uuid,
     cwd: Arc<Path>,
+    upstream: Arc<Catalog>,
 ) -> Scope<'a> {
     Scope {
         session_id,
         answers: &state.answers,
         tools: &state.tools,
         upstreams: &state.upstreams,
+        upstream,
         session,
         workspace: state.workspace_roots.workspace(cwd),
         call_queue: state.config.sessions.call_queue,
         call_slots: &state.call_slots,
         stopping: &state.stopping,
+    }
+}
+
+/// The upstream tools `incoming` may reach in `session`: for a `tools/list` or `tools/call`, the
+/// session's own servers' too (started on its first such request, which waits for them to
+/// start); for anything else, or with no session-scoped server configured, the shared servers'
+/// snapshot, asking nobody.
+async fn upstream_catalog(
+    state: &AppState,
+    session: SessionRef,
+    incoming: &Incoming,
+) -> Arc<Catalog> {
+    match incoming {
+        Incoming::Request(request)
+            if matches!(request.method.as_str(), "tools/list" | "tools/call") =>
+        {
+            state.upstreams.session_catalog(session).await
+        }
+        _ => state.upstreams.catalog(),
     }
 }
 

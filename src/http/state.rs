@@ -89,6 +89,8 @@ pub struct StatelessSession {
     pub id: Uuid,
     /// Its actor.
     pub session: Addr<SessionActor>,
+    /// Cancelled when its actor stops (its own upstream servers stop with it).
+    pub ended: CancellationToken,
     /// Its own limit on open `subscriptions/listen` streams.
     pub listeners: Arc<Semaphore>,
 }

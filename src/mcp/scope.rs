@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::mcp::answers::PendingAnswers;
 use crate::tools::{ToolRegistry, Workspace};
-use crate::upstream::Upstreams;
+use crate::upstream::{Catalog, Upstreams};
 
 /// Where a message is answered and its calls run, and what bounds them.
 pub struct Scope<'a> {
@@ -23,6 +23,9 @@ pub struct Scope<'a> {
     pub tools: &'a ToolRegistry,
     /// The user's own MCP servers, and the tools they offer.
     pub upstreams: &'a Upstreams,
+    /// The upstream tools on offer to this message when it came: the shared servers', and for
+    /// a `tools/list` or `tools/call` the session's own (`scope = "session"`) too.
+    pub upstream: Arc<Catalog>,
     /// The caller's session; its followers see the progress of its calls.
     pub session: &'a Addr<SessionActor>,
     /// Its id.
@@ -45,7 +48,7 @@ impl Scope<'_> {
     /// each sorted by name.
     pub fn tool_list(&self) -> Value {
         let mut tools = self.tools.describe();
-        tools.extend(self.upstreams.catalog().listings().cloned());
+        tools.extend(self.upstream.listings().cloned());
         Value::Array(tools)
     }
 }

@@ -22,7 +22,8 @@ use tokio::sync::watch;
 use super::config::Prefix;
 use super::connection::{Tools, Upstream};
 use super::lists::SharedLists;
-use super::names::{self, OwnName, ServerItems};
+use super::error::UpstreamError;
+use super::names::{self, OwnName, SEPARATOR, ServerItems};
 use super::resources::Resources;
 use super::tool::UpstreamTool;
 
@@ -34,6 +35,9 @@ pub struct Catalog {
     tools: BTreeMap<String, Offered>,
     prompts: BTreeMap<String, Offered>,
     resources: Resources,
+    /// Servers the caller may not reach now, and why (a session over a server's
+    /// `max_sessions`): their tools are not on offer, and a call naming one fails saying so.
+    refused: Vec<UpstreamError>,
 }
 
 /// One tool or prompt on offer: where requests go, and how its list shows it.
@@ -68,6 +72,15 @@ impl Catalog {
     /// (whatever is ready now), and otherwise answers their methods as unknown.
     pub fn has_servers(&self) -> bool {
         self.servers > 0
+    }
+
+    /// Why `name` cannot be called, when it names (`<server>__<tool>`) a tool of a server the
+    /// caller may not reach now.
+    pub fn refusal(&self, name: &str) -> Option<&UpstreamError> {
+        self.refused.iter().find(|refused| {
+            name.strip_prefix(&*refused.server)
+                .is_some_and(|tool| tool.starts_with(SEPARATOR))
+        })
     }
 
     /// The prompt clients call `name`: its server and the server's own name for it (the server
@@ -113,6 +126,7 @@ impl Catalog {
         servers: &[(Upstream, Prefix)],
         tools: &[Tools],
         lists: &[SharedLists],
+        refused: &[UpstreamError],
     ) -> Self {
         let prompts: Vec<&[Prompt]> = lists.iter().map(|lists| &lists.prompts[..]).collect();
         let tools: Vec<&[rmcp::model::Tool]> = tools.iter().map(|tools| &tools[..]).collect();
@@ -126,6 +140,7 @@ impl Catalog {
             tools: offer("tool", builtin, servers, &tools, &vec![true; tools.len()]),
             prompts: offer("prompt", &[], servers, &prompts, &up),
             resources: Resources::build(&upstreams, lists),
+            refused: refused.to_vec(),
         }
     }
 }
@@ -178,18 +193,20 @@ fn same(mine: &BTreeMap<String, Offered>, theirs: &BTreeMap<String, Offered>) ->
 type Watches = (watch::Receiver<Tools>, watch::Receiver<SharedLists>);
 
 /// Follows `servers`' tools and lists and keeps the merged catalog current: the receiver always
-/// holds the latest, and is told of a change only when what is on offer did change (a server
+/// holds the latest, with the `refused` servers named, and is told of a change only when what is on offer did change (a server
 /// that lists the same again changes nothing for clients). The task ends when the last receiver is dropped, and with it the handles it
 /// holds, so the connections stop when the daemon drops its catalog.
 pub fn follow(
     builtin: Vec<&'static str>,
     servers: Vec<(Upstream, Prefix)>,
+    refused: Vec<UpstreamError>,
 ) -> watch::Receiver<Arc<Catalog>> {
     let mut watches: Vec<Watches> = servers
         .iter()
         .map(|(upstream, _)| (upstream.tools(), upstream.lists()))
         .collect();
-    let (publish, catalog) = watch::channel(Arc::new(rebuild(&builtin, &servers, &mut watches)));
+    let first = rebuild(&builtin, &servers, &refused, &mut watches);
+    let (publish, catalog) = watch::channel(Arc::new(first));
     if servers.is_empty() {
         return catalog;
     }
@@ -204,7 +221,7 @@ pub fn follow(
                 () = publish.closed() => break,
                 (changed, _, _) = changed => if changed.is_err() { break },
             }
-            let rebuilt = rebuild(&builtin, &servers, &mut watches);
+            let rebuilt = rebuild(&builtin, &servers, &refused, &mut watches);
             publish.send_if_modified(|current| {
                 let changed = !current.offers_the_same(&rebuilt);
                 if changed {
@@ -217,10 +234,12 @@ pub fn follow(
     catalog
 }
 
-/// The catalog of the tools and lists in `watches`, each marked seen.
+/// The catalog of the tools and lists in `watches`, each marked seen, and of the `refused`
+/// servers.
 fn rebuild(
     builtin: &[&'static str],
     servers: &[(Upstream, Prefix)],
+    refused: &[UpstreamError],
     watches: &mut [Watches],
 ) -> Catalog {
     let (tools, lists): (Vec<Tools>, Vec<SharedLists>) = watches
@@ -232,5 +251,5 @@ fn rebuild(
             )
         })
         .unzip();
-    Catalog::build(builtin, servers, &tools, &lists)
+    Catalog::build(builtin, servers, &tools, &lists, refused)
 }

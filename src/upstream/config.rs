@@ -85,6 +85,9 @@ pub struct ServerConfig {
     pub prefix: Prefix,
     /// Whether one connection serves the whole daemon or each session has its own.
     pub scope: Scope,
+    /// With `scope = "session"`: how many sessions may have their own connection to it at
+    /// once; a session beyond that gets none (its tools are not listed, a call fails).
+    pub max_sessions: usize,
     /// Longest it may take to start and answer the handshake and the first `tools/list`.
     #[serde(with = "humantime_serde")]
     pub start_timeout: Duration,
@@ -115,6 +118,7 @@ impl Default for ServerConfig {
             tools: ToolFilter::default(),
             prefix: Prefix::Always,
             scope: Scope::Shared,
+            max_sessions: 16,
             start_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(5 * 60),
             restart_backoff: Duration::from_secs(1),
@@ -208,14 +212,7 @@ impl ServerConfig {
             }
         }
         self.tools.validate()?;
-        self.check_limits()?;
-        if self.scope == Scope::Session {
-            return Err(InvalidSetting::new(
-                "scope",
-                "\"session\" is not supported yet: use \"shared\" (one connection for the daemon)",
-            ));
-        }
-        Ok(())
+        self.check_limits()
     }
 
     fn check_stdio(&self, command: &str) -> Result<(), InvalidSetting> {
@@ -282,6 +279,7 @@ impl ServerConfig {
         setting::longer_than_zero("restart_backoff", self.restart_backoff)?;
         setting::longer_than_zero("restart_backoff_max", self.restart_backoff_max)?;
         setting::at_least_one("max_message_bytes", self.max_message_bytes)?;
+        setting::at_least_one("max_sessions", self.max_sessions)?;
         if self.restart_backoff_max < self.restart_backoff {
             return Err(InvalidSetting::new(
                 "restart_backoff_max",
@@ -426,13 +424,27 @@ mod tests {
                 "tools = { allow = [\"a\"], deny = [\"a\"] }",
                 "servers.x.tools.deny:",
             ),
-            ("scope = \"session\"", "servers.x.scope:"),
+            (
+                "scope = \"session\"\nmax_sessions = 0",
+                "servers.x.max_sessions:",
+            ),
         ] {
             let err = error(&format!("[servers.x]\ncommand = \"a\"\n{text}\n"));
             assert!(err.starts_with(key), "{text}: {err}");
         }
-        let err = error("[servers.x]\ncommand = \"a\"\nscope = \"session\"\n");
-        assert!(err.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn a_session_scoped_server_with_its_bound() {
+        let servers = from_toml(
+            "[servers.fs]\ncommand = \"npx\"\nscope = \"session\"\nmax_sessions = 4\n\
+             [servers.remote]\nurl = \"http://h/mcp\"\nscope = \"session\"\n",
+        )
+        .unwrap();
+        assert_eq!(servers.0["fs"].scope, Scope::Session);
+        assert_eq!(servers.0["fs"].max_sessions, 4);
+        assert_eq!(servers.0["remote"].scope, Scope::Session);
+        assert_eq!(servers.0["remote"].max_sessions, 16);
     }
 
     #[test]

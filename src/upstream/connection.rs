@@ -38,6 +38,7 @@ use super::handler::UpstreamHandler;
 use super::in_order::{NOTICE_QUEUE, ServerNotice};
 use super::link::{self, Link, Receivers};
 use super::lists::{self, SharedLists};
+use super::roots::Roots;
 use crate::metrics_recorder;
 
 /// Requests that may wait for one connection; one more is refused as busy.
@@ -113,15 +114,20 @@ enum Ask {
 }
 
 impl Upstream {
-    /// Starts the connection to the server `name` on the current tokio runtime; it is ready
-    /// once [`Upstream::status`] says so.
+    /// Starts the connection to the server `name` on the current tokio runtime, with no roots;
+    /// it is ready once [`Upstream::status`] says so.
     pub fn start(name: &str, config: ServerConfig) -> Self {
+        Self::start_with_roots(name, config, Roots::default())
+    }
+
+    /// Like [`Upstream::start`], answering the server's `roots/list` with `roots`.
+    pub fn start_with_roots(name: &str, config: ServerConfig, roots: Roots) -> Self {
         let server: Arc<str> = name.into();
         let (mailbox, requests) = mpsc::channel(MAILBOX);
         let call_timeout = config.call_timeout;
         let (offered, tools) = watch::channel(Tools::default());
         let (listed, lists) = watch::channel(SharedLists::default());
-        let connection = Connection::new(server.clone(), config, requests, offered, listed);
+        let connection = Connection::new(server.clone(), config, roots, requests, offered, listed);
         tokio::spawn(connection.run());
         Self {
             server,
@@ -260,6 +266,7 @@ impl Phase {
 struct Connection {
     server: Arc<str>,
     config: ServerConfig,
+    roots: Roots,
     requests: mpsc::Receiver<Ask>,
     notices_out: mpsc::Sender<ServerNotice>,
     notices_in: mpsc::Receiver<ServerNotice>,
@@ -286,6 +293,7 @@ impl Connection {
     fn new(
         server: Arc<str>,
         config: ServerConfig,
+        roots: Roots,
         requests: mpsc::Receiver<Ask>,
         tools: watch::Sender<Tools>,
         lists: watch::Sender<SharedLists>,
@@ -295,6 +303,7 @@ impl Connection {
         let mut connection = Self {
             server,
             config,
+            roots,
             requests,
             notices_out,
             notices_in,
@@ -357,6 +366,7 @@ impl Connection {
                 self.tools_changed.clone(),
                 self.lists_changed.clone(),
                 self.asks_out.clone(),
+                self.roots.clone(),
             ),
             notices: self.notices_out.clone(),
         };

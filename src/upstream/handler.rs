@@ -1,7 +1,8 @@
 //! What an upstream server's connection does with what the server sends on its own: a changed
-//! tool, resource or prompt list, and requests for the caller of a call (sampling,
-//! elicitation: see `ask`). (Progress and log messages are taken off the transport before rmcp
-//! sees them, to keep their order: see `in_order`.)
+//! tool, resource or prompt list, requests for the caller of a call (sampling, elicitation: see
+//! `ask`), and `roots/list`, answered with the connection's own `roots`. (Progress and log
+//! messages are taken off the transport before rmcp sees them, to keep their order: see
+//! `in_order`.)
 //!
 //! rmcp runs this handler inside the connection's service task, which must never wait on the
 //! daemon: a changed list is a coalescing signal, so that however many arrive, the owner
@@ -15,34 +16,40 @@ use rmcp::model::{
     FormElicitationCapability, Implementation, SamplingCapability,
 };
 #[allow(deprecated)]
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
+use rmcp::model::{
+    CreateMessageRequestParams, CreateMessageResult, ListRootsResult, RootsCapabilities,
+};
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::ask::ServerAsk;
+use super::roots::Roots;
 
 /// The upstream side of one connection, as rmcp calls it.
 pub struct UpstreamHandler {
     tools_changed: Arc<Notify>,
     lists_changed: Arc<Notify>,
     asks: mpsc::Sender<ServerAsk>,
+    roots: Roots,
 }
 
 impl UpstreamHandler {
     /// A handler that signals tool-list changes to its owner on `tools_changed`, resource or
     /// prompt list changes on `lists_changed`, and hands the server's requests for a caller
-    /// (sampling, elicitation) to it on `asks`.
+    /// (sampling, elicitation) to it on `asks`; it answers `roots/list` with `roots`.
     pub fn new(
         tools_changed: Arc<Notify>,
         lists_changed: Arc<Notify>,
         asks: mpsc::Sender<ServerAsk>,
+        roots: Roots,
     ) -> Self {
         Self {
             tools_changed,
             lists_changed,
             asks,
+            roots,
         }
     }
 
@@ -109,8 +116,18 @@ impl ClientHandler for UpstreamHandler {
         self.relay("elicitation/create", params).await
     }
 
+    // Roots are deprecated by the 2026-07-28 revision too; servers on 2025-11-25 still ask.
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        Ok(self.roots.listing())
+    }
+
     /// Declares sampling and elicitation: the daemon relays them to callers that can answer
-    /// (and tells the server when the caller cannot).
+    /// (and tells the server when the caller cannot); and roots, when it has some to give.
+    #[allow(deprecated)]
     fn get_info(&self) -> ClientConfig {
         let mut info = ClientConfig::default();
         info.client_info = Implementation::new("construct-actor", env!("CARGO_PKG_VERSION"));
@@ -118,6 +135,12 @@ impl ClientHandler for UpstreamHandler {
         let mut elicitation = ElicitationCapability::default();
         elicitation.form = Some(FormElicitationCapability::default());
         info.capabilities.elicitation = Some(elicitation);
+        // Roots, when it has some to give: they never change while connected.
+        if !self.roots.is_empty() {
+            let mut roots = RootsCapabilities::default();
+            roots.list_changed = Some(false);
+            info.capabilities.roots = Some(roots);
+        }
         info
     }
 }

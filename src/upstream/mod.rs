@@ -1,15 +1,18 @@
 //! The user's own MCP servers behind the daemon (`[servers.<name>]`): configured once, started
-//! once, shared by every session.
+//! once, shared by every session (or, `scope = "session"`, one per session, in its folder).
 //!
-//! Each server has one connection ([`Upstream`]), owned by one task that holds the MCP client
-//! (the official `rmcp` SDK, client role), the child process or HTTP client under it, the
-//! server's state and tool list, and the map from the server's own progress tokens to the
+//! A shared server has one connection ([`Upstream`]); a session-scoped one has one per session
+//! that uses it (`session_servers` keeps them, `session_catalog` merges their tools with the
+//! shared ones for that session). Each connection is owned by one task that holds the MCP
+//! client (the official `rmcp` SDK, client role), the child process or HTTP client under it,
+//! the server's state and tool list, and the map from the server's own progress tokens to the
 //! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
-//! `link` opens a connection; `handler` takes what the server sends on its own; `call` carries
-//! one forwarded call, `forward` any forwarded request; `lists` fetches a server's resources,
-//! templates and prompts; `names` gives each upstream tool and prompt the name clients know it
-//! by, `resources` decides which server a resource read goes to, `catalog` keeps every ready
-//! server's offer under those names, and `tool` runs one of its tools for a caller.
+//! `link` opens a connection; `handler` takes what the server sends on its own, and answers its
+//! `roots/list` with `roots`; `call` carries one forwarded call, `forward` any forwarded
+//! request; `lists` fetches a server's resources, templates and prompts; `names` gives each
+//! upstream tool and prompt the name clients know it by, `resources` decides which server a
+//! resource read goes to, `catalog` keeps every ready server's offer under those names, and
+//! `tool` runs one of its tools for a caller.
 
 mod ask;
 mod call;
@@ -26,7 +29,10 @@ mod lists;
 pub mod names;
 pub mod process;
 mod resources;
+mod roots;
 mod servers;
+mod session_catalog;
+mod session_servers;
 mod stdio;
 mod tool;
 
@@ -36,4 +42,5 @@ pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;
 pub use servers::Upstreams;
+pub use session_servers::SessionRef;
 pub use tool::UpstreamTool;

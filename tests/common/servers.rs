@@ -33,6 +33,13 @@ pub fn everything_script() -> String {
     )
 }
 
+/// The entry point of `@modelcontextprotocol/server-filesystem`, run by `node`.
+pub fn filesystem_script() -> String {
+    installed(
+        "target/upstream/node/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js",
+    )
+}
+
 /// The `mcp-server-time` program (Python, in its venv).
 pub fn time_server() -> String {
     installed("target/upstream/venv/bin/mcp-server-time")

@@ -2,25 +2,32 @@
 # Installs the real MCP servers used by tests/upstream.rs into target/upstream/ (a cache: safe to
 # rerun, does nothing when the pinned versions are already there), then prints their versions.
 # Nobody here wrote them: they are the servers people put behind the daemon.
-#   target/upstream/node  node_modules with @modelcontextprotocol/server-everything (stdio)
+#   target/upstream/node  node_modules with @modelcontextprotocol/server-everything and
+#                         @modelcontextprotocol/server-filesystem (both stdio)
 #   target/upstream/venv  Python venv with mcp-server-time (stdio)
 set -euo pipefail
 
 EVERYTHING_VERSION=2026.8.31
+FILESYSTEM_VERSION=2026.8.31
 TIME_VERSION=2026.10.19
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 upstream="$root/target/upstream"
 mkdir -p "$upstream"
 
-# TypeScript: the reference server with every feature (progress, cancellation, list-changed).
+# TypeScript: the reference server with every feature (progress, cancellation, list-changed),
+# and the filesystem server, which confines itself to the roots its client gives it.
 node_dir="$upstream/node"
-installed="$(node -p "try { require('$node_dir/node_modules/@modelcontextprotocol/server-everything/package.json').version } catch { '' }" 2>/dev/null || true)"
-if [ "$installed" != "$EVERYTHING_VERSION" ]; then
+node_version() {
+    node -p "try { require('$node_dir/node_modules/@modelcontextprotocol/$1/package.json').version } catch { '' }" 2>/dev/null || true
+}
+if [ "$(node_version server-everything)" != "$EVERYTHING_VERSION" ] \
+    || [ "$(node_version server-filesystem)" != "$FILESYSTEM_VERSION" ]; then
     mkdir -p "$node_dir"
     [ -f "$node_dir/package.json" ] || printf '{"name":"construct-actor-upstream-tests","private":true}\n' >"$node_dir/package.json"
     npm install --prefix "$node_dir" --silent --no-audit --no-fund --save-exact \
-        "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION"
+        "@modelcontextprotocol/server-everything@$EVERYTHING_VERSION" \
+        "@modelcontextprotocol/server-filesystem@$FILESYSTEM_VERSION"
 fi
 
 # Python: a server built on the Python SDK.
@@ -31,5 +38,6 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
 fi
 
 echo "upstream MCP servers ready in $upstream:"
-echo "  @modelcontextprotocol/server-everything $(node -p "require('$node_dir/node_modules/@modelcontextprotocol/server-everything/package.json').version")"
+echo "  @modelcontextprotocol/server-everything $(node_version server-everything)"
+echo "  @modelcontextprotocol/server-filesystem $(node_version server-filesystem)"
 echo "  mcp-server-time $("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('mcp-server-time'))")"

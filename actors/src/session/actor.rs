@@ -99,6 +99,9 @@ pub struct SessionActor {
     /// logged once, not per event, and reports are dropped at once instead of each waiting for
     /// the store.
     publish_failed_at: Option<Instant>,
+    /// Cancelled when the actor stops, however: what lives only as long as the session here
+    /// (its own upstream connections) follows it.
+    ended: CancellationToken,
 }
 
 impl SessionActor {
@@ -137,6 +140,7 @@ impl SessionActor {
             meters: SessionMeters::new(),
             store,
             publish_failed_at: None,
+            ended: CancellationToken::new(),
         }
     }
 
@@ -339,6 +343,7 @@ impl SessionActor {
             subscribers: self.subscribers.len(),
             running_calls: self.calls.len(),
             settings: self.settings.clone(),
+            ended: self.ended.clone(),
         }
     }
 }
@@ -352,6 +357,7 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.ended.cancel();
         // Followers still here (the actor stopped without ending) leave with it.
         self.meters.followers_left(self.subscribers.len());
         // However the session ended, the registry must forget it. Asked from a task of its own,
@@ -374,6 +380,7 @@ impl Drop for SessionActor {
     /// waiting, when the session ends with its actor; in cluster mode the session lives on in
     /// the store, so their streams just close, and they resume on any node.
     fn drop(&mut self) {
+        self.ended.cancel();
         for (_, cancel) in self.calls.drain() {
             cancel.cancel();
         }

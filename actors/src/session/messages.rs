@@ -58,6 +58,10 @@ pub struct SessionInfo {
     pub running_calls: usize,
     /// What the client said about itself at `initialize` and since.
     pub settings: SessionSettings,
+    /// Cancelled when the session's actor stops (the session ended, or in cluster mode its
+    /// actor on this node went idle): what lives only as long as it, such as its own upstream
+    /// MCP servers, ends with it.
+    pub ended: CancellationToken,
 }
 
 /// To a session: record what the client established. `None` fields are left as they are.

@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use super::callee::Callee;
 use super::options::CallOptions;
 use super::run::{self, Admission, Call};
-use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
+use crate::mcp::jsonrpc::{
+    INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError,
+};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
 use crate::metrics_recorder::{self, Outcome};
@@ -34,7 +36,7 @@ pub fn check(
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid_params("params.name must be a string"))?;
-    let tool = find(scope, name).ok_or_else(|| invalid_params(&format!("unknown tool: {name}")))?;
+    let tool = find(scope, name).ok_or_else(|| unknown_tool(scope, name))?;
     let args = match params.get("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(args @ Value::Object(_)) => args.clone(),
@@ -116,7 +118,16 @@ pub async fn admit(scope: &Scope<'_>, id: &RequestId, key: String) -> Result<Adm
 fn find(scope: &Scope<'_>, name: &str) -> Option<Callee> {
     match scope.tools.get(name) {
         Some(tool) => Some(Callee::Builtin(tool)),
-        None => scope.upstreams.catalog().get(name).map(Callee::Upstream),
+        None => scope.upstream.get(name).map(Callee::Upstream),
+    }
+}
+
+/// Why no tool called `name` can run: a server the session may not reach now (`-32603`, saying
+/// why), or no such tool (`-32602`).
+fn unknown_tool(scope: &Scope<'_>, name: &str) -> RpcError {
+    match scope.upstream.refusal(name) {
+        Some(refused) => RpcError::new(INTERNAL_ERROR, refused.to_string()),
+        None => invalid_params(&format!("unknown tool: {name}")),
     }
 }
 

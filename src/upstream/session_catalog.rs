@@ -1,0 +1,98 @@
+//! One session's view of the upstream tools: the shared servers' and its own session-scoped
+//! servers', merged under the same naming rules (`names`) as if they were all shared, and
+//! followed like the daemon's catalog.
+//!
+//! It is made when the session first needs its servers, and its first reader waits (bounded by
+//! the servers' `start_timeout`) until each of the session's own servers has started or failed,
+//! so that the session's first `tools/list` shows their tools rather than an empty list while a
+//! process starts. Later readers take the current snapshot at once. Several first readers at
+//! the same time wait together: the following task is started once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::{OnceCell, watch};
+
+use super::catalog::{self, Catalog};
+use super::config::Prefix;
+use super::connection::Upstream;
+use super::error::UpstreamError;
+
+/// One session's catalog, followed once its own servers have started.
+pub struct SessionCatalog {
+    followed: OnceCell<watch::Receiver<Arc<Catalog>>>,
+    builtin: Arc<[&'static str]>,
+    /// The shared servers and the session's own, in name order.
+    servers: Vec<(Upstream, Prefix)>,
+    /// The session's own servers, whose start the first reader waits for.
+    own: Vec<Upstream>,
+    /// The session-scoped servers it may not have now, and why.
+    refused: Vec<UpstreamError>,
+    /// Longest the first reader waits for `own` to start.
+    start_wait: Duration,
+}
+
+/// What a session's catalog is made of.
+pub struct Parts {
+    /// The built-in tools' names, which no upstream tool takes.
+    pub builtin: Arc<[&'static str]>,
+    /// The shared servers, with their prefixes.
+    pub shared: Vec<(Upstream, Prefix)>,
+    /// The session's own servers, with their prefixes.
+    pub own: Vec<(Upstream, Prefix)>,
+    /// The session-scoped servers it may not have now, and why.
+    pub refused: Vec<UpstreamError>,
+    /// Longest the first reader waits for `own` to start.
+    pub start_wait: Duration,
+}
+
+impl SessionCatalog {
+    /// The catalog of `parts`; nothing is followed until it is first read.
+    pub fn new(parts: Parts) -> Self {
+        let own = parts
+            .own
+            .iter()
+            .map(|(upstream, _)| upstream.clone())
+            .collect();
+        let mut servers: Vec<(Upstream, Prefix)> =
+            parts.shared.into_iter().chain(parts.own).collect();
+        servers.sort_by(|(a, _), (b, _)| a.name().cmp(b.name()));
+        Self {
+            followed: OnceCell::new(),
+            builtin: parts.builtin,
+            servers,
+            own,
+            refused: parts.refused,
+            start_wait: parts.start_wait,
+        }
+    }
+
+    /// The tools on offer to the session now: after its own servers' start, the first time.
+    pub async fn current(&self) -> Arc<Catalog> {
+        let followed = self.followed.get_or_init(|| self.follow()).await;
+        Arc::clone(&followed.borrow())
+    }
+
+    /// Waits for the session's own servers to start (or fail), then follows every server.
+    async fn follow(&self) -> watch::Receiver<Arc<Catalog>> {
+        // A connection publishes its tools when it is ready, and an empty list when it fails.
+        let started = join_all(self.own.iter().map(|upstream| {
+            let mut tools = upstream.tools();
+            async move {
+                let _ = tools.changed().await;
+            }
+        }));
+        if tokio::time::timeout(self.start_wait, started)
+            .await
+            .is_err()
+        {
+            tracing::warn!(wait = ?self.start_wait, "a session's own MCP servers are still starting; listed without them");
+        }
+        catalog::follow(
+            self.builtin.to_vec(),
+            self.servers.clone(),
+            self.refused.clone(),
+        )
+    }
+}

@@ -1,0 +1,282 @@
+//! The session-scoped servers (`scope = "session"`): one connection per session, started in the
+//! session's folder when the session first lists or calls tools, and stopped (its process group
+//! killed) when the session ends.
+//!
+//! One task owns every session's connections, in a map from the session's id that nothing else
+//! touches; requests reach it through a bounded mailbox, each ask bounded by `ASK_TIMEOUT`, and
+//! it never waits on anything while answering (starting a connection only spawns its task). It
+//! also enforces each server's `max_sessions`: a session over it has no connection to that
+//! server (its tools are not listed and a call to one fails saying why), and asks again at its
+//! next `tools/list` or `tools/call`, when another session may have ended.
+//!
+//! A session's end reaches the task through the session's `ended` token (cancelled when its
+//! actor stops: `DELETE`, idle expiry, the daemon stopping): the task drops the session's
+//! connections, whose last handles go with the session's catalog.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use construct_actors::ASK_TIMEOUT;
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::catalog::Catalog;
+use super::config::{Prefix, ServerConfig};
+use super::connection::Upstream;
+use super::error::UpstreamError;
+use super::roots::Roots;
+use super::session_catalog::{Parts, SessionCatalog};
+
+/// Asks that may wait for the task; one more is refused as busy.
+const MAILBOX: usize = 256;
+
+/// A session, as its own servers need it.
+#[derive(Debug, Clone)]
+pub struct SessionRef {
+    /// Its id.
+    pub id: Uuid,
+    /// Its folder: where its servers start, and the root they are given.
+    pub cwd: Arc<Path>,
+    /// Cancelled when the session ends; its servers stop then.
+    pub ended: CancellationToken,
+}
+
+/// A handle on the task that keeps every session's own servers.
+pub struct SessionServers {
+    mailbox: mpsc::Sender<Open>,
+}
+
+/// One session's ask: its catalog, with its servers started if they are not.
+struct Open {
+    session: SessionRef,
+    reply: oneshot::Sender<Arc<SessionCatalog>>,
+}
+
+/// The session-scoped servers as configured, and the shared ones their sessions also see.
+pub struct Configured {
+    /// Each session-scoped server's name and configuration, in name order.
+    pub servers: Vec<(Arc<str>, ServerConfig)>,
+    /// The shared servers, with their prefixes.
+    pub shared: Vec<(Upstream, Prefix)>,
+    /// The built-in tools' names.
+    pub builtin: Arc<[&'static str]>,
+}
+
+impl SessionServers {
+    /// Starts the task on the current tokio runtime; the sessions' connections run there too.
+    pub fn start(configured: Configured) -> Self {
+        let (mailbox, requests) = mpsc::channel(MAILBOX);
+        let start_wait = configured
+            .servers
+            .iter()
+            .map(|(_, config)| config.start_timeout)
+            .max()
+            .unwrap_or_default();
+        let keeper = Keeper {
+            configured,
+            start_wait,
+            sessions: HashMap::new(),
+            in_use: HashMap::new(),
+            ends: FuturesUnordered::new(),
+            generation: 0,
+        };
+        tokio::spawn(keeper.run(requests));
+        Self { mailbox }
+    }
+
+    /// The tools on offer to `session`: the shared servers' and its own, started now if they
+    /// are not (the first time, this waits for them to start, within their `start_timeout`).
+    pub async fn catalog(&self, session: SessionRef) -> Result<Arc<Catalog>, &'static str> {
+        let (reply, answer) = oneshot::channel();
+        self.mailbox
+            .send_timeout(Open { session, reply }, ASK_TIMEOUT)
+            .await
+            .map_err(|_| "the keeper of the sessions' servers is busy")?;
+        let catalog = tokio::time::timeout(ASK_TIMEOUT, answer)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or("the keeper of the sessions' servers did not answer")?;
+        Ok(catalog.current().await)
+    }
+}
+
+/// The task's state.
+struct Keeper {
+    configured: Configured,
+    /// Longest a session's first reader waits for its servers to start.
+    start_wait: Duration,
+    sessions: HashMap<Uuid, Held>,
+    /// Connections per server, across sessions.
+    in_use: HashMap<Arc<str>, usize>,
+    /// Each held session's end: its id and the generation it was held under.
+    ends: FuturesUnordered<BoxFuture<'static, (Uuid, u64)>>,
+    generation: u64,
+}
+
+/// One session's connections.
+struct Held {
+    generation: u64,
+    session: SessionRef,
+    own: BTreeMap<Arc<str>, Upstream>,
+    catalog: Arc<SessionCatalog>,
+}
+
+impl Keeper {
+    async fn run(mut self, mut requests: mpsc::Receiver<Open>) {
+        loop {
+            tokio::select! {
+                Some((id, generation)) = self.ends.next(), if !self.ends.is_empty() => {
+                    if self.sessions.get(&id).is_some_and(|held| held.generation == generation) {
+                        self.forget(id);
+                    }
+                }
+                open = requests.recv() => match open {
+                    Some(Open { session, reply }) => {
+                        let _ = reply.send(self.open(session));
+                    }
+                    None => break,
+                },
+            }
+        }
+    }
+
+    /// The session's catalog; its servers started first if they are not (or were refused).
+    fn open(&mut self, session: SessionRef) -> Arc<SessionCatalog> {
+        let id = session.id;
+        let held = self
+            .sessions
+            .get(&id)
+            .is_some_and(|held| !held.session.ended.is_cancelled());
+        if held {
+            self.retry(id);
+        } else {
+            // A session's actor that stopped and came back (cluster mode) is held anew.
+            self.forget(id);
+            self.hold(session);
+        }
+        Arc::clone(&self.sessions[&id].catalog)
+    }
+
+    /// Starts holding `session`, and its servers.
+    fn hold(&mut self, session: SessionRef) {
+        self.generation += 1;
+        let (id, generation) = (session.id, self.generation);
+        let ended = session.ended.clone();
+        self.ends.push(Box::pin(async move {
+            ended.cancelled_owned().await;
+            (id, generation)
+        }));
+        let mut own = BTreeMap::new();
+        let refused = self.start_missing(&session, &mut own);
+        let catalog = Arc::new(self.catalog_of(&session, &own, refused));
+        let held = Held {
+            generation,
+            session,
+            own,
+            catalog,
+        };
+        self.sessions.insert(id, held);
+    }
+
+    /// Starts the servers the held session `id` was refused, if there is room now; it gets a
+    /// new catalog when any started.
+    fn retry(&mut self, id: Uuid) {
+        let Some(mut held) = self.sessions.remove(&id) else {
+            return;
+        };
+        let before = held.own.len();
+        if before < self.configured.servers.len() {
+            let refused = self.start_missing(&held.session, &mut held.own);
+            if held.own.len() > before {
+                held.catalog = Arc::new(self.catalog_of(&held.session, &held.own, refused));
+            }
+        }
+        self.sessions.insert(id, held);
+    }
+
+    /// Starts each server `session` has no connection to in `own`, within its `max_sessions`;
+    /// the servers over it, and why.
+    fn start_missing(
+        &mut self,
+        session: &SessionRef,
+        own: &mut BTreeMap<Arc<str>, Upstream>,
+    ) -> Vec<UpstreamError> {
+        let mut refused = Vec::new();
+        for (name, config) in &self.configured.servers {
+            if own.contains_key(name) {
+                continue;
+            }
+            let in_use = self.in_use.entry(Arc::clone(name)).or_default();
+            if *in_use >= config.max_sessions {
+                let reason = format!(
+                    "has no room for this session: {} sessions have their own connection to it \
+                     (max_sessions); try again when one ends",
+                    config.max_sessions
+                );
+                refused.push(UpstreamError::new(name, reason));
+                continue;
+            }
+            *in_use += 1;
+            own.insert(Arc::clone(name), start(name, config, session));
+        }
+        refused
+    }
+
+    /// The catalog of `session` with the connections `own` and the `refused` servers.
+    fn catalog_of(
+        &self,
+        session: &SessionRef,
+        own: &BTreeMap<Arc<str>, Upstream>,
+        refused: Vec<UpstreamError>,
+    ) -> SessionCatalog {
+        for error in &refused {
+            tracing::warn!(session = %session.id, server = %error.server, "not started for the session: {}", error.reason);
+        }
+        let prefixes: BTreeMap<&str, Prefix> = self
+            .configured
+            .servers
+            .iter()
+            .map(|(name, config)| (&**name, config.prefix))
+            .collect();
+        SessionCatalog::new(Parts {
+            builtin: Arc::clone(&self.configured.builtin),
+            shared: self.configured.shared.clone(),
+            own: own
+                .iter()
+                .map(|(name, upstream)| (upstream.clone(), prefixes[&**name]))
+                .collect(),
+            refused,
+            start_wait: self.start_wait,
+        })
+    }
+
+    /// Stops holding the session `id`: its connections go with their last handles.
+    fn forget(&mut self, id: Uuid) {
+        let Some(held) = self.sessions.remove(&id) else {
+            return;
+        };
+        for name in held.own.keys() {
+            if let Some(in_use) = self.in_use.get_mut(name) {
+                *in_use = in_use.saturating_sub(1);
+            }
+        }
+        tracing::info!(session = %id, servers = held.own.len(), "the session's own MCP servers stop with it");
+    }
+}
+
+/// Starts the server `name` for `session`: in the session's folder, with it as the one root.
+fn start(name: &Arc<str>, config: &ServerConfig, session: &SessionRef) -> Upstream {
+    let mut config = config.clone();
+    if config.command.is_some() {
+        config.cwd = Some(session.cwd.to_path_buf());
+    }
+    tracing::info!(session = %session.id, server = %name, cwd = %session.cwd.display(), "starting the session's own MCP server");
+    Upstream::start_with_roots(name, config, Roots::single(&session.cwd))
+}
