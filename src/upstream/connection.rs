@@ -114,8 +114,9 @@ enum Ask {
 }
 
 impl Upstream {
-    /// Starts the connection to the server `name` on the current tokio runtime, with no roots;
-    /// it is ready once [`Upstream::status`] says so.
+    /// Starts the connection to the server `name` on the current tokio runtime, with no roots
+    /// (it does not declare the `roots` capability); it is ready once [`Upstream::status`] says
+    /// so.
     pub fn start(name: &str, config: ServerConfig) -> Self {
         Self::start_with_roots(name, config, Roots::default())
     }
