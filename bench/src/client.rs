@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
 use bytes::{Bytes, BytesMut};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
@@ -21,6 +21,13 @@ pub const SESSION_HEADER: &str = "x-construct-session";
 /// The API key the benchmarks configure (`security.api_keys`): creating a session needs one,
 /// as it does for every client of an owner-only daemon.
 pub const API_KEY: &str = "construct-bench-key-0123456789";
+
+/// The standard MCP session header.
+pub const MCP_SESSION_HEADER: &str = "mcp-session-id";
+
+/// The protocol revision the standard client negotiates: the last with sessions, which the AI
+/// CLIs and the SDK clients speak.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// One keep-alive connection.
 pub struct Conn {
@@ -145,6 +152,68 @@ impl Conn {
             .header(SESSION_HEADER, creds.id_header.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(body))?)
+    }
+}
+
+/// A standard MCP client's requests (2025-11-25, with a session), the same whichever server
+/// answers them: the daemon or an MCP server called directly. Each also carries the benchmarks'
+/// API key, which the daemon asks of a new session and a server that wants none ignores.
+impl Conn {
+    /// A standard `POST /mcp`: `Accept` both JSON and SSE, `MCP-Protocol-Version`, and the
+    /// session's `Mcp-Session-Id` once there is one.
+    fn standard_post(
+        &self,
+        session: Option<&HeaderValue>,
+        body: Bytes,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
+        let mut builder = self
+            .request(Method::POST, "/mcp")
+            .header(AUTHORIZATION, format!("Bearer {API_KEY}"))
+            .header(ACCEPT, "application/json, text/event-stream")
+            .header(CONTENT_TYPE, "application/json")
+            .header("mcp-protocol-version", PROTOCOL_VERSION);
+        if let Some(session) = session {
+            builder = builder.header(MCP_SESSION_HEADER, session.clone());
+        }
+        Ok(builder.body(Full::new(body))?)
+    }
+
+    /// `initialize` then `notifications/initialized`, as an SDK client starts: the session's
+    /// `Mcp-Session-Id` (as `Creds::id`; its `bearer` is the API key).
+    pub async fn initialize(&mut self) -> anyhow::Result<Creds> {
+        let initialize = format!(
+            r#"{{"jsonrpc":"2.0","id":0,"method":"initialize","params":{{"protocolVersion":"{PROTOCOL_VERSION}","capabilities":{{}},"clientInfo":{{"name":"construct-bench","version":"0"}}}}}}"#
+        );
+        let request = self.standard_post(None, Bytes::from(initialize))?;
+        let response = self.send(request).await?;
+        let status = response.status();
+        let session = response.headers().get(MCP_SESSION_HEADER).cloned();
+        let body = response.into_body().collect().await?.to_bytes();
+        let Some(session) = session.filter(|_| status == StatusCode::OK) else {
+            bail!(
+                "initialize answered {status} without a session: {}",
+                String::from_utf8_lossy(&body)
+            );
+        };
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        let request = self.standard_post(Some(&session), Bytes::from_static(initialized.as_bytes()))?;
+        let (status, body) = self.exchange(request).await?;
+        if !status.is_success() {
+            bail!(
+                "notifications/initialized answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(Creds {
+            id: session.to_str()?.to_owned(),
+            id_header: session,
+            bearer: HeaderValue::from_str(&format!("Bearer {API_KEY}"))?,
+        })
+    }
+
+    /// A standard `POST /mcp` in the session `creds` (from [`Conn::initialize`]).
+    pub fn standard_mcp(&self, creds: &Creds, body: Bytes) -> anyhow::Result<Request<Full<Bytes>>> {
+        self.standard_post(Some(&creds.id_header), body)
     }
 }
 

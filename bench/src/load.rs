@@ -28,6 +28,18 @@ pub enum Op {
     Health,
     /// `POST /session`.
     CreateSession,
+    /// `tools/call` by a standard MCP client (2025-11-25 session), its response read to the
+    /// end; an error or an `isError` result fails the run.
+    StandardCall(ToolCall),
+}
+
+/// Which tool a [`Op::StandardCall`] calls, with what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The tool's name as the server lists it (`echo`, `everything__echo`).
+    pub name: &'static str,
+    /// Its arguments, a JSON object (`{"message":"hello"}`).
+    pub arguments: &'static str,
 }
 
 /// One simulated client: a connection and the sessions it takes turns with.
@@ -93,6 +105,20 @@ impl Worker {
                 let (status, body) = self.conn.exchange(request).await?;
                 expect(status, &body, b"\"token\"", "POST /session")
             }
+            Op::StandardCall(tool) => {
+                let creds = self.next_session()?;
+                let body = format!(
+                    r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{{"name":"{}","arguments":{}}}}}"#,
+                    tool.name, tool.arguments
+                );
+                let request = self.conn.standard_mcp(&creds, Bytes::from(body))?;
+                let (status, body) = self.conn.exchange(request).await?;
+                expect(status, &body, b"\"result\"", tool.name)?;
+                if client::contains(&body, b"\"isError\":true") {
+                    bail!("{} failed: {}", tool.name, String::from_utf8_lossy(&body));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -116,11 +142,27 @@ pub async fn connect(server: &Server, n: usize) -> anyhow::Result<Vec<Conn>> {
     Ok(conns)
 }
 
-/// `n` clients, each with a session of its own.
-pub async fn workers_with_own_sessions(server: &Server, n: usize) -> anyhow::Result<Vec<Worker>> {
+/// How a client gets its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// `POST /session` (the daemon's own clients).
+    Construct,
+    /// `initialize` (a standard MCP client, the daemon's or any MCP server's).
+    Standard,
+}
+
+/// `n` clients, each with a session of its own, made by `handshake`.
+pub async fn workers_with_own_sessions(
+    server: &Server,
+    n: usize,
+    handshake: Handshake,
+) -> anyhow::Result<Vec<Worker>> {
     let mut workers = Vec::with_capacity(n);
     for mut conn in connect(server, n).await? {
-        let creds = conn.create_session().await?;
+        let creds = match handshake {
+            Handshake::Construct => conn.create_session().await?,
+            Handshake::Standard => conn.initialize().await?,
+        };
         workers.push(Worker::new(conn, vec![creds]));
     }
     Ok(workers)

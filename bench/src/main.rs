@@ -5,12 +5,14 @@
 //! cargo run --release -p construct-bench -- --smoke      # every scenario, tiny (CI)
 //! cargo run --release -p construct-bench -- --scenario calls --runs 5 --json out.json
 //! cargo run --release -p construct-bench -- --scenario cluster-fanout   # needs redis-server
+//! cargo run --release -p construct-bench -- --scenario forwarded,processes  # needs tests/upstream/setup.sh
 //! ```
 //!
 //! Each scenario starts the release daemon (built first when run through cargo, or `--daemon
 //! PATH`) on 127.0.0.1:0 with a generated configuration, and the ceiling (this binary's hidden
 //! `ceiling` subcommand, a minimal actix-web app doing the same HTTP exchange and no work), each
-//! as a process of its own. Server CPU time per operation comes from `/proc/<pid>/stat`,
+//! as a process of its own. `forwarded` and `processes` put real MCP servers behind the daemon
+//! and compare with calling them directly. Server CPU time per operation comes from `/proc/<pid>/stat`,
 //! resident memory from `/proc/<pid>/status`. Every measurement is the median of `--runs` runs.
 //! All traffic stays on loopback, and every loop is bounded in count and time.
 
@@ -22,9 +24,13 @@ mod client;
 mod cluster;
 mod cpu;
 mod daemon_config;
+mod echo_upstream;
 mod fanout;
+mod gateway;
+mod installed;
 mod load;
 mod options;
+mod processes;
 mod procfs;
 mod redis;
 mod report;
@@ -44,11 +50,15 @@ use crate::settings::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Ceiling { queue }) = cli.command {
-        return match ceiling::run(queue) {
+    if let Some(command) = cli.command {
+        let (name, outcome) = match command {
+            Command::Ceiling { queue } => ("ceiling", ceiling::run(queue)),
+            Command::EchoUpstream => ("echo-upstream", echo_upstream::run()),
+        };
+        return match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("ceiling: {err:#}");
+                eprintln!("{name}: {err:#}");
                 ExitCode::FAILURE
             }
         };
@@ -115,6 +125,17 @@ fn chosen(asked: &[Scenario]) -> (Vec<Scenario>, Vec<String>) {
         Scenario::AuthContention,
     ];
     let mut skipped = Vec::new();
+    // Asked for by name they fail without the upstream servers; as some of all they are left out.
+    match installed::Installed::find() {
+        Ok(_) => all.extend([Scenario::Forwarded, Scenario::Processes]),
+        Err(err) => {
+            for scenario in [Scenario::Forwarded, Scenario::Processes] {
+                let skip = format!("{}: {err:#}", scenario.name());
+                eprintln!("skipping {skip}");
+                skipped.push(skip);
+            }
+        }
+    }
     // Asked for by name it fails without Redis; as one of all it is left out.
     if redis::redis_server().is_some() {
         all.push(Scenario::ClusterFanout);
@@ -180,6 +201,8 @@ async fn run(scenario: Scenario, settings: &Settings) -> anyhow::Result<Scenario
         Scenario::Fanout => fanout::fanout(settings).await,
         Scenario::AuthContention => scenarios::auth_contention(settings).await,
         Scenario::ClusterFanout => cluster::cluster_fanout(settings).await,
+        Scenario::Forwarded => scenarios::forwarded(settings).await,
+        Scenario::Processes => processes::processes(settings).await,
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Command {
         #[arg(long, default_value_t = 256)]
         queue: usize,
     },
+    /// Runs the rmcp echo server, an upstream of the `forwarded` scenario.
+    #[command(hide = true)]
+    EchoUpstream,
 }
 
 /// One benchmark scenario.
@@ -37,6 +40,8 @@ pub enum Scenario {
     Fanout,
     AuthContention,
     ClusterFanout,
+    Forwarded,
+    Processes,
 }
 
 impl Scenario {
@@ -48,6 +53,8 @@ impl Scenario {
             Self::Fanout => "fanout",
             Self::AuthContention => "auth-contention",
             Self::ClusterFanout => "cluster-fanout",
+            Self::Forwarded => "forwarded",
+            Self::Processes => "processes",
         }
     }
 }
@@ -74,7 +81,7 @@ pub struct Options {
     /// Seconds per timed run (calls, auth-contention).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Client counts for `calls`.
+    /// Client counts for `calls` and `forwarded`.
     #[arg(long, value_delimiter = ',')]
     pub concurrency: Vec<usize>,
     /// Sessions created per `sessions` run.

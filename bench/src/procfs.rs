@@ -1,5 +1,6 @@
-//! What the kernel says about a process: CPU time used (from `/proc/<pid>/stat`) and resident
-//! memory (`VmRSS` in `/proc/<pid>/status`), plus the file-descriptor limit the fan-out needs.
+//! What the kernel says about a process: CPU time used (from `/proc/<pid>/stat`), resident
+//! memory (`VmRSS` in `/proc/<pid>/status`, `Pss` in `/proc/<pid>/smaps_rollup`), its name and
+//! its descendants, plus the file-descriptor limit the fan-out needs.
 
 use std::fs;
 
@@ -169,12 +170,61 @@ pub fn machine_busy_us() -> anyhow::Result<f64> {
 
 /// Resident set size of process `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/status");
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    kib_field(&format!("/proc/{pid}/status"), "VmRSS:")
+}
+
+/// Proportional set size of process `pid` (its resident pages, each shared one divided by the
+/// processes sharing it), in KiB: what summing over processes counts once.
+pub fn pss_kib(pid: u32) -> anyhow::Result<u64> {
+    kib_field(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+/// The `NAME: <n> kB` line's number in the file at `path`.
+fn kib_field(path: &str, name: &str) -> anyhow::Result<u64> {
+    let text = fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
     text.lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(name))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc status")
+        .with_context(|| format!("no {name} in {path}"))
+}
+
+/// The command name of process `pid` (`comm`, at most 15 characters).
+pub fn comm(pid: u32) -> anyhow::Result<String> {
+    let path = format!("/proc/{pid}/comm");
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    Ok(text.trim_end().to_owned())
+}
+
+/// Every live descendant of process `pid` (children, their children, ...), found by the parent
+/// pid of each process in /proc.
+pub fn descendants(pid: u32) -> anyhow::Result<Vec<u32>> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in fs::read_dir("/proc")? {
+        let Some(child) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        // A process may exit between the listing and the read.
+        if let Ok(text) = fs::read_to_string(format!("/proc/{child}/stat"))
+            && let Some(parent) = parent_from_stat(&text)
+        {
+            parents.push((child, parent));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(child, _) in parents.iter().filter(|(_, p)| *p == parent) {
+            found.push(child);
+            frontier.push(child);
+        }
+    }
+    Ok(found)
+}
+
+/// The parent pid (field 4) of a `stat` line.
+fn parent_from_stat(text: &str) -> Option<u32> {
+    let (_, rest) = text.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Raises this process's open-file limit to its hard limit (children inherit it); returns the
@@ -229,5 +279,27 @@ impl Machine {
             .map(|text| format!("Linux {}", text.trim()))
             .unwrap_or_else(|_| "unknown".into());
         Self { nproc, cpu, kernel }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_read_past_a_command_name_with_spaces_and_parentheses() {
+        let line = "4242 (node (worker) 1) S 17 4242 4242 0 -1 4194560 0 0 0 0 3 4";
+        assert_eq!(parent_from_stat(line), Some(17));
+        assert_eq!(parent_from_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_found_among_its_parents_descendants() {
+        let me = std::process::id();
+        let parent = parent_from_stat(&fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
+        assert!(descendants(parent).unwrap().contains(&me));
+        assert!(rss_kib(me).unwrap() > 0);
+        assert!(pss_kib(me).unwrap() > 0);
+        assert!(!comm(me).unwrap().is_empty());
     }
 }

@@ -1,7 +1,9 @@
 //! Starting and stopping the servers under test, each as a process of its own so that its CPU
 //! time and memory can be read from /proc the same way: the daemon (release build, with a
-//! generated configuration), the ceiling (this binary's hidden `ceiling` subcommand), and for
-//! the cluster scenario the `redis-server` the daemons share (started by [`crate::redis`]).
+//! generated configuration), the ceiling (this binary's hidden `ceiling` subcommand), the
+//! upstream MCP servers of the `forwarded` scenario (server-everything over Streamable HTTP, and
+//! this binary's hidden `echo-upstream` subcommand), and for the cluster scenario the
+//! `redis-server` the daemons share (started by [`crate::redis`]).
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::SocketAddr;
@@ -28,6 +30,10 @@ pub enum Kind {
     Ceiling,
     /// The Redis server of a cluster of daemons.
     Redis,
+    /// `@modelcontextprotocol/server-everything` (node) over Streamable HTTP.
+    Everything,
+    /// The rmcp Streamable HTTP server with one echo tool (`echo-upstream`).
+    RmcpEcho,
 }
 
 impl Kind {
@@ -37,6 +43,8 @@ impl Kind {
             Self::Daemon => "daemon",
             Self::Ceiling => "ceiling",
             Self::Redis => "redis",
+            Self::Everything => "server-everything",
+            Self::RmcpEcho => "rmcp echo",
         }
     }
 }
@@ -237,17 +245,65 @@ pub fn start_daemon(binary: &Path, config: &mut DaemonConfig) -> anyhow::Result<
 /// Starts the ceiling server: this binary's `ceiling` subcommand, its broadcast holding `queue`
 /// events per subscriber, as the daemon's subscriber queue does.
 pub fn start_ceiling(queue: usize) -> anyhow::Result<Server> {
-    let dir = tempfile::Builder::new()
-        .prefix("construct-bench-ceiling-")
-        .tempdir()?;
+    start_own(Kind::Ceiling, &["ceiling", "--queue", &queue.to_string()])
+}
+
+/// Starts the rmcp echo server: this binary's `echo-upstream` subcommand.
+pub fn start_echo_upstream() -> anyhow::Result<Server> {
+    start_own(Kind::RmcpEcho, &["echo-upstream"])
+}
+
+/// Starts this binary with `args` (a hidden subcommand) as the server `kind`, in a fresh
+/// temporary folder.
+fn start_own(kind: Kind, args: &[&str]) -> anyhow::Result<Server> {
+    let dir = temporary_folder(kind)?;
     let mut command = Command::new(std::env::current_exe()?);
+    command.args(args).current_dir(dir.path());
+    let log = dir.path().join("server.log");
+    spawn(kind, command, dir, log)
+}
+
+fn temporary_folder(kind: Kind) -> anyhow::Result<tempfile::TempDir> {
+    let prefix = format!("construct-bench-{}-", kind.label().replace(' ', "-"));
+    Ok(tempfile::Builder::new().prefix(&prefix).tempdir()?)
+}
+
+/// Starts server-everything's Streamable HTTP transport (`node SCRIPT streamableHttp`, told its
+/// port by `PORT`) on a free loopback port, and waits until it accepts connections. Its MCP
+/// endpoint is `/mcp`.
+pub fn start_everything_http(script: &Path) -> anyhow::Result<Server> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = temporary_folder(Kind::Everything)?;
+    let log = dir.path().join("server.log");
+    let output = std::fs::File::create(&log)?;
+    let mut command = Command::new("node");
     command
-        .arg("ceiling")
-        .arg("--queue")
-        .arg(queue.to_string())
-        .current_dir(dir.path());
-    let log = dir.path().join("ceiling.log");
-    spawn(Kind::Ceiling, command, dir, log)
+        .arg(script)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(output.try_clone()?)
+        .stderr(output);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start server-everything: {command:?}"))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = Server::new(Kind::Everything, addr, child, log, dir);
+    let deadline = Instant::now() + START_TIMEOUT;
+    while std::net::TcpStream::connect(addr).is_err() {
+        server.check_alive()?;
+        if Instant::now() >= deadline {
+            bail!(
+                "server-everything did not listen on {addr} within {START_TIMEOUT:?}; log tail:\n{}",
+                server.log_tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
 }
 
 /// Where the daemon binary is, building it first when asked.

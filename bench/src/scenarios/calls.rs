@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::side_by_side::{start_both, timed_run, warmed};
-use crate::load::{self, LoadRun, Op, Worker};
+use crate::load::{self, Handshake, LoadRun, Op, Worker};
 use crate::report::{ScenarioReport, Table, Target, fmt, fmt_pair, ratio};
 use crate::servers::{self, Server};
 use crate::settings::Settings;
@@ -42,7 +42,7 @@ async fn measure(
     let mut per_kind: [Vec<LoadRun>; 2] = [Vec::new(), Vec::new()];
     let mut workers: [Vec<Worker>; 2] = [Vec::new(), Vec::new()];
     for (i, server) in servers.iter().enumerate() {
-        let fresh = load::workers_with_own_sessions(server, concurrency).await?;
+        let fresh = load::workers_with_own_sessions(server, concurrency, Handshake::Construct).await?;
         workers[i] = warmed(server, fresh, Op::EchoCall, settings).await?;
     }
     for _ in 0..settings.runs {

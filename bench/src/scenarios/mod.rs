@@ -1,12 +1,15 @@
-//! The closed-loop scenarios: `calls`, `sessions` and `auth-contention`, one file each. Each runs
-//! the daemon and the ceiling side by side, run after run alternating between them so that
-//! drift on a noisy machine hits both alike, and reports medians.
+//! The closed-loop scenarios: `calls`, `sessions`, `auth-contention` and `forwarded`, one file
+//! each. Each runs the daemon and its comparison (the ceiling; for `forwarded`, the upstream MCP
+//! servers called directly) side by side, run after run alternating between them so that drift
+//! on a noisy machine hits both alike, and reports medians.
 
 mod auth_contention;
 mod calls;
+mod forwarded;
 mod sessions;
 mod side_by_side;
 
 pub use self::auth_contention::auth_contention;
 pub use self::calls::calls;
+pub use self::forwarded::forwarded;
 pub use self::sessions::sessions;
