@@ -196,7 +196,8 @@ impl Conn {
             );
         };
         let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-        let request = self.standard_post(Some(&session), Bytes::from_static(initialized.as_bytes()))?;
+        let request =
+            self.standard_post(Some(&session), Bytes::from_static(initialized.as_bytes()))?;
         let (status, body) = self.exchange(request).await?;
         if !status.is_success() {
             bail!(

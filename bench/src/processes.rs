@@ -80,7 +80,13 @@ pub async fn processes(settings: &Settings) -> anyhow::Result<ScenarioReport> {
             "{SESSIONS} sessions, each calling one tool of each of {} stdio MCP servers (server-everything twice, mcp-server-time)",
             SPECS.len()
         ),
-        &["", "processes", "programs", "RSS total MiB", "PSS total MiB"],
+        &[
+            "",
+            "processes",
+            "programs",
+            "RSS total MiB",
+            "PSS total MiB",
+        ],
     );
     for (label, census) in [
         ("with the daemon (one shared copy of each server)", &with),
@@ -114,7 +120,10 @@ pub async fn processes(settings: &Settings) -> anyhow::Result<ScenarioReport> {
 fn programs(census: &Census) -> String {
     let mut counts: Vec<(&String, &usize)> = census.programs.iter().collect();
     counts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let parts: Vec<String> = counts.iter().map(|(name, n)| format!("{name} {n}")).collect();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
     parts.join(", ")
 }
 
@@ -143,7 +152,10 @@ fn command_of(spec: &Spec, installed: &Installed) -> (PathBuf, Vec<PathBuf>) {
     if spec.name == "time" {
         (installed.time.clone(), Vec::new())
     } else {
-        ("node".into(), vec![installed.everything.clone(), "stdio".into()])
+        (
+            "node".into(),
+            vec![installed.everything.clone(), "stdio".into()],
+        )
     }
 }
 
@@ -158,7 +170,8 @@ async fn with_daemon(settings: &Settings, installed: &Installed) -> anyhow::Resu
     let daemon = servers::start_daemon(&settings.daemon, &mut config)?;
     let names: Vec<&str> = SPECS.iter().map(|spec| spec.through_daemon).collect();
     gateway::wait_for_tools(&daemon, &names).await?;
-    let mut workers = load::workers_with_own_sessions(&daemon, SESSIONS, Handshake::Standard).await?;
+    let mut workers =
+        load::workers_with_own_sessions(&daemon, SESSIONS, Handshake::Standard).await?;
     for worker in &mut workers {
         for spec in &SPECS {
             let call = ToolCall {
@@ -201,7 +214,10 @@ async fn without_daemon(installed: &Installed) -> anyhow::Result<Census> {
         .await
         .context("the servers did not all answer in time")??;
     tokio::time::sleep(SETTLE).await;
-    let pids: Vec<u32> = children.iter().filter_map(|(child, _)| child.id()).collect();
+    let pids: Vec<u32> = children
+        .iter()
+        .filter_map(|(child, _)| child.id())
+        .collect();
     let census = census(&pids);
     for (mut child, _) in children {
         let _ = child.kill().await;
@@ -223,10 +239,14 @@ async fn call_over_stdio(child: &mut Child, tool: &str, arguments: &str) -> anyh
     let arguments: Value = serde_json::from_str(arguments)?;
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": tool, "arguments": arguments}});
-    stdin.write_all(format!("{initialize}\n").as_bytes()).await?;
+    stdin
+        .write_all(format!("{initialize}\n").as_bytes())
+        .await?;
     answer(&mut lines, 0).await?;
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    stdin.write_all(format!("{initialized}\n{call}\n").as_bytes()).await?;
+    stdin
+        .write_all(format!("{initialized}\n{call}\n").as_bytes())
+        .await?;
     let result = answer(&mut lines, 1).await?;
     if result["isError"] == true {
         bail!("{tool} failed: {result}");

@@ -5,12 +5,12 @@ use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
-use crate::servers::{Kind, START_TIMEOUT, Server};
+use crate::servers::{self, Kind, Server};
 
 /// Why a scenario needing Redis cannot run.
 pub const NO_REDIS: &str = "redis-server is not on PATH; install it: bash tests/cluster/setup.sh";
@@ -52,37 +52,13 @@ fn start_redis_on(binary: &Path, port: u16) -> anyhow::Result<Server> {
     let dir = tempfile::Builder::new()
         .prefix("construct-bench-redis-")
         .tempdir()?;
-    let log = dir.path().join("redis.log");
-    let output = std::fs::File::create(&log)?;
     let mut command = Command::new(binary);
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .arg("--dir")
-        .arg(dir.path())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(output.try_clone()?)
-        .stderr(output);
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start redis: {command:?}"))?;
-    // From here on, dropping `server` stops the process.
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut server = Server::new(Kind::Redis, addr, child, log, dir);
-    let deadline = Instant::now() + START_TIMEOUT;
-    while !answers_ping(server.addr) {
-        server.check_alive()?;
-        if Instant::now() >= deadline {
-            bail!(
-                "redis did not answer PING on {} within {START_TIMEOUT:?}; log tail:\n{}",
-                server.addr,
-                server.log_tail()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(server)
+        .arg(dir.path());
+    servers::spawn_until_ready(Kind::Redis, command, dir, port, "answer PING", answers_ping)
 }
 
 /// Whether a Redis server at `addr` answers `PING` within half a second.

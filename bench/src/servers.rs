@@ -275,29 +275,53 @@ pub fn start_everything_http(script: &Path) -> anyhow::Result<Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let dir = temporary_folder(Kind::Everything)?;
-    let log = dir.path().join("server.log");
-    let output = std::fs::File::create(&log)?;
     let mut command = Command::new("node");
     command
         .arg(script)
         .arg("streamableHttp")
-        .env("PORT", port.to_string())
+        .env("PORT", port.to_string());
+    let dir = temporary_folder(Kind::Everything)?;
+    spawn_until_ready(
+        Kind::Everything,
+        command,
+        dir,
+        port,
+        "accept connections",
+        |addr| std::net::TcpStream::connect(addr).is_ok(),
+    )
+}
+
+/// Spawns `command` in `dir` (its output to a log there) as the server `kind` listening on
+/// loopback `port`, and waits up to [`START_TIMEOUT`] until `ready` says it is (`what` it must
+/// do, for the error).
+pub fn spawn_until_ready(
+    kind: Kind,
+    mut command: Command,
+    dir: tempfile::TempDir,
+    port: u16,
+    what: &str,
+    ready: impl Fn(SocketAddr) -> bool,
+) -> anyhow::Result<Server> {
+    let log = dir.path().join("server.log");
+    let output = std::fs::File::create(&log)?;
+    command
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(output.try_clone()?)
         .stderr(output);
     let child = command
         .spawn()
-        .with_context(|| format!("cannot start server-everything: {command:?}"))?;
+        .with_context(|| format!("cannot start the {}: {command:?}", kind.label()))?;
+    // From here on, dropping `server` stops the process.
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut server = Server::new(Kind::Everything, addr, child, log, dir);
+    let mut server = Server::new(kind, addr, child, log, dir);
     let deadline = Instant::now() + START_TIMEOUT;
-    while std::net::TcpStream::connect(addr).is_err() {
+    while !ready(addr) {
         server.check_alive()?;
         if Instant::now() >= deadline {
             bail!(
-                "server-everything did not listen on {addr} within {START_TIMEOUT:?}; log tail:\n{}",
+                "the {} did not {what} on {addr} within {START_TIMEOUT:?}; log tail:\n{}",
+                kind.label(),
                 server.log_tail()
             );
         }

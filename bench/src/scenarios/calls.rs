@@ -42,7 +42,8 @@ async fn measure(
     let mut per_kind: [Vec<LoadRun>; 2] = [Vec::new(), Vec::new()];
     let mut workers: [Vec<Worker>; 2] = [Vec::new(), Vec::new()];
     for (i, server) in servers.iter().enumerate() {
-        let fresh = load::workers_with_own_sessions(server, concurrency, Handshake::Construct).await?;
+        let fresh =
+            load::workers_with_own_sessions(server, concurrency, Handshake::Construct).await?;
         workers[i] = warmed(server, fresh, Op::EchoCall, settings).await?;
     }
     for _ in 0..settings.runs {

@@ -54,42 +54,60 @@ const ROUTES: [Route; 6] = [
     Route {
         label: "rmcp echo, direct",
         server: RMCP,
-        tool: ToolCall { name: "echo", arguments: HELLO },
+        tool: ToolCall {
+            name: "echo",
+            arguments: HELLO,
+        },
         direct: None,
         upstream: Upstream::None,
     },
     Route {
         label: "rmcp echo, through the daemon (url)",
         server: DAEMON,
-        tool: ToolCall { name: "rmcp__echo", arguments: HELLO },
+        tool: ToolCall {
+            name: "rmcp__echo",
+            arguments: HELLO,
+        },
         direct: Some(0),
         upstream: Upstream::Server(RMCP),
     },
     Route {
         label: "server-everything, direct",
         server: EVERYTHING,
-        tool: ToolCall { name: "echo", arguments: HELLO },
+        tool: ToolCall {
+            name: "echo",
+            arguments: HELLO,
+        },
         direct: None,
         upstream: Upstream::None,
     },
     Route {
         label: "server-everything, through the daemon (url)",
         server: DAEMON,
-        tool: ToolCall { name: "everything__echo", arguments: HELLO },
+        tool: ToolCall {
+            name: "everything__echo",
+            arguments: HELLO,
+        },
         direct: Some(2),
         upstream: Upstream::Server(EVERYTHING),
     },
     Route {
         label: "server-everything, through the daemon (stdio child)",
         server: DAEMON,
-        tool: ToolCall { name: "stdio__echo", arguments: HELLO },
+        tool: ToolCall {
+            name: "stdio__echo",
+            arguments: HELLO,
+        },
         direct: Some(2),
         upstream: Upstream::StdioChild,
     },
     Route {
         label: "the daemon's built-in echo (no upstream)",
         server: DAEMON,
-        tool: ToolCall { name: "echo", arguments: r#"{"text":"hello"}"# },
+        tool: ToolCall {
+            name: "echo",
+            arguments: r#"{"text":"hello"}"#,
+        },
         direct: None,
         upstream: Upstream::None,
     },
@@ -168,7 +186,8 @@ async fn measure(
     let mut workers: Vec<Vec<Worker>> = Vec::with_capacity(ROUTES.len());
     for route in &ROUTES {
         let server = &setup.servers[route.server];
-        let fresh = load::workers_with_own_sessions(server, concurrency, Handshake::Standard).await?;
+        let fresh =
+            load::workers_with_own_sessions(server, concurrency, Handshake::Standard).await?;
         workers.push(warmed(server, fresh, Op::StandardCall(route.tool), settings).await?);
     }
     let mut runs: Vec<Vec<RouteRun>> = ROUTES.iter().map(|_| Vec::new()).collect();
@@ -177,7 +196,10 @@ async fn measure(
             let measured = run_route(settings, setup, route, &mut workers[i]).await?;
             eprintln!(
                 "  forwarded c={concurrency} {}: {:.0} calls/s, p50 {:.3} ms, {:.1} µs CPU/call",
-                route.label, measured.run.ops_per_sec, measured.run.p50_ms, measured.run.server_cpu_us
+                route.label,
+                measured.run.ops_per_sec,
+                measured.run.p50_ms,
+                measured.run.server_cpu_us
             );
             all_runs.push(json!({
                 "route": route.label,
@@ -203,7 +225,9 @@ async fn run_route(
         Upstream::Server(index) => Some(setup.servers[index].pid),
         Upstream::StdioChild => Some(setup.stdio_pid),
     };
-    let window = upstream_pid.map(|pid| CpuWindow::open(&[pid])).transpose()?;
+    let window = upstream_pid
+        .map(|pid| CpuWindow::open(&[pid]))
+        .transpose()?;
     let server = &mut setup.servers[route.server];
     let run = timed_run(server, workers, Op::StandardCall(route.tool), settings).await?;
     let upstream_cpu_us = match window {
@@ -261,8 +285,16 @@ fn table(settings: &Settings, medians: &[AtConcurrency]) -> Table {
                 fmt(run.ops_per_sec),
                 fmt_pair(run.p50_ms, run.p99_ms),
                 added(routes, i).map_or("-".into(), |(p50, p99)| fmt_pair(p50, p99)),
-                if through_daemon { fmt(run.server_cpu_us) } else { "-".into() },
-                if through_daemon { fmt(measured.upstream_cpu_us) } else { fmt(run.server_cpu_us) },
+                if through_daemon {
+                    fmt(run.server_cpu_us)
+                } else {
+                    "-".into()
+                },
+                if through_daemon {
+                    fmt(measured.upstream_cpu_us)
+                } else {
+                    fmt(run.server_cpu_us)
+                },
                 fmt(run.client_cpu_us),
                 fmt(run.other_cores),
             ]);
@@ -279,7 +311,10 @@ fn targets(medians: &[AtConcurrency]) -> Vec<Target> {
         for (route, measured) in ROUTES.iter().zip(routes) {
             if route.server == DAEMON && route.direct.is_some() {
                 targets.push(Target::at_most(
-                    format!("forwarded: daemon CPU per call, {}, c={concurrency}", route.label),
+                    format!(
+                        "forwarded: daemon CPU per call, {}, c={concurrency}",
+                        route.label
+                    ),
                     measured.run.server_cpu_us,
                     10.0,
                     "µs",
@@ -305,7 +340,10 @@ fn targets(medians: &[AtConcurrency]) -> Vec<Target> {
 /// At each concurrency, what forwarding itself costs the daemon: its CPU per forwarded call
 /// over its CPU per built-in echo call, both through the same standard-client path.
 fn notes(medians: &[AtConcurrency]) -> Vec<String> {
-    let built_in = ROUTES.len() - 1;
+    let built_in = ROUTES
+        .iter()
+        .position(|route| route.server == DAEMON && matches!(route.upstream, Upstream::None))
+        .expect("a built-in route");
     medians
         .iter()
         .map(|(concurrency, routes)| {
