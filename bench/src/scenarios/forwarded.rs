@@ -55,71 +55,69 @@ impl Route {
     fn is_forwarded(&self) -> bool {
         !matches!(self.upstream, Upstream::None)
     }
+
+    /// The upstream `server`'s own `echo`, called directly.
+    const fn direct(label: &'static str, server: usize) -> Self {
+        Self::through(label, server, "echo", HELLO, None, Upstream::None)
+    }
+
+    /// `tool` with `arguments` on `server`, with its direct counterpart and upstream.
+    const fn through(
+        label: &'static str,
+        server: usize,
+        name: &'static str,
+        arguments: &'static str,
+        direct: Option<usize>,
+        upstream: Upstream,
+    ) -> Self {
+        let tool = ToolCall { name, arguments };
+        Self {
+            label,
+            server,
+            tool,
+            direct,
+            upstream,
+        }
+    }
 }
 
 const ROUTES: [Route; 6] = [
-    Route {
-        label: "rmcp echo, direct",
-        server: RMCP,
-        tool: ToolCall {
-            name: "echo",
-            arguments: HELLO,
-        },
-        direct: None,
-        upstream: Upstream::None,
-    },
-    Route {
-        label: "rmcp echo, through the daemon (url)",
-        server: DAEMON,
-        tool: ToolCall {
-            name: "rmcp__echo",
-            arguments: HELLO,
-        },
-        direct: Some(0),
-        upstream: Upstream::Server(RMCP),
-    },
-    Route {
-        label: "server-everything, direct",
-        server: EVERYTHING,
-        tool: ToolCall {
-            name: "echo",
-            arguments: HELLO,
-        },
-        direct: None,
-        upstream: Upstream::None,
-    },
-    Route {
-        label: "server-everything, through the daemon (url)",
-        server: DAEMON,
-        tool: ToolCall {
-            name: "everything__echo",
-            arguments: HELLO,
-        },
-        direct: Some(2),
-        upstream: Upstream::Server(EVERYTHING),
-    },
-    Route {
-        label: "server-everything, through the daemon (stdio child)",
-        server: DAEMON,
-        tool: ToolCall {
-            name: "stdio__echo",
-            arguments: HELLO,
-        },
-        // No direct counterpart: node's stdio transport is far cheaper than its HTTP one, and
-        // the bench has no stdio client of the same code as its HTTP client.
-        direct: None,
-        upstream: Upstream::StdioChild,
-    },
-    Route {
-        label: "the daemon's built-in echo (no upstream)",
-        server: DAEMON,
-        tool: ToolCall {
-            name: "echo",
-            arguments: r#"{"text":"hello"}"#,
-        },
-        direct: None,
-        upstream: Upstream::None,
-    },
+    Route::direct("rmcp echo, direct", RMCP),
+    Route::through(
+        "rmcp echo, through the daemon (url)",
+        DAEMON,
+        "rmcp__echo",
+        HELLO,
+        Some(0),
+        Upstream::Server(RMCP),
+    ),
+    Route::direct("server-everything, direct", EVERYTHING),
+    Route::through(
+        "server-everything, through the daemon (url)",
+        DAEMON,
+        "everything__echo",
+        HELLO,
+        Some(2),
+        Upstream::Server(EVERYTHING),
+    ),
+    // No direct counterpart: node's stdio transport is far cheaper than its HTTP one, and the
+    // bench has no stdio client of the same code as its HTTP client.
+    Route::through(
+        "server-everything, through the daemon (stdio child)",
+        DAEMON,
+        "stdio__echo",
+        HELLO,
+        None,
+        Upstream::StdioChild,
+    ),
+    Route::through(
+        "the daemon's built-in echo (no upstream)",
+        DAEMON,
+        "echo",
+        r#"{"text":"hello"}"#,
+        None,
+        Upstream::None,
+    ),
 ];
 
 /// One route's medians: its run, and its upstream's CPU µs per call (NaN if not read).
