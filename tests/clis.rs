@@ -742,14 +742,7 @@ async fn the_inspector_lists_and_calls_with_progress_with_construct_headers_and_
         .unwrap_or_else(|| panic!("no plain tools/call: {plain:?}"));
     assert_eq!(call.tool.as_deref(), Some("sleep"));
     // Its progress was published in its own session (the daemon's event counter moved).
-    let metrics = client()
-        .get(daemon.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = daemon.metrics_text().await;
     let published: f64 = metrics
         .lines()
         .find_map(|line| line.strip_prefix("construct_events_published_total "))

@@ -105,29 +105,18 @@ async fn upstream_tools_are_listed_beside_the_built_in_ones_and_called() {
         .unwrap();
     assert_eq!(sum["inputSchema"]["properties"]["a"]["type"], "number");
 
-    let echoed = daemon
-        .call(
-            &session,
-            "everything__echo",
-            json!({"message": "hi"}),
-            json!({}),
-        )
-        .await;
-    assert!(first_text(echoed.last().unwrap()).contains("hi"));
-    let now = daemon
-        .call(
-            &session,
-            "time__get_current_time",
-            json!({"timezone": "UTC"}),
-            json!({}),
-        )
-        .await;
-    assert!(first_text(now.last().unwrap()).contains("UTC"));
+    let echoed = final_response(
+        &daemon,
+        &session,
+        "everything__echo",
+        json!({"message": "hi"}),
+    )
+    .await;
+    assert!(first_text(&echoed).contains("hi"));
+    assert_time_answers(&daemon, &session).await;
     // The built-in echo answers as it always did.
-    let built_in = daemon
-        .call(&session, "echo", json!({"text": "mine"}), json!({}))
-        .await;
-    assert_eq!(first_text(built_in.last().unwrap()), "mine");
+    let built_in = final_response(&daemon, &session, "echo", json!({"text": "mine"})).await;
+    assert_eq!(first_text(&built_in), "mine");
 }
 
 #[tokio::test]
@@ -286,33 +275,24 @@ async fn a_server_killed_mid_call_fails_that_call_alone_and_comes_back() {
     let reason = failed["error"]["message"].as_str().unwrap();
     assert!(reason.contains("MCP server everything"), "{reason}");
     // The other server never noticed.
-    let now = daemon
-        .call(
-            &session,
-            "time__get_current_time",
-            json!({"timezone": "UTC"}),
-            json!({}),
-        )
-        .await;
-    assert!(first_text(now.last().unwrap()).contains("UTC"));
+    assert_time_answers(&daemon, &session).await;
     // The killed one is started again and answers.
     let deadline = Instant::now() + READY_TIMEOUT;
     let echoed = loop {
-        let echoed = daemon
-            .call(
-                &session,
-                "everything__echo",
-                json!({"message": "back"}),
-                json!({}),
-            )
-            .await;
-        if echoed.last().unwrap().get("result").is_some() {
+        let echoed = final_response(
+            &daemon,
+            &session,
+            "everything__echo",
+            json!({"message": "back"}),
+        )
+        .await;
+        if echoed.get("result").is_some() {
             break echoed;
         }
         assert!(Instant::now() < deadline, "{echoed:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(first_text(echoed.last().unwrap()).contains("back"));
+    assert!(first_text(&echoed).contains("back"));
     let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
     assert_eq!(pids.lines().count(), 2, "started once more");
 }
@@ -331,14 +311,10 @@ async fn upstream_tools_never_shadow_built_in_ones() {
         "{names:?}"
     );
     assert!(!names.iter().any(|name| name.contains("get-env")), "denied");
-    let echoed = daemon
-        .call(&session, "echo", json!({"text": "built in"}), json!({}))
-        .await;
-    assert_eq!(first_text(echoed.last().unwrap()), "built in");
-    let sum = daemon
-        .call(&session, "get-sum", json!({"a": 1, "b": 2}), json!({}))
-        .await;
-    assert!(first_text(sum.last().unwrap()).contains('3'));
+    let echoed = final_response(&daemon, &session, "echo", json!({"text": "built in"})).await;
+    assert_eq!(first_text(&echoed), "built in");
+    let sum = final_response(&daemon, &session, "get-sum", json!({"a": 1, "b": 2})).await;
+    assert!(first_text(&sum).contains('3'));
 }
 
 #[tokio::test]
@@ -354,14 +330,7 @@ async fn a_standard_client_lists_and_calls_upstream_tools_and_metrics_count_them
     let messages = all_messages(daemon.standard_post(&id, call).await).await;
     assert!(first_text(messages.last().unwrap()).contains("standard"));
 
-    let metrics = client()
-        .get(daemon.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = daemon.metrics_text().await;
     let line = |series: &str| {
         metrics
             .lines()
@@ -618,6 +587,13 @@ fn started_pids(pids: &Path) -> Vec<u32> {
 fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+}
+
+/// Checks that mcp-server-time, behind the daemon as `time`, answers `session`.
+async fn assert_time_answers(daemon: &Daemon, session: &Session) {
+    let arguments = json!({"timezone": "UTC"});
+    let now = final_response(daemon, session, "time__get_current_time", arguments).await;
+    assert!(first_text(&now).contains("UTC"), "{now}");
 }
 
 /// Calls `tool` of `session` with `arguments`; its final response.

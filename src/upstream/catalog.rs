@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use super::config::Prefix;
 use super::connection::{Tools, Upstream};
-use super::lists::SharedLists;
 use super::error::UpstreamError;
+use super::lists::SharedLists;
 use super::names::{self, OwnName, SEPARATOR, ServerItems};
 use super::resources::Resources;
 use super::tool::UpstreamTool;

@@ -321,6 +321,18 @@ impl Daemon {
         messages
     }
 
+    /// The text of `GET /metrics` (open by default).
+    pub async fn metrics_text(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Opens `GET /session/{id}/events` as `session`.
     pub async fn follow(&self, session: &Session) -> Events {
         let response = self.follow_raw(&session.id, &session.token).await;
