@@ -342,6 +342,16 @@ async fn a_server_printing_garbage_or_an_over_long_line_fails_alone() {
     assert_eq!(call(&fine, "work", json!({})).await.unwrap(), "done");
 }
 
+#[tokio::test]
+async fn a_server_whose_tool_list_never_ends_is_cut_to_the_bound() {
+    let endless = Upstream::start("endless", broken("endless"));
+    let status = ready(&endless).await;
+    // 4096 kept of pages of 100 that go on forever: the listing stops there, and the server
+    // is ready with the first 4096.
+    assert_eq!(status.tools.len(), 4096);
+    assert_eq!(&*status.tools[0].name, "tool-0-0");
+}
+
 /// `GET /admin/servers` of `daemon`, with the owner key.
 async fn admin_servers(daemon: &Daemon) -> Vec<Value> {
     let response = daemon

@@ -432,6 +432,7 @@ impl Connection {
     fn refresh_tools(&mut self) {
         if let Phase::Ready { peer, .. } = &self.phase {
             self.refresh = Some(Box::pin(link::list_tools(
+                Arc::clone(&self.server),
                 peer.clone(),
                 self.config.start_timeout,
             )));

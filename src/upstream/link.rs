@@ -22,6 +22,7 @@ use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
 use super::in_order::{InOrder, ServerNotice};
 use super::lists::{self, Lists};
+use super::pages;
 use super::process;
 use super::stdio::StdioTransport;
 
@@ -86,7 +87,7 @@ async fn connect(
         }
     };
     let peer = running.peer().clone();
-    let tools = list_tools(peer.clone(), config.start_timeout).await?;
+    let tools = list_tools(Arc::clone(&server), peer.clone(), config.start_timeout).await?;
     let lists = lists::fetch(&server, &peer, config.start_timeout).await;
     Ok(Link {
         peer,
@@ -117,8 +118,13 @@ where
 }
 
 /// Every page of the server's tool list, within `limit`.
-pub async fn list_tools(peer: Peer<RoleClient>, limit: Duration) -> Result<Vec<Tool>, String> {
-    match tokio::time::timeout(limit, peer.list_all_tools()).await {
+pub async fn list_tools(
+    server: Arc<str>,
+    peer: Peer<RoleClient>,
+    limit: Duration,
+) -> Result<Vec<Tool>, String> {
+    let pages = pages::all(&server, "tools/list", |params| peer.list_tools(params));
+    match tokio::time::timeout(limit, pages).await {
         Ok(Ok(tools)) => Ok(tools),
         Ok(Err(err)) => Err(format!("tools/list failed: {err}")),
         Err(_) => Err(format!("tools/list took longer than {limit:?}")),

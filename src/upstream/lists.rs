@@ -17,6 +17,8 @@ use std::time::Duration;
 use rmcp::model::{ErrorCode, Prompt, Resource, ResourceTemplate};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 
+use super::pages;
+
 /// A server's resources, resource templates and prompts: as it listed them when it was last
 /// ready (none if it never was).
 #[derive(Debug, Default, Clone)]
@@ -50,21 +52,24 @@ pub async fn fetch(server: &str, peer: &Peer<RoleClient>, limit: Duration) -> Li
             "resources/list",
             offers_resources,
             limit,
-            peer.list_all_resources()
+            pages::all(server, "resources/list", |params| peer
+                .list_resources(params))
         ),
         listed(
             server,
             "resources/templates/list",
             offers_resources,
             limit,
-            peer.list_all_resource_templates()
+            pages::all(server, "resources/templates/list", |params| {
+                peer.list_resource_templates(params)
+            })
         ),
         listed(
             server,
             "prompts/list",
             offers_prompts,
             limit,
-            peer.list_all_prompts()
+            pages::all(server, "prompts/list", |params| peer.list_prompts(params))
         ),
     );
     Lists {

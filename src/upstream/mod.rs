@@ -27,6 +27,7 @@ mod lines;
 mod link;
 mod lists;
 pub mod names;
+mod pages;
 pub mod process;
 mod resources;
 mod roots;

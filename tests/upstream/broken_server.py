@@ -5,6 +5,7 @@ tool, "work". Calling it does what the mode (the first argument) says:
   ok       answers "done"
   garbage  prints a line that is not JSON
   long     answers with a line of 2 MB
+  endless  lists its tools in pages of 100 that never end (each page names a next cursor)
 """
 import json
 import sys
@@ -27,6 +28,10 @@ for line in sys.stdin:
             "capabilities": {"tools": {}},
             "serverInfo": {"name": "broken", "version": "0"},
         }
+    elif method == "tools/list" and mode == "endless":
+        page = int((message.get("params") or {}).get("cursor") or 0)
+        tools = [{"name": f"tool-{page}-{n}", "inputSchema": {"type": "object"}} for n in range(100)]
+        reply["result"] = {"tools": tools, "nextCursor": str(page + 1)}
     elif method == "tools/list":
         reply["result"] = {"tools": [{"name": "work", "inputSchema": {"type": "object"}}]}
     elif method == "tools/call" and mode == "garbage":
