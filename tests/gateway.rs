@@ -768,3 +768,29 @@ async fn a_shared_server_is_given_the_workspace_roots() {
     );
     assert_eq!(started_pids(pids.path()).len(), 1);
 }
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_log_message_never_reaches_another_sessions_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), ""));
+    let (watching, logging) = (daemon.session().await, daemon.session().await);
+    let toggle = "everything__toggle-simulated-logging";
+    offered(&daemon, &watching, &[toggle]).await;
+    let set = daemon
+        .rpc(&watching, "logging/setLevel", json!({"level": "debug"}))
+        .await;
+    assert_eq!(set["result"], json!({}));
+    // A call of the watching session is in flight while the other session's call makes the
+    // server log: with two calls in flight, the message goes to neither.
+    let mut stream = sse(daemon.mcp(&watching, long_operation(1, 2, "w")).await);
+    next_data(&mut stream).await;
+    let toggled = daemon.call(&logging, toggle, json!({}), json!({})).await;
+    assert!(first_text(toggled.last().unwrap()).contains("Started"));
+    let mut rest = Vec::new();
+    while let Some(event) = next_event(&mut stream).await {
+        rest.push(serde_json::from_str::<Value>(&event.data).unwrap());
+    }
+    assert!(log_messages(&rest).is_empty(), "{rest:?}");
+    assert!(first_text(rest.last().unwrap()).contains("completed"));
+}

@@ -4,7 +4,8 @@
 //! session. [`PendingAnswers`] is the one actor that knows who waits for which.
 //!
 //! An answer is matched by session and request id together, so one session's client can never
-//! answer another's request; ids are unguessable anyway. The table is bounded: a request that
+//! answer another's request; ids are unguessable anyway. The table is bounded, daemon-wide and
+//! per session: a request that
 //! cannot be registered is refused at once, and each entry goes when its answer arrives, or,
 //! once its asker stopped waiting (the call ended), at the next registration.
 
@@ -19,6 +20,10 @@ use super::jsonrpc::Response;
 
 /// Most requests waiting for an answer in the whole daemon.
 pub const MAX_PENDING: usize = 256;
+
+/// Most requests waiting for an answer in one session, so that one session (or the servers its
+/// calls reach) cannot take every place.
+pub const MAX_PENDING_PER_SESSION: usize = 16;
 
 /// What a client answered: its `result`, or its `error` object.
 pub type Answer = Result<Value, Value>;
@@ -65,7 +70,12 @@ impl Handler<Expect> for PendingAnswers {
     fn handle(&mut self, expect: Expect, _: &mut Self::Context) -> Self::Result {
         // Entries whose asker went away make room first.
         self.waiting.retain(|_, reply| !reply.is_closed());
-        if self.waiting.len() >= MAX_PENDING {
+        let in_session = self
+            .waiting
+            .keys()
+            .filter(|(session, _)| *session == expect.session)
+            .count();
+        if self.waiting.len() >= MAX_PENDING || in_session >= MAX_PENDING_PER_SESSION {
             return Err(Full);
         }
         self.waiting
@@ -127,36 +137,32 @@ mod tests {
         pending.send(real).await.unwrap();
         assert_eq!(answered.await.unwrap(), Ok(json!({"ok": true})));
 
-        let mut waiting = Vec::new();
-        for n in 0..MAX_PENDING {
+        let expect = |session: Uuid, id: &str| {
             let (reply, answer) = oneshot::channel();
-            let id = n.to_string();
-            pending
-                .send(Expect {
-                    session: mine,
-                    id,
-                    reply,
-                })
-                .await
-                .unwrap()
-                .unwrap();
+            let id = id.to_owned();
+            (Expect { session, id, reply }, answer)
+        };
+        // One session stops at its own bound…
+        let mut waiting = Vec::new();
+        for n in 0..MAX_PENDING_PER_SESSION {
+            let (ask, answer) = expect(mine, &n.to_string());
+            pending.send(ask).await.unwrap().unwrap();
             waiting.push(answer);
         }
-        let (reply, _answer) = oneshot::channel();
-        let one_more = Expect {
-            session: mine,
-            id: "over".into(),
-            reply,
-        };
-        assert!(pending.send(one_more).await.unwrap().is_err());
+        let (ask, _answer) = expect(mine, "one too many");
+        assert!(pending.send(ask).await.unwrap().is_err());
+        // …and the daemon at its own.
+        for n in MAX_PENDING_PER_SESSION..MAX_PENDING {
+            let (ask, answer) = expect(Uuid::from_u128(n as u128), "q");
+            pending.send(ask).await.unwrap().unwrap();
+            waiting.push(answer);
+        }
+        let fresh = Uuid::new_v4();
+        let (ask, _answer) = expect(fresh, "over");
+        assert!(pending.send(ask).await.unwrap().is_err());
         // An asker that stopped waiting makes room.
         waiting.pop();
-        let (reply, _answer) = oneshot::channel();
-        let again = Expect {
-            session: mine,
-            id: "room".into(),
-            reply,
-        };
-        assert!(pending.send(again).await.unwrap().is_ok());
+        let (ask, _answer) = expect(fresh, "room");
+        assert!(pending.send(ask).await.unwrap().is_ok());
     }
 }

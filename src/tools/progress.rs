@@ -192,7 +192,7 @@ impl LogSink {
 
 /// `text`, cut at a character boundary (and ending with [`CUT`]) so that it takes at most `max`
 /// bytes as a JSON string, quotes excluded.
-fn clip(text: String, max: usize) -> String {
+pub fn clip(text: String, max: usize) -> String {
     let written = |c: char| match c {
         '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
         c if c < ' ' => 6,
@@ -218,7 +218,7 @@ fn clip(text: String, max: usize) -> String {
 
 /// `data` if its JSON takes at most `max` bytes; otherwise a string cut to fit: its text, or
 /// the JSON text of any other value.
-fn clip_value(data: Value, max: usize) -> Value {
+pub fn clip_value(data: Value, max: usize) -> Value {
     if crate::mcp::meta::fits(&data, max) {
         return data;
     }

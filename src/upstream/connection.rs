@@ -336,9 +336,13 @@ impl Connection {
                 Some(ask) = self.asks_in.recv() => self.route_ask(ask),
                 Some(end) = self.calls.next(), if !self.calls.is_empty() => self.finish_call(end),
                 event = self.phase.next() => self.advance(event),
-                () = self.tools_changed.notified() => self.refresh_tools(),
+                // While a listing runs, changes wait (one permit, however many came): each
+                // listing finishes, and the next starts after it.
+                () = self.tools_changed.notified(), if self.refresh.is_none() => self.refresh_tools(),
                 Some(tools) = next_refresh(&mut self.refresh) => self.refreshed(tools),
-                () = self.lists_changed.notified() => self.refresh_lists(),
+                () = self.lists_changed.notified(), if self.lists_refresh.is_none() => {
+                    self.refresh_lists();
+                }
                 Some(lists) = next_refresh(&mut self.lists_refresh) => {
                     self.lists_refresh = None;
                     self.lists.send_replace(Arc::new(lists));
@@ -422,11 +426,18 @@ impl Connection {
 
     /// Publishes the tools of `listed` that the server's filter offers.
     fn offer(&self, listed: Vec<Tool>) {
-        let offered = listed
+        let offered: Vec<Tool> = listed
             .into_iter()
             .filter(|tool| self.config.tools.offers(&tool.name))
             .collect();
-        self.tools.send_replace(Arc::new(offered));
+        // The same list again changes nothing: nobody need rebuild.
+        self.tools.send_if_modified(|current| {
+            let changed = **current != offered;
+            if changed {
+                *current = Arc::new(offered);
+            }
+            changed
+        });
     }
 
     fn refresh_tools(&mut self) {
@@ -525,9 +536,9 @@ impl Connection {
         end.deliver();
     }
 
-    /// Hands a notice to the calls it concerns: a progress report to the caller of its call,
-    /// if it is still running; a log message (which MCP does not tie to a call) to every call in
-    /// flight, each caller's level deciding whether it is shown, and to the daemon's log.
+    /// Hands a notice to the call it concerns: a progress report to the caller of its call, if
+    /// it is still running; a log message (which MCP does not tie to a call) to the one call in
+    /// flight, its caller's level deciding whether it is shown, and to the daemon's log.
     fn route(&mut self, notice: ServerNotice) {
         match notice {
             ServerNotice::Progress(progress) => {
@@ -541,8 +552,10 @@ impl Connection {
             }
             ServerNotice::Log { level, data } => {
                 tracing::debug!(server = %self.server, ?level, %data, "log message");
-                for caller in self.routes.values() {
-                    let data = data.clone();
+                // MCP does not tie a log message to a call: it is passed on only when one call
+                // is in flight, so that one session never reads what another's call logged.
+                let mut callers = self.routes.values();
+                if let (Some(caller), None) = (callers.next(), callers.next()) {
                     let _ = caller.try_send(UpstreamNotice::Log { level, data });
                 }
             }

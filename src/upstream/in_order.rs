@@ -6,7 +6,9 @@
 //! sent just before its answer, could reach the connection after the answer, and be lost (a
 //! progress notification after the final response is not allowed). Taking progress off the
 //! transport itself, as each message is read, keeps the server's order: by the time rmcp sees an
-//! answer, every report sent before it is already in the connection's queue.
+//! answer, every report sent before it is already in the connection's queue. Each is cut to the
+//! daemon's bounds (a progress message, a log message's data) before it is queued, so the queue
+//! is bounded in bytes as well as in count.
 
 use rmcp::RoleClient;
 use rmcp::model::{
@@ -17,7 +19,7 @@ use rmcp::transport::Transport;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::tools::LogLevel;
+use crate::tools::{LogLevel, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, clip, clip_value};
 
 /// How many notices may wait for the connection's owner; more are dropped.
 pub const NOTICE_QUEUE: usize = 256;
@@ -72,7 +74,7 @@ impl<T: Transport<RoleClient>> Transport<RoleClient> for InOrder<T> {
                 JsonRpcMessage::Notification(JsonRpcNotification {
                     notification: ServerNotification::ProgressNotification(report),
                     ..
-                }) => ServerNotice::Progress(report.params),
+                }) => ServerNotice::Progress(clipped(report.params)),
                 JsonRpcMessage::Notification(JsonRpcNotification {
                     notification: notification @ ServerNotification::LoggingMessageNotification(_),
                     ..
@@ -104,6 +106,15 @@ fn log_notice(notification: ServerNotification) -> Option<ServerNotice> {
     let level = serde_json::to_value(message.params.level).ok()?;
     Some(ServerNotice::Log {
         level: serde_json::from_value(level).ok()?,
-        data: message.params.data,
+        data: clip_value(message.params.data, MAX_LOG_BYTES),
     })
+}
+
+/// A progress report cut to the size the daemon keeps of any (its message), before it is queued:
+/// a server's message may be as long as a whole line, and is copied on to its caller.
+fn clipped(mut report: ProgressNotificationParam) -> ProgressNotificationParam {
+    report.message = report
+        .message
+        .map(|message| clip(message, MAX_MESSAGE_BYTES));
+    report
 }

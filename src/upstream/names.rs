@@ -75,6 +75,15 @@ pub fn expose<'a, T: OwnName>(
                 other.server != server && other.items.iter().any(|item| item.own_name() == own)
             })
     };
+    // `<other server>__…` is that server's to give, whatever order the servers come in.
+    let reserved = |own: &str, server: &str| {
+        servers.iter().any(|other| {
+            other.server != server
+                && own
+                    .strip_prefix(other.server)
+                    .is_some_and(|rest| rest.starts_with(SEPARATOR))
+        })
+    };
     let mut exposed = BTreeMap::new();
     for (index, server) in servers.iter().enumerate() {
         for item in server.items {
@@ -82,11 +91,16 @@ pub fn expose<'a, T: OwnName>(
             let prefixed = || format!("{}{SEPARATOR}{own}", server.server);
             let name = match server.prefix {
                 Prefix::Always => prefixed(),
+                Prefix::Never if reserved(own, server.server) => String::new(),
                 Prefix::Never => own.to_owned(),
-                Prefix::OnCollision if shared(own, server.server) => prefixed(),
+                Prefix::OnCollision
+                    if shared(own, server.server) || reserved(own, server.server) =>
+                {
+                    prefixed()
+                }
                 Prefix::OnCollision => own.to_owned(),
             };
-            if builtin.contains(&name.as_str()) || exposed.contains_key(&name) {
+            if name.is_empty() || builtin.contains(&name.as_str()) || exposed.contains_key(&name) {
                 tracing::warn!(server = server.server, kind, own, %name, "not offered: its name is taken");
                 continue;
             }
@@ -175,11 +189,21 @@ mod tests {
     }
 
     #[test]
-    fn a_prefixed_name_that_is_taken_is_not_offered() {
+    fn no_server_takes_another_servers_prefixed_names() {
+        // `a` comes first, but `b__x` is `b`'s: `a`'s tool of that name is not offered
+        // (`never`) or is prefixed (`on_collision`).
         let servers = [
             server("a", Prefix::Never, &["b__x"]),
             server("b", Prefix::Always, &["x"]),
         ];
-        assert_eq!(names(&[], &servers), pairs(&[("b__x", "a/b__x")]));
+        assert_eq!(names(&[], &servers), pairs(&[("b__x", "b/x")]));
+        let servers = [
+            server("a", Prefix::OnCollision, &["b__y"]),
+            server("b", Prefix::Always, &["y"]),
+        ];
+        assert_eq!(
+            names(&[], &servers),
+            pairs(&[("a__b__y", "a/b__y"), ("b__y", "b/y")])
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::mcp::call::{self, CallKey, CallOptions, admit::invalid_params};
 use crate::mcp::client_info::ClientInfo;
 use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
-use crate::mcp::reply::Reply;
+use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::{self, Era};
 use crate::tools::LogLevel;
@@ -31,10 +31,17 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
                 session: scope.session_id,
                 response,
             };
-            if scope.answers.try_send(deliver).is_err() {
-                tracing::warn!("a client's answer was dropped: the daemon is too busy");
-            }
-            return Reply::Accepted;
+            let delivered = scope
+                .answers
+                .send(deliver)
+                .timeout(construct_actors::ASK_TIMEOUT)
+                .await;
+            return match delivered {
+                Ok(()) => Reply::Accepted,
+                Err(_) => Reply::Busy(Busy::Daemon(
+                    "the answer could not be taken now; send it again".into(),
+                )),
+            };
         }
     };
     let id = &request.id;
