@@ -16,6 +16,7 @@ use rmcp::model::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::mcp::call::admit::invalid_params;
 use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Request, RpcError};
 use crate::mcp::version::Era;
 use crate::upstream::{Catalog, Upstream, UpstreamError};
@@ -104,10 +105,10 @@ async fn get(catalog: &Catalog, params: Option<&Map<String, Value>>) -> Result<A
     let arguments = match params.and_then(|params| params.get("arguments")) {
         None | Some(Value::Null) => None,
         Some(Value::Object(arguments)) => Some(arguments.clone()),
-        Some(_) => return Err(invalid("params.arguments must be an object")),
+        Some(_) => return Err(invalid_params("params.arguments must be an object")),
     };
     let Some((upstream, own)) = catalog.prompt(name) else {
-        return Err(invalid(&format!("unknown prompt: {name:?}")));
+        return Err(invalid_params(&format!("unknown prompt: {name:?}")));
     };
     let mut params = GetPromptRequestParams::new(own);
     params.arguments = arguments;
@@ -120,12 +121,7 @@ async fn get(catalog: &Catalog, params: Option<&Map<String, Value>>) -> Result<A
 
 /// Sends `request` to `upstream`; its failure as the caller's error.
 async fn forward(upstream: &Upstream, request: ClientRequest) -> Result<ServerResult, RpcError> {
-    upstream
-        .forward(request)
-        .await
-        .map_err(|error: UpstreamError| {
-            RpcError::new(error.code.unwrap_or(INTERNAL_ERROR), error.to_string())
-        })
+    upstream.forward(request).await.map_err(RpcError::from)
 }
 
 /// A server's result as the caller's, without the server's own `resultType` (each era says
@@ -154,9 +150,5 @@ fn text_param<'a>(params: Option<&'a Map<String, Value>>, key: &str) -> Result<&
     params
         .and_then(|params| params.get(key))
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid(&format!("params.{key} must be a string")))
-}
-
-fn invalid(message: &str) -> RpcError {
-    RpcError::new(INVALID_PARAMS, format!("invalid params: {message}"))
+        .ok_or_else(|| invalid_params(&format!("params.{key} must be a string")))
 }

@@ -23,7 +23,7 @@ use super::config::Prefix;
 use super::connection::{Tools, Upstream};
 use super::error::UpstreamError;
 use super::lists::SharedLists;
-use super::names::{self, OwnName, SEPARATOR, ServerItems};
+use super::names::{self, OwnName, ServerItems};
 use super::resources::Resources;
 use super::tool::UpstreamTool;
 
@@ -77,10 +77,9 @@ impl Catalog {
     /// Why `name` cannot be called, when it names (`<server>__<tool>`) a tool of a server the
     /// caller may not reach now.
     pub fn refusal(&self, name: &str) -> Option<&UpstreamError> {
-        self.refused.iter().find(|refused| {
-            name.strip_prefix(&*refused.server)
-                .is_some_and(|tool| tool.starts_with(SEPARATOR))
-        })
+        self.refused
+            .iter()
+            .find(|refused| names::prefixed_by(name, &refused.server))
     }
 
     /// The prompt clients call `name`: its server and the server's own name for it (the server

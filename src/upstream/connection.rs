@@ -554,8 +554,7 @@ impl Connection {
                 tracing::debug!(server = %self.server, ?level, %data, "log message");
                 // MCP does not tie a log message to a call: it is passed on only when one call
                 // is in flight, so that one session never reads what another's call logged.
-                let mut callers = self.routes.values();
-                if let (Some(caller), None) = (callers.next(), callers.next()) {
+                if let Ok(caller) = self.sole_caller() {
                     let _ = caller.try_send(UpstreamNotice::Log { level, data });
                 }
             }
@@ -565,22 +564,29 @@ impl Connection {
     /// Hands the server's request for a caller to the one call in flight; with none, or
     /// several (MCP does not say which it belongs to), the server is told nobody can answer.
     fn route_ask(&self, ask: ServerAsk) {
-        let mut callers = self.routes.values();
-        let reason = match (callers.next(), callers.next()) {
-            (Some(caller), None) => {
+        match self.sole_caller() {
+            Ok(caller) => {
                 if let Err(unsent) = caller.try_send(UpstreamNotice::Ask(ask))
                     && let UpstreamNotice::Ask(ask) = unsent.into_inner()
                 {
                     refuse(ask, "its caller is not listening");
                 }
-                return;
             }
-            (None, _) => "no call of this client is in flight",
-            (Some(_), Some(_)) => {
-                "several calls are in flight on this server, and MCP does not say which one asks"
-            }
-        };
-        refuse(ask, reason);
+            Err(reason) => refuse(ask, reason),
+        }
+    }
+
+    /// The caller of the one call in flight: what a server says that MCP does not tie to a call
+    /// (a log message, a request for the caller) can only be its; or why there is none.
+    fn sole_caller(&self) -> Result<&mpsc::Sender<UpstreamNotice>, &'static str> {
+        let mut callers = self.routes.values();
+        match (callers.next(), callers.next()) {
+            (Some(caller), None) => Ok(caller),
+            (None, _) => Err("no call of this client is in flight"),
+            (Some(_), Some(_)) => Err(
+                "several calls are in flight on this server, and MCP does not say which one asks",
+            ),
+        }
     }
 }
 

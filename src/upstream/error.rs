@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::mcp::jsonrpc::{INTERNAL_ERROR, RpcError};
+
 /// Why an upstream call or question failed; its text always names the server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("MCP server {server}: {reason}")]
@@ -24,5 +26,13 @@ impl UpstreamError {
             reason: reason.into(),
             code: None,
         }
+    }
+}
+
+/// What the caller of a forwarded request is answered: the server's own code when it refused
+/// the request, `-32603` when the request failed on the way; the text names the server.
+impl From<UpstreamError> for RpcError {
+    fn from(error: UpstreamError) -> Self {
+        RpcError::new(error.code.unwrap_or(INTERNAL_ERROR), error.to_string())
     }
 }

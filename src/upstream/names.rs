@@ -19,6 +19,12 @@ use super::config::Prefix;
 /// Between a server's name and its item's in a prefixed name.
 pub const SEPARATOR: &str = "__";
 
+/// Whether `name` has the form of `server`'s prefixed names (`<server>__…`).
+pub fn prefixed_by(name: &str, server: &str) -> bool {
+    name.strip_prefix(server)
+        .is_some_and(|rest| rest.starts_with(SEPARATOR))
+}
+
 /// What a server offers under a name of its own (a tool, a prompt).
 pub trait OwnName {
     /// The server's own name for it.
@@ -77,12 +83,9 @@ pub fn expose<'a, T: OwnName>(
     };
     // `<other server>__…` is that server's to give, whatever order the servers come in.
     let reserved = |own: &str, server: &str| {
-        servers.iter().any(|other| {
-            other.server != server
-                && own
-                    .strip_prefix(other.server)
-                    .is_some_and(|rest| rest.starts_with(SEPARATOR))
-        })
+        servers
+            .iter()
+            .any(|other| other.server != server && prefixed_by(own, other.server))
     };
     let mut exposed = BTreeMap::new();
     for (index, server) in servers.iter().enumerate() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, RpcError};
+use crate::mcp::jsonrpc::{INVALID_PARAMS, RpcError};
 use crate::metrics_recorder::{self, Outcome};
 use crate::tools::{CallContext, Tool, ToolError};
 use crate::upstream::{Caller, UpstreamTool};
@@ -68,10 +68,7 @@ impl Callee {
                 },
                 Err(err) => Ended {
                     outcome: Outcome::UpstreamError,
-                    result: Err(RpcError::new(
-                        err.code.unwrap_or(INTERNAL_ERROR),
-                        err.to_string(),
-                    )),
+                    result: Err(err.into()),
                 },
             },
         }
