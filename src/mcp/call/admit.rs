@@ -13,9 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::callee::Callee;
 use super::options::CallOptions;
 use super::run::{self, Admission, Call};
-use crate::mcp::jsonrpc::{
-    INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError,
-};
+use crate::mcp::jsonrpc::{INVALID_PARAMS, INVALID_REQUEST, Request, RequestId, RpcError};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
 use crate::metrics_recorder::{self, Outcome};
@@ -126,7 +124,7 @@ fn find(scope: &Scope<'_>, name: &str) -> Option<Callee> {
 /// why), or no such tool (`-32602`).
 fn unknown_tool(scope: &Scope<'_>, name: &str) -> RpcError {
     match scope.upstream.refusal(name) {
-        Some(refused) => RpcError::new(INTERNAL_ERROR, refused.to_string()),
+        Some(refused) => refused.clone().into(),
         None => invalid_params(&format!("unknown tool: {name}")),
     }
 }

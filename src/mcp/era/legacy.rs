@@ -68,7 +68,7 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
             };
             call::start(scope, &request, options).await
         }
-        other => match forward::answer(&scope.upstreams.catalog(), &request, Era::Legacy).await {
+        other => match forward::answer(&scope.upstream, &request, Era::Legacy).await {
             Some(Ok(answered)) => Reply::Json(jsonrpc::success(id, answered.result)),
             Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
             None => Reply::Json(jsonrpc::method_not_found(id, other)),
@@ -92,7 +92,7 @@ async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
         "capabilities": {"tools": {"listChanged": true}, "logging": {}},
         "serverInfo": version::server_info(),
     });
-    forward::declare(&scope.upstreams.catalog(), &mut result["capabilities"]);
+    forward::declare(&scope.upstream, &mut result["capabilities"]);
     update(scope, established(version, params)).await;
     Reply::Json(jsonrpc::success(&request.id, result))
 }

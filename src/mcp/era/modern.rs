@@ -69,7 +69,7 @@ pub async fn answer(
     match request.method.as_str() {
         "server/discover" => {
             let mut capabilities = json!({"tools": {"listChanged": true}});
-            forward::declare(&scope.upstreams.catalog(), &mut capabilities);
+            forward::declare(&scope.upstream, &mut capabilities);
             complete(json!({
                 "supportedVersions": version::ALL,
                 "capabilities": capabilities,
@@ -96,7 +96,7 @@ pub async fn answer(
             call::start(scope, &request, options).await
         }
         "subscriptions/listen" => listen(scope, &request, listeners),
-        other => match forward::answer(&scope.upstreams.catalog(), &request, Era::Modern).await {
+        other => match forward::answer(&scope.upstream, &request, Era::Modern).await {
             Some(Ok(answered)) if answered.list => complete(cached(answered.result)),
             Some(Ok(answered)) => complete(answered.result),
             Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
