@@ -27,10 +27,12 @@ pub const TOOL_CALL_DURATION: &str = "construct_tool_call_duration_seconds";
 pub const UPSTREAM_CALLS: &str = "construct_upstream_calls_total";
 /// Histogram: how long forwarded calls ran, by `server`.
 pub const UPSTREAM_CALL_DURATION: &str = "construct_upstream_call_duration_seconds";
-/// Gauge: 1 while an upstream server is ready, 0 otherwise, by `server`.
+/// Gauge: the ready connections to an upstream server, by `server` (0 or 1 for a shared one).
 pub const UPSTREAM_UP: &str = "construct_upstream_up";
 /// Counter: restarts of an upstream server after a failure, by `server`.
 pub const UPSTREAM_RESTARTS: &str = "construct_upstream_restarts_total";
+/// Counter: reloads of the configuration, by `outcome` ([`Reload`]).
+pub const CONFIG_RELOADS: &str = "construct_config_reloads_total";
 /// Histogram: time from a request's arrival to its response head, by `route`, `method` and
 /// `status`; for streams (SSE), until the stream starts.
 pub const HTTP_REQUEST_DURATION: &str = "construct_http_request_duration_seconds";
@@ -94,6 +96,28 @@ impl Outcome {
     ];
 }
 
+/// How a reload of the configuration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The new configuration is in force.
+    Applied,
+    /// It could not be read or is not valid: the running one stays.
+    Rejected,
+}
+
+impl Reload {
+    /// Every outcome, each shown at zero from the start.
+    pub const ALL: [Self; 2] = [Self::Applied, Self::Rejected];
+
+    /// The `outcome` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
 /// The tool label of a call whose tool is not one the daemon offers: client-chosen names never
 /// become label values.
 pub const UNKNOWN_TOOL: &str = "unknown";
@@ -101,11 +125,10 @@ pub const UNKNOWN_TOOL: &str = "unknown";
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder (once; later calls reuse it), describes every metric and
-/// shows each tool's and each upstream server's counters at zero. Returns the handle that
-/// renders them.
-pub fn install<'a>(
+/// shows each tool's counters, and the reloads, at zero (each upstream server's are shown as it
+/// is configured). Returns the handle that renders them.
+pub fn install(
     tools: impl IntoIterator<Item = &'static str>,
-    servers: impl IntoIterator<Item = &'a str>,
 ) -> anyhow::Result<&'static PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle);
@@ -141,16 +164,22 @@ pub fn install<'a>(
             counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()).increment(0);
         }
     }
-    for server in servers {
-        let server = server.to_owned();
-        for outcome in Outcome::ALL {
-            counter!(UPSTREAM_CALLS, "server" => server.clone(), "outcome" => outcome.as_str())
-                .increment(0);
-        }
-        counter!(UPSTREAM_RESTARTS, "server" => server.clone()).increment(0);
-        gauge!(UPSTREAM_UP, "server" => server).set(0.0);
+    for outcome in Reload::ALL {
+        counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).increment(0);
     }
     Ok(handle)
+}
+
+/// Shows the upstream server `server`'s series at zero: it was just configured (at the start,
+/// or by a reload), and has served nothing yet. Series it already has are left as they are.
+pub fn upstream_configured(server: &str) {
+    let server = server.to_owned();
+    for outcome in Outcome::ALL {
+        counter!(UPSTREAM_CALLS, "server" => server.clone(), "outcome" => outcome.as_str())
+            .increment(0);
+    }
+    counter!(UPSTREAM_RESTARTS, "server" => server.clone()).increment(0);
+    gauge!(UPSTREAM_UP, "server" => server).increment(0.0);
 }
 
 fn describe_upstream() {
@@ -167,12 +196,17 @@ fn describe_upstream() {
     describe_gauge!(
         UPSTREAM_UP,
         Unit::Count,
-        "1 while an upstream MCP server is ready, 0 while it starts, failed or restarts, by server."
+        "Ready connections to an upstream MCP server, by server: 1 while a shared server is ready, 0 while it starts, failed or restarts; for a session-scoped server, one per session whose connection is ready."
     );
     describe_counter!(
         UPSTREAM_RESTARTS,
         Unit::Count,
         "Restarts of an upstream MCP server after it failed, by server."
+    );
+    describe_counter!(
+        CONFIG_RELOADS,
+        Unit::Count,
+        "Reloads of the configuration (SIGHUP, or the file changing), by outcome: applied, or rejected (the file could not be read or is not valid; nothing changed)."
     );
 }
 
@@ -212,9 +246,16 @@ pub fn upstream_call(server: &str, outcome: Outcome, ran: Option<Duration>) {
     counter!(UPSTREAM_CALLS, "server" => server, "outcome" => outcome.as_str()).increment(1);
 }
 
-/// Whether the upstream server `server` is ready now.
+/// One connection to the upstream server `server` became ready (`up`), or stopped being ready:
+/// the gauge counts them, one at most for a shared server, one per session using a
+/// session-scoped one.
 pub fn upstream_up(server: &str, up: bool) {
-    gauge!(UPSTREAM_UP, "server" => server.to_owned()).set(if up { 1.0 } else { 0.0 });
+    gauge!(UPSTREAM_UP, "server" => server.to_owned()).increment(if up { 1.0 } else { -1.0 });
+}
+
+/// A reload of the configuration ended with `outcome`.
+pub fn config_reload(outcome: Reload) {
+    counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).increment(1);
 }
 
 /// The upstream server `server` is being started again after a failure.

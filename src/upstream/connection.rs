@@ -93,12 +93,13 @@ pub struct Status {
 /// The tools a server offers now (those its filter lets through; none unless it is ready).
 pub type Tools = Arc<Vec<Tool>>;
 
-/// A handle on one server's connection; clones share it. When the last one is dropped, the
-/// connection stops and its process group is killed.
+/// A handle on one server's connection; clones share it. When the last one is dropped, or any
+/// of them is told to [`Upstream::stop`], the connection stops and its process group is killed.
 #[derive(Clone)]
 pub struct Upstream {
     server: Arc<str>,
     mailbox: mpsc::Sender<Ask>,
+    stop: CancellationToken,
     call_timeout: Duration,
     tools: watch::Receiver<Tools>,
     lists: watch::Receiver<SharedLists>,
@@ -129,10 +130,12 @@ impl Upstream {
         let (offered, tools) = watch::channel(Tools::default());
         let (listed, lists) = watch::channel(SharedLists::default());
         let connection = Connection::new(server.clone(), config, roots, requests, offered, listed);
-        tokio::spawn(connection.run());
+        let stop = CancellationToken::new();
+        tokio::spawn(connection.run(stop.clone()));
         Self {
             server,
             mailbox,
+            stop,
             call_timeout,
             tools,
             lists,
@@ -143,6 +146,13 @@ impl Upstream {
     /// The server's name.
     pub fn name(&self) -> &Arc<str> {
         &self.server
+    }
+
+    /// Stops the connection now, whoever else holds it (the server was removed from the
+    /// configuration, or changed): its process group is killed, the calls in flight on it fail,
+    /// and every later request is refused as stopped.
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 
     /// Its tools as they change: whoever merges them into the daemon's list follows this.
@@ -327,11 +337,13 @@ impl Connection {
         connection
     }
 
-    /// Serves until every handle is dropped; then the client, and the process, go with it.
-    async fn run(mut self) {
+    /// Serves until every handle is dropped or `stop` is cancelled; then the client, and the
+    /// process, go with it.
+    async fn run(mut self, stop: CancellationToken) {
         loop {
             tokio::select! {
                 biased;
+                () = stop.cancelled() => break,
                 Some(notice) = self.notices_in.recv() => self.route(notice),
                 Some(ask) = self.asks_in.recv() => self.route_ask(ask),
                 Some(end) = self.calls.next(), if !self.calls.is_empty() => self.finish_call(end),
@@ -352,6 +364,9 @@ impl Connection {
                     None => break,
                 },
             }
+        }
+        if matches!(self.phase, Phase::Ready { .. }) {
+            metrics_recorder::upstream_up(&self.server, false);
         }
         tracing::info!(server = %self.server, "connection stopped");
     }
@@ -414,7 +429,9 @@ impl Connection {
             self.failures_in_a_row,
         );
         self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
-        metrics_recorder::upstream_up(&self.server, false);
+        if matches!(self.phase, Phase::Ready { .. }) {
+            metrics_recorder::upstream_up(&self.server, false);
+        }
         self.last_error = Some(reason);
         self.tools.send_replace(Tools::default());
         let down = self.lists.borrow().down();
