@@ -135,6 +135,26 @@ impl Config {
         Ok(())
     }
 
+    /// The sections, other than `[servers]`, in which `other` differs from this: what a reload
+    /// cannot apply (they are read once, at start).
+    pub fn sections_changed_besides_servers(&self, other: &Config) -> Vec<&'static str> {
+        [
+            ("server", self.server != other.server),
+            ("discovery", self.discovery != other.discovery),
+            ("sessions", self.sessions != other.sessions),
+            ("tools", self.tools != other.tools),
+            ("security", self.security != other.security),
+            ("mcp", self.mcp != other.mcp),
+            ("cluster", self.cluster != other.cluster),
+            ("admin", self.admin != other.admin),
+            ("metrics", self.metrics != other.metrics),
+            ("log", self.log != other.log),
+        ]
+        .into_iter()
+        .filter_map(|(section, changed)| changed.then_some(section))
+        .collect()
+    }
+
     /// A daemon listening beyond loopback must demand keys of its own: a generated owner key
     /// reaches only local clients, through the discovery file.
     fn check_exposure(&self) -> Result<(), InvalidSetting> {

@@ -22,6 +22,7 @@ pub mod mcp;
 pub mod metrics_recorder;
 pub mod paths;
 pub mod process_group;
+pub mod reload;
 pub mod roots;
 pub mod server;
 pub mod sessions_config;

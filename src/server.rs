@@ -2,9 +2,10 @@
 //! graceful shutdown (`crate::shutdown`).
 //!
 //! Three layers, each testable without the one above it: [`run_until_signalled`] binds the
-//! configured address and turns SIGINT and SIGTERM into a future (the only code that knows about
-//! signals); [`run`] builds the daemon's state from its configuration and serves a listener until
-//! a shutdown future resolves; [`crate::shutdown::Shutdown`] is what then happens.
+//! configured address, turns SIGINT and SIGTERM into a future and SIGHUP into a stream of
+//! reloads (the only code that knows about signals); [`run`] builds the daemon's state from its
+//! configuration and serves a listener until a shutdown future resolves, reloading as asked
+//! (`crate::reload`); [`crate::shutdown::Shutdown`] is what then happens.
 //!
 //! The singleton actors are started once, before the HTTP server's per-worker factory runs, and
 //! every worker gets the same addresses, plus a `SessionDirectory` of its own.
@@ -25,6 +26,7 @@ use construct_actors::{
     ASK_TIMEOUT, Create, Creator, Describe, SessionDirectory, SessionRegistry, TicketBook,
     TicketLimits,
 };
+use futures::Stream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -40,23 +42,27 @@ use crate::mcp::answers::PendingAnswers;
 use crate::mcp::relay::RelayIndex;
 use crate::metrics_recorder;
 use crate::paths;
+use crate::reload::Reloader;
 use crate::roots::WorkspaceRoots;
 use crate::shutdown::Shutdown;
 use crate::tools::ToolRegistry;
-use crate::upstream::Upstreams;
+use crate::upstream::{Fleet, Upstreams};
 
 /// How long, at the very end of a shutdown, open connections have to finish.
 const FINAL_STOP_SECS: u64 = 2;
 
 /// Runs the daemon configured by `config` (read from `config_file`, when there is one) on the
-/// configured address until SIGINT or SIGTERM; must be called inside an actix system.
+/// configured address until SIGINT or SIGTERM, reloading its configuration at each SIGHUP; must
+/// be called inside an actix system.
 pub async fn run_until_signalled(config: Config, config_file: Option<&Path>) -> anyhow::Result<()> {
     let server = &config.server;
     let listener = TcpListener::bind((server.bind, server.port))
         .with_context(|| format!("cannot listen on {}:{}", server.bind, server.port))?;
     // Listen for signals before anyone can learn where we are, so none is missed.
     let signalled = signalled()?;
-    run(listener, config, config_file, signalled).await
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let hangups = futures::stream::poll_fn(move |cx| hangup.poll_recv(cx));
+    run(listener, config, config_file, signalled, hangups).await
 }
 
 /// Resolves at the first SIGINT or SIGTERM after this is called.
@@ -73,28 +79,35 @@ fn signalled() -> anyhow::Result<impl Future<Output = ()> + 'static> {
 
 /// Runs the daemon configured by `config` (read from `config_file`, when there is one) on
 /// `listener` until `shutdown` resolves, then shuts it down gracefully: returns once it has
-/// stopped and its discovery file is gone. Must be called inside an actix system.
+/// stopped and its discovery file is gone. The configuration is read again at each of
+/// `reloads`, and when the file changes (`crate::reload`). Must be called inside an actix system.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     config_file: Option<&Path>,
     shutdown: impl Future<Output = ()> + 'static,
+    reloads: impl Stream<Item = ()> + 'static,
 ) -> anyhow::Result<()> {
-    let state = build_state(config, config_file).await?;
+    let (state, fleet) = build_state(config, config_file).await?;
+    let reloader = Reloader::new(
+        config_file.map(Path::to_path_buf),
+        state.config.clone(),
+        fleet,
+    );
+    actix_rt::spawn(reloader.run(reloads, state.stopping.clone()));
     serve(listener, state, shutdown).await
 }
 
-/// Everything the handlers share, built from `config`.
+/// Everything the handlers share, built from `config`, and the fleet of servers it started.
 async fn build_state(
     config: Config,
     config_file: Option<&Path>,
-) -> anyhow::Result<web::Data<AppState>> {
+) -> anyhow::Result<(web::Data<AppState>, Fleet)> {
     let tools = ToolRegistry::new(&config.tools);
     if config.metrics.enabled {
         // Before any actor starts, so that every handle they take records.
-        let servers = config.servers.enabled().map(|(name, _)| name);
-        let handle = metrics_recorder::install(tools.names(), servers)
-            .context("cannot set up the metrics")?;
+        let handle =
+            metrics_recorder::install(tools.names()).context("cannot set up the metrics")?;
         metrics_recorder::spawn_upkeep(handle);
     }
     let registry = start_registry(&config)?;
@@ -105,8 +118,9 @@ async fn build_state(
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
     };
-    let upstreams = Upstreams::start(&config.servers, tools.names(), workspace_roots.roots());
-    Ok(web::Data::new(AppState {
+    let (upstreams, fleet) =
+        Upstreams::start(&config.servers, tools.names(), workspace_roots.roots());
+    let state = web::Data::new(AppState {
         registry,
         tools,
         upstreams,
@@ -123,7 +137,8 @@ async fn build_state(
         admin_tickets: TicketBook::new(ticket_limits).start(),
         config,
         started: Started::now(),
-    }))
+    });
+    Ok((state, fleet))
 }
 
 /// Starts the session registry: in cluster mode when `cluster.redis_url` is set (the sessions
@@ -319,10 +334,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let daemon = actix_rt::spawn(async move {
-            run(listener, config, None, async {
+            let shutdown = async {
                 let _ = stopped.await;
-            })
-            .await
+            };
+            run(listener, config, None, shutdown, futures::stream::pending()).await
         });
 
         assert!(eventually(|| discovery.exists()).await, "no discovery file");

@@ -11,70 +11,13 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::servers::{everything_script, filesystem_script, time_server};
+use common::gateway::{
+    READY_TIMEOUT, all_messages, everything_table, final_response, first_text, long_operation,
+    offered, running, time_table, tool_names,
+};
+use common::servers::filesystem_script;
 use common::{Daemon, Session, canonical, client, next_data, next_event, sse};
 use serde_json::{Value, json};
-
-/// Longest a server may take to become ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `[servers.everything]` running server-everything over stdio behind a shell that appends its
-/// pid to `dir/pids` at each start, and copies what the server reads to `dir/in.log`.
-fn everything_table(dir: &Path, extra: &str) -> String {
-    let script = format!(
-        "echo $$ >> '{dir}/pids'; tee -a '{dir}/in.log' | exec node '{server}' stdio",
-        dir = dir.display(),
-        server = everything_script()
-    );
-    format!(
-        "[servers.everything]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\n\
-         restart_backoff = \"100ms\"\n{extra}\n"
-    )
-}
-
-fn time_table() -> String {
-    format!("[servers.time]\ncommand = {:?}\n", time_server())
-}
-
-/// The names `tools/list` gives `session`.
-async fn tool_names(daemon: &Daemon, session: &Session) -> Vec<String> {
-    let listed = daemon.rpc(session, "tools/list", json!({})).await;
-    listed["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["name"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Waits until `tools/list` offers every name of `expected`; the listed names.
-async fn offered(daemon: &Daemon, session: &Session, expected: &[&str]) -> Vec<String> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        let names = tool_names(daemon, session).await;
-        if expected.iter().all(|name| names.iter().any(|n| n == name)) {
-            return names;
-        }
-        assert!(Instant::now() < deadline, "{expected:?} not in {names:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The text of a call's final response's first content block.
-fn first_text(response: &Value) -> &str {
-    response["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text result: {response}"))
-}
-
-/// A `tools/call` of server-everything's long-running operation: `seconds` long, two steps a
-/// second, with `token` as its progress token.
-fn long_operation(id: u64, seconds: u64, token: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
-        "name": "everything__trigger-long-running-operation",
-        "arguments": {"duration": seconds, "steps": seconds * 2},
-        "_meta": {"progressToken": token}}})
-}
 
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
@@ -157,20 +100,6 @@ async fn two_sessions_share_one_server_and_each_sees_its_own_progress() {
     }
     let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
     assert_eq!(pids.lines().count(), 1, "one process for every session");
-}
-
-/// Every message of a call's SSE answer.
-async fn all_messages(response: reqwest::Response) -> Vec<Value> {
-    assert_eq!(response.status(), 200);
-    let mut stream = sse(response);
-    let mut messages = Vec::new();
-    while let Some(event) = next_event(&mut stream).await {
-        // A resumable stream opens with an event that carries only its id.
-        if !event.data.is_empty() {
-            messages.push(serde_json::from_str(&event.data).unwrap());
-        }
-    }
-    messages
 }
 
 /// The lines of `dir/in.log` (what the server read) whose method is `method`.
@@ -583,23 +512,11 @@ fn started_pids(pids: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// Whether the process `pid` runs (a zombie does not).
-fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
-}
-
 /// Checks that mcp-server-time, behind the daemon as `time`, answers `session`.
 async fn assert_time_answers(daemon: &Daemon, session: &Session) {
     let arguments = json!({"timezone": "UTC"});
     let now = final_response(daemon, session, "time__get_current_time", arguments).await;
     assert!(first_text(&now).contains("UTC"), "{now}");
-}
-
-/// Calls `tool` of `session` with `arguments`; its final response.
-async fn final_response(daemon: &Daemon, session: &Session, tool: &str, arguments: Value) -> Value {
-    let mut messages = daemon.call(session, tool, arguments, json!({})).await;
-    messages.pop().expect("a final response")
 }
 
 /// What server-filesystem's `list_allowed_directories` says to `session`, once it has taken its

@@ -12,6 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::gateway::admin_servers;
 use common::servers::{broken_script, everything_script, time_server};
 use common::{Daemon, client};
 use construct_actor::upstream::config::ServerConfig;
@@ -350,18 +351,6 @@ async fn a_server_whose_tool_list_never_ends_is_cut_to_the_bound() {
     // is ready with the first 4096.
     assert_eq!(status.tools.len(), 4096);
     assert_eq!(&*status.tools[0].name, "tool-0-0");
-}
-
-/// `GET /admin/servers` of `daemon`, with the owner key.
-async fn admin_servers(daemon: &Daemon) -> Vec<Value> {
-    let response = daemon
-        .keyed(client().get(daemon.url("/admin/servers")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    body["servers"].as_array().unwrap().clone()
 }
 
 #[tokio::test]

@@ -188,39 +188,46 @@ fn same(mine: &BTreeMap<String, Offered>, theirs: &BTreeMap<String, Offered>) ->
             })
 }
 
+/// The servers a catalog is made of, in name order, with their prefixes.
+pub type ServerSet = Arc<[(Upstream, Prefix)]>;
+
 /// What one server publishes: its tools and its other lists.
 type Watches = (watch::Receiver<Tools>, watch::Receiver<SharedLists>);
 
-/// Follows `servers`' tools and lists and keeps the merged catalog current: the receiver always
-/// holds the latest, with the `refused` servers named, and is told of a change only when what is on offer did change (a server
-/// that lists the same again changes nothing for clients). The task ends when the last receiver is dropped, and with it the handles it
-/// holds, so the connections stop when the daemon drops its catalog.
+/// Follows the servers of `servers` (a set that may change, by a reload) and their tools and
+/// lists, and keeps the merged catalog current: the receiver always holds the latest, with the
+/// `refused` servers named, and is told of a change only when what is on offer did change (a
+/// server that lists the same again changes nothing for clients). The task ends when the last
+/// receiver is dropped, and with it the handles it holds, so the connections stop when the
+/// daemon drops its catalog.
 pub fn follow(
-    builtin: Vec<&'static str>,
-    servers: Vec<(Upstream, Prefix)>,
+    builtin: Arc<[&'static str]>,
+    mut servers: watch::Receiver<ServerSet>,
     refused: Vec<UpstreamError>,
 ) -> watch::Receiver<Arc<Catalog>> {
-    let mut watches: Vec<Watches> = servers
-        .iter()
-        .map(|(upstream, _)| (upstream.tools(), upstream.lists()))
-        .collect();
-    let first = rebuild(&builtin, &servers, &refused, &mut watches);
+    let mut set = servers.borrow_and_update().clone();
+    let mut watches = watches_of(&set);
+    let first = rebuild(&builtin, &set, &refused, &mut watches);
     let (publish, catalog) = watch::channel(Arc::new(first));
-    if servers.is_empty() {
-        return catalog;
-    }
     tokio::spawn(async move {
+        // A set that can no longer change (its sender is gone) is simply kept.
+        let mut set_may_change = true;
         loop {
-            let changed = select_all(watches.iter_mut().flat_map(|(tools, lists)| {
-                let changes: [Pin<Box<dyn Future<Output = _> + Send + '_>>; 2] =
-                    [Box::pin(tools.changed()), Box::pin(lists.changed())];
-                changes
-            }));
             tokio::select! {
                 () = publish.closed() => break,
-                (changed, _, _) = changed => if changed.is_err() { break },
+                changed = servers.changed(), if set_may_change => match changed {
+                    Ok(()) => {
+                        set = servers.borrow_and_update().clone();
+                        watches = watches_of(&set);
+                    }
+                    Err(_) => {
+                        set_may_change = false;
+                        continue;
+                    }
+                },
+                () = any_changed(&mut watches) => {}
             }
-            let rebuilt = rebuild(&builtin, &servers, &refused, &mut watches);
+            let rebuilt = rebuild(&builtin, &set, &refused, &mut watches);
             publish.send_if_modified(|current| {
                 let changed = !current.offers_the_same(&rebuilt);
                 if changed {
@@ -231,6 +238,32 @@ pub fn follow(
         }
     });
     catalog
+}
+
+/// What each server of `set` publishes.
+fn watches_of(set: &[(Upstream, Prefix)]) -> Vec<Watches> {
+    set.iter()
+        .map(|(upstream, _)| (upstream.tools(), upstream.lists()))
+        .collect()
+}
+
+/// Resolves when one of `watches` changed, or its connection stopped (then it is left out of
+/// the next waits); never, while none can change.
+async fn any_changed(watches: &mut [Watches]) {
+    let changes: Vec<Pin<Box<dyn Future<Output = _> + Send + '_>>> = watches
+        .iter_mut()
+        .filter(|(tools, lists)| tools.has_changed().is_ok() && lists.has_changed().is_ok())
+        .flat_map(|(tools, lists)| {
+            let changes: [Pin<Box<dyn Future<Output = _> + Send + '_>>; 2] =
+                [Box::pin(tools.changed()), Box::pin(lists.changed())];
+            changes
+        })
+        .collect();
+    if changes.is_empty() {
+        return std::future::pending().await;
+    }
+    // A stopped connection (an error) counts as a change: its server leaves the catalog.
+    let _ = select_all(changes).await;
 }
 
 /// The catalog of the tools and lists in `watches`, each marked seen, and of the `refused`

@@ -193,6 +193,18 @@ impl fmt::Debug for Secrets {
 }
 
 impl ServerConfig {
+    /// Whether a connection started with this configuration serves `other` as well: they differ
+    /// at most in how the daemon shows the server (`prefix`) and how many sessions may have it
+    /// (`max_sessions`), which no process or handshake depends on.
+    pub fn runs_like(&self, other: &ServerConfig) -> bool {
+        let shown_alike = ServerConfig {
+            prefix: self.prefix,
+            max_sessions: self.max_sessions,
+            ..other.clone()
+        };
+        *self == shown_alike
+    }
+
     /// Checks its keys, each error naming the key relative to the server's table.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         match (&self.command, &self.url) {

@@ -12,7 +12,8 @@
 //! request; `lists` fetches a server's resources, templates and prompts; `names` gives each
 //! upstream tool and prompt the name clients know it by, `resources` decides which server a
 //! resource read goes to, `catalog` keeps every ready server's offer under those names, and
-//! `tool` runs one of its tools for a caller.
+//! `tool` runs one of its tools for a caller. `fleet` owns the shared connections and says
+//! which servers there are, as the configuration last loaded (`crate::reload`) says.
 
 mod ask;
 mod call;
@@ -20,6 +21,7 @@ mod catalog;
 pub mod config;
 mod connection;
 mod error;
+mod fleet;
 mod forward;
 mod handler;
 mod in_order;
@@ -42,6 +44,7 @@ pub use call::{CallResult, UpstreamNotice, UpstreamProgress};
 pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;
+pub use fleet::Fleet;
 pub use servers::Upstreams;
 pub use session_servers::SessionRef;
 pub use tool::UpstreamTool;

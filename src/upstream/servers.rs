@@ -10,19 +10,22 @@ use futures::future::join_all;
 use futures::{Stream, StreamExt as _};
 use tokio::sync::watch;
 
-use super::catalog::{self, Catalog};
-use super::config::{Scope, ServersConfig};
-use super::connection::{Status, Upstream};
+use super::catalog::{self, Catalog, ServerSet};
+use super::config::ServersConfig;
+use super::connection::Status;
 use super::error::UpstreamError;
+use super::fleet::{Fleet, OwnSet};
 use super::roots::Roots;
-use super::session_servers::{Configured, SessionRef, SessionServers};
+use super::session_servers::{SessionRef, SessionServers};
 
-/// The enabled shared servers' connections, in name order, the catalog of their tools, and the
-/// keeper of the session-scoped ones (when any is configured).
+/// The daemon's handle on its servers: the shared ones' connections, the catalog of their
+/// tools, and the keeper of the session-scoped ones. What servers there are is the [`Fleet`]'s
+/// to say (it changes on a reload); this follows it.
 pub struct Upstreams {
-    servers: Vec<Upstream>,
+    shared: watch::Receiver<ServerSet>,
+    own: watch::Receiver<OwnSet>,
     catalog: watch::Receiver<Arc<Catalog>>,
-    sessions: Option<SessionServers>,
+    sessions: SessionServers,
 }
 
 impl Upstreams {
@@ -30,48 +33,27 @@ impl Upstreams {
     /// runtime, with `workspace` (the workspace roots) as its roots; their tools are offered
     /// beside the built-in ones, named `builtin`, and never shadow them. Session-scoped servers
     /// start later, each in the session that needs it. Returns at once: each server starts (or
-    /// fails) on its own, blocking nothing.
+    /// fails) on its own, blocking nothing. The fleet returned is what a reload changes.
     pub fn start(
         config: &ServersConfig,
         builtin: impl IntoIterator<Item = &'static str>,
         workspace: &[PathBuf],
-    ) -> Self {
+    ) -> (Self, Fleet) {
         let builtin: Arc<[&'static str]> = builtin.into_iter().collect();
-        let roots = Roots::new(workspace.iter().cloned());
-        let scoped = |scope| {
-            config
-                .enabled()
-                .filter(move |(_, server)| server.scope == scope)
+        let (fleet, published) = Fleet::start(config, Roots::new(workspace.iter().cloned()));
+        let upstreams = Self {
+            shared: published.shared.clone(),
+            own: published.own.clone(),
+            catalog: catalog::follow(Arc::clone(&builtin), published.shared.clone(), Vec::new()),
+            sessions: SessionServers::start(published, builtin),
         };
-        let shared: Vec<(Upstream, _)> = scoped(Scope::Shared)
-            .map(|(name, server)| {
-                let upstream = Upstream::start_with_roots(name, server.clone(), roots.clone());
-                (upstream, server.prefix)
-            })
-            .collect();
-        let own: Vec<_> = scoped(Scope::Session)
-            .map(|(name, server)| (Arc::from(name), server.clone()))
-            .collect();
-        let sessions = (!own.is_empty()).then(|| {
-            SessionServers::start(Configured {
-                servers: own,
-                shared: shared.clone(),
-                builtin: Arc::clone(&builtin),
-            })
-        });
-        Self {
-            servers: shared
-                .iter()
-                .map(|(upstream, _)| upstream.clone())
-                .collect(),
-            catalog: catalog::follow(builtin.to_vec(), shared, Vec::new()),
-            sessions,
-        }
+        (upstreams, fleet)
     }
 
     /// Every shared server's status, asked of all at once (each ask bounded by `ASK_TIMEOUT`).
     pub async fn statuses(&self) -> Vec<Result<Status, UpstreamError>> {
-        join_all(self.servers.iter().map(Upstream::status)).await
+        let shared = ServerSet::clone(&self.shared.borrow());
+        join_all(shared.iter().map(|(upstream, _)| upstream.status())).await
     }
 
     /// The shared servers' tools, prompts and resources on offer now.
@@ -103,11 +85,11 @@ impl Upstreams {
     /// servers are configured, its own (started on its first ask, which waits for them within
     /// their `start_timeout`). With none configured it is [`Upstreams::catalog`], asking nobody.
     pub async fn session_catalog(&self, session: SessionRef) -> Arc<Catalog> {
-        let Some(sessions) = &self.sessions else {
+        if self.own.borrow().is_empty() {
             return self.catalog();
-        };
+        }
         let id = session.id;
-        match sessions.catalog(session).await {
+        match self.sessions.catalog(session).await {
             Ok(catalog) => catalog,
             Err(reason) => {
                 tracing::warn!(session = %id, reason, "the session's own MCP servers are left out of this request");

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio::sync::{OnceCell, watch};
 
-use super::catalog::{self, Catalog};
+use super::catalog::{self, Catalog, ServerSet};
 use super::config::Prefix;
 use super::connection::Upstream;
 use super::error::UpstreamError;
@@ -24,7 +24,7 @@ pub struct SessionCatalog {
     followed: OnceCell<watch::Receiver<Arc<Catalog>>>,
     builtin: Arc<[&'static str]>,
     /// The shared servers and the session's own, in name order.
-    servers: Vec<(Upstream, Prefix)>,
+    servers: ServerSet,
     /// The session's own servers, whose start the first reader waits for.
     own: Vec<Upstream>,
     /// The session-scoped servers it may not have now, and why.
@@ -38,7 +38,7 @@ pub struct Parts {
     /// The built-in tools' names, which no upstream tool takes.
     pub builtin: Arc<[&'static str]>,
     /// The shared servers, with their prefixes.
-    pub shared: Vec<(Upstream, Prefix)>,
+    pub shared: ServerSet,
     /// The session's own servers, with their prefixes.
     pub own: Vec<(Upstream, Prefix)>,
     /// The session-scoped servers it may not have now, and why.
@@ -56,12 +56,12 @@ impl SessionCatalog {
             .map(|(upstream, _)| upstream.clone())
             .collect();
         let mut servers: Vec<(Upstream, Prefix)> =
-            parts.shared.into_iter().chain(parts.own).collect();
+            parts.shared.iter().cloned().chain(parts.own).collect();
         servers.sort_by(|(a, _), (b, _)| a.name().cmp(b.name()));
         Self {
             followed: OnceCell::new(),
             builtin: parts.builtin,
-            servers,
+            servers: servers.into(),
             own,
             refused: parts.refused,
             start_wait: parts.start_wait,
@@ -89,10 +89,8 @@ impl SessionCatalog {
         {
             tracing::warn!(wait = ?self.start_wait, "a session's own MCP servers are still starting; listed without them");
         }
-        catalog::follow(
-            self.builtin.to_vec(),
-            self.servers.clone(),
-            self.refused.clone(),
-        )
+        // The session's servers are fixed: a reload makes the session a new catalog.
+        let (_fixed, servers) = watch::channel(ServerSet::clone(&self.servers));
+        catalog::follow(Arc::clone(&self.builtin), servers, self.refused.clone())
     }
 }

@@ -22,14 +22,15 @@ use construct_actors::ASK_TIMEOUT;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::catalog::Catalog;
-use super::config::{Prefix, ServerConfig};
+use super::catalog::{Catalog, ServerSet};
+use super::config::ServerConfig;
 use super::connection::Upstream;
 use super::error::UpstreamError;
+use super::fleet::{Changes, OwnSet, Published};
 use super::roots::Roots;
 use super::session_catalog::{Parts, SessionCatalog};
 
@@ -58,29 +59,19 @@ struct Open {
     reply: oneshot::Sender<Arc<SessionCatalog>>,
 }
 
-/// The session-scoped servers as configured, and the shared ones their sessions also see.
-pub struct Configured {
-    /// Each session-scoped server's name and configuration, in name order.
-    pub servers: Vec<(Arc<str>, ServerConfig)>,
-    /// The shared servers, with their prefixes.
-    pub shared: Vec<(Upstream, Prefix)>,
-    /// The built-in tools' names.
-    pub builtin: Arc<[&'static str]>,
-}
-
 impl SessionServers {
     /// Starts the task on the current tokio runtime; the sessions' connections run there too.
-    pub fn start(configured: Configured) -> Self {
+    /// It follows the servers `published` (the session-scoped ones as configured, and the
+    /// shared ones their sessions also see); the built-in tools are named `builtin`.
+    pub fn start(published: Published, builtin: Arc<[&'static str]>) -> Self {
         let (mailbox, requests) = mpsc::channel(MAILBOX);
-        let start_wait = configured
-            .servers
-            .iter()
-            .map(|(_, config)| config.start_timeout)
-            .max()
-            .unwrap_or_default();
+        let Published { shared, own } = published;
         let keeper = Keeper {
-            configured,
-            start_wait,
+            builtin,
+            own: OwnSet::default(),
+            shared: ServerSet::from([]),
+            shared_in: shared,
+            own_in: own,
             sessions: HashMap::new(),
             in_use: HashMap::new(),
             ends: FuturesUnordered::new(),
@@ -109,9 +100,14 @@ impl SessionServers {
 
 /// The task's state.
 struct Keeper {
-    configured: Configured,
-    /// Longest a session's first reader waits for its servers to start.
-    start_wait: Duration,
+    /// The built-in tools' names.
+    builtin: Arc<[&'static str]>,
+    /// The session-scoped servers as configured now.
+    own: OwnSet,
+    /// The shared servers now, which every session also sees.
+    shared: ServerSet,
+    shared_in: watch::Receiver<ServerSet>,
+    own_in: watch::Receiver<OwnSet>,
     sessions: HashMap<Uuid, Held>,
     /// Connections per server, across sessions.
     in_use: HashMap<Arc<str>, usize>,
@@ -130,8 +126,11 @@ struct Held {
 
 impl Keeper {
     async fn run(mut self, mut requests: mpsc::Receiver<Open>) {
+        self.reconfigure();
         loop {
             tokio::select! {
+                Ok(()) = self.own_in.changed() => self.reconfigure(),
+                Ok(()) = self.shared_in.changed() => self.reconfigure(),
                 Some((id, generation)) = self.ends.next(), if !self.ends.is_empty() => {
                     if self.sessions.get(&id).is_some_and(|held| held.generation == generation) {
                         self.forget(id);
@@ -192,7 +191,7 @@ impl Keeper {
             return;
         };
         let before = held.own.len();
-        if before < self.configured.servers.len() {
+        if before < self.own.len() {
             let refused = self.start_missing(&held.session, &mut held.own);
             if held.own.len() > before {
                 held.catalog = Arc::new(self.catalog_of(&held.session, &held.own, refused));
@@ -209,7 +208,8 @@ impl Keeper {
         own: &mut BTreeMap<Arc<str>, Upstream>,
     ) -> Vec<UpstreamError> {
         let mut refused = Vec::new();
-        for (name, config) in &self.configured.servers {
+        let configured = Arc::clone(&self.own);
+        for (name, config) in configured.iter() {
             if own.contains_key(name) {
                 continue;
             }
@@ -239,22 +239,54 @@ impl Keeper {
         for error in &refused {
             tracing::warn!(session = %session.id, server = %error.server, "not started for the session: {}", error.reason);
         }
-        let prefixes: BTreeMap<&str, Prefix> = self
-            .configured
-            .servers
-            .iter()
-            .map(|(name, config)| (&**name, config.prefix))
-            .collect();
         SessionCatalog::new(Parts {
-            builtin: Arc::clone(&self.configured.builtin),
-            shared: self.configured.shared.clone(),
+            builtin: Arc::clone(&self.builtin),
+            shared: ServerSet::clone(&self.shared),
             own: own
                 .iter()
-                .map(|(name, upstream)| (upstream.clone(), prefixes[&**name]))
+                .map(|(name, upstream)| (upstream.clone(), self.own[name].prefix))
                 .collect(),
             refused,
-            start_wait: self.start_wait,
+            start_wait: self.start_wait(),
         })
+    }
+
+    /// Follows a reload: the sessions' connections to servers removed or changed are stopped,
+    /// those changed or added are started, and each session held gets a new catalog (the
+    /// shared servers may have changed too). Sessions themselves are untouched.
+    fn reconfigure(&mut self) {
+        let own = self.own_in.borrow_and_update().clone();
+        self.shared = self.shared_in.borrow_and_update().clone();
+        let changes = Changes::between(&self.own, &own);
+        self.own = own;
+        let ids: Vec<Uuid> = self.sessions.keys().copied().collect();
+        for id in ids {
+            let Some(mut held) = self.sessions.remove(&id) else {
+                continue;
+            };
+            for name in changes.stopped.iter().chain(&changes.restarted) {
+                if let Some(upstream) = held.own.remove(name) {
+                    upstream.stop();
+                    self.release(name);
+                }
+            }
+            let refused = self.start_missing(&held.session, &mut held.own);
+            held.catalog = Arc::new(self.catalog_of(&held.session, &held.own, refused));
+            self.sessions.insert(id, held);
+        }
+    }
+
+    /// Longest a session's first reader waits for its servers to start.
+    fn start_wait(&self) -> Duration {
+        let waits = self.own.values().map(|config| config.start_timeout);
+        waits.max().unwrap_or_default()
+    }
+
+    /// One connection to the server `name` fewer.
+    fn release(&mut self, name: &str) {
+        if let Some(in_use) = self.in_use.get_mut(name) {
+            *in_use = in_use.saturating_sub(1);
+        }
     }
 
     /// Stops holding the session `id`: its connections go with their last handles.
@@ -263,9 +295,7 @@ impl Keeper {
             return;
         };
         for name in held.own.keys() {
-            if let Some(in_use) = self.in_use.get_mut(name) {
-                *in_use = in_use.saturating_sub(1);
-            }
+            self.release(name);
         }
         tracing::info!(session = %id, servers = held.own.len(), "the session's own MCP servers stop with it");
     }

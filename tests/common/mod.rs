@@ -2,6 +2,7 @@
 //! an ephemeral port and a private home and discovery file, spoken to over real HTTP.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod gateway;
 pub mod redis;
 pub mod servers;
 
@@ -35,6 +36,17 @@ pub struct Daemon {
     stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+/// The name of the configuration file [`Daemon::start`] writes in the daemon's home.
+const CONFIG_FILE: &str = "construct-actor.toml";
+
+/// The configuration [`Daemon::start`] writes: the discovery file at `discovery`, then `extra`.
+fn config_text(discovery: &Path, extra: &str) -> String {
+    format!(
+        "[discovery]\npath = {:?}\n\n{extra}",
+        discovery.to_str().unwrap()
+    )
+}
+
 /// The path of the daemon binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_construct-actor")
@@ -57,15 +69,8 @@ impl Daemon {
     pub fn start_binary(program: &str, extra: &str, env: &[(&str, &str)]) -> Self {
         let home = tempfile::tempdir().unwrap();
         let discovery = home.path().join("discovery/mcp.json");
-        let config = home.path().join("construct-actor.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[discovery]\npath = {:?}\n\n{extra}",
-                discovery.to_str().unwrap()
-            ),
-        )
-        .unwrap();
+        let config = home.path().join(CONFIG_FILE);
+        std::fs::write(&config, config_text(&discovery, extra)).unwrap();
         let mut command = Command::new(program);
         command.arg("--config").arg(&config);
         Self::spawn(command, home, discovery, env)
@@ -132,6 +137,29 @@ impl Daemon {
             stderr,
             stdout,
         }
+    }
+
+    /// The configuration file of a daemon started by [`Daemon::start`].
+    pub fn config_file(&self) -> PathBuf {
+        self.home.path().join(CONFIG_FILE)
+    }
+
+    /// Replaces the configuration file of a daemon started by [`Daemon::start`] with the one
+    /// it would have written for `extra` (it is not told: it sees the file change, as with an
+    /// editor's save).
+    pub fn rewrite_config(&self, extra: &str) {
+        let next = self.config_file().with_extension("next");
+        std::fs::write(&next, config_text(&self.discovery, extra)).unwrap();
+        std::fs::rename(next, self.config_file()).unwrap();
+    }
+
+    /// Sends the daemon `SIGHUP`.
+    pub fn hang_up(&self) {
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -HUP failed");
     }
 
     /// The owner key from the discovery file; the test fails when the daemon wrote none.
