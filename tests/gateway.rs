@@ -713,3 +713,40 @@ async fn a_log_message_never_reaches_another_sessions_call() {
     assert!(log_messages(&rest).is_empty(), "{rest:?}");
     assert!(first_text(rest.last().unwrap()).contains("completed"));
 }
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_session_scoped_servers_resources_and_prompts_are_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&everything_table(dir.path(), "scope = \"session\""));
+    let session = daemon.session().await;
+    let listed = daemon.rpc(&session, "prompts/list", json!({})).await;
+    let prompts = listed["result"]["prompts"].as_array().unwrap();
+    assert!(
+        prompts
+            .iter()
+            .any(|prompt| prompt["name"] == "everything__simple-prompt"),
+        "{listed}"
+    );
+    let listed = daemon
+        .rpc(&session, "resources/templates/list", json!({}))
+        .await;
+    let template = &listed["result"]["resourceTemplates"][0]["uriTemplate"];
+    assert!(
+        template
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("demo://")),
+        "{listed}"
+    );
+    let started = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(
+        started.lines().count(),
+        1,
+        "started by the session's first request"
+    );
+    // Another session sees its own server, never this one's.
+    let other = daemon.session().await;
+    daemon.rpc(&other, "prompts/list", json!({})).await;
+    let started = std::fs::read_to_string(dir.path().join("pids")).unwrap();
+    assert_eq!(started.lines().count(), 2, "one process per session");
+}

@@ -245,6 +245,22 @@ async fn a_sessions_own_servers_follow_a_reload() {
     let session = daemon.session().await;
     wait_for_tools(&daemon, &session, &["s__work"]).await;
     let first = pids(dir, "s")[0];
+    let servers = admin_servers(&daemon).await;
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    let shown = &servers[0];
+    assert_eq!(
+        (&shown["name"], &shown["scope"]),
+        (&json!("s"), &json!("session"))
+    );
+    assert_eq!(
+        shown["sessions"][0]["session"],
+        session.id.as_str(),
+        "{shown}"
+    );
+    assert_eq!(shown["sessions"][0]["state"], "ready", "{shown}");
+    assert_eq!(shown["state"], "ready");
+    let up = "construct_upstream_up{server=\"s\"}";
+    assert_eq!(metric(&daemon, up).await, 1.0);
 
     daemon.rewrite_config(&ok_table(
         "s",
@@ -269,6 +285,8 @@ async fn a_sessions_own_servers_follow_a_reload() {
     daemon.rewrite_config("");
     wait_until_gone(pids(dir, "s")[1]).await;
     wait_for_tools(&daemon, &session, &[]).await;
+    assert!(admin_servers(&daemon).await.is_empty());
+    assert_eq!(metric(&daemon, up).await, 0.0);
     assert_eq!(
         daemon.describe_status(&session).await,
         200,

@@ -264,23 +264,28 @@ fn scope<'a>(
     }
 }
 
-/// The upstream tools `incoming` may reach in `session`: for a `tools/list` or `tools/call`, the
-/// session's own servers' too (started on its first such request, which waits for them to
-/// start); for anything else, or with no session-scoped server configured, the shared servers'
-/// snapshot, asking nobody.
+/// The upstream tools, resources and prompts `incoming` may reach in `session`: for a request
+/// about them (`tools/…`, `resources/…`, `prompts/…`), the session's own servers' too (started
+/// on its first such request, which waits for them to start); for anything else, or with no
+/// session-scoped server configured, the shared servers' snapshot, asking nobody.
 async fn upstream_catalog(
     state: &AppState,
     session: SessionRef,
     incoming: &Incoming,
 ) -> Arc<Catalog> {
     match incoming {
-        Incoming::Request(request)
-            if matches!(request.method.as_str(), "tools/list" | "tools/call") =>
-        {
+        Incoming::Request(request) if reaches_servers(&request.method) => {
             state.upstreams.session_catalog(session).await
         }
         _ => state.upstreams.catalog(),
     }
+}
+
+/// Whether `method` is about what servers offer: tools, resources or prompts.
+fn reaches_servers(method: &str) -> bool {
+    ["tools/", "resources/", "prompts/"]
+        .iter()
+        .any(|family| method.starts_with(family))
 }
 
 /// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error. A message

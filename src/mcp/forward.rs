@@ -68,11 +68,10 @@ pub async fn answer(
     })
 }
 
-/// Declares resources and prompts in `capabilities` when a server is configured.
-pub fn declare(catalog: &Catalog, capabilities: &mut Value) {
-    if catalog.has_servers()
-        && let Value::Object(capabilities) = capabilities
-    {
+/// Declares resources and prompts in `capabilities` when a server is `configured` (of either
+/// scope: a session-scoped server's are the session's).
+pub fn declare(configured: bool, capabilities: &mut Value) {
+    if configured && let Value::Object(capabilities) = capabilities {
         capabilities.insert("resources".into(), json!({}));
         capabilities.insert("prompts".into(), json!({}));
     }

@@ -45,6 +45,6 @@ pub use catalog::Catalog;
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;
 pub use fleet::Fleet;
-pub use servers::Upstreams;
+pub use servers::{ServerView, Upstreams};
 pub use session_servers::SessionRef;
 pub use tool::UpstreamTool;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 use futures::{Stream, StreamExt as _};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use super::catalog::{self, Catalog, ServerSet};
 use super::config::ServersConfig;
@@ -17,6 +18,35 @@ use super::error::UpstreamError;
 use super::fleet::{Fleet, OwnSet};
 use super::roots::Roots;
 use super::session_servers::{SessionRef, SessionServers};
+
+/// One session's connection to a session-scoped server: the session, and the status.
+pub type SessionConnection = (Uuid, Result<Status, UpstreamError>);
+
+/// A configured server, as the administrator sees it.
+pub enum ServerView {
+    /// A shared server: its one connection's status.
+    Shared(Result<Status, UpstreamError>),
+    /// A session-scoped server: the sessions' connections to it.
+    Session {
+        /// Its name.
+        name: Arc<str>,
+        /// How many sessions may have a connection to it at once.
+        max_sessions: usize,
+        /// Each session's connection's status, by session; or why they are not known.
+        connections: Result<Vec<SessionConnection>, &'static str>,
+    },
+}
+
+impl ServerView {
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ServerView::Shared(Ok(status)) => &status.server,
+            ServerView::Shared(Err(err)) => &err.server,
+            ServerView::Session { name, .. } => name,
+        }
+    }
+}
 
 /// The daemon's handle on its servers: the shared ones' connections, the catalog of their
 /// tools, and the keeper of the session-scoped ones. What servers there are is the [`Fleet`]'s
@@ -50,10 +80,40 @@ impl Upstreams {
         (upstreams, fleet)
     }
 
-    /// Every shared server's status, asked of all at once (each ask bounded by `ASK_TIMEOUT`).
-    pub async fn statuses(&self) -> Vec<Result<Status, UpstreamError>> {
+    /// Every configured server as the administrator sees it, by name: each connection's status,
+    /// asked of all at once (each ask bounded by `ASK_TIMEOUT`).
+    pub async fn views(&self) -> Vec<ServerView> {
         let shared = ServerSet::clone(&self.shared.borrow());
-        join_all(shared.iter().map(|(upstream, _)| upstream.status())).await
+        let own = OwnSet::clone(&self.own.borrow());
+        let held = match own.is_empty() {
+            true => Ok(Vec::new()),
+            false => self.sessions.connections().await,
+        };
+        let connections = held.as_deref().unwrap_or_default();
+        let (shared, sessions) = tokio::join!(
+            join_all(shared.iter().map(|(upstream, _)| upstream.status())),
+            join_all(connections.iter().map(|held| held.upstream.status())),
+        );
+        let mut views: Vec<ServerView> = shared.into_iter().map(ServerView::Shared).collect();
+        for (name, config) in own.iter() {
+            let of_server = connections.iter().zip(&sessions);
+            let connections = of_server
+                .filter(|(held, _)| held.upstream.name() == name)
+                .map(|(held, status)| (held.session, status.clone()))
+                .collect();
+            views.push(ServerView::Session {
+                name: Arc::clone(name),
+                max_sessions: config.max_sessions,
+                connections: held.as_ref().map(|_| connections).map_err(|err| *err),
+            });
+        }
+        views.sort_by(|a, b| a.name().cmp(b.name()));
+        views
+    }
+
+    /// Whether any server is configured now, shared or session-scoped.
+    pub fn any_configured(&self) -> bool {
+        !self.shared.borrow().is_empty() || !self.own.borrow().is_empty()
     }
 
     /// The shared servers' tools, prompts and resources on offer now.

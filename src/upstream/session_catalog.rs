@@ -76,11 +76,12 @@ impl SessionCatalog {
 
     /// Waits for the session's own servers to start (or fail), then follows every server.
     async fn follow(&self) -> watch::Receiver<Arc<Catalog>> {
-        // A connection publishes its tools when it is ready, and an empty list when it fails.
+        // A connection that is ready publishes its tools, then its other lists; one that failed
+        // empties both, in the same order: its lists changing is the end of either.
         let started = join_all(self.own.iter().map(|upstream| {
-            let mut tools = upstream.tools();
+            let mut lists = upstream.lists();
             async move {
-                let _ = tools.changed().await;
+                let _ = lists.changed().await;
             }
         }));
         if tokio::time::timeout(self.start_wait, started)

@@ -50,13 +50,26 @@ pub struct SessionRef {
 
 /// A handle on the task that keeps every session's own servers.
 pub struct SessionServers {
-    mailbox: mpsc::Sender<Open>,
+    mailbox: mpsc::Sender<Ask>,
 }
 
-/// One session's ask: its catalog, with its servers started if they are not.
-struct Open {
-    session: SessionRef,
-    reply: oneshot::Sender<Arc<SessionCatalog>>,
+/// What the task is asked.
+enum Ask {
+    /// One session's catalog, with its servers started if they are not.
+    Open {
+        session: SessionRef,
+        reply: oneshot::Sender<Arc<SessionCatalog>>,
+    },
+    /// Every session's connections, for the administrator.
+    Connections(oneshot::Sender<Vec<Connection>>),
+}
+
+/// One session's connection to a session-scoped server.
+pub struct Connection {
+    /// The session.
+    pub session: Uuid,
+    /// The connection.
+    pub upstream: Upstream,
 }
 
 impl SessionServers {
@@ -84,17 +97,27 @@ impl SessionServers {
     /// The tools on offer to `session`: the shared servers' and its own, started now if they
     /// are not (the first time, this waits for them to start, within their `start_timeout`).
     pub async fn catalog(&self, session: SessionRef) -> Result<Arc<Catalog>, &'static str> {
+        let catalog = self.ask(|reply| Ask::Open { session, reply }).await?;
+        Ok(catalog.current().await)
+    }
+
+    /// Every session's connections to its own servers, by server name then session.
+    pub async fn connections(&self) -> Result<Vec<Connection>, &'static str> {
+        self.ask(Ask::Connections).await
+    }
+
+    /// Asks the task what `ask` (given where to reply) asks; each step bounded by `ASK_TIMEOUT`.
+    async fn ask<T>(&self, ask: impl FnOnce(oneshot::Sender<T>) -> Ask) -> Result<T, &'static str> {
         let (reply, answer) = oneshot::channel();
         self.mailbox
-            .send_timeout(Open { session, reply }, ASK_TIMEOUT)
+            .send_timeout(ask(reply), ASK_TIMEOUT)
             .await
             .map_err(|_| "the keeper of the sessions' servers is busy")?;
-        let catalog = tokio::time::timeout(ASK_TIMEOUT, answer)
+        tokio::time::timeout(ASK_TIMEOUT, answer)
             .await
             .ok()
             .and_then(Result::ok)
-            .ok_or("the keeper of the sessions' servers did not answer")?;
-        Ok(catalog.current().await)
+            .ok_or("the keeper of the sessions' servers did not answer")
     }
 }
 
@@ -125,7 +148,7 @@ struct Held {
 }
 
 impl Keeper {
-    async fn run(mut self, mut requests: mpsc::Receiver<Open>) {
+    async fn run(mut self, mut requests: mpsc::Receiver<Ask>) {
         self.reconfigure();
         loop {
             tokio::select! {
@@ -136,14 +159,35 @@ impl Keeper {
                         self.forget(id);
                     }
                 }
-                open = requests.recv() => match open {
-                    Some(Open { session, reply }) => {
+                ask = requests.recv() => match ask {
+                    Some(Ask::Open { session, reply }) => {
                         let _ = reply.send(self.open(session));
+                    }
+                    Some(Ask::Connections(reply)) => {
+                        let _ = reply.send(self.connections());
                     }
                     None => break,
                 },
             }
         }
+    }
+
+    /// Every held session's connections, by server name then session.
+    fn connections(&self) -> Vec<Connection> {
+        let mut connections: Vec<Connection> = self
+            .sessions
+            .iter()
+            .filter(|(_, held)| !held.session.ended.is_cancelled())
+            .flat_map(|(id, held)| {
+                held.own.values().map(|upstream| Connection {
+                    session: *id,
+                    upstream: upstream.clone(),
+                })
+            })
+            .collect();
+        connections
+            .sort_by(|a, b| (a.upstream.name(), a.session).cmp(&(b.upstream.name(), b.session)));
+        connections
     }
 
     /// The session's catalog; its servers started first if they are not (or were refused).

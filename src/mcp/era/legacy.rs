@@ -92,7 +92,10 @@ async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
         "capabilities": {"tools": {"listChanged": true}, "logging": {}},
         "serverInfo": version::server_info(),
     });
-    forward::declare(&scope.upstream, &mut result["capabilities"]);
+    forward::declare(
+        scope.upstreams.any_configured(),
+        &mut result["capabilities"],
+    );
     update(scope, established(version, params)).await;
     Reply::Json(jsonrpc::success(&request.id, result))
 }

@@ -69,7 +69,7 @@ pub async fn answer(
     match request.method.as_str() {
         "server/discover" => {
             let mut capabilities = json!({"tools": {"listChanged": true}});
-            forward::declare(&scope.upstream, &mut capabilities);
+            forward::declare(scope.upstreams.any_configured(), &mut capabilities);
             complete(json!({
                 "supportedVersions": version::ALL,
                 "capabilities": capabilities,
