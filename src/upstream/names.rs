@@ -8,7 +8,7 @@
 //! that is not offered, and a warning says so. Tools and prompts are named apart: a prompt may
 //! share a tool's name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rmcp::model::{Prompt, Tool};
 use serde::Serialize;
@@ -75,11 +75,12 @@ pub fn expose<'a, T: OwnName>(
     builtin: &[&str],
     servers: &[ServerItems<'a, T>],
 ) -> BTreeMap<String, Target<'a, T>> {
+    let offered_by = servers_offering(servers);
     let shared = |own: &str, server: &str| {
         builtin.contains(&own)
-            || servers.iter().any(|other| {
-                other.server != server && other.items.iter().any(|item| item.own_name() == own)
-            })
+            || offered_by
+                .get(own)
+                .is_some_and(|offering| offering.iter().any(|other| *other != server))
     };
     // `<other server>__…` is that server's to give, whatever order the servers come in.
     let reserved = |own: &str, server: &str| {
@@ -117,6 +118,23 @@ pub fn expose<'a, T: OwnName>(
         }
     }
     exposed
+}
+
+/// Each name any of `servers` offers, and the servers offering it (in one pass: a catalog may
+/// hold thousands of items, and comparing each with every other would be quadratic).
+fn servers_offering<'a, T: OwnName>(
+    servers: &[ServerItems<'a, T>],
+) -> HashMap<&'a str, Vec<&'a str>> {
+    let mut offered_by: HashMap<&str, Vec<&str>> = HashMap::new();
+    for server in servers {
+        for item in server.items {
+            let offering = offered_by.entry(item.own_name()).or_default();
+            if offering.last() != Some(&server.server) {
+                offering.push(server.server);
+            }
+        }
+    }
+    offered_by
 }
 
 /// `item`'s listing (its JSON as the server sent it) under the name clients know it by.

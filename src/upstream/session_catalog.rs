@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use tokio::runtime::Handle;
 use tokio::sync::{OnceCell, watch};
 
 use super::catalog::{self, Catalog, ServerSet};
@@ -31,6 +32,9 @@ pub struct SessionCatalog {
     refused: Vec<UpstreamError>,
     /// Longest the first reader waits for `own` to start.
     start_wait: Duration,
+    /// Where the catalog is built and followed: the runtime it was made on (the keeper's),
+    /// never the HTTP worker of the request that first reads it.
+    runtime: Handle,
 }
 
 /// What a session's catalog is made of.
@@ -48,7 +52,8 @@ pub struct Parts {
 }
 
 impl SessionCatalog {
-    /// The catalog of `parts`; nothing is followed until it is first read.
+    /// The catalog of `parts`, to be built on the current runtime; nothing is followed until it
+    /// is first read.
     pub fn new(parts: Parts) -> Self {
         let own = parts
             .own
@@ -65,6 +70,7 @@ impl SessionCatalog {
             own,
             refused: parts.refused,
             start_wait: parts.start_wait,
+            runtime: Handle::current(),
         }
     }
 
@@ -91,7 +97,16 @@ impl SessionCatalog {
             tracing::warn!(wait = ?self.start_wait, "a session's own MCP servers are still starting; listed without them");
         }
         // The session's servers are fixed: a reload makes the session a new catalog.
-        let (_fixed, servers) = watch::channel(ServerSet::clone(&self.servers));
-        catalog::follow(Arc::clone(&self.builtin), servers, self.refused.clone())
+        let (fixed, servers) = watch::channel(ServerSet::clone(&self.servers));
+        let (builtin, refused) = (Arc::clone(&self.builtin), self.refused.clone());
+        // Thousands of items may be merged and renamed: not on the HTTP worker that asked.
+        let built = self.runtime.spawn(async move {
+            drop(fixed);
+            catalog::follow(builtin, servers, refused)
+        });
+        built.await.unwrap_or_else(|err| {
+            tracing::error!(%err, "a session's catalog could not be built; listed without its servers");
+            watch::channel(Arc::default()).1
+        })
     }
 }
