@@ -13,7 +13,6 @@
 //! Credentials are checked before the body is read, so an unauthenticated client cannot make the
 //! daemon buffer anything. Undecodable bodies get `400` with a JSON-RPC error whose id is `null`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use actix_web_lab::sse::{self, Sse};
 use construct_actors::{Create, SessionActor, SessionSettings, Stop, Subscribe};
 use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::error::HttpError;
@@ -34,11 +34,11 @@ use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
 use crate::mcp::jsonrpc::{self, Incoming};
-use crate::mcp::list_changed;
 use crate::mcp::meta::{self, MetaLimits};
 use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
 use crate::mcp::reply::{Busy, CallStream, Frame, Rejection, Reply};
 use crate::mcp::scope::Scope;
+use crate::mcp::standalone;
 use crate::mcp::version::Era;
 use crate::upstream::{Catalog, SessionRef};
 
@@ -68,7 +68,7 @@ pub async fn post(
 }
 
 /// `GET /mcp`: resume a stream (`Last-Event-ID`) or open the session's standalone stream, where
-/// the tool list's changes are told.
+/// list changes and the session's resource updates are told.
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, HttpError> {
     if Era::of(protocol_version(&req)?) == Era::Modern {
         return Err(HttpError::MethodNotAllowed(
@@ -100,12 +100,13 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         let connection = ask(&relay, Resume { after }).await?;
         return Ok(resumable_response(&req, &state, connection).await);
     }
-    // Only `notifications/tools/list_changed` is sent here; the stream stays open, with
-    // keep-alives, until the client leaves or the session ends (it holds one of the session's
-    // follower places, whose end is the session's).
+    // List changes and the session's resource updates are sent here; the stream stays open,
+    // with keep-alives, until the client leaves or the session ends (it holds one of the
+    // session's follower places, whose end is the session's).
     let follower = ask(&session, Subscribe).await??;
     let session_ended = ReceiverStream::new(follower).for_each(|_| async {});
-    let changes = list_changed::tool_list_changes(&state.upstreams, None)
+    let changes = standalone::messages(&state.upstreams, info.id, info.ended.clone())
+        .await
         .map(|message| sse::Event::Data(sse::Data::new(message)))
         .take_until(session_ended);
     Ok(sse_response(
@@ -147,8 +148,8 @@ async fn legacy(
         cwd: Arc::clone(&info.cwd),
         ended: info.ended.clone(),
     };
-    let upstream = upstream_catalog(state, owner, &incoming).await;
-    let scope = scope(state, &session, info.id, Arc::clone(&info.cwd), upstream);
+    let upstream = upstream_catalog(state, owner.clone(), &incoming).await;
+    let scope = scope(state, &session, &owner, upstream);
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
     respond(req, state, info.id, reply).await
 }
@@ -191,11 +192,11 @@ async fn modern(
     };
     let session_ref = SessionRef {
         id: owner,
-        cwd: Arc::clone(&cwd),
+        cwd,
         ended,
     };
-    let upstream = upstream_catalog(state, session_ref, &incoming).await;
-    let scope = scope(state, &session, owner, cwd, upstream);
+    let upstream = upstream_catalog(state, session_ref.clone(), &incoming).await;
+    let scope = scope(state, &session, &session_ref, upstream);
     let reply = modern::answer(&scope, headers, incoming, listeners).await;
     respond(req, state, owner, reply).await
 }
@@ -225,13 +226,13 @@ async fn open_by_initialize(
     )
     .await??;
     tracing::info!(session = %created.id, "session opened by initialize");
-    let scope = scope(
-        state,
-        &created.session,
-        created.id,
-        Arc::clone(&state.stateless.cwd),
-        state.upstreams.catalog(),
-    );
+    // `initialize` takes no subscription: nothing needs the session's end here.
+    let owner = SessionRef {
+        id: created.id,
+        cwd: Arc::clone(&state.stateless.cwd),
+        ended: CancellationToken::new(),
+    };
+    let scope = scope(state, &created.session, &owner, state.upstreams.catalog());
     let settings = SessionSettings::default();
     let reply = legacy::answer(&scope, &settings, Incoming::Request(request)).await;
     let mut response = respond(req, state, created.id, reply).await?;
@@ -246,18 +247,18 @@ async fn open_by_initialize(
 fn scope<'a>(
     state: &'a AppState,
     session: &'a Addr<SessionActor>,
-    session_id: Uuid,
-    cwd: Arc<Path>,
+    owner: &SessionRef,
     upstream: Arc<Catalog>,
 ) -> Scope<'a> {
     Scope {
-        session_id,
+        session_id: owner.id,
+        ended: owner.ended.clone(),
         answers: &state.answers,
         tools: &state.tools,
         upstreams: &state.upstreams,
         upstream,
         session,
-        workspace: state.workspace_roots.workspace(cwd),
+        workspace: state.workspace_roots.workspace(Arc::clone(&owner.cwd)),
         call_queue: state.config.sessions.call_queue,
         call_slots: &state.call_slots,
         stopping: &state.stopping,

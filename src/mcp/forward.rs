@@ -7,8 +7,8 @@
 //! daemon without servers answers them as unknown methods, as it always did. A prompt is known
 //! by its exposed name (prefixed like tools); a resource by the server's own URI. What the
 //! server answers is passed on whole; its errors keep their JSON-RPC code, and a server that is
-//! down, slow or gone is a `-32603` naming it. `resources/subscribe` is refused: updates from
-//! upstream servers are not relayed to sessions (the capability is not declared).
+//! down, slow or gone is a `-32603` naming it. Subscriptions are `subscribe`'s; their
+//! capability is declared here, with the others.
 
 use rmcp::model::{
     ClientRequest, GetPromptRequest, GetPromptRequestParams, ReadResourceRequest,
@@ -17,8 +17,7 @@ use rmcp::model::{
 use serde_json::{Map, Value, json};
 
 use crate::mcp::call::admit::invalid_params;
-use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Request, RpcError};
-use crate::mcp::version::Era;
+use crate::mcp::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, Request, RpcError};
 use crate::upstream::{Catalog, Upstream, UpstreamError};
 
 /// A result for the caller, before its era's finishing touches.
@@ -29,13 +28,9 @@ pub struct Answered {
     pub list: bool,
 }
 
-/// Answers `request` in `era` when it is a resources or prompts method and a server is
-/// configured; `None` otherwise (the era answers it as an unknown method).
-pub async fn answer(
-    catalog: &Catalog,
-    request: &Request,
-    era: Era,
-) -> Option<Result<Answered, RpcError>> {
+/// Answers `request` when it is a resources or prompts method and a server is configured;
+/// `None` otherwise (the era answers it as an unknown method).
+pub async fn answer(catalog: &Catalog, request: &Request) -> Option<Result<Answered, RpcError>> {
     if !catalog.has_servers() {
         return None;
     }
@@ -55,25 +50,22 @@ pub async fn answer(
         "prompts/list" => list("prompts", catalog.prompt_listings().cloned().collect()),
         "resources/read" => read(catalog, params).await,
         "prompts/get" => get(catalog, params).await,
-        "resources/subscribe" | "resources/unsubscribe" if era == Era::Legacy => {
-            Err(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!(
-                    "{} is not supported: the daemon does not relay resource updates from its MCP servers",
-                    request.method
-                ),
-            ))
-        }
         _ => return None,
     })
 }
 
 /// Declares resources and prompts in `capabilities` when a server is `configured` (of either
-/// scope: a session-scoped server's are the session's).
-pub fn declare(configured: bool, capabilities: &mut Value) {
+/// scope: a session-scoped server's are the session's): their lists' changes are told, and
+/// subscriptions are taken when a server of `catalog` takes them (as it said when it was last
+/// ready).
+pub fn declare(configured: bool, catalog: &Catalog, capabilities: &mut Value) {
     if configured && let Value::Object(capabilities) = capabilities {
-        capabilities.insert("resources".into(), json!({}));
-        capabilities.insert("prompts".into(), json!({}));
+        let mut resources = json!({"listChanged": true});
+        if catalog.resources().subscribable() {
+            resources["subscribe"] = json!(true);
+        }
+        capabilities.insert("resources".into(), resources);
+        capabilities.insert("prompts".into(), json!({"listChanged": true}));
     }
 }
 
@@ -145,7 +137,11 @@ fn unexpected(upstream: &Upstream, method: &str) -> RpcError {
     )
 }
 
-fn text_param<'a>(params: Option<&'a Map<String, Value>>, key: &str) -> Result<&'a str, RpcError> {
+/// The text parameter `key` of `params`; `-32602` unless there is one.
+pub fn text_param<'a>(
+    params: Option<&'a Map<String, Value>>,
+    key: &str,
+) -> Result<&'a str, RpcError> {
     params
         .and_then(|params| params.get(key))
         .and_then(Value::as_str)

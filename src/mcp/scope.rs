@@ -30,6 +30,8 @@ pub struct Scope<'a> {
     pub session: &'a Addr<SessionActor>,
     /// Its id.
     pub session_id: Uuid,
+    /// Cancelled when it ends: its resource subscriptions end with it.
+    pub ended: CancellationToken,
     /// Where the daemon's requests to clients wait for their answers.
     pub answers: &'a Addr<PendingAnswers>,
     /// The session's cwd and the roots its calls may touch.

@@ -40,6 +40,17 @@ pub struct Catalog {
     refused: Vec<UpstreamError>,
 }
 
+/// One of the lists whose changes clients are told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// `tools/list`.
+    Tools,
+    /// `prompts/list`.
+    Prompts,
+    /// `resources/list` and `resources/templates/list`.
+    Resources,
+}
+
 /// One tool or prompt on offer: where requests go, and how its list shows it.
 struct Offered {
     upstream: Upstream,
@@ -103,10 +114,14 @@ impl Catalog {
         &self.resources
     }
 
-    /// Whether `other` offers the same tools, listed the same: if so, clients need not hear of
-    /// the rebuild (`notifications/tools/list_changed`).
-    pub fn offers_the_same_tools(&self, other: &Catalog) -> bool {
-        same(&self.tools, &other.tools)
+    /// Whether `other` lists the same `listing`, the same way: if so, clients need not hear of
+    /// the rebuild (`notifications/tools/list_changed` and the like).
+    pub fn lists_the_same(&self, other: &Catalog, listing: Listing) -> bool {
+        match listing {
+            Listing::Tools => same(&self.tools, &other.tools),
+            Listing::Prompts => same(&self.prompts, &other.prompts),
+            Listing::Resources => self.resources.lists_the_same(&other.resources),
+        }
     }
 
     /// Whether `other` offers the same, in every list and every route: if so, it need not be

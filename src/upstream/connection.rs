@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use rmcp::model::{ClientRequest, ErrorData, JsonObject, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleClient};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{ASK_QUEUE, ServerAsk};
@@ -47,6 +47,10 @@ pub const MAILBOX: usize = 64;
 /// Forwarded requests other than tool calls (reads, prompts) that may be in flight on one
 /// connection at once; one more is refused as busy.
 pub const FORWARDS: usize = 64;
+
+/// The server's `notifications/resources/updated` that may wait for whoever relays them; past
+/// that, the oldest are dropped (each is a URI of at most `handler::MAX_URI_BYTES`).
+pub const UPDATES: usize = 256;
 
 /// Where a server stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +108,8 @@ pub struct Upstream {
     tools: watch::Receiver<Tools>,
     lists: watch::Receiver<SharedLists>,
     forwards: Arc<Semaphore>,
+    updates: broadcast::Sender<Arc<str>>,
+    readied: watch::Receiver<u64>,
 }
 
 /// What the connection's task is asked.
@@ -130,6 +136,7 @@ impl Upstream {
         let (offered, tools) = watch::channel(Tools::default());
         let (listed, lists) = watch::channel(SharedLists::default());
         let connection = Connection::new(server.clone(), config, roots, requests, offered, listed);
+        let (updates, readied) = (connection.updates.clone(), connection.readied.subscribe());
         let stop = CancellationToken::new();
         tokio::spawn(connection.run(stop.clone()));
         Self {
@@ -140,7 +147,32 @@ impl Upstream {
             tools,
             lists,
             forwards: Arc::new(Semaphore::new(FORWARDS)),
+            updates,
+            readied,
         }
+    }
+
+    /// Whether `other` is a handle on the same connection (not merely on a server of the same
+    /// name).
+    pub fn is(&self, other: &Upstream) -> bool {
+        self.mailbox.same_channel(&other.mailbox)
+    }
+
+    /// Longest a request to the server may take (its `call_timeout`).
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The URIs of the server's `notifications/resources/updated`, from now on (a receiver
+    /// that falls more than [`UPDATES`] behind loses the oldest, and is told how many).
+    pub fn resource_updates(&self) -> broadcast::Receiver<Arc<str>> {
+        self.updates.subscribe()
+    }
+
+    /// How many times its connection became ready: a new value is a new connection, which
+    /// holds none of the old one's subscriptions.
+    pub fn readied(&self) -> watch::Receiver<u64> {
+        self.readied.clone()
     }
 
     /// The server's name.
@@ -290,6 +322,10 @@ struct Connection {
     tools: watch::Sender<Tools>,
     /// Its resources, templates and prompts, published to every handle.
     lists: watch::Sender<SharedLists>,
+    /// Where its handler puts the server's resource updates.
+    updates: broadcast::Sender<Arc<str>>,
+    /// How many times it became ready.
+    readied: watch::Sender<u64>,
     restarts: u64,
     failures_in_a_row: u32,
     last_error: Option<String>,
@@ -325,6 +361,8 @@ impl Connection {
             phase: Phase::Waiting(Box::pin(tokio::time::sleep(Duration::ZERO))),
             tools,
             lists,
+            updates: broadcast::channel(UPDATES).0,
+            readied: watch::channel(0).0,
             restarts: 0,
             failures_in_a_row: 0,
             last_error: None,
@@ -387,6 +425,7 @@ impl Connection {
                 self.lists_changed.clone(),
                 self.asks_out.clone(),
                 self.roots.clone(),
+                self.updates.clone(),
             ),
             notices: self.notices_out.clone(),
         };
@@ -406,6 +445,7 @@ impl Connection {
                     peer: link.peer,
                     ended: link.ended,
                 };
+                self.readied.send_modify(|times| *times += 1);
             }
             PhaseEvent::Started(Err(reason)) => self.fail(reason),
             PhaseEvent::Ended(reason) => self.fail(reason),

@@ -1,19 +1,22 @@
 //! What an upstream server's connection does with what the server sends on its own: a changed
-//! tool, resource or prompt list, requests for the caller of a call (sampling, elicitation: see
-//! `ask`), and `roots/list`, answered with the connection's own `roots`. (Progress and log
+//! tool, resource or prompt list, an updated resource (for `subscriptions` to relay), requests
+//! for the caller of a call (sampling, elicitation: see `ask`), and `roots/list`, answered with
+//! the connection's own `roots`. (Progress and log
 //! messages are taken off the transport before rmcp sees them, to keep their order: see
 //! `in_order`.)
 //!
 //! rmcp runs this handler inside the connection's service task, which must never wait on the
 //! daemon: a changed list is a coalescing signal, so that however many arrive, the owner
-//! refreshes once and none is lost.
+//! refreshes once and none is lost; an updated resource goes to a bounded broadcast that drops
+//! the oldest when its reader is behind.
 
 use std::sync::Arc;
 
 use rmcp::ClientHandler;
 use rmcp::model::{
     ClientConfig, ElicitRequestParams, ElicitResult, ElicitationCapability, ErrorData,
-    FormElicitationCapability, Implementation, SamplingCapability,
+    FormElicitationCapability, Implementation, ResourceUpdatedNotificationParam,
+    SamplingCapability,
 };
 #[allow(deprecated)]
 use rmcp::model::{
@@ -22,10 +25,14 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 
 use super::ask::ServerAsk;
 use super::roots::Roots;
+
+/// The longest resource URI the daemon subscribes to or relays the updates of: a longer one in
+/// a server's `notifications/resources/updated` is dropped (nobody can have subscribed to it).
+pub const MAX_URI_BYTES: usize = 4096;
 
 /// The upstream side of one connection, as rmcp calls it.
 pub struct UpstreamHandler {
@@ -33,23 +40,27 @@ pub struct UpstreamHandler {
     lists_changed: Arc<Notify>,
     asks: mpsc::Sender<ServerAsk>,
     roots: Roots,
+    updates: broadcast::Sender<Arc<str>>,
 }
 
 impl UpstreamHandler {
     /// A handler that signals tool-list changes to its owner on `tools_changed`, resource or
     /// prompt list changes on `lists_changed`, and hands the server's requests for a caller
-    /// (sampling, elicitation) to it on `asks`; it answers `roots/list` with `roots`.
+    /// (sampling, elicitation) to it on `asks`; it answers `roots/list` with `roots`, and
+    /// puts the URIs of updated resources on `updates`.
     pub fn new(
         tools_changed: Arc<Notify>,
         lists_changed: Arc<Notify>,
         asks: mpsc::Sender<ServerAsk>,
         roots: Roots,
+        updates: broadcast::Sender<Arc<str>>,
     ) -> Self {
         Self {
             tools_changed,
             lists_changed,
             asks,
             roots,
+            updates,
         }
     }
 
@@ -95,6 +106,19 @@ impl ClientHandler for UpstreamHandler {
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.lists_changed.notify_one();
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if params.uri.len() > MAX_URI_BYTES {
+            tracing::debug!(bytes = params.uri.len(), "resource update dropped: its URI is too long");
+            return;
+        }
+        // Nobody following (no subscription anywhere) is no error.
+        let _ = self.updates.send(Arc::from(params.uri));
     }
 
     // Sampling is deprecated by the 2026-07-28 revision (SEP-2577, and rmcp with it), but

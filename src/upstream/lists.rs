@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{ErrorCode, Prompt, Resource, ResourceTemplate};
+use rmcp::model::{ErrorCode, Prompt, ProtocolVersion, Resource, ResourceTemplate};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 
 use super::pages;
@@ -27,6 +27,10 @@ pub struct Lists {
     pub up: bool,
     /// Whether it declares the `resources` capability: `resources/read` may go to it.
     pub offers_resources: bool,
+    /// Whether it takes `resources/subscribe`: it declares `resources.subscribe` and speaks
+    /// 2025-11-25 or before (2026-07-28 subscribes through `subscriptions/listen`, which the
+    /// daemon does not open upstream).
+    pub subscribable: bool,
     /// Its resources, as it lists them.
     pub resources: Vec<Resource>,
     /// Its resource templates.
@@ -40,11 +44,18 @@ pub type SharedLists = Arc<Lists>;
 
 /// Every page of each list the server `peer` declares, each within `limit`.
 pub async fn fetch(server: &str, peer: &Peer<RoleClient>, limit: Duration) -> Lists {
-    let capabilities = peer
-        .peer_info()
+    let info = peer.peer_info();
+    let capabilities = info
+        .as_ref()
         .map(|info| info.capabilities.clone())
         .unwrap_or_default();
     let offers_resources = capabilities.resources.is_some();
+    let legacy = info.is_some_and(|info| info.protocol_version < ProtocolVersion::V_2026_07_28);
+    let subscribable = legacy
+        && capabilities
+            .resources
+            .as_ref()
+            .is_some_and(|resources| resources.subscribe == Some(true));
     let offers_prompts = capabilities.prompts.is_some();
     let (resources, templates, prompts) = tokio::join!(
         listed(
@@ -75,6 +86,7 @@ pub async fn fetch(server: &str, peer: &Peer<RoleClient>, limit: Duration) -> Li
     Lists {
         up: true,
         offers_resources,
+        subscribable,
         resources,
         templates,
         prompts,

@@ -11,9 +11,11 @@
 //! `roots/list` with `roots`; `call` carries one forwarded call, `forward` any forwarded
 //! request; `lists` fetches a server's resources, templates and prompts; `names` gives each
 //! upstream tool and prompt the name clients know it by, `resources` decides which server a
-//! resource read goes to, `catalog` keeps every ready server's offer under those names, and
-//! `tool` runs one of its tools for a caller. `fleet` owns the shared connections and says
-//! which servers there are, as the configuration last loaded (`crate::reload`) says.
+//! resource read (or subscription) goes to, `catalog` keeps every ready server's offer under
+//! those names, `tool` runs one of its tools for a caller, and `subscriptions` keeps the
+//! clients' resource subscriptions and relays the servers' updates to them. `fleet` owns the
+//! shared connections and says which servers there are, as the configuration last loaded
+//! (`crate::reload`) says.
 
 mod ask;
 mod call;
@@ -37,14 +39,17 @@ mod servers;
 mod session_catalog;
 mod session_servers;
 mod stdio;
+mod subscriptions;
 mod tool;
 
 pub use ask::{AskResult, Caller};
 pub use call::{CallResult, UpstreamNotice, UpstreamProgress};
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Listing};
 pub use connection::{State, Status, Upstream};
 pub use error::UpstreamError;
 pub use fleet::Fleet;
+pub use resources::Unsubscribable;
 pub use servers::{ServerView, Upstreams};
 pub use session_servers::SessionRef;
+pub use subscriptions::{Key, PER_SUBSCRIBER, Refusal, Subscriber, Subscriptions};
 pub use tool::UpstreamTool;

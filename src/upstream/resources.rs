@@ -14,6 +14,9 @@
 //!
 //! A server that is down keeps its routes (its last lists), so that a read of one of its URIs is
 //! answered as the server being down, not as an unknown URI; its resources are not listed.
+//!
+//! A `resources/subscribe` goes where a read of the same URI would, if that server takes
+//! subscriptions (see `Lists::subscribable`).
 
 use std::collections::HashMap;
 
@@ -44,6 +47,16 @@ struct Routes {
     templates: Vec<(String, usize)>,
     /// The servers that offer resources.
     offering: Vec<usize>,
+    /// The servers that take subscriptions.
+    subscribable: Vec<usize>,
+}
+
+/// Why a subscription to a URI cannot be taken.
+pub enum Unsubscribable<'a> {
+    /// No server lists it or has a template for it.
+    Unknown,
+    /// The server it belongs to does not take subscriptions.
+    Refused(&'a Upstream),
 }
 
 /// The same resources and routes (of the same servers: a catalog's are fixed).
@@ -90,6 +103,32 @@ impl Resources {
         self.routes.server_of(uri).map(|index| &self.servers[index])
     }
 
+    /// The server a `resources/subscribe` of `uri` goes to: the one its reads go to, when that
+    /// one takes subscriptions.
+    pub fn subscription_route(&self, uri: &str) -> Result<&Upstream, Unsubscribable<'_>> {
+        let index = self.routes.server_of(uri).ok_or(Unsubscribable::Unknown)?;
+        match self.routes.subscribable.contains(&index) {
+            true => Ok(&self.servers[index]),
+            false => Err(Unsubscribable::Refused(&self.servers[index])),
+        }
+    }
+
+    /// Whether any server takes subscriptions (as it said when it was last ready).
+    pub fn subscribable(&self) -> bool {
+        !self.routes.subscribable.is_empty()
+    }
+
+    /// The servers, in name order: those whose resources these are.
+    pub fn servers(&self) -> &[Upstream] {
+        &self.servers
+    }
+
+    /// Whether `other` lists the same resources and templates (whatever its routes): if so,
+    /// clients need not hear of the rebuild (`notifications/resources/list_changed`).
+    pub fn lists_the_same(&self, other: &Resources) -> bool {
+        self.listings == other.listings && self.template_listings == other.template_listings
+    }
+
     /// The `resources` array of a `resources/list` result.
     pub fn listings(&self) -> &[Value] {
         &self.listings
@@ -106,6 +145,9 @@ impl Routes {
     fn add(&mut self, index: usize, lists: &Lists) {
         if lists.offers_resources {
             self.offering.push(index);
+        }
+        if lists.subscribable {
+            self.subscribable.push(index);
         }
         for resource in &lists.resources {
             self.by_uri.entry(resource.uri.clone()).or_insert(index);
@@ -168,6 +210,7 @@ mod tests {
         Lists {
             up: true,
             offers_resources: true,
+            subscribable: false,
             resources: resources.iter().map(resource).collect(),
             templates: templates.iter().map(template).collect(),
             prompts: Vec::new(),

@@ -11,13 +11,14 @@ use futures::{Stream, StreamExt as _};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::catalog::{self, Catalog, ServerSet};
+use super::catalog::{self, Catalog, Listing, ServerSet};
 use super::config::ServersConfig;
 use super::connection::Status;
 use super::error::UpstreamError;
 use super::fleet::{Fleet, OwnSet};
 use super::roots::Roots;
 use super::session_servers::{SessionRef, SessionServers};
+use super::subscriptions::Subscriptions;
 
 /// One session's connection to a session-scoped server: the session, and the status.
 pub type SessionConnection = (Uuid, Result<Status, UpstreamError>);
@@ -56,6 +57,7 @@ pub struct Upstreams {
     own: watch::Receiver<OwnSet>,
     catalog: watch::Receiver<Arc<Catalog>>,
     sessions: SessionServers,
+    subscriptions: Subscriptions,
 }
 
 impl Upstreams {
@@ -71,13 +73,20 @@ impl Upstreams {
     ) -> (Self, Fleet) {
         let builtin: Arc<[&'static str]> = builtin.into_iter().collect();
         let (fleet, published) = Fleet::start(config, Roots::new(workspace.iter().cloned()));
+        let catalog = catalog::follow(Arc::clone(&builtin), published.shared.clone(), Vec::new());
         let upstreams = Self {
             shared: published.shared.clone(),
             own: published.own.clone(),
-            catalog: catalog::follow(Arc::clone(&builtin), published.shared.clone(), Vec::new()),
+            subscriptions: Subscriptions::start(catalog.clone()),
+            catalog,
             sessions: SessionServers::start(published, builtin),
         };
         (upstreams, fleet)
+    }
+
+    /// The keeper of the clients' resource subscriptions.
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
     }
 
     /// Every configured server as the administrator sees it, by name: each connection's status,
@@ -121,18 +130,19 @@ impl Upstreams {
         Arc::clone(&self.catalog.borrow())
     }
 
-    /// One item each time the upstream tools on offer change (a burst may come as one), for
-    /// as long as the daemon runs: what `notifications/tools/list_changed` is sent on.
-    pub fn tool_list_changes(&self) -> impl Stream<Item = ()> + 'static {
+    /// One item each time the upstream `listing` on offer changes (a burst may come as one),
+    /// for as long as the daemon runs: what `notifications/tools/list_changed` (and the same
+    /// of prompts and resources) is sent on.
+    pub fn list_changes(&self, listing: Listing) -> impl Stream<Item = ()> + 'static {
         let mut changes = self.catalog.clone();
         let seen = changes.borrow_and_update().clone();
-        // The catalog also changes with resources and prompts: only a change of tools counts.
-        // Without servers nothing ever changes, and the stream still stays open.
-        futures::stream::unfold((changes, seen), |(mut changes, mut seen)| async move {
+        // The catalog changes with every list: only a change of this one counts. Without
+        // servers nothing ever changes, and the stream still stays open.
+        futures::stream::unfold((changes, seen), move |(mut changes, mut seen)| async move {
             loop {
                 changes.changed().await.ok()?;
                 let now = changes.borrow_and_update().clone();
-                if !now.offers_the_same_tools(&seen) {
+                if !now.lists_the_same(&seen, listing) {
                     return Some(((), (changes, now)));
                 }
                 seen = now;

@@ -14,6 +14,7 @@ use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, Incoming, Notification, Request, RequestId};
 use crate::mcp::reply::{Busy, Reply};
 use crate::mcp::scope::Scope;
+use crate::mcp::subscribe;
 use crate::mcp::version::{self, Era};
 use crate::tools::LogLevel;
 
@@ -68,7 +69,8 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
             };
             call::start(scope, &request, options).await
         }
-        other => match forward::answer(&scope.upstream, &request, Era::Legacy).await {
+        "resources/subscribe" | "resources/unsubscribe" => subscribe::answer(scope, &request).await,
+        other => match forward::answer(&scope.upstream, &request).await {
             Some(Ok(answered)) => Reply::Json(jsonrpc::success(id, answered.result)),
             Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
             None => Reply::Json(jsonrpc::method_not_found(id, other)),
@@ -94,6 +96,7 @@ async fn initialize(scope: &Scope<'_>, request: &Request) -> Reply {
     });
     forward::declare(
         scope.upstreams.any_configured(),
+        &scope.upstream,
         &mut result["capabilities"],
     );
     update(scope, established(version, params)).await;

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
@@ -19,8 +18,8 @@ use crate::mcp::call::caller::CallerCan;
 use crate::mcp::call::{self, CallKey, CallOptions};
 use crate::mcp::forward;
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, Incoming, Request, RequestId, RpcError};
-use crate::mcp::list_changed;
-use crate::mcp::reply::{Busy, Frame, Rejection, Reply};
+use crate::mcp::listen;
+use crate::mcp::reply::{Rejection, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::{self, Era};
 use crate::tools::LogLevel;
@@ -69,7 +68,8 @@ pub async fn answer(
     match request.method.as_str() {
         "server/discover" => {
             let mut capabilities = json!({"tools": {"listChanged": true}});
-            forward::declare(scope.upstreams.any_configured(), &mut capabilities);
+            let configured = scope.upstreams.any_configured();
+            forward::declare(configured, &scope.upstream, &mut capabilities);
             complete(json!({
                 "supportedVersions": version::ALL,
                 "capabilities": capabilities,
@@ -95,8 +95,8 @@ pub async fn answer(
             };
             call::start(scope, &request, options).await
         }
-        "subscriptions/listen" => listen(scope, &request, listeners),
-        other => match forward::answer(&scope.upstream, &request, Era::Modern).await {
+        "subscriptions/listen" => listen::answer(scope, &request, listeners).await,
+        other => match forward::answer(&scope.upstream, &request).await {
             Some(Ok(answered)) if answered.list => complete(cached(answered.result)),
             Some(Ok(answered)) => complete(answered.result),
             Some(Err(error)) => Reply::Json(jsonrpc::failure(Some(id), &error)),
@@ -220,53 +220,4 @@ pub fn unsupported_version(id: Option<&RequestId>, message: &str, requested: &st
         &RpcError::new(UNSUPPORTED_VERSION, message),
         Some(json!({"supported": version::ALL, "requested": requested})),
     )
-}
-
-/// `subscriptions/listen`: acknowledges, honouring nothing (the tool set never changes while the
-/// daemon runs), and stays open until the client leaves or the daemon stops.
-/// The `_meta` key that tags every message of a listen stream with its request's id.
-const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
-
-fn listen(scope: &Scope<'_>, request: &Request, listeners: &Arc<Semaphore>) -> Reply {
-    let Ok(permit) = Arc::clone(listeners).try_acquire_owned() else {
-        return Reply::Busy(Busy::Daemon(
-            "the daemon already holds its maximum of listen streams".into(),
-        ));
-    };
-    // The only notification this daemon sends on its own is the tool list's change; any other
-    // kind asked for is left out of the acknowledgement, as the specification asks.
-    let tools = request
-        .params
-        .as_ref()
-        .and_then(|params| params.get("notifications"))
-        .and_then(|wanted| wanted.get("toolsListChanged"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let honored = if tools {
-        json!({"toolsListChanged": true})
-    } else {
-        json!({})
-    };
-    let tag = json!({SUBSCRIPTION_ID: request.id});
-    let ack = json!({
-        "jsonrpc": "2.0",
-        "method": "notifications/subscriptions/acknowledged",
-        "params": {"_meta": tag, "notifications": honored},
-    });
-    let changes = match tools {
-        true => list_changed::tool_list_changes(scope.upstreams, Some(tag)).boxed_local(),
-        false => futures::stream::pending().boxed_local(),
-    };
-    let frames = futures::stream::once(async move { Frame::Message(ack.to_string()) })
-        .chain(changes.map(Frame::Message))
-        .map(move |frame| {
-            // Held while the stream is open: one listener's place.
-            let _ = &permit;
-            frame
-        })
-        .boxed_local();
-    Reply::Stream {
-        frames,
-        resumable: false,
-    }
 }
