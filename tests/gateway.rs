@@ -274,55 +274,10 @@ async fn a_standard_client_lists_and_calls_upstream_tools_and_metrics_count_them
     assert!(line("construct_upstream_up{server=\"everything\"}").ends_with(" 1"));
 }
 
-/// A 2026-07-28 `subscriptions/listen` for the tool list's changes, opened with the owner key.
-async fn listen_for_tool_changes(daemon: &Daemon) -> common::Events {
-    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "gateway-test", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {}});
-    let response = daemon
-        .keyed(client().post(daemon.url("/mcp")))
-        .header("Accept", common::ACCEPT)
-        .header("MCP-Protocol-Version", "2026-07-28")
-        .header("Mcp-Method", "subscriptions/listen")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": "changes", "method": "subscriptions/listen",
-            "params": {"notifications": {"toolsListChanged": true}, "_meta": meta}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = sse(response);
-    let ack = next_data(&mut stream).await;
-    assert_eq!(
-        ack["params"]["notifications"],
-        json!({"toolsListChanged": true})
-    );
-    stream
-}
-
-/// The standalone stream (`GET /mcp`) of the 2025-11-25 session `id`.
-async fn standalone_stream(daemon: &Daemon, id: &str) -> common::Events {
-    let response = client()
-        .get(daemon.url("/mcp"))
-        .header("Accept", "text/event-stream")
-        .header("Mcp-Session-Id", id)
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    sse(response)
-}
-
 /// Waits for a `notifications/tools/list_changed` on `stream`; the message.
+/// (The standalone stream also tells of prompts and resources, which change too.)
 async fn list_changed(stream: &mut common::Events) -> Value {
-    let message = next_data(stream).await;
-    assert_eq!(
-        message["method"], "notifications/tools/list_changed",
-        "{message}"
-    );
-    message
+    common::notices::until(stream, "notifications/tools/list_changed").await
 }
 
 #[tokio::test]
@@ -333,8 +288,11 @@ async fn clients_are_told_when_a_servers_tools_come_and_go() {
     let session = daemon.session().await;
     offered(&daemon, &session, &["everything__echo"]).await;
     let id = daemon.initialize("2025-11-25").await;
-    let mut standalone = standalone_stream(&daemon, &id).await;
-    let mut listen = listen_for_tool_changes(&daemon).await;
+    let mut standalone = daemon.standalone_stream(&id).await;
+    let (mut listen, honored) = daemon
+        .listen("changes", json!({"toolsListChanged": true}))
+        .await;
+    assert_eq!(honored, json!({"toolsListChanged": true}));
 
     let pids = std::fs::read_to_string(dir.path().join("pids")).unwrap();
     let pid: i32 = pids.trim().parse().unwrap();

@@ -10,7 +10,7 @@
 //! stream stays open until the client leaves or the daemon stops; its subscriptions end with
 //! it.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::future::try_join_all;
@@ -100,12 +100,15 @@ async fn subscribe_all(
             "params.notifications.resourceSubscriptions must be an array of URIs",
         )
     };
-    let uris: BTreeSet<&str> = uris
+    let mut seen = HashSet::new();
+    let mut uris = uris
         .as_array()
         .ok_or_else(not_uris)?
         .iter()
         .map(|uri| uri.as_str().ok_or_else(not_uris))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<&str>, _>>()?;
+    // Each once, in the client's order.
+    uris.retain(|uri| seen.insert(*uri));
     if uris.is_empty() {
         return Ok(None);
     }

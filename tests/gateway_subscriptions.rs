@@ -1,0 +1,384 @@
+//! Resource subscriptions through the daemon, against a real MCP server nobody here wrote
+//! (`server-everything`, whose `toggle-subscriber-updates` tool makes it send
+//! `notifications/resources/updated` for every URI its client subscribed to, at once and then
+//! every 5 s): each subscriber gets the updates of its own URIs and nobody else does, in both
+//! eras; the server is subscribed once for all, unsubscribed when the last subscriber leaves or
+//! its session ends, and subscribed again when it restarts; the bounds and unknown URIs are
+//! clear errors. Also the list changes of resources and prompts.
+//!
+//! The server is installed by `bash tests/upstream/setup.sh` (CI does so before running these
+//! tests with `--ignored`); without it the tests fail saying so.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::notices::{messages_within, next_message, until};
+use common::servers::everything_script;
+use common::{Daemon, Events, Session};
+use serde_json::{Value, json};
+
+/// Longest a server may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A static document server-everything lists.
+const FEATURES: &str = "demo://resource/static/document/features.md";
+
+/// A resource of server-everything's text template.
+const TEXT_1: &str = "demo://resource/dynamic/text/1";
+
+/// More than the server's 5 s between two rounds of updates.
+const ROUND: Duration = Duration::from_secs(7);
+
+const UPDATED: &str = "notifications/resources/updated";
+
+/// The daemon's log filter: the server's own log messages (what it received) are kept.
+const SERVER_LOGS: &str = "warn,construct_actor::upstream::connection=debug";
+
+/// `[servers.<name>]` running server-everything over stdio behind a shell that writes its pid
+/// to `dir/<name>.pid`.
+fn everything_table(dir: &Path, name: &str) -> String {
+    let script = format!(
+        "echo $$ > '{dir}/{name}.pid'; exec node '{server}' stdio",
+        dir = dir.display(),
+        server = everything_script()
+    );
+    format!(
+        "[servers.{name}]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\nrestart_backoff = \"100ms\"\n"
+    )
+}
+
+/// A daemon with server-everything (and the servers of `more`) behind it, its server's log
+/// messages in its log; returns once its resources are offered, with a Construct session.
+async fn start(dir: &Path, more: &[&str]) -> (Daemon, Session) {
+    let mut config = everything_table(dir, "everything");
+    for name in more {
+        config.push_str(&everything_table(dir, name));
+    }
+    let daemon = Daemon::start_with(&config, &[("CONSTRUCT_ACTOR_LOG__LEVEL", SERVER_LOGS)]);
+    let session = daemon.session().await;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let list = daemon.rpc(&session, "resources/list", json!({})).await;
+        let servers = daemon
+            .keyed(common::client().get(daemon.url("/admin/servers")))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        let all_ready = servers["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|server| server["state"] == "ready");
+        let listed = list["result"]["resources"].to_string().contains(FEATURES);
+        if listed && all_ready {
+            return (daemon, session);
+        }
+        assert!(Instant::now() < deadline, "not ready: {list} {servers}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A 2025-11-25 session: its id, its `initialize` result, and its standalone stream.
+async fn standard(daemon: &Daemon) -> (String, Value, Events) {
+    let response = daemon.initialize_raw("2025-11-25").await;
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized: Value = response.json().await.unwrap();
+    let stream = daemon.standalone_stream(&id).await;
+    (id, initialized["result"].clone(), stream)
+}
+
+/// The answer to `method` (`resources/subscribe` or `resources/unsubscribe`) of `uri` in the
+/// 2025-11-25 session `id`.
+async fn ask(daemon: &Daemon, id: &str, method: &str, uri: &str) -> Value {
+    let message = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": {"uri": uri}});
+    let response = daemon.standard_post(id, message).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Subscribes the 2025-11-25 session `id` to `uri`, which must succeed.
+async fn subscribe(daemon: &Daemon, id: &str, uri: &str) {
+    let answer = ask(daemon, id, "resources/subscribe", uri).await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+}
+
+/// Makes server-everything start (or stop) sending its updates.
+async fn toggle_updates(daemon: &Daemon, session: &Session) {
+    let done = daemon
+        .call(
+            session,
+            "everything__toggle-subscriber-updates",
+            json!({}),
+            json!({}),
+        )
+        .await;
+    assert!(done.last().unwrap()["result"].is_object(), "{done:?}");
+}
+
+/// The URIs of the updates among `messages`.
+fn updated(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .filter(|message| message["method"] == UPDATED)
+        .map(|message| message["params"]["uri"].as_str().unwrap())
+        .collect()
+}
+
+/// How many times server-everything said (in its log messages, in the daemon's log) that it
+/// received `what` ("Subscribe Resource request for URI: X", "Unsubscribe Resource request: X").
+fn server_received(daemon: &Daemon, what: &str) -> usize {
+    daemon.stderr().matches(&format!("Received {what}")).count()
+}
+
+/// Waits until server-everything has said it received `what` `times` times.
+async fn until_server_received(daemon: &Daemon, what: &str, times: usize) {
+    let deadline = Instant::now() + common::WAIT;
+    while server_received(daemon, what) < times {
+        assert!(
+            Instant::now() < deadline,
+            "the server received {what} {} times, not {times}",
+            server_received(daemon, what)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn each_session_gets_the_updates_of_its_own_subscriptions_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, session) = start(dir.path(), &[]).await;
+    let (first, initialized, mut first_stream) = standard(&daemon).await;
+    let capabilities = &initialized["capabilities"];
+    assert_eq!(
+        capabilities["resources"],
+        json!({"subscribe": true, "listChanged": true})
+    );
+    assert_eq!(capabilities["prompts"], json!({"listChanged": true}));
+    let (second, _, mut second_stream) = standard(&daemon).await;
+    let (_, _, mut bystander) = standard(&daemon).await;
+
+    subscribe(&daemon, &first, FEATURES).await;
+    subscribe(&daemon, &second, FEATURES).await;
+    subscribe(&daemon, &second, TEXT_1).await;
+    // Subscribed upstream once per URI, however many sessions hold it.
+    until_server_received(&daemon, &format!("Subscribe Resource request for URI: {TEXT_1}"), 1)
+        .await;
+    let features = format!("Subscribe Resource request for URI: {FEATURES}");
+    assert_eq!(server_received(&daemon, &features), 1);
+
+    toggle_updates(&daemon, &session).await;
+    let told = until(&mut first_stream, UPDATED).await;
+    assert_eq!(told["params"], json!({"uri": FEATURES}));
+    let mut seen: Vec<String> = Vec::new();
+    while seen.len() < 2 {
+        let message = until(&mut second_stream, UPDATED).await;
+        seen.push(message["params"]["uri"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, [TEXT_1, FEATURES]);
+    // The first session never hears of the second's other resource; the bystander of nothing.
+    let (first_round, bystanders) = tokio::join!(
+        messages_within(&mut first_stream, ROUND),
+        messages_within(&mut bystander, ROUND)
+    );
+    assert!(!updated(&first_round).is_empty(), "{first_round:?}");
+    assert!(
+        updated(&first_round).iter().all(|uri| *uri == FEATURES),
+        "{first_round:?}"
+    );
+    assert_eq!(updated(&bystanders), Vec::<&str>::new());
+
+    // Unsubscribed: no more updates, though the second session still gets its own; the server
+    // is asked to unsubscribe only when the last session leaves.
+    let answer = ask(&daemon, &first, "resources/unsubscribe", FEATURES).await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    let unsubscribed = format!("Unsubscribe Resource request: {FEATURES}");
+    // What was on its way before is let through.
+    messages_within(&mut first_stream, Duration::from_millis(500)).await;
+    messages_within(&mut second_stream, Duration::from_millis(500)).await;
+    let (after, still) = tokio::join!(
+        messages_within(&mut first_stream, ROUND),
+        messages_within(&mut second_stream, ROUND)
+    );
+    assert_eq!(updated(&after), Vec::<&str>::new());
+    assert!(!updated(&still).is_empty(), "{still:?}");
+    assert_eq!(server_received(&daemon, &unsubscribed), 0);
+    ask(&daemon, &second, "resources/unsubscribe", FEATURES).await;
+    until_server_received(&daemon, &unsubscribed, 1).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, session) = start(dir.path(), &[]).await;
+    let (id, _, mut stream) = standard(&daemon).await;
+    subscribe(&daemon, &id, FEATURES).await;
+
+    // The server dies and comes back: its lists come and go (told as list changes), and the
+    // session's subscription is made again with the new process, whose updates reach it.
+    let pid: i32 = std::fs::read_to_string(dir.path().join("everything.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: a plain kill(2) of the process group the daemon made for the server.
+    assert_eq!(unsafe { libc::kill(-pid, libc::SIGKILL) }, 0);
+    let mut told = Vec::new();
+    for _ in 0..6 {
+        told.push(next_message(&mut stream).await["method"].clone());
+    }
+    for method in [
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+    ] {
+        assert_eq!(
+            told.iter().filter(|told| **told == method).count(),
+            2,
+            "gone and back: {told:?}"
+        );
+    }
+    let features = format!("Subscribe Resource request for URI: {FEATURES}");
+    until_server_received(&daemon, &features, 2).await;
+    toggle_updates(&daemon, &session).await;
+    assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], FEATURES);
+
+    // A resource the server adds is told as a change of the resource list.
+    daemon
+        .call(
+            &session,
+            "everything__gzip-file-as-resource",
+            json!({"name": "hello.gz", "data": "data:text/plain;base64,aGVsbG8="}),
+            json!({}),
+        )
+        .await;
+    until(&mut stream, "notifications/resources/list_changed").await;
+
+    // The session ends: its subscription with it, and the server is unsubscribed.
+    let ended = daemon
+        .keyed(common::client().delete(daemon.url("/mcp")))
+        .header("Mcp-Session-Id", &id)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    until_server_received(&daemon, &format!("Unsubscribe Resource request: {FEATURES}"), 1).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_listen_stream_gets_the_updates_of_its_resources_alone_until_it_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, session) = start(dir.path(), &[]).await;
+    let (status, discover) = modern_request(&daemon, "server/discover", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        discover["result"]["capabilities"]["resources"],
+        json!({"subscribe": true, "listChanged": true})
+    );
+    let everything = json!({
+        "toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true,
+        "resourceSubscriptions": [FEATURES, TEXT_1],
+    });
+    let (mut watching, honored) = daemon.listen("watching", everything.clone()).await;
+    assert_eq!(honored, everything);
+    let (mut tools_only, honored) = daemon
+        .listen("tools", json!({"toolsListChanged": true, "elsewhere": true}))
+        .await;
+    assert_eq!(honored, json!({"toolsListChanged": true}));
+
+    toggle_updates(&daemon, &session).await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let message = until(&mut watching, UPDATED).await;
+        assert_eq!(
+            message["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            "watching"
+        );
+        seen.push(message["params"]["uri"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    assert_eq!(seen, [TEXT_1, FEATURES]);
+    assert_eq!(updated(&messages_within(&mut tools_only, ROUND).await), Vec::<&str>::new());
+
+    // Closing the stream ends its subscriptions: the server is unsubscribed from both.
+    drop(watching);
+    until_server_received(&daemon, &format!("Unsubscribe Resource request: {FEATURES}"), 1).await;
+    until_server_received(&daemon, &format!("Unsubscribe Resource request: {TEXT_1}"), 1).await;
+}
+
+/// A stateless 2026-07-28 request with the owner key: its status and JSON answer.
+async fn modern_request(daemon: &Daemon, method: &str, mut params: Value) -> (u16, Value) {
+    params["_meta"] = common::notices::modern_meta();
+    let response = daemon
+        .keyed(common::client().post(daemon.url("/mcp")))
+        .header("Accept", common::ACCEPT)
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", method)
+        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// A listen stream's refusal: its JSON-RPC error.
+async fn listen_refused(daemon: &Daemon, notifications: Value) -> Value {
+    let response = daemon.listen_raw("refused", notifications).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["id"], "refused", "{answer}");
+    answer["error"].clone()
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn unknown_uris_and_too_many_subscriptions_are_clear_errors_in_both_eras() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two servers with resources: a URI neither serves goes nowhere.
+    let (daemon, _) = start(dir.path(), &["second"]).await;
+    let (id, _, _stream) = standard(&daemon).await;
+
+    let nowhere = ask(&daemon, &id, "resources/subscribe", "nowhere://x").await;
+    assert_eq!(nowhere["error"]["code"], -32602, "{nowhere}");
+    let message = nowhere["error"]["message"].as_str().unwrap();
+    assert!(message.contains("resource not found"), "{message}");
+    let message = json!({"jsonrpc": "2.0", "id": 4, "method": "resources/subscribe", "params": {}});
+    let no_uri: Value = daemon.standard_post(&id, message).await.json().await.unwrap();
+    assert_eq!(no_uri["error"]["code"], -32602, "{no_uri}");
+
+    let text = |n: usize| format!("demo://resource/dynamic/text/{n}");
+    for n in 1..=64 {
+        subscribe(&daemon, &id, &text(n)).await;
+    }
+    let over = ask(&daemon, &id, "resources/subscribe", &text(65)).await;
+    assert_eq!(over["error"]["code"], -32000, "{over}");
+    let message = over["error"]["message"].as_str().unwrap();
+    assert!(message.contains("too many resource subscriptions"), "{message}");
+    // Leaving one makes room; subscribing again to one held takes none.
+    subscribe(&daemon, &id, &text(64)).await;
+    ask(&daemon, &id, "resources/unsubscribe", &text(1)).await;
+    subscribe(&daemon, &id, &text(65)).await;
+
+    // The same in a listen stream, which takes its URIs all or none.
+    let error = listen_refused(&daemon, json!({"resourceSubscriptions": [FEATURES, "nowhere://x"]})).await;
+    assert_eq!(error["code"], -32602, "{error}");
+    let uris: Vec<String> = (1..=65).map(text).collect();
+    let error = listen_refused(&daemon, json!({"resourceSubscriptions": uris})).await;
+    assert_eq!(error["code"], -32000, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("at most 64"), "{error}");
+    let error = listen_refused(&daemon, json!({"resourceSubscriptions": "not a list"})).await;
+    assert_eq!(error["code"], -32602, "{error}");
+}
