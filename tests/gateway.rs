@@ -277,7 +277,7 @@ async fn a_standard_client_lists_and_calls_upstream_tools_and_metrics_count_them
 /// Waits for a `notifications/tools/list_changed` on `stream`; the message.
 /// (The standalone stream also tells of prompts and resources, which change too.)
 async fn list_changed(stream: &mut common::Events) -> Value {
-    common::notices::until(stream, "notifications/tools/list_changed").await
+    common::eras::until(stream, "notifications/tools/list_changed").await
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Resources and prompts of a real MCP server behind the daemon (`server-everything`, which
 //! nobody here wrote): listed, read and got through the daemon in each way a client speaks to
 //! it (a Construct session, a standard 2025-11-25 session, stateless 2026-07-28 requests), its
-//! lists refreshed when it says they changed, and its errors (and its being down) passed on.
+//! lists refreshed when it says they changed (and clients told), and its errors (and its being
+//! down) passed on.
 //!
 //! The server is installed by `bash tests/upstream/setup.sh` (CI does so before running these
 //! tests with `--ignored`); without it the tests fail saying so.
@@ -11,27 +12,14 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::servers::everything_script;
-use common::{Daemon, Session, client};
+use common::eras::until;
+use common::servers::{self, FEATURES, READY_TIMEOUT};
+use common::{Daemon, Session};
 use serde_json::{Value, json};
 
-/// Longest a server may take to become ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A static document server-everything lists.
-const FEATURES: &str = "demo://resource/static/document/features.md";
-
-const MODERN: &str = "2026-07-28";
-
-/// `[servers.everything]` running server-everything over stdio behind a shell that writes its
-/// pid to `dir/pid` (its process group, for the test that kills it).
+/// `[servers.everything]`, its pid written to `dir/pid`.
 fn everything_table(dir: &Path, extra: &str) -> String {
-    let script = format!(
-        "echo $$ > '{dir}/pid'; exec node '{server}' stdio",
-        dir = dir.display(),
-        server = everything_script()
-    );
-    format!("[servers.everything]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\n{extra}\n")
+    servers::everything_table("everything", &dir.join("pid"), extra)
 }
 
 /// The `key` of each entry of `list`.
@@ -80,32 +68,6 @@ async fn standard(daemon: &Daemon, id: &str, method: &str, params: Value) -> Val
     let response = daemon.standard_post(id, message).await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-/// A stateless 2026-07-28 request's status and JSON answer; `name` is its `Mcp-Name` header.
-async fn modern(
-    daemon: &Daemon,
-    method: &str,
-    mut params: Value,
-    name: Option<&str>,
-) -> (u16, Value) {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": MODERN,
-        "io.modelcontextprotocol/clientInfo": {"name": "resources-test", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let mut request = client()
-        .post(daemon.url("/mcp"))
-        .header("Accept", "application/json, text/event-stream")
-        .header("MCP-Protocol-Version", MODERN)
-        .header("Mcp-Method", method)
-        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}));
-    if let Some(name) = name {
-        request = request.header("Mcp-Name", name);
-    }
-    let response = daemon.keyed(request).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
 }
 
 /// server-everything behind a fresh daemon, with its resources and prompts listed; `dir` holds
@@ -337,18 +299,20 @@ async fn a_standard_session_sees_the_capabilities_and_reads_and_gets() {
 async fn stateless_requests_list_read_and_get_with_complete_results() {
     let Everything { daemon, .. } = Everything::start("").await;
 
-    let (status, discover) = modern(&daemon, "server/discover", json!({}), None).await;
+    let (status, discover) = daemon.modern("server/discover", json!({}), None).await;
     assert_eq!(status, 200);
     assert!(
         discover["result"]["capabilities"]["prompts"].is_object(),
         "{discover}"
     );
-    let (status, list) = modern(&daemon, "resources/list", json!({}), None).await;
+    let (status, list) = daemon.modern("resources/list", json!({}), None).await;
     assert_eq!(status, 200);
     assert_eq!(list["result"]["resultType"], "complete");
     assert!(list["result"]["ttlMs"].is_u64(), "{list}");
     assert!(keys(&list["result"]["resources"], "uri").contains(&FEATURES.to_owned()));
-    let (_, templates) = modern(&daemon, "resources/templates/list", json!({}), None).await;
+    let (_, templates) = daemon
+        .modern("resources/templates/list", json!({}), None)
+        .await;
     assert!(
         templates["result"]["resourceTemplates"]
             .as_array()
@@ -357,37 +321,36 @@ async fn stateless_requests_list_read_and_get_with_complete_results() {
             >= 2
     );
 
-    let (status, read) = modern(
-        &daemon,
-        "resources/read",
-        json!({"uri": FEATURES}),
-        Some(FEATURES),
-    )
-    .await;
+    let (status, read) = daemon
+        .modern("resources/read", json!({"uri": FEATURES}), Some(FEATURES))
+        .await;
     assert_eq!(status, 200, "{read}");
     assert_eq!(read["result"]["resultType"], "complete");
     assert!(read["result"]["_meta"]["io.modelcontextprotocol/serverInfo"].is_object());
     assert_eq!(read["result"]["contents"][0]["uri"], FEATURES);
     let name = "everything__simple-prompt";
-    let (status, got) = modern(&daemon, "prompts/get", json!({"name": name}), Some(name)).await;
+    let (status, got) = daemon
+        .modern("prompts/get", json!({"name": name}), Some(name))
+        .await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["result"]["resultType"], "complete");
     assert_eq!(got["result"]["messages"][0]["content"]["type"], "text");
     // The routing header must name the prompt.
-    let (status, mismatch) =
-        modern(&daemon, "prompts/get", json!({"name": name}), Some("other")).await;
+    let (status, mismatch) = daemon
+        .modern("prompts/get", json!({"name": name}), Some("other"))
+        .await;
     assert_eq!(
         (status, mismatch["error"]["code"].as_i64()),
         (400, Some(-32020))
     );
     // `resources/subscribe` is not part of this revision (a listen stream subscribes).
-    let (status, _) = modern(
-        &daemon,
-        "resources/subscribe",
-        json!({"uri": FEATURES}),
-        Some(FEATURES),
-    )
-    .await;
+    let (status, _) = daemon
+        .modern(
+            "resources/subscribe",
+            json!({"uri": FEATURES}),
+            Some(FEATURES),
+        )
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -397,7 +360,10 @@ async fn a_resource_the_server_adds_is_listed_after_its_list_changed_notificatio
     let Everything {
         daemon, session, ..
     } = Everything::start("").await;
-    // The tool registers a new resource, and the server says its list changed.
+    let standard = daemon.initialize("2025-11-25").await;
+    let mut changes = daemon.standalone_stream(&standard).await;
+    // The tool registers a new resource, and the server says its list changed: so does the
+    // daemon, to its clients.
     let made = daemon
         .call(
             &session,
@@ -410,6 +376,7 @@ async fn a_resource_the_server_adds_is_listed_after_its_list_changed_notificatio
     assert_eq!(link["type"], "resource_link", "{made:?}");
     let uri = "demo://resource/session/hello.gz";
     assert_eq!(link["uri"], uri);
+    until(&mut changes, "notifications/resources/list_changed").await;
     listed(&daemon, &session, "resources/list", "uri", uri).await;
     let read = daemon
         .rpc(&session, "resources/read", json!({"uri": uri}))
@@ -430,13 +397,7 @@ async fn a_server_that_is_down_is_named_in_a_32603() {
         session,
         ..
     } = Everything::start("restart_backoff = \"60s\"").await;
-    let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: a plain kill(2) of the process group the daemon made for the server.
-    assert_eq!(unsafe { libc::kill(-pid, libc::SIGKILL) }, 0);
+    servers::kill_group(&dir.path().join("pid"));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let list = daemon.rpc(&session, "resources/list", json!({})).await;

@@ -14,16 +14,10 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::notices::{messages_within, next_message, until};
-use common::servers::everything_script;
+use common::eras::{messages_within, next_message, until};
+use common::servers::{self, FEATURES, READY_TIMEOUT};
 use common::{Daemon, Events, Session};
 use serde_json::{Value, json};
-
-/// Longest a server may take to become ready.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A static document server-everything lists.
-const FEATURES: &str = "demo://resource/static/document/features.md";
 
 /// A resource of server-everything's text template.
 const TEXT_1: &str = "demo://resource/dynamic/text/1";
@@ -36,17 +30,10 @@ const UPDATED: &str = "notifications/resources/updated";
 /// The daemon's log filter: the server's own log messages (what it received) are kept.
 const SERVER_LOGS: &str = "warn,construct_actor::upstream::connection=debug";
 
-/// `[servers.<name>]` running server-everything over stdio behind a shell that writes its pid
-/// to `dir/<name>.pid`.
+/// `[servers.<name>]`, its pid written to `dir/<name>.pid`, restarted soon after it dies.
 fn everything_table(dir: &Path, name: &str) -> String {
-    let script = format!(
-        "echo $$ > '{dir}/{name}.pid'; exec node '{server}' stdio",
-        dir = dir.display(),
-        server = everything_script()
-    );
-    format!(
-        "[servers.{name}]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\nrestart_backoff = \"100ms\"\n"
-    )
+    let pid = dir.join(format!("{name}.pid"));
+    servers::everything_table(name, &pid, "restart_backoff = \"100ms\"")
 }
 
 /// A daemon with server-everything (and the servers of `more`) behind it, its server's log
@@ -56,7 +43,13 @@ async fn start(dir: &Path, more: &[&str]) -> (Daemon, Session) {
     for name in more {
         config.push_str(&everything_table(dir, name));
     }
-    let daemon = Daemon::start_with(&config, &[("CONSTRUCT_ACTOR_LOG__LEVEL", SERVER_LOGS)]);
+    start_with(&config, Some(FEATURES)).await
+}
+
+/// A daemon with the servers of `config`; returns once they are all ready (and `listed`, when
+/// given, is among the resources), with a Construct session.
+async fn start_with(config: &str, listed: Option<&str>) -> (Daemon, Session) {
+    let daemon = Daemon::start_with(config, &[("CONSTRUCT_ACTOR_LOG__LEVEL", SERVER_LOGS)]);
     let session = daemon.session().await;
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
@@ -74,8 +67,8 @@ async fn start(dir: &Path, more: &[&str]) -> (Daemon, Session) {
             .unwrap()
             .iter()
             .all(|server| server["state"] == "ready");
-        let listed = list["result"]["resources"].to_string().contains(FEATURES);
-        if listed && all_ready {
+        let resources = list["result"]["resources"].to_string();
+        if all_ready && listed.is_none_or(|uri| resources.contains(uri)) {
             return (daemon, session);
         }
         assert!(Instant::now() < deadline, "not ready: {list} {servers}");
@@ -170,8 +163,12 @@ async fn each_session_gets_the_updates_of_its_own_subscriptions_alone() {
     subscribe(&daemon, &second, FEATURES).await;
     subscribe(&daemon, &second, TEXT_1).await;
     // Subscribed upstream once per URI, however many sessions hold it.
-    until_server_received(&daemon, &format!("Subscribe Resource request for URI: {TEXT_1}"), 1)
-        .await;
+    until_server_received(
+        &daemon,
+        &format!("Subscribe Resource request for URI: {TEXT_1}"),
+        1,
+    )
+    .await;
     let features = format!("Subscribe Resource request for URI: {FEATURES}");
     assert_eq!(server_received(&daemon, &features), 1);
 
@@ -226,13 +223,7 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
 
     // The server dies and comes back: its lists come and go (told as list changes), and the
     // session's subscription is made again with the new process, whose updates reach it.
-    let pid: i32 = std::fs::read_to_string(dir.path().join("everything.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    // SAFETY: a plain kill(2) of the process group the daemon made for the server.
-    assert_eq!(unsafe { libc::kill(-pid, libc::SIGKILL) }, 0);
+    servers::kill_group(&dir.path().join("everything.pid"));
     let mut told = Vec::new();
     for _ in 0..6 {
         told.push(next_message(&mut stream).await["method"].clone());
@@ -253,17 +244,6 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
     toggle_updates(&daemon, &session).await;
     assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], FEATURES);
 
-    // A resource the server adds is told as a change of the resource list.
-    daemon
-        .call(
-            &session,
-            "everything__gzip-file-as-resource",
-            json!({"name": "hello.gz", "data": "data:text/plain;base64,aGVsbG8="}),
-            json!({}),
-        )
-        .await;
-    until(&mut stream, "notifications/resources/list_changed").await;
-
     // The session ends: its subscription with it, and the server is unsubscribed.
     let ended = daemon
         .keyed(common::client().delete(daemon.url("/mcp")))
@@ -273,7 +253,12 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
         .await
         .unwrap();
     assert_eq!(ended.status(), 204);
-    until_server_received(&daemon, &format!("Unsubscribe Resource request: {FEATURES}"), 1).await;
+    until_server_received(
+        &daemon,
+        &format!("Unsubscribe Resource request: {FEATURES}"),
+        1,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -281,7 +266,7 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
 async fn a_listen_stream_gets_the_updates_of_its_resources_alone_until_it_closes() {
     let dir = tempfile::tempdir().unwrap();
     let (daemon, session) = start(dir.path(), &[]).await;
-    let (status, discover) = modern_request(&daemon, "server/discover", json!({})).await;
+    let (status, discover) = daemon.modern("server/discover", json!({}), None).await;
     assert_eq!(status, 200);
     assert_eq!(
         discover["result"]["capabilities"]["resources"],
@@ -294,7 +279,10 @@ async fn a_listen_stream_gets_the_updates_of_its_resources_alone_until_it_closes
     let (mut watching, honored) = daemon.listen("watching", everything.clone()).await;
     assert_eq!(honored, everything);
     let (mut tools_only, honored) = daemon
-        .listen("tools", json!({"toolsListChanged": true, "elsewhere": true}))
+        .listen(
+            "tools",
+            json!({"toolsListChanged": true, "elsewhere": true}),
+        )
         .await;
     assert_eq!(honored, json!({"toolsListChanged": true}));
 
@@ -310,28 +298,25 @@ async fn a_listen_stream_gets_the_updates_of_its_resources_alone_until_it_closes
     }
     seen.sort();
     assert_eq!(seen, [TEXT_1, FEATURES]);
-    assert_eq!(updated(&messages_within(&mut tools_only, ROUND).await), Vec::<&str>::new());
+    assert_eq!(
+        updated(&messages_within(&mut tools_only, ROUND).await),
+        Vec::<&str>::new()
+    );
 
     // Closing the stream ends its subscriptions: the server is unsubscribed from both.
     drop(watching);
-    until_server_received(&daemon, &format!("Unsubscribe Resource request: {FEATURES}"), 1).await;
-    until_server_received(&daemon, &format!("Unsubscribe Resource request: {TEXT_1}"), 1).await;
-}
-
-/// A stateless 2026-07-28 request with the owner key: its status and JSON answer.
-async fn modern_request(daemon: &Daemon, method: &str, mut params: Value) -> (u16, Value) {
-    params["_meta"] = common::notices::modern_meta();
-    let response = daemon
-        .keyed(common::client().post(daemon.url("/mcp")))
-        .header("Accept", common::ACCEPT)
-        .header("MCP-Protocol-Version", "2026-07-28")
-        .header("Mcp-Method", method)
-        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    until_server_received(
+        &daemon,
+        &format!("Unsubscribe Resource request: {FEATURES}"),
+        1,
+    )
+    .await;
+    until_server_received(
+        &daemon,
+        &format!("Unsubscribe Resource request: {TEXT_1}"),
+        1,
+    )
+    .await;
 }
 
 /// A listen stream's refusal: its JSON-RPC error.
@@ -356,7 +341,12 @@ async fn unknown_uris_and_too_many_subscriptions_are_clear_errors_in_both_eras()
     let message = nowhere["error"]["message"].as_str().unwrap();
     assert!(message.contains("resource not found"), "{message}");
     let message = json!({"jsonrpc": "2.0", "id": 4, "method": "resources/subscribe", "params": {}});
-    let no_uri: Value = daemon.standard_post(&id, message).await.json().await.unwrap();
+    let no_uri: Value = daemon
+        .standard_post(&id, message)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(no_uri["error"]["code"], -32602, "{no_uri}");
 
     let text = |n: usize| format!("demo://resource/dynamic/text/{n}");
@@ -366,19 +356,55 @@ async fn unknown_uris_and_too_many_subscriptions_are_clear_errors_in_both_eras()
     let over = ask(&daemon, &id, "resources/subscribe", &text(65)).await;
     assert_eq!(over["error"]["code"], -32000, "{over}");
     let message = over["error"]["message"].as_str().unwrap();
-    assert!(message.contains("too many resource subscriptions"), "{message}");
+    assert!(
+        message.contains("too many resource subscriptions"),
+        "{message}"
+    );
     // Leaving one makes room; subscribing again to one held takes none.
     subscribe(&daemon, &id, &text(64)).await;
     ask(&daemon, &id, "resources/unsubscribe", &text(1)).await;
     subscribe(&daemon, &id, &text(65)).await;
 
     // The same in a listen stream, which takes its URIs all or none.
-    let error = listen_refused(&daemon, json!({"resourceSubscriptions": [FEATURES, "nowhere://x"]})).await;
+    let error = listen_refused(
+        &daemon,
+        json!({"resourceSubscriptions": [FEATURES, "nowhere://x"]}),
+    )
+    .await;
     assert_eq!(error["code"], -32602, "{error}");
     let uris: Vec<String> = (1..=65).map(text).collect();
     let error = listen_refused(&daemon, json!({"resourceSubscriptions": uris})).await;
     assert_eq!(error["code"], -32000, "{error}");
-    assert!(error["message"].as_str().unwrap().contains("at most 64"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("at most 64"),
+        "{error}"
+    );
     let error = listen_refused(&daemon, json!({"resourceSubscriptions": "not a list"})).await;
     assert_eq!(error["code"], -32602, "{error}");
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_server_that_takes_no_subscriptions_is_named_and_none_is_declared() {
+    // mcp-server-time (Python) declares resources, without subscriptions.
+    let config = format!("[servers.time]\ncommand = {:?}\n", servers::time_server());
+    let (daemon, _) = start_with(&config, None).await;
+    let (id, initialized, _stream) = standard(&daemon).await;
+    assert_eq!(
+        initialized["capabilities"]["resources"],
+        json!({"listChanged": true}),
+        "{initialized}"
+    );
+    let refused = ask(&daemon, &id, "resources/subscribe", "time://now").await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("MCP server time serves"), "{message}");
+    assert!(message.contains("takes no subscriptions"), "{message}");
+    let error = listen_refused(&daemon, json!({"resourceSubscriptions": ["time://now"]})).await;
+    assert_eq!(error["code"], -32602, "{error}");
+    // What it does offer is still honoured.
+    let (_, honored) = daemon
+        .listen("lists", json!({"resourcesListChanged": true}))
+        .await;
+    assert_eq!(honored, json!({"resourcesListChanged": true}));
 }

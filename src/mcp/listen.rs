@@ -127,9 +127,11 @@ async fn subscribe_all(
         .collect::<Result<Vec<_>, RpcError>>()?;
     let (subscriber, updates) = Subscriber::stream(scope.ended.clone());
     let subscriptions = scope.upstreams.subscriptions();
-    try_join_all(routes.into_iter().map(|(upstream, uri)| {
-        subscriptions.subscribe(subscriber.clone(), upstream, uri)
-    }))
+    try_join_all(
+        routes
+            .into_iter()
+            .map(|(upstream, uri)| subscriptions.subscribe(subscriber.clone(), upstream, uri)),
+    )
     .await
     .map_err(subscribe::refused)?;
     Ok(Some((json!(uris), updates)))

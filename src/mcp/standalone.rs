@@ -19,13 +19,16 @@ pub async fn messages(
 ) -> impl Stream<Item = String> + 'static {
     let lists = [Listing::Tools, Listing::Prompts, Listing::Resources]
         .map(|listing| changes::list_changes(upstreams, listing, None).boxed());
-    let updates: BoxStream<'static, String> =
-        match upstreams.subscriptions().attach(session, ended).await {
-            Some(updates) => changes::resource_updates(updates, None).boxed(),
-            None => {
-                tracing::warn!(%session, "this standalone stream goes without resource updates: the keeper of subscriptions is busy");
-                stream::pending().boxed()
-            }
-        };
+    let updates: BoxStream<'static, String> = match upstreams
+        .subscriptions()
+        .attach(session, ended)
+        .await
+    {
+        Some(updates) => changes::resource_updates(updates, None).boxed(),
+        None => {
+            tracing::warn!(%session, "this standalone stream goes without resource updates: the keeper of subscriptions is busy");
+            stream::pending().boxed()
+        }
+    };
     stream::select(stream::select_all(lists), updates)
 }

@@ -114,7 +114,10 @@ impl ClientHandler for UpstreamHandler {
         _context: NotificationContext<RoleClient>,
     ) {
         if params.uri.len() > MAX_URI_BYTES {
-            tracing::debug!(bytes = params.uri.len(), "resource update dropped: its URI is too long");
+            tracing::debug!(
+                bytes = params.uri.len(),
+                "resource update dropped: its URI is too long"
+            );
             return;
         }
         // Nobody following (no subscription anywhere) is no error.

@@ -2,8 +2,8 @@
 //! an ephemeral port and a private home and discovery file, spoken to over real HTTP.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod eras;
 pub mod gateway;
-pub mod notices;
 pub mod redis;
 pub mod servers;
 

@@ -4,9 +4,16 @@
 //! saying how to install it, rather than pass without having run.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How to install the servers.
 pub const SETUP: &str = "bash tests/upstream/setup.sh";
+
+/// Longest a server may take to become ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A static document server-everything lists.
+pub const FEATURES: &str = "demo://resource/static/document/features.md";
 
 /// The crate's root, where `target/upstream/` lies.
 pub fn root() -> &'static Path {
@@ -31,6 +38,29 @@ pub fn everything_script() -> String {
     installed(
         "target/upstream/node/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
     )
+}
+
+/// `[servers.<name>]` running server-everything over stdio behind a shell that writes its pid
+/// (its process group's, for a test that kills it) to `pid_file`; `extra` lines end the table.
+pub fn everything_table(name: &str, pid_file: &Path, extra: &str) -> String {
+    let script = format!(
+        "echo $$ > '{pid}'; exec node '{server}' stdio",
+        pid = pid_file.display(),
+        server = everything_script()
+    );
+    format!("[servers.{name}]\ncommand = \"sh\"\nargs = [\"-c\", {script:?}]\n{extra}\n")
+}
+
+/// Kills (`SIGKILL`) the process group of the server whose pid [`everything_table`] wrote to
+/// `pid_file`.
+pub fn kill_group(pid_file: &Path) {
+    let pid: i32 = std::fs::read_to_string(pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: a plain kill(2) of the process group the daemon made for the server.
+    assert_eq!(unsafe { libc::kill(-pid, libc::SIGKILL) }, 0);
 }
 
 /// The entry point of `@modelcontextprotocol/server-filesystem`, run by `node`.

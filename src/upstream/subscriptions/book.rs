@@ -342,7 +342,10 @@ mod tests {
         assert!(book.leave(b, "demo://doc").is_empty());
         let last = book.subscribers(&doc).copied().next().unwrap();
         assert_eq!(book.end(last), vec![op(&doc, Upward::Unsubscribe)]);
-        assert_eq!(book.done(&op(&doc, Upward::Unsubscribe), Ok(()), false), None);
+        assert_eq!(
+            book.done(&op(&doc, Upward::Unsubscribe), Ok(()), false),
+            None
+        );
         assert!(book.targets.is_empty() && book.members.is_empty());
         assert_eq!(book.total, 0);
     }
@@ -370,7 +373,10 @@ mod tests {
         let doc = target("s", "nowhere://x");
         let a = session();
         let (_, mut answer) = join(&mut book, a, &doc);
-        assert_eq!(book.done(&op(&doc, Upward::Subscribe), refused("s"), false), None);
+        assert_eq!(
+            book.done(&op(&doc, Upward::Subscribe), refused("s"), false),
+            None
+        );
         let error = answered(&mut answer).unwrap().unwrap_err();
         assert!(error.contains("MCP server s: refused"), "{error}");
         assert_eq!(book.total, 0);
@@ -392,7 +398,10 @@ mod tests {
         assert_eq!(book.done(&op(&doc, Upward::Subscribe), Ok(()), false), None);
         // A refusal of the new connection leaves the subscribers waiting for the next one.
         book.restarted("s");
-        assert_eq!(book.done(&op(&doc, Upward::Subscribe), refused("s"), false), None);
+        assert_eq!(
+            book.done(&op(&doc, Upward::Subscribe), refused("s"), false),
+            None
+        );
         assert_eq!(book.subscribers(&doc).count(), 1);
         assert_eq!(book.restarted("s"), vec![op(&doc, Upward::Subscribe)]);
     }
@@ -407,7 +416,11 @@ mod tests {
         }
         // The same one again takes no more room.
         let (_, mut again) = join(&mut book, a, &target("s", "0"));
-        assert_eq!(answered(&mut again), None, "waits for the server like the first");
+        assert_eq!(
+            answered(&mut again),
+            None,
+            "waits for the server like the first"
+        );
         let (sent, mut over) = join(&mut book, a, &target("s", "one more"));
         assert_eq!(sent, None);
         let error = answered(&mut over).unwrap().unwrap_err();

@@ -53,9 +53,9 @@ pub async fn send(upstream: Upstream, op: &Op) -> Result<(), UpstreamError> {
     // asked (see `Lists::subscribable`).
     #[allow(deprecated)]
     let request = match op.upward {
-        Upward::Subscribe => ClientRequest::SubscribeRequest(SubscribeRequest::new(
-            SubscribeRequestParams::new(uri),
-        )),
+        Upward::Subscribe => {
+            ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
+        }
         Upward::Unsubscribe => ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
             UnsubscribeRequestParams::new(uri),
         )),

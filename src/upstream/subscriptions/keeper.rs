@@ -260,7 +260,8 @@ impl Keeper {
                 Some(_) => true,
                 None => false,
             };
-            self.events.insert(Arc::clone(name), followed::events(upstream));
+            self.events
+                .insert(Arc::clone(name), followed::events(upstream));
             let readied = *upstream.readied().borrow();
             let followed = Followed {
                 upstream: upstream.clone(),

@@ -1,21 +1,48 @@
-//! The streams on which the daemon tells clients what changed, on its own: a 2025-11-25
-//! session's standalone stream (`GET /mcp`) and a 2026-07-28 `subscriptions/listen` stream.
+//! Speaking to the daemon as a standard client of each era: a 2025-11-25 session's standalone
+//! stream (`GET /mcp`), and 2026-07-28 stateless requests, `subscriptions/listen` streams among
+//! them; and reading the streams on which the daemon tells what changed.
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::{ACCEPT, Daemon, Events, WAIT, next_event, sse, stream_client};
+use super::{ACCEPT, Daemon, Events, WAIT, client, next_event, sse, stream_client};
+
+/// The stateless revision.
+pub const MODERN: &str = "2026-07-28";
 
 /// The `_meta` every 2026-07-28 request carries.
 pub fn modern_meta() -> Value {
-    json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-           "io.modelcontextprotocol/clientInfo": {"name": "notices-test", "version": "1"},
+    json!({"io.modelcontextprotocol/protocolVersion": MODERN,
+           "io.modelcontextprotocol/clientInfo": {"name": "eras-test", "version": "1"},
            "io.modelcontextprotocol/clientCapabilities": {}})
 }
 
 impl Daemon {
+    /// A stateless 2026-07-28 request with the owner key: its status and JSON answer; `name` is
+    /// its `Mcp-Name` header.
+    pub async fn modern(
+        &self,
+        method: &str,
+        mut params: Value,
+        name: Option<&str>,
+    ) -> (u16, Value) {
+        params["_meta"] = modern_meta();
+        let mut request = client()
+            .post(self.url("/mcp"))
+            .header("Accept", ACCEPT)
+            .header("MCP-Protocol-Version", MODERN)
+            .header("Mcp-Method", method)
+            .json(&json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}));
+        if let Some(name) = name {
+            request = request.header("Mcp-Name", name);
+        }
+        let response = self.keyed(request).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     /// The standalone stream (`GET /mcp`) of the 2025-11-25 session `id`.
     pub async fn standalone_stream(&self, id: &str) -> Events {
         let response = stream_client()
@@ -37,7 +64,7 @@ impl Daemon {
                              "params": {"notifications": notifications, "_meta": modern_meta()}});
         self.keyed(stream_client().post(self.url("/mcp")))
             .header("Accept", ACCEPT)
-            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("MCP-Protocol-Version", MODERN)
             .header("Mcp-Method", "subscriptions/listen")
             .json(&request)
             .send()
@@ -53,7 +80,10 @@ impl Daemon {
         let mut stream = sse(response);
         let ack = next_message(&mut stream).await;
         assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
-        assert_eq!(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], id);
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            id
+        );
         (stream, ack["params"]["notifications"].clone())
     }
 }
