@@ -13,7 +13,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::eras::until;
-use common::servers::{self, FEATURES, READY_TIMEOUT};
+use common::gateway::READY_TIMEOUT;
+use common::servers::{self, FEATURES};
 use common::{Daemon, Session};
 use serde_json::{Value, json};
 

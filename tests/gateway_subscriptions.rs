@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::eras::{messages_within, next_message, until};
-use common::servers::{self, FEATURES, READY_TIMEOUT};
+use common::gateway::{self, READY_TIMEOUT, admin_servers, time_table};
+use common::servers::{self, FEATURES};
 use common::{Daemon, Events, Session};
 use serde_json::{Value, json};
 
@@ -54,24 +55,13 @@ async fn start_with(config: &str, listed: Option<&str>) -> (Daemon, Session) {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         let list = daemon.rpc(&session, "resources/list", json!({})).await;
-        let servers = daemon
-            .keyed(common::client().get(daemon.url("/admin/servers")))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        let all_ready = servers["servers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|server| server["state"] == "ready");
+        let servers = admin_servers(&daemon).await;
+        let all_ready = servers.iter().all(|server| server["state"] == "ready");
         let resources = list["result"]["resources"].to_string();
         if all_ready && listed.is_none_or(|uri| resources.contains(uri)) {
             return (daemon, session);
         }
-        assert!(Instant::now() < deadline, "not ready: {list} {servers}");
+        assert!(Instant::now() < deadline, "not ready: {list} {servers:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -387,8 +377,7 @@ async fn unknown_uris_and_too_many_subscriptions_are_clear_errors_in_both_eras()
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_server_that_takes_no_subscriptions_is_named_and_none_is_declared() {
     // mcp-server-time (Python) declares resources, without subscriptions.
-    let config = format!("[servers.time]\ncommand = {:?}\n", servers::time_server());
-    let (daemon, _) = start_with(&config, None).await;
+    let (daemon, _) = start_with(&time_table(), None).await;
     let (id, initialized, _stream) = standard(&daemon).await;
     assert_eq!(
         initialized["capabilities"]["resources"],
@@ -407,4 +396,59 @@ async fn a_server_that_takes_no_subscriptions_is_named_and_none_is_declared() {
         .listen("lists", json!({"resourcesListChanged": true}))
         .await;
     assert_eq!(honored, json!({"resourcesListChanged": true}));
+}
+
+/// `tools/call` of `tool` in the 2025-11-25 session `id`: every message of its answer.
+async fn standard_call(daemon: &Daemon, id: &str, tool: &str) -> Vec<Value> {
+    let message = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                         "params": {"name": tool, "arguments": {}}});
+    gateway::all_messages(daemon.standard_post(id, message).await).await
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_sessions_own_server_is_subscribed_for_that_session_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gateway::everything_table(dir.path(), "scope = \"session\"");
+    let daemon = Daemon::start_with(&config, &[("CONSTRUCT_ACTOR_LOG__LEVEL", SERVER_LOGS)]);
+    let (mine, _, mut my_stream) = standard(&daemon).await;
+    let (theirs, _, mut their_stream) = standard(&daemon).await;
+    // Each session's first request starts its own server, which takes the subscription.
+    subscribe(&daemon, &mine, FEATURES).await;
+    subscribe(&daemon, &theirs, FEATURES).await;
+    let features = format!("Subscribe Resource request for URI: {FEATURES}");
+    until_server_received(&daemon, &features, 2).await;
+    let pids: Vec<u32> = std::fs::read_to_string(dir.path().join("pids"))
+        .unwrap()
+        .lines()
+        .map(|pid| pid.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "one server per session");
+
+    // Only my server sends updates: they reach me, never the other session.
+    let toggled = standard_call(&daemon, &mine, "everything__toggle-subscriber-updates").await;
+    assert!(toggled.last().unwrap()["result"].is_object(), "{toggled:?}");
+    assert_eq!(
+        until(&mut my_stream, UPDATED).await["params"]["uri"],
+        FEATURES
+    );
+    let theirs_got = messages_within(&mut their_stream, ROUND).await;
+    assert_eq!(updated(&theirs_got), Vec::<&str>::new());
+
+    // My session ends: my server is unsubscribed and stops with it (the daemon's hold on it for
+    // the subscription goes too); the other session's server runs on.
+    let ended = daemon
+        .keyed(common::client().delete(daemon.url("/mcp")))
+        .header("Mcp-Session-Id", &mine)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let deadline = Instant::now() + common::WAIT;
+    while gateway::running(pids[0]) {
+        assert!(Instant::now() < deadline, "my server still runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gateway::running(pids[1]));
 }

@@ -282,11 +282,13 @@ async fn upstream_catalog(
     }
 }
 
-/// Whether `method` is about what servers offer: tools, resources or prompts.
+/// Whether `method` is about what servers offer: tools, resources or prompts (a listen stream
+/// may subscribe to resources).
 fn reaches_servers(method: &str) -> bool {
-    ["tools/", "resources/", "prompts/"]
-        .iter()
-        .any(|family| method.starts_with(family))
+    method == "subscriptions/listen"
+        || ["tools/", "resources/", "prompts/"]
+            .iter()
+            .any(|family| method.starts_with(family))
 }
 
 /// Reads and decodes the body; an undecodable one is a `400` with a JSON-RPC error. A message

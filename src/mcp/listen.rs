@@ -125,7 +125,7 @@ async fn subscribe_all(
         .iter()
         .map(|uri| Ok((subscribe::route(&scope.upstream, uri)?, *uri)))
         .collect::<Result<Vec<_>, RpcError>>()?;
-    let (subscriber, updates) = Subscriber::stream(scope.ended.clone());
+    let (subscriber, updates) = Subscriber::stream(scope.session_id, scope.ended.clone());
     let subscriptions = scope.upstreams.subscriptions();
     try_join_all(
         routes

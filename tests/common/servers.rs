@@ -4,13 +4,9 @@
 //! saying how to install it, rather than pass without having run.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// How to install the servers.
 pub const SETUP: &str = "bash tests/upstream/setup.sh";
-
-/// Longest a server may take to become ready.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A static document server-everything lists.
 pub const FEATURES: &str = "demo://resource/static/document/features.md";

@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::upstream::connection::Upstream;
 use crate::upstream::error::UpstreamError;
 
 /// Most resource subscriptions one subscriber may hold.
@@ -33,6 +34,8 @@ pub enum Key {
 pub struct Subscriber {
     /// Who it is.
     pub key: Key,
+    /// Its session (whose own servers, `scope = "session"`, are its alone).
+    pub session: Uuid,
     /// Cancelled when its session ends: its subscriptions go then.
     pub ended: CancellationToken,
     /// A stream's own queue of updated URIs (a session's streams attach theirs, see
@@ -45,17 +48,19 @@ impl Subscriber {
     pub fn session(id: Uuid, ended: CancellationToken) -> Self {
         Self {
             key: Key::Session(id),
+            session: id,
             ended,
             sink: None,
         }
     }
 
-    /// A new listen stream of a session that ends with `ended`, and the queue it reads the
-    /// updated URIs from.
-    pub fn stream(ended: CancellationToken) -> (Self, mpsc::Receiver<Arc<str>>) {
+    /// A new listen stream of the session `session`, which ends with `ended`, and the queue
+    /// it reads the updated URIs from.
+    pub fn stream(session: Uuid, ended: CancellationToken) -> (Self, mpsc::Receiver<Arc<str>>) {
         let (sink, updates) = mpsc::channel(UPDATE_QUEUE);
         let subscriber = Self {
             key: Key::Stream(Uuid::new_v4()),
+            session,
             ended,
             sink: Some(sink),
         };
@@ -63,11 +68,21 @@ impl Subscriber {
     }
 }
 
+/// A server as subscriptions know it: a shared server by its name (whichever connection it has
+/// now), a session-scoped one by its name and its session (its connection is that session's).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerKey {
+    /// The server's name.
+    pub name: Arc<str>,
+    /// The session whose own server it is; `None` for a shared server.
+    pub session: Option<Uuid>,
+}
+
 /// A resource of a server: what is subscribed to upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
-    /// The server's name.
-    pub server: Arc<str>,
+    /// Its server.
+    pub server: ServerKey,
     /// The resource's URI, the server's own.
     pub uri: Arc<str>,
 }
@@ -91,12 +106,15 @@ pub type Reply = oneshot::Sender<Result<(), Refusal>>;
 
 /// What the keeper is asked.
 pub enum Ask {
-    /// Subscribe `subscriber` to `target` (its server subscribed first, if nobody is yet).
+    /// Subscribe `subscriber` to `uri` of `upstream` (subscribed upstream first, if nobody is
+    /// yet).
     Subscribe {
         /// Who.
         subscriber: Subscriber,
-        /// To what.
-        target: Target,
+        /// The connection a read of `uri` goes to for the subscriber.
+        upstream: Upstream,
+        /// The URI.
+        uri: Arc<str>,
         /// Told once it holds (or why not).
         reply: Reply,
     },

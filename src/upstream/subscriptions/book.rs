@@ -8,11 +8,9 @@
 //! A server's new connection holds none of the old one's subscriptions: each of its targets is
 //! subscribed again.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-
-use super::asks::{IN_ALL, Key, PER_SUBSCRIBER, Refusal, Reply, Target};
+use super::asks::{IN_ALL, Key, PER_SUBSCRIBER, Refusal, Reply, ServerKey, Target};
 use crate::upstream::error::UpstreamError;
+use std::collections::{HashMap, HashSet};
 
 /// A request to send upstream about a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +184,7 @@ impl Book {
 
     /// `server` has a new connection, holding none of its subscriptions: the requests that
     /// subscribe them again.
-    pub fn restarted(&mut self, server: &str) -> Vec<Op> {
+    pub fn restarted(&mut self, server: &ServerKey) -> Vec<Op> {
         let targets = self.targets_of(server);
         for target in &targets {
             if let Some(entry) = self.targets.get_mut(target) {
@@ -200,14 +198,15 @@ impl Book {
             .collect()
     }
 
-    /// `server` is no longer configured: its subscriptions go (their subscribers are not told:
-    /// no notification says so), and whoever waits is told why.
-    pub fn removed(&mut self, server: &Arc<str>) {
+    /// `server` is gone (no longer configured, its connection stopped): its subscriptions go
+    /// (their subscribers are not told: no notification says so), and whoever waits is told
+    /// why.
+    pub fn removed(&mut self, server: &ServerKey) {
         for target in self.targets_of(server) {
             let Some(entry) = self.targets.remove(&target) else {
                 continue;
             };
-            let error = UpstreamError::new(server, "is no longer configured");
+            let error = UpstreamError::new(&server.name, "is no longer running");
             for (_, reply) in entry.waiting {
                 let _ = reply.send(Err(Refusal::Upstream(error.clone())));
             }
@@ -232,10 +231,15 @@ impl Book {
             .flat_map(|entry| entry.subscribers.iter())
     }
 
-    fn targets_of(&self, server: &str) -> Vec<Target> {
+    /// Whether any subscription to `server` is held or wanted.
+    pub fn concerns(&self, server: &ServerKey) -> bool {
+        self.targets.keys().any(|target| target.server == *server)
+    }
+
+    fn targets_of(&self, server: &ServerKey) -> Vec<Target> {
         self.targets
             .keys()
-            .filter(|target| &*target.server == server)
+            .filter(|target| target.server == *server)
             .cloned()
             .collect()
     }
@@ -283,9 +287,16 @@ mod tests {
 
     type Answer = oneshot::Receiver<Result<(), Refusal>>;
 
-    fn target(server: &str, uri: &str) -> Target {
+    fn server(name: &str) -> ServerKey {
+        ServerKey {
+            name: name.into(),
+            session: None,
+        }
+    }
+
+    fn target(name: &str, uri: &str) -> Target {
         Target {
-            server: server.into(),
+            server: server(name),
             uri: uri.into(),
         }
     }
@@ -391,19 +402,25 @@ mod tests {
         join(&mut book, session(), &other);
         book.done(&op(&doc, Upward::Subscribe), Ok(()), false);
         book.done(&op(&other, Upward::Subscribe), Ok(()), false);
-        assert_eq!(book.restarted("s"), vec![op(&doc, Upward::Subscribe)]);
+        assert_eq!(
+            book.restarted(&server("s")),
+            vec![op(&doc, Upward::Subscribe)]
+        );
         // The old connection answered (or the new one, too early to know): asked again.
         let again = book.done(&op(&doc, Upward::Subscribe), Ok(()), true);
         assert_eq!(again, Some(op(&doc, Upward::Subscribe)));
         assert_eq!(book.done(&op(&doc, Upward::Subscribe), Ok(()), false), None);
         // A refusal of the new connection leaves the subscribers waiting for the next one.
-        book.restarted("s");
+        book.restarted(&server("s"));
         assert_eq!(
             book.done(&op(&doc, Upward::Subscribe), refused("s"), false),
             None
         );
         assert_eq!(book.subscribers(&doc).count(), 1);
-        assert_eq!(book.restarted("s"), vec![op(&doc, Upward::Subscribe)]);
+        assert_eq!(
+            book.restarted(&server("s")),
+            vec![op(&doc, Upward::Subscribe)]
+        );
     }
 
     #[test]
@@ -439,17 +456,21 @@ mod tests {
     }
 
     #[test]
-    fn a_server_no_longer_configured_takes_its_subscriptions_with_it() {
+    fn a_server_that_is_gone_takes_its_subscriptions_with_it() {
         let mut book = Book::default();
         let doc = target("gone", "u");
         let a = session();
         let (_, mut waiting) = join(&mut book, a, &doc);
-        book.removed(&"gone".into());
+        book.removed(&server("gone"));
         let error = answered(&mut waiting).unwrap().unwrap_err();
-        assert!(error.contains("no longer configured"), "{error}");
+        assert!(
+            error.contains("MCP server gone: is no longer running"),
+            "{error}"
+        );
         assert_eq!(book.total, 0);
         assert!(book.members.is_empty());
         // Its request's late answer finds nothing.
         assert_eq!(book.done(&op(&doc, Upward::Subscribe), Ok(()), true), None);
+        assert!(!book.concerns(&server("gone")));
     }
 }

@@ -1,6 +1,6 @@
-//! What the keeper follows of each server that offers resources: the URIs of its
-//! `notifications/resources/updated`, and each new connection (whose subscriptions must be made
-//! again); and how it asks the server to subscribe or unsubscribe.
+//! What the keeper follows of each server it subscribes: the URIs of its
+//! `notifications/resources/updated`, each new connection (whose subscriptions must be made
+//! again) and its stopping for good; and how it asks the server to subscribe or unsubscribe.
 
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ pub enum ServerEvent {
     Lagged(u64),
     /// It has a new connection (the number of times it became ready).
     Readied(u64),
+    /// Its connection stopped for good (removed, or its session ended).
+    Stopped,
 }
 
 /// `upstream`'s events, for as long as it is followed.
@@ -38,10 +40,13 @@ pub fn events(upstream: &Upstream) -> BoxStream<'static, ServerEvent> {
         };
         Some((event, updates))
     });
-    let readied = futures::stream::unfold(upstream.readied(), |mut readied| async {
-        readied.changed().await.ok()?;
+    let readied = futures::stream::unfold(Some(upstream.readied()), |readied| async {
+        let mut readied = readied?;
+        if readied.changed().await.is_err() {
+            return Some((ServerEvent::Stopped, None));
+        }
         let times = *readied.borrow_and_update();
-        Some((ServerEvent::Readied(times), readied))
+        Some((ServerEvent::Readied(times), Some(readied)))
     });
     futures::stream::select(updates, readied).boxed()
 }

@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::asks::{Ask, Key, Refusal, Subscriber, Target, UPDATE_QUEUE};
+use super::asks::{Ask, Key, Refusal, Subscriber, UPDATE_QUEUE};
 use super::keeper::Keeper;
 use crate::upstream::catalog::Catalog;
 use crate::upstream::connection::Upstream;
@@ -47,13 +47,10 @@ impl Subscriptions {
             )));
         }
         let (reply, answer) = oneshot::channel();
-        let target = Target {
-            server: Arc::clone(upstream.name()),
-            uri: Arc::from(uri),
-        };
         self.ask(Ask::Subscribe {
             subscriber,
-            target,
+            upstream: upstream.clone(),
+            uri: Arc::from(uri),
             reply,
         })
         .await?;

@@ -1,6 +1,10 @@
-//! The one task that holds every resource subscription: its [`Book`], the servers it follows
-//! (those of the current catalog, so that a server added, removed or replaced is followed
-//! accordingly), the requests in flight upstream, and each subscriber's streams.
+//! The one task that holds every resource subscription: its [`Book`], the servers it follows,
+//! the requests in flight upstream, and each subscriber's streams.
+//!
+//! It follows every shared server of the current catalog (so that one added, removed or
+//! replaced by a reload is followed accordingly: a replaced one is subscribed again), and a
+//! session's own server (`scope = "session"`) from its first subscription until none is left
+//! or its connection stops.
 //!
 //! It never waits while handling anything: requests to servers run as futures it polls beside
 //! its mailbox, and an update goes to a subscriber's bounded queue with `try_send`, dropped (and
@@ -16,8 +20,9 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamMap;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use super::asks::{Ask, Key, Refusal, Subscriber, Target};
+use super::asks::{Ask, Key, ServerKey, Subscriber, Target};
 use super::book::{Book, Op};
 use super::followed::{self, ServerEvent};
 use crate::upstream::catalog::Catalog;
@@ -48,8 +53,8 @@ type Done = (Op, u64, Result<(), UpstreamError>);
 pub struct Keeper {
     book: Book,
     catalog: watch::Receiver<Arc<Catalog>>,
-    servers: HashMap<Arc<str>, Followed>,
-    events: StreamMap<Arc<str>, BoxStream<'static, ServerEvent>>,
+    servers: HashMap<ServerKey, Followed>,
+    events: StreamMap<ServerKey, BoxStream<'static, ServerEvent>>,
     in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
     clients: HashMap<Key, Client>,
     ends: FuturesUnordered<BoxFuture<'static, (Key, u64)>>,
@@ -89,6 +94,7 @@ impl Keeper {
                     let stale = self.servers.get(&op.target.server).is_none_or(|s| s.readied != readied);
                     let next = self.book.done(&op, result, stale);
                     self.send_all(next);
+                    self.prune();
                 }
                 Some((server, event)) = self.events.next(), if !self.events.is_empty() => {
                     self.on_event(&server, event);
@@ -105,21 +111,14 @@ impl Keeper {
         match ask {
             Ask::Subscribe {
                 subscriber,
-                target,
+                upstream,
+                uri,
                 reply,
             } => {
-                if !self.servers.contains_key(&target.server) {
-                    // The request's catalog may be newer than the one last followed.
-                    self.follow_catalog();
-                }
-                if !self.servers.contains_key(&target.server) {
-                    let error = UpstreamError::new(&target.server, "is not configured");
-                    let _ = reply.send(Err(Refusal::Upstream(error)));
-                    return;
-                }
+                let server = self.server_key(&upstream, subscriber.session);
                 let key = subscriber.key;
                 self.hold(subscriber);
-                let op = self.book.join(key, target, reply);
+                let op = self.book.join(key, Target { server, uri }, reply);
                 self.send_all(op);
             }
             Ask::Unsubscribe { key, uri } => {
@@ -138,6 +137,71 @@ impl Keeper {
                     client.sinks.push(sink);
                 }
             }
+        }
+        self.prune();
+    }
+
+    /// How subscriptions of `session` know `upstream`: as a shared server, or else as the
+    /// session's own, followed from now on.
+    fn server_key(&mut self, upstream: &Upstream, session: Uuid) -> ServerKey {
+        let mut key = ServerKey {
+            name: Arc::clone(upstream.name()),
+            session: None,
+        };
+        if !self.follows(&key, upstream) {
+            // The request's catalog may be newer than the one last followed.
+            self.follow_catalog();
+        }
+        if self.follows(&key, upstream) {
+            return key;
+        }
+        key.session = Some(session);
+        if !self.follows(&key, upstream) {
+            self.follow(&key, upstream);
+        }
+        key
+    }
+
+    /// Whether `upstream` is the connection followed as `key`.
+    fn follows(&self, key: &ServerKey, upstream: &Upstream) -> bool {
+        self.servers
+            .get(key)
+            .is_some_and(|followed| followed.upstream.is(upstream))
+    }
+
+    /// Follows `upstream` as `key`; a connection followed as `key` before is replaced by it,
+    /// and its subscriptions made again on it.
+    fn follow(&mut self, key: &ServerKey, upstream: &Upstream) {
+        self.events.insert(key.clone(), followed::events(upstream));
+        let followed = Followed {
+            upstream: upstream.clone(),
+            readied: *upstream.readied().borrow(),
+        };
+        if self.servers.insert(key.clone(), followed).is_some() {
+            let ops = self.book.restarted(key);
+            self.send_all(ops);
+        }
+    }
+
+    /// Stops following `key`, whose subscriptions go.
+    fn unfollow(&mut self, key: &ServerKey) {
+        self.servers.remove(key);
+        self.events.remove(key);
+        self.book.removed(key);
+    }
+
+    /// Stops following the sessions' own servers that no subscription concerns any more (so
+    /// that their connections go with their sessions).
+    fn prune(&mut self) {
+        let idle: Vec<ServerKey> = self
+            .servers
+            .keys()
+            .filter(|key| key.session.is_some() && !self.book.concerns(key))
+            .cloned()
+            .collect();
+        for key in idle {
+            self.servers.remove(&key);
+            self.events.remove(&key);
         }
     }
 
@@ -182,6 +246,7 @@ impl Keeper {
             .is_some_and(|client| client.generation == generation)
         {
             self.forget(key);
+            self.prune();
         }
     }
 
@@ -193,11 +258,11 @@ impl Keeper {
         }
     }
 
-    fn on_event(&mut self, server: &Arc<str>, event: ServerEvent) {
+    fn on_event(&mut self, server: &ServerKey, event: ServerEvent) {
         match event {
             ServerEvent::Updated(uri) => self.deliver(server, uri),
             ServerEvent::Lagged(lost) => {
-                tracing::warn!(%server, lost, "resource updates lost: the daemon fell behind");
+                tracing::warn!(server = %server.name, lost, "resource updates lost: the daemon fell behind");
             }
             ServerEvent::Readied(times) => {
                 let Some(followed) = self.servers.get_mut(server) else {
@@ -209,13 +274,14 @@ impl Keeper {
                     self.send_all(ops);
                 }
             }
+            ServerEvent::Stopped => self.unfollow(server),
         }
     }
 
     /// Hands `uri`'s update to each of its subscribers' newest open stream.
-    fn deliver(&mut self, server: &Arc<str>, uri: Arc<str>) {
+    fn deliver(&mut self, server: &ServerKey, uri: Arc<str>) {
         let target = Target {
-            server: Arc::clone(server),
+            server: server.clone(),
             uri,
         };
         for key in self.book.subscribers(&target) {
@@ -226,7 +292,7 @@ impl Keeper {
                 match sink.try_send(Arc::clone(&target.uri)) {
                     Ok(()) => break,
                     Err(TrySendError::Full(_)) => {
-                        tracing::debug!(%server, uri = %target.uri, "resource update dropped: its subscriber is not reading");
+                        tracing::debug!(server = %server.name, uri = %target.uri, "resource update dropped: its subscriber is not reading");
                         break;
                     }
                     Err(TrySendError::Closed(_)) => {
@@ -237,40 +303,28 @@ impl Keeper {
         }
     }
 
-    /// Follows the servers of the current catalog: new ones, and new connections under the
-    /// same name; stops following those it no longer has.
+    /// Follows the shared servers of the current catalog: new ones, and new connections under
+    /// the same name; stops following those it no longer has.
     fn follow_catalog(&mut self) {
         let catalog = Arc::clone(&self.catalog.borrow_and_update());
         let current = catalog.resources().servers();
-        let gone: Vec<Arc<str>> = self
+        let gone: Vec<ServerKey> = self
             .servers
             .keys()
-            .filter(|name| !current.iter().any(|upstream| upstream.name() == *name))
+            .filter(|key| key.session.is_none())
+            .filter(|key| !current.iter().any(|upstream| *upstream.name() == key.name))
             .cloned()
             .collect();
-        for name in gone {
-            self.servers.remove(&name);
-            self.events.remove(&name);
-            self.book.removed(&name);
+        for key in gone {
+            self.unfollow(&key);
         }
         for upstream in current {
-            let name = upstream.name();
-            let replaced = match self.servers.get(name) {
-                Some(followed) if followed.upstream.is(upstream) => continue,
-                Some(_) => true,
-                None => false,
+            let key = ServerKey {
+                name: Arc::clone(upstream.name()),
+                session: None,
             };
-            self.events
-                .insert(Arc::clone(name), followed::events(upstream));
-            let readied = *upstream.readied().borrow();
-            let followed = Followed {
-                upstream: upstream.clone(),
-                readied,
-            };
-            self.servers.insert(Arc::clone(name), followed);
-            if replaced {
-                let ops = self.book.restarted(name);
-                self.send_all(ops);
+            if !self.follows(&key, upstream) {
+                self.follow(&key, upstream);
             }
         }
     }
@@ -279,7 +333,7 @@ impl Keeper {
     fn send_all(&mut self, ops: impl IntoIterator<Item = Op>) {
         for op in ops {
             let Some(followed) = self.servers.get(&op.target.server) else {
-                let error = UpstreamError::new(&op.target.server, "is no longer configured");
+                let error = UpstreamError::new(&op.target.server.name, "is no longer running");
                 self.in_flight
                     .push(Box::pin(async move { (op, 0, Err(error)) }));
                 continue;
