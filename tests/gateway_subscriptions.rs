@@ -205,7 +205,8 @@ async fn each_session_gets_the_updates_of_its_own_subscriptions_alone() {
 
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
-async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server_restarts() {
+async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server_restarts_or_reloads()
+ {
     let dir = tempfile::tempdir().unwrap();
     let (daemon, session) = start(dir.path(), &[]).await;
     let (id, _, mut stream) = standard(&daemon).await;
@@ -231,6 +232,13 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
     }
     let features = format!("Subscribe Resource request for URI: {FEATURES}");
     until_server_received(&daemon, &features, 2).await;
+    toggle_updates(&daemon, &session).await;
+    assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], FEATURES);
+
+    // A reload that changes its table restarts it: subscribed again on the new connection.
+    let changed = everything_table(dir.path(), "everything") + "call_timeout = \"61s\"\n";
+    daemon.rewrite_config(&changed);
+    until_server_received(&daemon, &features, 3).await;
     toggle_updates(&daemon, &session).await;
     assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], FEATURES);
 
