@@ -93,6 +93,18 @@ async fn subscribe(daemon: &Daemon, id: &str, uri: &str) {
     assert_eq!(answer["result"], json!({}), "{answer}");
 }
 
+/// Ends the 2025-11-25 session `id` (`DELETE /mcp`).
+async fn end_session(daemon: &Daemon, id: &str) {
+    let ended = daemon
+        .keyed(common::client().delete(daemon.url("/mcp")))
+        .header("Mcp-Session-Id", id)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+}
+
 /// Makes server-everything start (or stop) sending its updates.
 async fn toggle_updates(daemon: &Daemon, session: &Session) {
     let done = daemon
@@ -243,14 +255,7 @@ async fn subscriptions_end_with_their_session_and_are_made_again_when_the_server
     assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], FEATURES);
 
     // The session ends: its subscription with it, and the server is unsubscribed.
-    let ended = daemon
-        .keyed(common::client().delete(daemon.url("/mcp")))
-        .header("Mcp-Session-Id", &id)
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ended.status(), 204);
+    end_session(&daemon, &id).await;
     until_server_received(
         &daemon,
         &format!("Unsubscribe Resource request: {FEATURES}"),
@@ -445,14 +450,7 @@ async fn a_sessions_own_server_is_subscribed_for_that_session_alone() {
 
     // My session ends: my server is unsubscribed and stops with it (the daemon's hold on it for
     // the subscription goes too); the other session's server runs on.
-    let ended = daemon
-        .keyed(common::client().delete(daemon.url("/mcp")))
-        .header("Mcp-Session-Id", &mine)
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ended.status(), 204);
+    end_session(&daemon, &mine).await;
     let deadline = Instant::now() + common::WAIT;
     while gateway::running(pids[0]) {
         assert!(Instant::now() < deadline, "my server still runs");
