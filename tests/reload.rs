@@ -12,6 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::eras::{messages_within, until};
 use common::gateway::{
     READY_TIMEOUT, admin_servers, all_messages, everything_table, final_response, first_text,
     long_operation, offered, running, time_table, tool_names,
@@ -325,5 +326,46 @@ async fn a_call_in_flight_on_a_server_the_reload_leaves_alone_finishes() {
         pids.lines().count(),
         1,
         "server-everything was left running"
+    );
+}
+
+/// The upstream tools `tools/list` gives the standard session `id` (`<server>__…` names).
+async fn standard_tools(daemon: &Daemon, id: &str) -> Vec<String> {
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let response = daemon.standard_post(id, list).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let tools = body["result"]["tools"].as_array().unwrap().iter();
+    let names = tools.map(|tool| tool["name"].as_str().unwrap().to_owned());
+    names.filter(|name| name.contains("__")).collect()
+}
+
+#[tokio::test]
+async fn a_session_is_told_when_its_own_servers_tools_change_and_no_other_session_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let daemon = Daemon::start(&ok_table("s", dir, "scope = \"session\""));
+    let (mine, other) = (
+        daemon.initialize("2025-11-25").await,
+        daemon.initialize("2025-11-25").await,
+    );
+    // Opened before the session's servers are started: its first tools/list starts them.
+    let mut told = daemon.standalone_stream(&mine).await;
+    let mut untold = daemon.standalone_stream(&other).await;
+    assert_eq!(standard_tools(&daemon, &mine).await, ["s__work"]);
+    until(&mut told, "notifications/tools/list_changed").await;
+
+    // A reload that takes the tool away restarts the session's server without it.
+    daemon.rewrite_config(&ok_table(
+        "s",
+        dir,
+        "scope = \"session\"\ntools = { deny = [\"work\"] }",
+    ));
+    until(&mut told, "notifications/tools/list_changed").await;
+    assert!(standard_tools(&daemon, &mine).await.is_empty());
+    let heard = messages_within(&mut untold, Duration::from_millis(500)).await;
+    assert!(
+        heard.is_empty(),
+        "another session's servers are not its own: {heard:?}"
     );
 }

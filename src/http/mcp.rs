@@ -105,7 +105,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     // session's follower places, whose end is the session's).
     let follower = ask(&session, Subscribe).await??;
     let session_ended = ReceiverStream::new(follower).for_each(|_| async {});
-    let changes = standalone::messages(&state.upstreams, info.id, info.ended.clone())
+    let owner = SessionRef {
+        id: info.id,
+        cwd: Arc::clone(&info.cwd),
+        ended: info.ended.clone(),
+    };
+    let changes = standalone::messages(&state.upstreams, owner)
         .await
         .map(|message| sse::Event::Data(sse::Data::new(message)))
         .take_until(session_ended);

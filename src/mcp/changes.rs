@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::upstream::{Listing, Upstreams};
+use crate::upstream::{Listing, SessionRef, Upstreams};
 
 /// The method of the notification that `listing` changed.
 pub fn method(listing: Listing) -> &'static str {
@@ -26,16 +26,18 @@ pub fn method(listing: Listing) -> &'static str {
     }
 }
 
-/// The notification, as text, each time `listing` changes; `meta` (the listen stream's
-/// subscription id) is its `params._meta` when given.
+/// The notification, as text, each time `listing` changes for `session` (its own servers'
+/// lists too), or in the daemon's catalog without one; `meta` (the listen stream's subscription
+/// id) is its `params._meta` when given.
 pub fn list_changes(
     upstreams: &Upstreams,
     listing: Listing,
+    session: Option<SessionRef>,
     meta: Option<&Value>,
 ) -> impl Stream<Item = String> + 'static {
     let message = notification(method(listing), json!({}), meta);
     upstreams
-        .list_changes(listing)
+        .list_changes(listing, session)
         .map(move |()| message.clone())
 }
 

@@ -53,7 +53,9 @@ pub async fn answer(scope: &Scope<'_>, request: &Request, listeners: &Arc<Semaph
     ] {
         if offered && wanted.get(flag).and_then(Value::as_bool) == Some(true) {
             honored.insert(flag.into(), json!(true));
-            messages.push(changes::list_changes(scope.upstreams, listing, Some(&tag)).boxed());
+            let session = Some(scope.owner());
+            messages
+                .push(changes::list_changes(scope.upstreams, listing, session, Some(&tag)).boxed());
         }
     }
     match wanted.get("resourceSubscriptions") {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::mcp::answers::PendingAnswers;
 use crate::tools::{ToolRegistry, Workspace};
-use crate::upstream::{Catalog, Upstreams};
+use crate::upstream::{Catalog, SessionRef, Upstreams};
 
 /// Where a message is answered and its calls run, and what bounds them.
 pub struct Scope<'a> {
@@ -46,6 +46,15 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// The session, as its own servers know it.
+    pub fn owner(&self) -> SessionRef {
+        SessionRef {
+            id: self.session_id,
+            cwd: Arc::from(self.workspace.cwd()),
+            ended: self.ended.clone(),
+        }
+    }
+
     /// The `tools` array of a `tools/list` result: the built-in tools, then the upstream ones,
     /// each sorted by name.
     pub fn tool_list(&self) -> Value {

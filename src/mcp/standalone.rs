@@ -5,20 +5,21 @@
 
 use futures::stream::{self, BoxStream};
 use futures::{Stream, StreamExt as _};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::mcp::changes;
-use crate::upstream::{Listing, Upstreams};
+use crate::upstream::{Listing, SessionRef, Upstreams};
 
-/// The messages of a new standalone stream of `session` (which ends with `ended`), as text.
+/// The messages of a new standalone stream of `session`, as text.
 pub async fn messages(
     upstreams: &Upstreams,
-    session: Uuid,
-    ended: CancellationToken,
+    session: SessionRef,
 ) -> impl Stream<Item = String> + 'static {
-    let lists = [Listing::Tools, Listing::Prompts, Listing::Resources]
-        .map(|listing| changes::list_changes(upstreams, listing, None).boxed());
+    let lists = [Listing::Tools, Listing::Prompts, Listing::Resources].map(|listing| {
+        changes::list_changes(upstreams, listing, Some(session.clone()), None).boxed()
+    });
+    let SessionRef {
+        id: session, ended, ..
+    } = session;
     let updates: BoxStream<'static, String> = match upstreams
         .subscriptions()
         .attach(session, ended)

@@ -29,6 +29,7 @@ mod handler;
 mod in_order;
 mod lines;
 mod link;
+mod list_changes;
 mod lists;
 pub mod names;
 mod pages;

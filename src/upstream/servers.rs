@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use futures::StreamExt as _;
 use futures::future::join_all;
-use futures::{Stream, StreamExt as _};
+use futures::stream::BoxStream;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -16,6 +17,7 @@ use super::config::ServersConfig;
 use super::connection::Status;
 use super::error::UpstreamError;
 use super::fleet::{Fleet, OwnSet};
+use super::list_changes;
 use super::roots::Roots;
 use super::session_servers::{SessionRef, SessionServers};
 use super::subscriptions::Subscriptions;
@@ -130,25 +132,36 @@ impl Upstreams {
         Arc::clone(&self.catalog.borrow())
     }
 
-    /// One item each time the upstream `listing` on offer changes (a burst may come as one),
-    /// for as long as the daemon runs: what `notifications/tools/list_changed` (and the same
-    /// of prompts and resources) is sent on.
-    pub fn list_changes(&self, listing: Listing) -> impl Stream<Item = ()> + 'static {
-        let mut changes = self.catalog.clone();
-        let seen = changes.borrow_and_update().clone();
-        // The catalog changes with every list: only a change of this one counts. Without
-        // servers nothing ever changes, and the stream still stays open.
-        futures::stream::unfold((changes, seen), move |(mut changes, mut seen)| async move {
-            loop {
-                changes.changed().await.ok()?;
-                let now = changes.borrow_and_update().clone();
-                if !now.lists_the_same(&seen, listing) {
-                    return Some(((), (changes, now)));
-                }
-                seen = now;
+    /// One item each time `listing` changes for `session` (the shared servers' and, when
+    /// session-scoped servers are configured, its own), or in the daemon's catalog without a
+    /// session, for as long as the daemon runs: what `notifications/…/list_changed` is sent on.
+    /// A burst of changes may come as one.
+    pub fn list_changes(
+        &self,
+        listing: Listing,
+        session: Option<SessionRef>,
+    ) -> BoxStream<'static, ()> {
+        let shared = self.catalog.clone();
+        let changes = match session {
+            Some(session) if !self.own.borrow().is_empty() => {
+                let sessions = self.sessions.clone();
+                futures::stream::once(async move {
+                    let id = session.id;
+                    match sessions.follow(session).await {
+                        Ok(followed) => list_changes::of_session(shared, followed, listing).boxed(),
+                        Err(reason) => {
+                            tracing::warn!(session = %id, reason, "changes of the session's own MCP servers' lists are not told on this stream");
+                            list_changes::of_catalog(shared, listing).boxed()
+                        }
+                    }
+                })
+                .flatten()
+                .boxed()
             }
-        })
-        .chain(futures::stream::pending())
+            _ => list_changes::of_catalog(shared, listing).boxed(),
+        };
+        // Without servers nothing ever changes, and the stream still stays open.
+        changes.chain(futures::stream::pending()).boxed()
     }
 
     /// The tools on offer to `session` now: the shared servers' and, when session-scoped

@@ -76,8 +76,13 @@ impl SessionCatalog {
 
     /// The tools on offer to the session now: after its own servers' start, the first time.
     pub async fn current(&self) -> Arc<Catalog> {
-        let followed = self.followed.get_or_init(|| self.follow()).await;
-        Arc::clone(&followed.borrow())
+        Arc::clone(&self.followed().await.borrow())
+    }
+
+    /// What is on offer to the session, as it changes: after its own servers' start, the first
+    /// time.
+    pub async fn followed(&self) -> &watch::Receiver<Arc<Catalog>> {
+        self.followed.get_or_init(|| self.follow()).await
     }
 
     /// Waits for the session's own servers to start (or fail), then follows every server.

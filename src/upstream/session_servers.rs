@@ -49,6 +49,7 @@ pub struct SessionRef {
 }
 
 /// A handle on the task that keeps every session's own servers.
+#[derive(Clone)]
 pub struct SessionServers {
     mailbox: mpsc::Sender<Ask>,
 }
@@ -62,7 +63,19 @@ enum Ask {
     },
     /// Every session's connections, for the administrator.
     Connections(oneshot::Sender<Vec<Connection>>),
+    /// The session's catalog as it is replaced, without starting its servers.
+    Follow {
+        session: SessionRef,
+        reply: oneshot::Sender<Followed>,
+    },
 }
+
+/// One session's catalog as the keeper replaces it (its servers started, restarted by a
+/// reload, or one that was refused started at last); `None` until its servers are started.
+pub type Followed = watch::Receiver<Option<Arc<SessionCatalog>>>;
+
+/// Where a session's replaced catalogs are told to those following it.
+type Followers = watch::Sender<Option<Arc<SessionCatalog>>>;
 
 /// One session's connection to a session-scoped server.
 pub struct Connection {
@@ -87,6 +100,7 @@ impl SessionServers {
             own_in: own,
             sessions: HashMap::new(),
             in_use: HashMap::new(),
+            followers: HashMap::new(),
             ends: FuturesUnordered::new(),
             generation: 0,
         };
@@ -99,6 +113,12 @@ impl SessionServers {
     pub async fn catalog(&self, session: SessionRef) -> Result<Arc<Catalog>, &'static str> {
         let catalog = self.ask(|reply| Ask::Open { session, reply }).await?;
         Ok(catalog.current().await)
+    }
+
+    /// `session`'s catalog as it is replaced, from now on, without starting its servers: what
+    /// tells its clients that its own servers' lists changed.
+    pub async fn follow(&self, session: SessionRef) -> Result<Followed, &'static str> {
+        self.ask(|reply| Ask::Follow { session, reply }).await
     }
 
     /// Every session's connections to its own servers, by server name then session.
@@ -134,7 +154,9 @@ struct Keeper {
     sessions: HashMap<Uuid, Held>,
     /// Connections per server, across sessions.
     in_use: HashMap<Arc<str>, usize>,
-    /// Each held session's end: its id and the generation it was held under.
+    /// Those following each session's catalog, and the session's end.
+    followers: HashMap<Uuid, (Followers, CancellationToken)>,
+    /// Each held (or followed) session's end: its id and the generation it was held under.
     ends: FuturesUnordered<BoxFuture<'static, (Uuid, u64)>>,
     generation: u64,
 }
@@ -158,6 +180,9 @@ impl Keeper {
                     if self.sessions.get(&id).is_some_and(|held| held.generation == generation) {
                         self.forget(id);
                     }
+                    if self.followers.get(&id).is_some_and(|(_, ended)| ended.is_cancelled()) {
+                        self.followers.remove(&id);
+                    }
                 }
                 ask = requests.recv() => match ask {
                     Some(Ask::Open { session, reply }) => {
@@ -165,6 +190,9 @@ impl Keeper {
                     }
                     Some(Ask::Connections(reply)) => {
                         let _ = reply.send(self.connections());
+                    }
+                    Some(Ask::Follow { session, reply }) => {
+                        let _ = reply.send(self.follow(session));
                     }
                     None => break,
                 },
@@ -226,6 +254,7 @@ impl Keeper {
             catalog,
         };
         self.sessions.insert(id, held);
+        self.publish(id);
     }
 
     /// Starts the servers the held session `id` was refused, if there is room now; it gets a
@@ -242,6 +271,7 @@ impl Keeper {
             }
         }
         self.sessions.insert(id, held);
+        self.publish(id);
     }
 
     /// Starts each server `session` has no connection to in `own`, within its `max_sessions`;
@@ -317,7 +347,50 @@ impl Keeper {
             let refused = self.start_missing(&held.session, &mut held.own);
             held.catalog = Arc::new(self.catalog_of(&held.session, &held.own, refused));
             self.sessions.insert(id, held);
+            self.publish(id);
         }
+    }
+
+    /// `session`'s catalog as it is replaced: the one it has now, if it is held, then each new
+    /// one. Its end ends the following.
+    fn follow(&mut self, session: SessionRef) -> Followed {
+        let id = session.id;
+        if let Some((followers, ended)) = self.followers.get(&id)
+            && !ended.is_cancelled()
+        {
+            return followers.subscribe();
+        }
+        let current = self
+            .sessions
+            .get(&id)
+            .filter(|held| !held.session.ended.is_cancelled())
+            .map(|held| Arc::clone(&held.catalog));
+        let (followers, followed) = watch::channel(current);
+        let ended = session.ended.clone();
+        // Generation 0 is no held session's: this end only ends the following.
+        self.ends.push(Box::pin(async move {
+            ended.cancelled_owned().await;
+            (id, 0)
+        }));
+        self.followers.insert(id, (followers, session.ended));
+        followed
+    }
+
+    /// Tells those following the session `id` its current catalog, if it is a new one.
+    fn publish(&self, id: Uuid) {
+        let (Some((followers, _)), Some(held)) = (self.followers.get(&id), self.sessions.get(&id))
+        else {
+            return;
+        };
+        followers.send_if_modified(|current| {
+            let new = !current
+                .as_ref()
+                .is_some_and(|current| Arc::ptr_eq(current, &held.catalog));
+            if new {
+                *current = Some(Arc::clone(&held.catalog));
+            }
+            new
+        });
     }
 
     /// Longest a session's first reader waits for its servers to start.
