@@ -21,7 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, HeaderName, TryIntoHeaderPair as _};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder as _, web};
 use actix_web_lab::sse::{self, Sse};
-use construct_actors::{Create, SessionActor, SessionSettings, Stop, Subscribe};
+use construct_actors::{Create, SessionActor, SessionInfo, SessionSettings, Stop, Subscribe};
 use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -105,11 +105,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     // session's follower places, whose end is the session's).
     let follower = ask(&session, Subscribe).await??;
     let session_ended = ReceiverStream::new(follower).for_each(|_| async {});
-    let owner = SessionRef {
-        id: info.id,
-        cwd: Arc::clone(&info.cwd),
-        ended: info.ended.clone(),
-    };
+    let owner = owner(&info);
     let changes = standalone::messages(&state.upstreams, owner)
         .await
         .map(|message| sse::Event::Data(sse::Data::new(message)))
@@ -148,11 +144,7 @@ async fn legacy(
     let Some((session, info)) = opened else {
         return open_by_initialize(req, state, incoming).await;
     };
-    let owner = SessionRef {
-        id: info.id,
-        cwd: Arc::clone(&info.cwd),
-        ended: info.ended.clone(),
-    };
+    let owner = owner(&info);
     let upstream = upstream_catalog(state, owner.clone(), &incoming).await;
     let scope = scope(state, &session, &owner, upstream);
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
@@ -247,6 +239,15 @@ async fn open_by_initialize(
         .expect("a session id and its token are visible ASCII");
     response.headers_mut().insert(name, value);
     Ok(response)
+}
+
+/// The session `info` describes, as its own servers know it.
+fn owner(info: &SessionInfo) -> SessionRef {
+    SessionRef {
+        id: info.id,
+        cwd: Arc::clone(&info.cwd),
+        ended: info.ended.clone(),
+    }
 }
 
 fn scope<'a>(
