@@ -12,13 +12,14 @@
 //! what cannot be used. `config/construct-actor.toml` documents every key; keep the two in step.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster_config::ClusterSection;
+use crate::config_file::{self, FileError};
 use crate::discovery::DiscoveryConfig;
 use crate::http::config::{AdminConfig, MetricsConfig, SecurityConfig, ServerConfig};
 use crate::logging::LogConfig;
@@ -62,14 +63,9 @@ pub struct Config {
 /// A configuration that cannot be used, with the key at fault when there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is not one the daemon may take orders from.
+    #[error(transparent)]
+    File(#[from] FileError),
     /// A key is unknown, or a value has the wrong type or form.
     #[error("{0}")]
     Parse(#[from] Box<figment::Error>),
@@ -93,10 +89,7 @@ impl Config {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+            let text = config_file::read(path)?;
             figment = figment.merge(Toml::string(&text));
         }
         // The client commands read CONSTRUCT_ACTOR_API_KEY and CONSTRUCT_ACTOR_ADMIN_TOKEN; they

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster_config;
 pub mod config;
+pub mod config_file;
 pub mod discovery;
 pub mod headers;
 pub mod http;

@@ -11,7 +11,7 @@
 //! section is read once, at start: a reload that changes one says so in the log, naming it, and
 //! the daemon goes on as it started. A file that cannot be read or is not valid changes nothing:
 //! the error is logged (as `check-config` would give it), counted as a rejected reload, and the
-//! next change is read again.
+//! next change is read again. What a file must be to be read at all is `crate::config_file`'s.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
@@ -27,6 +27,10 @@ use crate::upstream::Fleet;
 
 /// How often the configuration file is looked at.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
+
+/// Longest a reload may read and check the file (a file on a hung network mount): past it the
+/// reload is rejected, and the next change or SIGHUP is served.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Applies new configurations to the running daemon; the one owner of its [`Fleet`].
 pub struct Reloader {
@@ -93,12 +97,12 @@ impl Reloader {
             bind: Some(self.running.server.bind),
             port: Some(self.running.server.port),
         };
-        let loaded =
-            tokio::task::spawn_blocking(move || Config::load(file.as_deref(), overrides)).await;
-        let config = match loaded {
-            Ok(Ok(config)) => config,
+        let load = tokio::task::spawn_blocking(move || Config::load(file.as_deref(), overrides));
+        let config = match tokio::time::timeout(LOAD_TIMEOUT, load).await {
+            Ok(Ok(Ok(config))) => config,
+            Ok(Ok(Err(err))) => return reject(why, &err),
             Ok(Err(err)) => return reject(why, &err),
-            Err(err) => return reject(why, &err),
+            Err(_) => return reject(why, &format!("not read within {LOAD_TIMEOUT:?}")),
         };
         let changes = self.fleet.apply(&config.servers);
         let unapplied = self.running.sections_changed_besides_servers(&config);

@@ -369,3 +369,24 @@ async fn a_session_is_told_when_its_own_servers_tools_change_and_no_other_sessio
         "another session's servers are not its own: {heard:?}"
     );
 }
+
+#[tokio::test]
+async fn a_file_every_user_may_write_is_refused_and_a_syntax_error_shows_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let daemon = Daemon::start(&ok_table("a", dir, ""));
+    let session = daemon.session().await;
+    wait_for_tools(&daemon, &session, &["a__work"]).await;
+
+    let secret = "[servers.r]\nurl = \"http://127.0.0.1:9/mcp\"\nheaders = { Authorization = \"Bearer sk-SECRET-42\"\n";
+    daemon.rewrite_config(&(ok_table("a", dir, "") + secret));
+    let logged = wait_for_log(&daemon, "not valid TOML at line").await;
+    assert!(!logged.contains("sk-SECRET-42"), "{logged}");
+
+    daemon.rewrite_config_with_mode(&(ok_table("a", dir, "") + &ok_table("d", dir, "")), 0o666);
+    wait_for_log(&daemon, "is writable by every user").await;
+    let rejected = "construct_config_reloads_total{outcome=\"rejected\"}";
+    assert_eq!(metric(&daemon, rejected).await, 2.0);
+    wait_for_tools(&daemon, &session, &["a__work"]).await;
+    assert!(pids(dir, "d").is_empty(), "nothing in a refused file runs");
+}

@@ -213,8 +213,8 @@ type Watches = (watch::Receiver<Tools>, watch::Receiver<SharedLists>);
 /// lists, and keeps the merged catalog current: the receiver always holds the latest, with the
 /// `refused` servers named, and is told of a change only when what is on offer did change (a
 /// server that lists the same again changes nothing for clients). The task ends when the last
-/// receiver is dropped, and with it the handles it holds, so the connections stop when the
-/// daemon drops its catalog.
+/// receiver is dropped; the connections are their owners' to stop (the fleet's, the keeper of
+/// the sessions' servers).
 pub fn follow(
     builtin: Arc<[&'static str]>,
     mut servers: watch::Receiver<ServerSet>,
@@ -277,7 +277,8 @@ async fn any_changed(watches: &mut [Watches]) {
     if changes.is_empty() {
         return std::future::pending().await;
     }
-    // A stopped connection (an error) counts as a change: its server leaves the catalog.
+    // A stopped connection (an error) counts as a change: its last lists are read once more,
+    // and it is left out of the next waits; its owner takes it out of the set.
     let _ = select_all(changes).await;
 }
 

@@ -406,6 +406,10 @@ impl Connection {
         if matches!(self.phase, Phase::Ready { .. }) {
             metrics_recorder::upstream_up(&self.server, false);
         }
+        // Whoever still follows it (a catalog not rebuilt yet) lists nothing of it any more.
+        self.tools.send_replace(Tools::default());
+        let down = self.lists.borrow().down();
+        self.lists.send_replace(Arc::new(down));
         tracing::info!(server = %self.server, "connection stopped");
     }
 

@@ -1,7 +1,7 @@
-//! When a list on offer changes: the daemon's catalog (the shared servers'), or one session's,
-//! which also holds its own servers' (`scope = "session"`) and is replaced as they start, are
-//! restarted by a reload, or a refused one gets its turn. What `notifications/…/list_changed`
-//! is sent on.
+//! When a list on offer changes: in the daemon's catalog (the shared servers'), or in one
+//! session's, which also holds its own servers' (`scope = "session"`). The keeper of those
+//! servers replaces a session's catalog when they start, when a reload restarts them, or when
+//! one refused for `max_sessions` gets its turn. What `notifications/…/list_changed` is sent on.
 //!
 //! A catalog is rebuilt whenever any of its lists changes; only a change of the one list
 //! followed counts, and a burst of changes may be told once (the notification only says "list
@@ -15,19 +15,12 @@ use tokio::sync::watch;
 use super::catalog::{Catalog, Listing};
 use super::session_servers::Followed;
 
-/// One item each time `listing` changes in `catalog`; the stream ends when the catalog does.
+/// One item each time `listing` changes in `catalog`.
 pub fn of_catalog(
     catalog: watch::Receiver<Arc<Catalog>>,
     listing: Listing,
 ) -> impl Stream<Item = ()> + 'static {
-    let seen = Arc::clone(&catalog.borrow());
-    let following = Following {
-        shared: catalog,
-        session: None,
-        own: None,
-        seen,
-    };
-    following.changes(listing)
+    Following::new(catalog, None).changes(listing)
 }
 
 /// One item each time `listing` changes for a session: in the daemon's `shared` catalog until
@@ -37,14 +30,7 @@ pub fn of_session(
     session: Followed,
     listing: Listing,
 ) -> impl Stream<Item = ()> + 'static {
-    let seen = Arc::clone(&shared.borrow());
-    let following = Following {
-        shared,
-        session: Some(session),
-        own: None,
-        seen,
-    };
-    following.changes(listing)
+    Following::new(shared, Some(session)).changes(listing)
 }
 
 /// What a change stream follows, and the catalog it last compared.
@@ -57,6 +43,16 @@ struct Following {
 }
 
 impl Following {
+    fn new(shared: watch::Receiver<Arc<Catalog>>, session: Option<Followed>) -> Self {
+        let seen = Arc::clone(&shared.borrow());
+        Self {
+            shared,
+            session,
+            own: None,
+            seen,
+        }
+    }
+
     fn changes(self, listing: Listing) -> impl Stream<Item = ()> + 'static {
         futures::stream::unfold(self, move |mut following| async move {
             loop {

@@ -132,9 +132,8 @@ impl Upstreams {
         Arc::clone(&self.catalog.borrow())
     }
 
-    /// One item each time `listing` changes for `session` (the shared servers' and, when
-    /// session-scoped servers are configured, its own), or in the daemon's catalog without a
-    /// session, for as long as the daemon runs: what `notifications/…/list_changed` is sent on.
+    /// One item each time `listing` changes for `session` (the shared servers' and its own
+    /// session-scoped servers'), or in the daemon's catalog without a session, for as long as the daemon runs: what `notifications/…/list_changed` is sent on.
     /// A burst of changes may come as one.
     pub fn list_changes(
         &self,
@@ -143,7 +142,8 @@ impl Upstreams {
     ) -> BoxStream<'static, ()> {
         let shared = self.catalog.clone();
         let changes = match session {
-            Some(session) if !self.own.borrow().is_empty() => {
+            // Followed even with no session-scoped server configured now: a reload may add one.
+            Some(session) => {
                 let sessions = self.sessions.clone();
                 futures::stream::once(async move {
                     let id = session.id;
@@ -173,7 +173,8 @@ impl Upstreams {
         }
         let id = session.id;
         match self.sessions.catalog(session).await {
-            Ok(catalog) => catalog,
+            Ok(Some(catalog)) => catalog,
+            Ok(None) => self.catalog(),
             Err(reason) => {
                 tracing::warn!(session = %id, reason, "the session's own MCP servers are left out of this request");
                 self.catalog()

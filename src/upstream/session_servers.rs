@@ -59,7 +59,7 @@ enum Ask {
     /// One session's catalog, with its servers started if they are not.
     Open {
         session: SessionRef,
-        reply: oneshot::Sender<Arc<SessionCatalog>>,
+        reply: oneshot::Sender<Option<Arc<SessionCatalog>>>,
     },
     /// Every session's connections, for the administrator.
     Connections(oneshot::Sender<Vec<Connection>>),
@@ -110,9 +110,12 @@ impl SessionServers {
 
     /// The tools on offer to `session`: the shared servers' and its own, started now if they
     /// are not (the first time, this waits for them to start, within their `start_timeout`).
-    pub async fn catalog(&self, session: SessionRef) -> Result<Arc<Catalog>, &'static str> {
-        let catalog = self.ask(|reply| Ask::Open { session, reply }).await?;
-        Ok(catalog.current().await)
+    /// `None` for a session that has ended.
+    pub async fn catalog(&self, session: SessionRef) -> Result<Option<Arc<Catalog>>, &'static str> {
+        match self.ask(|reply| Ask::Open { session, reply }).await? {
+            Some(catalog) => Ok(Some(catalog.current().await)),
+            None => Ok(None),
+        }
     }
 
     /// `session`'s catalog as it is replaced, from now on, without starting its servers: what
@@ -219,8 +222,13 @@ impl Keeper {
     }
 
     /// The session's catalog; its servers started first if they are not (or were refused).
-    fn open(&mut self, session: SessionRef) -> Arc<SessionCatalog> {
+    /// `None` for a session that has ended (a request that raced its `DELETE`): nothing is
+    /// started for it.
+    fn open(&mut self, session: SessionRef) -> Option<Arc<SessionCatalog>> {
         let id = session.id;
+        if session.ended.is_cancelled() {
+            return None;
+        }
         let held = self
             .sessions
             .get(&id)
@@ -232,7 +240,7 @@ impl Keeper {
             self.forget(id);
             self.hold(session);
         }
-        Arc::clone(&self.sessions[&id].catalog)
+        Some(Arc::clone(&self.sessions[&id].catalog))
     }
 
     /// Starts holding `session`, and its servers.
@@ -335,6 +343,11 @@ impl Keeper {
         self.own = own;
         let ids: Vec<Uuid> = self.sessions.keys().copied().collect();
         for id in ids {
+            if self.sessions[&id].session.ended.is_cancelled() {
+                // Its end is on its way: nothing is started for it.
+                self.forget(id);
+                continue;
+            }
             let Some(mut held) = self.sessions.remove(&id) else {
                 continue;
             };
@@ -406,12 +419,13 @@ impl Keeper {
         }
     }
 
-    /// Stops holding the session `id`: its connections go with their last handles.
+    /// Stops holding the session `id`, and its connections, whoever else still holds them.
     fn forget(&mut self, id: Uuid) {
         let Some(held) = self.sessions.remove(&id) else {
             return;
         };
-        for name in held.own.keys() {
+        for (name, upstream) in &held.own {
+            upstream.stop();
             self.release(name);
         }
         tracing::info!(session = %id, servers = held.own.len(), "the session's own MCP servers stop with it");

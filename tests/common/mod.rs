@@ -149,8 +149,15 @@ impl Daemon {
     /// it would have written for `extra` (it is not told: it sees the file change, as with an
     /// editor's save).
     pub fn rewrite_config(&self, extra: &str) {
+        self.rewrite_config_with_mode(extra, 0o644);
+    }
+
+    /// Like [`Daemon::rewrite_config`], the new file's permissions `mode`.
+    pub fn rewrite_config_with_mode(&self, extra: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt as _;
         let next = self.config_file().with_extension("next");
         std::fs::write(&next, config_text(&self.discovery, extra)).unwrap();
+        std::fs::set_permissions(&next, std::fs::Permissions::from_mode(mode)).unwrap();
         std::fs::rename(next, self.config_file()).unwrap();
     }
 
