@@ -81,10 +81,7 @@ async fn standard(daemon: &Daemon) -> (String, Value, Events) {
 /// The answer to `method` (`resources/subscribe` or `resources/unsubscribe`) of `uri` in the
 /// 2025-11-25 session `id`.
 async fn ask(daemon: &Daemon, id: &str, method: &str, uri: &str) -> Value {
-    let message = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": {"uri": uri}});
-    let response = daemon.standard_post(id, message).await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    daemon.standard_rpc(id, method, json!({"uri": uri})).await
 }
 
 /// Subscribes the 2025-11-25 session `id` to `uri`, which must succeed.

@@ -285,6 +285,16 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// The wait before trying again after `failures` failures in a row (a restart of the
+    /// server, or of its listen stream): `restart_backoff`, doubled each time, at most
+    /// `restart_backoff_max`.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let (first, max) = (self.restart_backoff, self.restart_backoff_max);
+        first
+            .checked_mul(1 << failures.min(20))
+            .map_or(max, |wait| wait.min(max))
+    }
+
     fn check_limits(&self) -> Result<(), InvalidSetting> {
         setting::longer_than_zero("start_timeout", self.start_timeout)?;
         setting::longer_than_zero("call_timeout", self.call_timeout)?;
@@ -338,6 +348,14 @@ fn check_variable_names<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_bound() {
+        let config = ServerConfig::default();
+        let waits: Vec<u64> = (0..8).map(|n| config.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(config.backoff(u32::MAX), config.restart_backoff_max);
+    }
 
     /// The `[servers]` tables of `text`, read and checked as the configuration does.
     fn from_toml(text: &str) -> Result<ServersConfig, InvalidSetting> {

@@ -37,6 +37,7 @@ use super::forward::{Answer, ForwardRequest};
 use super::handler::UpstreamHandler;
 use super::in_order::{NOTICE_QUEUE, ServerNotice};
 use super::link::{self, Link, Receivers};
+use super::listen::{Listener, Watch};
 use super::lists::{self, SharedLists};
 use super::roots::Roots;
 use crate::metrics_recorder;
@@ -118,6 +119,8 @@ enum Ask {
     Call(CallRequest),
     /// Boxed: a request is large, and a mailbox holds many asks.
     Forward(Box<ForwardRequest>),
+    /// For the listen stream of a 2026-07-28 server.
+    Watch(Watch),
 }
 
 impl Upstream {
@@ -195,6 +198,14 @@ impl Upstream {
     /// Its resources, templates and prompts as they change.
     pub fn lists(&self) -> watch::Receiver<SharedLists> {
         self.lists.clone()
+    }
+
+    /// Has the listen stream of the server (2026-07-28) ask for the updates of the resource
+    /// `uri` (`on`), or stop asking: done once a stream holds it (a stop is done at once).
+    pub async fn listen_for(&self, uri: Arc<str>, on: bool) -> Result<(), UpstreamError> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Ask::Watch(Watch { uri, on, reply })).await?;
+        self.answer(answer).await
     }
 
     /// Where the server stands, and its tools.
@@ -280,6 +291,7 @@ enum Phase {
     Ready {
         peer: Peer<RoleClient>,
         ended: BoxFuture<'static, String>,
+        listener: Option<Listener>,
     },
     /// Failed: waiting out the backoff before the next start.
     Waiting(std::pin::Pin<Box<tokio::time::Sleep>>),
@@ -448,6 +460,7 @@ impl Connection {
                 self.phase = Phase::Ready {
                     peer: link.peer,
                     ended: link.ended,
+                    listener: link.listener,
                 };
                 self.readied.send_modify(|times| *times += 1);
             }
@@ -467,11 +480,7 @@ impl Connection {
     /// it starts again after the backoff, doubled for each failure in a row.
     fn fail(&mut self, reason: String) {
         tracing::warn!(server = %self.server, %reason, "failed");
-        let backoff = backoff(
-            self.config.restart_backoff,
-            self.config.restart_backoff_max,
-            self.failures_in_a_row,
-        );
+        let backoff = self.config.backoff(self.failures_in_a_row);
         self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
         if matches!(self.phase, Phase::Ready { .. }) {
             metrics_recorder::upstream_up(&self.server, false);
@@ -545,6 +554,11 @@ impl Connection {
                     request.send(&self.server, &peer, limit).await;
                 }
                 Err(reason) => request.refuse(&self.server, reason),
+            },
+            Ask::Watch(watch) => match (&self.phase, self.peer()) {
+                (Phase::Ready { listener: Some(listener), .. }, _) => listener.watch(watch),
+                (_, Ok(_)) => watch.refuse(&self.server, "does not listen for resource updates"),
+                (_, Err(reason)) => watch.refuse(&self.server, reason),
             },
         }
     }
@@ -662,26 +676,5 @@ async fn next_refresh<T>(refresh: &mut Option<BoxFuture<'static, T>>) -> Option<
     match refresh {
         Some(refresh) => Some(refresh.await),
         None => std::future::pending().await,
-    }
-}
-
-/// The wait before a restart after `failures` failures in a row: `first`, doubled each time, at
-/// most `max`.
-fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
-    first
-        .checked_mul(1 << failures.min(20))
-        .map_or(max, |wait| wait.min(max))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_backoff_doubles_up_to_its_bound() {
-        let (first, max) = (Duration::from_secs(1), Duration::from_secs(60));
-        let waits: Vec<u64> = (0..8).map(|n| backoff(first, max, n).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
-        assert_eq!(backoff(first, max, u32::MAX), max);
     }
 }

@@ -3,7 +3,8 @@
 //! for the caller of a call (sampling, elicitation: see `ask`), and `roots/list`, answered with
 //! the connection's own `roots`. (Progress and log
 //! messages are taken off the transport before rmcp sees them, to keep their order: see
-//! `in_order`.)
+//! `in_order`.) A 2026-07-28 server sends its changes on a `subscriptions/listen` stream
+//! instead, whose messages go the same way, through the same [`Signals`] (see `listen`).
 //!
 //! rmcp runs this handler inside the connection's service task, which must never wait on the
 //! daemon: a changed list is a coalescing signal, so that however many arrive, the owner
@@ -34,13 +35,47 @@ use super::roots::Roots;
 /// a server's `notifications/resources/updated` is dropped (nobody can have subscribed to it).
 pub const MAX_URI_BYTES: usize = 4096;
 
-/// The upstream side of one connection, as rmcp calls it.
-pub struct UpstreamHandler {
+/// Where a server's changes go, whichever way they come: as notifications of their own
+/// (2025-11-25, through [`UpstreamHandler`]) or on its `subscriptions/listen` stream
+/// (2026-07-28, see `listen`).
+#[derive(Clone)]
+pub struct Signals {
     tools_changed: Arc<Notify>,
     lists_changed: Arc<Notify>,
+    updates: broadcast::Sender<Arc<str>>,
+}
+
+impl Signals {
+    /// The server's tool list changed.
+    pub fn tools_changed(&self) {
+        self.tools_changed.notify_one();
+    }
+
+    /// Its resource or prompt list changed.
+    pub fn lists_changed(&self) {
+        self.lists_changed.notify_one();
+    }
+
+    /// The resource `uri` was updated: relayed to whoever follows the server's updates, unless
+    /// the URI is too long for anyone to have subscribed to it.
+    pub fn resource_updated(&self, uri: String) {
+        if uri.len() > MAX_URI_BYTES {
+            tracing::debug!(
+                bytes = uri.len(),
+                "resource update dropped: its URI is too long"
+            );
+            return;
+        }
+        // Nobody following (no subscription anywhere) is no error.
+        let _ = self.updates.send(Arc::from(uri));
+    }
+}
+
+/// The upstream side of one connection, as rmcp calls it.
+pub struct UpstreamHandler {
+    signals: Signals,
     asks: mpsc::Sender<ServerAsk>,
     roots: Roots,
-    updates: broadcast::Sender<Arc<str>>,
 }
 
 impl UpstreamHandler {
@@ -56,12 +91,19 @@ impl UpstreamHandler {
         updates: broadcast::Sender<Arc<str>>,
     ) -> Self {
         Self {
-            tools_changed,
-            lists_changed,
+            signals: Signals {
+                tools_changed,
+                lists_changed,
+                updates,
+            },
             asks,
             roots,
-            updates,
         }
+    }
+
+    /// Where the server's changes go: also where its listen stream's go.
+    pub fn signals(&self) -> Signals {
+        self.signals.clone()
     }
 
     /// Relays the server's request `method` to the caller of the call in flight; the answer
@@ -97,15 +139,15 @@ impl UpstreamHandler {
 
 impl ClientHandler for UpstreamHandler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_changed.notify_one();
+        self.signals.tools_changed();
     }
 
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.lists_changed.notify_one();
+        self.signals.lists_changed();
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.lists_changed.notify_one();
+        self.signals.lists_changed();
     }
 
     async fn on_resource_updated(
@@ -113,15 +155,7 @@ impl ClientHandler for UpstreamHandler {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        if params.uri.len() > MAX_URI_BYTES {
-            tracing::debug!(
-                bytes = params.uri.len(),
-                "resource update dropped: its URI is too long"
-            );
-            return;
-        }
-        // Nobody following (no subscription anywhere) is no error.
-        let _ = self.updates.send(Arc::from(params.uri));
+        self.signals.resource_updated(params.uri);
     }
 
     // Sampling is deprecated by the 2026-07-28 revision (SEP-2577, and rmcp with it), but

@@ -2,10 +2,11 @@
 //! HTTP), the MCP handshake in either era, and its first tool list (and resource, template and
 //! prompt lists, when it offers them), all within `start_timeout`.
 //!
-//! What comes out is a [`Link`]: the client to send requests through, the tools, and a future
+//! What comes out is a [`Link`]: the client to send requests through, the tools, a future
 //! that ends, with the reason, when the connection does (the process exited, printed garbage,
-//! the HTTP server went away). Dropping the link's future closes the connection and kills the
-//! process group.
+//! the HTTP server went away), and for a 2026-07-28 server the listener that keeps its
+//! `subscriptions/listen` stream (see `listen`). Dropping the link's future closes the
+//! connection and kills the process group.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
 use super::in_order::{InOrder, ServerNotice};
+use super::listen::Listener;
 use super::lists::{self, Lists};
 use super::pages;
 use super::process;
@@ -36,6 +38,8 @@ pub struct Link {
     pub lists: Lists,
     /// Ends, with the reason, when the connection does; dropping it closes the connection.
     pub ended: BoxFuture<'static, String>,
+    /// Its listen stream's keeper, when it speaks 2026-07-28 and has something to tell.
+    pub listener: Option<Listener>,
 }
 
 /// What a connection hands over as it comes: its progress reports, in order, and its changed
@@ -68,6 +72,7 @@ async fn connect(
     receivers: Receivers,
 ) -> Result<Link, String> {
     let Receivers { handler, notices } = receivers;
+    let signals = handler.signals();
     let (running, reason) = match &config.url {
         Some(url) => {
             let transport = InOrder::new(remote(url, config)?, server.clone(), notices);
@@ -90,6 +95,7 @@ async fn connect(
     let tools = list_tools(Arc::clone(&server), peer.clone(), config.start_timeout).await?;
     let lists = lists::fetch(&server, &peer, config.start_timeout).await;
     Ok(Link {
+        listener: Listener::start(&server, &peer, config, signals),
         peer,
         tools,
         lists,

@@ -27,10 +27,11 @@ pub struct Lists {
     pub up: bool,
     /// Whether it declares the `resources` capability: `resources/read` may go to it.
     pub offers_resources: bool,
-    /// Whether it takes `resources/subscribe`: it declares `resources.subscribe` and speaks
-    /// 2025-11-25 or before (2026-07-28 subscribes through `subscriptions/listen`, which the
-    /// daemon does not open upstream).
+    /// Whether it takes subscriptions to its resources: it declares `resources.subscribe`.
     pub subscribable: bool,
+    /// Whether it speaks 2026-07-28, where a subscription goes on the connection's
+    /// `subscriptions/listen` stream (see `listen`) rather than in a `resources/subscribe`.
+    pub listens: bool,
     /// Its resources, as it lists them.
     pub resources: Vec<Resource>,
     /// Its resource templates.
@@ -50,12 +51,11 @@ pub async fn fetch(server: &str, peer: &Peer<RoleClient>, limit: Duration) -> Li
         .map(|info| info.capabilities.clone())
         .unwrap_or_default();
     let offers_resources = capabilities.resources.is_some();
-    let legacy = info.is_some_and(|info| info.protocol_version < ProtocolVersion::V_2026_07_28);
-    let subscribable = legacy
-        && capabilities
-            .resources
-            .as_ref()
-            .is_some_and(|resources| resources.subscribe == Some(true));
+    let listens = info.is_some_and(|info| info.protocol_version >= ProtocolVersion::V_2026_07_28);
+    let subscribable = capabilities
+        .resources
+        .as_ref()
+        .is_some_and(|resources| resources.subscribe == Some(true));
     let offers_prompts = capabilities.prompts.is_some();
     let (resources, templates, prompts) = tokio::join!(
         listed(
@@ -87,6 +87,7 @@ pub async fn fetch(server: &str, peer: &Peer<RoleClient>, limit: Duration) -> Li
         up: true,
         offers_resources,
         subscribable,
+        listens,
         resources,
         templates,
         prompts,

@@ -8,7 +8,8 @@
 //! the server's state and tool list, and the map from the server's own progress tokens to the
 //! callers'. `config` is its configuration; `process`, `lines` and `stdio` run a stdio server;
 //! `link` opens a connection; `handler` takes what the server sends on its own, and answers its
-//! `roots/list` with `roots`; `call` carries one forwarded call, `forward` any forwarded
+//! `roots/list` with `roots`; `listen` keeps the `subscriptions/listen` stream on which a
+//! 2026-07-28 server tells its changes; `call` carries one forwarded call, `forward` any forwarded
 //! request; `lists` fetches a server's resources, templates and prompts; `names` gives each
 //! upstream tool and prompt the name clients know it by, `resources` decides which server a
 //! resource read (or subscription) goes to, `catalog` keeps every ready server's offer under
@@ -30,6 +31,7 @@ mod in_order;
 mod lines;
 mod link;
 mod list_changes;
+mod listen;
 mod lists;
 pub mod names;
 mod pages;

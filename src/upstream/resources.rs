@@ -211,6 +211,7 @@ mod tests {
             up: true,
             offers_resources: true,
             subscribable: false,
+            listens: false,
             resources: resources.iter().map(resource).collect(),
             templates: templates.iter().map(template).collect(),
             prompts: Vec::new(),

@@ -43,6 +43,14 @@ impl Daemon {
         (status, response.json().await.unwrap())
     }
 
+    /// The JSON answer to the request `method` with `params` in the 2025-11-25 session `id`.
+    pub async fn standard_rpc(&self, id: &str, method: &str, params: Value) -> Value {
+        let message = json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params});
+        let response = self.standard_post(id, message).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// The standalone stream (`GET /mcp`) of the 2025-11-25 session `id`.
     pub async fn standalone_stream(&self, id: &str) -> Events {
         let response = stream_client()

@@ -1,7 +1,8 @@
 //! The real MCP servers tests put behind the daemon, installed by `tests/upstream/setup.sh`
-//! under `target/upstream/`, and the script server that breaks on purpose
-//! (`tests/upstream/broken_server.py`). A test that needs a server that is not installed fails,
-//! saying how to install it, rather than pass without having run.
+//! under `target/upstream/`; the script server that breaks on purpose
+//! (`tests/upstream/broken_server.py`); and the smallest server on the Python SDK whose lists
+//! change (`tests/upstream/changing_server.py`). A test that needs a server that is not
+//! installed fails, saying how to install it, rather than pass without having run.
 
 use std::path::{Path, PathBuf};
 
@@ -74,4 +75,16 @@ pub fn time_server() -> String {
 /// The script server that breaks on purpose, run by the system's `python3` with its mode.
 pub fn broken_script() -> PathBuf {
     root().join("tests/upstream/broken_server.py")
+}
+
+/// `[servers.<name>]` running the server whose tools and resources change
+/// (`tests/upstream/changing_server.py`, on the Python SDK installed with `mcp-server-time`,
+/// speaking 2026-07-28 to the daemon); `extra` lines end the table.
+pub fn changing_table(name: &str, extra: &str) -> String {
+    let python = installed("target/upstream/venv/bin/python");
+    let script = root().join("tests/upstream/changing_server.py");
+    format!(
+        "[servers.{name}]\ncommand = {python:?}\nargs = [{script:?}]\n{extra}\n",
+        script = script.display().to_string()
+    )
 }

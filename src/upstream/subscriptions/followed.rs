@@ -1,6 +1,7 @@
 //! What the keeper follows of each server it subscribes: the URIs of its
 //! `notifications/resources/updated`, each new connection (whose subscriptions must be made
-//! again) and its stopping for good; and how it asks the server to subscribe or unsubscribe.
+//! again) and its stopping for good; and how it asks the server to subscribe or unsubscribe
+//! (through its listen stream when it speaks 2026-07-28).
 
 use std::sync::Arc;
 
@@ -51,17 +52,22 @@ pub fn events(upstream: &Upstream) -> BoxStream<'static, ServerEvent> {
     futures::stream::select(updates, readied).boxed()
 }
 
-/// Sends `op` to `upstream` and waits for its answer (within the server's `call_timeout`).
+/// Sends `op` to `upstream` and waits for its answer (within the server's `call_timeout`): to a
+/// 2026-07-28 server, as a change to its listen stream; to an older one, as a request.
 pub async fn send(upstream: Upstream, op: &Op) -> Result<(), UpstreamError> {
+    let on = op.upward == Upward::Subscribe;
+    if upstream.lists().borrow().listens {
+        return upstream.listen_for(Arc::clone(&op.target.uri), on).await;
+    }
     let uri = op.target.uri.to_string();
     // The 2025-11-25 requests, deprecated by 2026-07-28: only servers speaking 2025-11-25 are
-    // asked (see `Lists::subscribable`).
+    // asked.
     #[allow(deprecated)]
-    let request = match op.upward {
-        Upward::Subscribe => {
+    let request = match on {
+        true => {
             ClientRequest::SubscribeRequest(SubscribeRequest::new(SubscribeRequestParams::new(uri)))
         }
-        Upward::Unsubscribe => ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
+        false => ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(
             UnsubscribeRequestParams::new(uri),
         )),
     };
