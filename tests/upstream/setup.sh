@@ -4,12 +4,14 @@
 # Nobody here wrote them: they are the servers people put behind the daemon.
 #   target/upstream/node  node_modules with @modelcontextprotocol/server-everything and
 #                         @modelcontextprotocol/server-filesystem (both stdio)
-#   target/upstream/venv  Python venv with mcp-server-time (stdio)
+#   target/upstream/venv  Python venv with mcp-server-time (stdio) and the official Python SDK
+#                         (mcp), which tests/upstream/changing_server.py is built on
 set -euo pipefail
 
 EVERYTHING_VERSION=2026.8.31
 FILESYSTEM_VERSION=2026.8.31
 TIME_VERSION=2026.10.19
+MCP_VERSION=2.3.0
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 upstream="$root/target/upstream"
@@ -30,14 +32,20 @@ if [ "$(node_version server-everything)" != "$EVERYTHING_VERSION" ] \
         "@modelcontextprotocol/server-filesystem@$FILESYSTEM_VERSION"
 fi
 
-# Python: a server built on the Python SDK.
+# Python: a server built on the Python SDK, and the SDK itself (its 2026-07-28 servers tell their
+# changes on subscriptions/listen streams; changing_server.py is one whose lists change).
 venv="$upstream/venv"
-if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp-server-time') != '$TIME_VERSION')" 2>/dev/null; then
+python_version() {
+    "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true
+}
+if [ "$(python_version mcp-server-time)" != "$TIME_VERSION" ] || [ "$(python_version mcp)" != "$MCP_VERSION" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "mcp-server-time==$TIME_VERSION"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "mcp-server-time==$TIME_VERSION" "mcp==$MCP_VERSION"
 fi
 
 echo "upstream MCP servers ready in $upstream:"
 echo "  @modelcontextprotocol/server-everything $(node_version server-everything)"
 echo "  @modelcontextprotocol/server-filesystem $(node_version server-filesystem)"
-echo "  mcp-server-time $("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('mcp-server-time'))")"
+echo "  mcp-server-time $(python_version mcp-server-time)"
+echo "  mcp (the Python SDK) $(python_version mcp)"

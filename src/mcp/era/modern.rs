@@ -29,8 +29,11 @@ pub const HEADER_MISMATCH: i32 = -32020;
 /// The unsupported protocol version error (`UnsupportedProtocolVersion`).
 pub const UNSUPPORTED_VERSION: i32 = -32022;
 
-/// How long clients may cache list results: the tool set only changes with a restart.
-const LIST_TTL_MS: u64 = 300_000;
+/// How long clients may cache list results (and `server/discover`'s). The lists change while
+/// the daemon runs: the user's servers start, restart and change their own lists, and a reload
+/// adds or removes servers. Clients that listen are told at once (`*/list_changed`); this bounds
+/// how stale a client that does not listen may be, for a re-list a minute at most.
+const LIST_TTL_MS: u64 = 60_000;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
