@@ -7,15 +7,17 @@
 //! The server is `tests/upstream/changing_server.py`, the smallest one on the official Python SDK
 //! (installed by `bash tests/upstream/setup.sh`) whose lists change: no server on the registries
 //! that speaks 2026-07-28 changes its lists. The SDK publishes such a server's changes to listen
-//! streams only, so nothing here would arrive had the daemon not opened one.
+//! streams only, so nothing here would arrive had the daemon not opened one. Each test runs with
+//! the server over stdio (the daemon's child) and over Streamable HTTP (the test's child).
 
 mod common;
 
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::eras::{messages_within, until};
 use common::gateway::{READY_TIMEOUT, final_response, first_text, offered};
-use common::servers::changing_table;
+use common::servers::{changing_script, changing_table, python};
 use common::{Daemon, Events, Session};
 use serde_json::{Value, json};
 
@@ -23,15 +25,67 @@ const COUNTER: &str = "counter://bumps";
 const UPDATED: &str = "notifications/resources/updated";
 const TOOLS_CHANGED: &str = "notifications/tools/list_changed";
 
-/// A daemon with the changing server behind it (restarts and listen streams again soon after
-/// they end), once its tools are offered, with a Construct session.
-async fn start() -> (Daemon, Session) {
-    let config = changing_table("changing", "restart_backoff = \"100ms\"");
+/// How the daemon reaches the changing server.
+#[derive(Clone, Copy)]
+enum Transport {
+    Stdio,
+    Http,
+}
+
+/// The changing server serving Streamable HTTP on a free loopback port, killed when dropped.
+struct HttpServer {
+    child: Child,
+    url: String,
+}
+
+impl HttpServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(python())
+            .arg(changing_script())
+            .args(["http", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        Self { child, url }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A daemon with the changing server behind it over `transport` (its listen streams opened
+/// again soon after they end), once its tools are offered; with a Construct session, and the
+/// server when the test runs it.
+async fn start(transport: Transport) -> (Daemon, Session, Option<HttpServer>) {
+    let backoff = "restart_backoff = \"100ms\"";
+    let (config, remote) = match transport {
+        Transport::Stdio => (changing_table("changing", backoff), None),
+        Transport::Http => {
+            let remote = HttpServer::start();
+            let table = format!("[servers.changing]\nurl = {:?}\n{backoff}\n", remote.url);
+            (table, Some(remote))
+        }
+    };
     let daemon = Daemon::start(&config);
     let session = daemon.session().await;
-    let ready = offered(&daemon, &session, &["changing__add_tool"]);
-    tokio::time::timeout(READY_TIMEOUT, ready).await.unwrap();
-    (daemon, session)
+    offered(&daemon, &session, &["changing__add_tool"]).await;
+    (daemon, session, remote)
 }
 
 /// A 2025-11-25 session and its standalone stream.
@@ -51,23 +105,42 @@ async fn call(daemon: &Daemon, session: &Session, tool: &str, arguments: Value) 
 /// Ends the server's listen streams, and waits until the daemon has one open again (a tool
 /// added then is told): what comes after runs on the stream opened again.
 async fn end_listens(daemon: &Daemon, session: &Session, stream: &mut Events) {
-    assert_eq!(call(daemon, session, "end_listens", json!({})).await, "ended");
+    assert_eq!(
+        call(daemon, session, "end_listens", json!({})).await,
+        "ended"
+    );
     for round in 0.. {
         let name = format!("after_end_{round}");
         call(daemon, session, "add_tool", json!({"name": name})).await;
         let told = messages_within(stream, Duration::from_secs(1)).await;
-        if told.iter().any(|message| message["method"] == TOOLS_CHANGED) {
+        if told
+            .iter()
+            .any(|message| message["method"] == TOOLS_CHANGED)
+        {
             offered(daemon, session, &[&format!("changing__{name}")]).await;
             return;
         }
-        assert!(round < 20, "no listen stream again after the server ended it");
+        assert!(
+            round < 20,
+            "no listen stream again after the server ended it"
+        );
     }
 }
 
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_modern_servers_tool_list_changes_reach_the_daemons_clients() {
-    let (daemon, session) = start().await;
+    tool_list_changes_reach_the_daemons_clients(Transport::Stdio).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_remote_modern_servers_tool_list_changes_reach_the_daemons_clients() {
+    tool_list_changes_reach_the_daemons_clients(Transport::Http).await;
+}
+
+async fn tool_list_changes_reach_the_daemons_clients(transport: Transport) {
+    let (daemon, session, _remote) = start(transport).await;
     let (_id, mut stream) = standard(&daemon).await;
 
     let added = call(&daemon, &session, "add_tool", json!({"name": "fresh"})).await;
@@ -100,7 +173,17 @@ async fn updates_within_a_second(stream: &mut Events) -> Vec<String> {
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_modern_servers_resources_are_subscribed_on_its_listen_stream() {
-    let (daemon, session) = start().await;
+    resources_are_subscribed_on_the_listen_stream(Transport::Stdio).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_remote_modern_servers_resources_are_subscribed_on_its_listen_stream() {
+    resources_are_subscribed_on_the_listen_stream(Transport::Http).await;
+}
+
+async fn resources_are_subscribed_on_the_listen_stream(transport: Transport) {
+    let (daemon, session, _remote) = start(transport).await;
     let (id, mut stream) = standard(&daemon).await;
     let (_other, mut other_stream) = standard(&daemon).await;
     let initialized = daemon.standard_rpc(&id, "resources/list", json!({})).await;
@@ -112,7 +195,10 @@ async fn a_modern_servers_resources_are_subscribed_on_its_listen_stream() {
     assert_eq!(subscribed["result"], json!({}), "{subscribed}");
     assert_eq!(call(&daemon, &session, "bump", json!({})).await, "1");
     assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], COUNTER);
-    assert_eq!(updates_within_a_second(&mut other_stream).await, Vec::<String>::new());
+    assert_eq!(
+        updates_within_a_second(&mut other_stream).await,
+        Vec::<String>::new()
+    );
 
     // A 2026-07-28 client subscribes on its own listen stream, through the same upstream one.
     let notifications = json!({"resourceSubscriptions": [COUNTER]});
@@ -122,7 +208,10 @@ async fn a_modern_servers_resources_are_subscribed_on_its_listen_stream() {
     assert_eq!(until(&mut stream, UPDATED).await["params"]["uri"], COUNTER);
     let told = until(&mut listen, UPDATED).await;
     assert_eq!(told["params"]["uri"], COUNTER);
-    assert_eq!(told["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "mine");
+    assert_eq!(
+        told["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        "mine"
+    );
 
     // The server ends its stream: the one opened again still holds the subscription.
     end_listens(&daemon, &session, &mut stream).await;
@@ -137,5 +226,8 @@ async fn a_modern_servers_resources_are_subscribed_on_its_listen_stream() {
     assert_eq!(left["result"], json!({}), "{left}");
     drop(listen);
     call(&daemon, &session, "bump", json!({})).await;
-    assert_eq!(updates_within_a_second(&mut stream).await, Vec::<String>::new());
+    assert_eq!(
+        updates_within_a_second(&mut stream).await,
+        Vec::<String>::new()
+    );
 }

@@ -555,12 +555,23 @@ impl Connection {
                 }
                 Err(reason) => request.refuse(&self.server, reason),
             },
-            Ask::Watch(watch) => match (&self.phase, self.peer()) {
-                (Phase::Ready { listener: Some(listener), .. }, _) => listener.watch(watch),
-                (_, Ok(_)) => watch.refuse(&self.server, "does not listen for resource updates"),
-                (_, Err(reason)) => watch.refuse(&self.server, reason),
-            },
+            Ask::Watch(watch) => self.watch(watch),
         }
+    }
+
+    /// Hands a resource subscription to the listen stream of the server (2026-07-28), or
+    /// refuses it.
+    fn watch(&self, watch: Watch) {
+        if let Phase::Ready {
+            listener: Some(listener),
+            ..
+        } = &self.phase
+        {
+            return listener.watch(watch, &self.server);
+        }
+        let reason = self.peer().err();
+        let reason = reason.unwrap_or_else(|| "does not listen for resource updates".to_owned());
+        watch.refuse(&self.server, reason);
     }
 
     fn status(&self) -> Status {

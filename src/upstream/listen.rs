@@ -12,7 +12,8 @@
 //!
 //! Bounded: each message is bounded by the transport (`max_message_bytes`), the stream's unread
 //! messages by [`BACKLOG`] (past it rmcp ends the stream), the asks waiting for the listener by
-//! [`WATCHES`], and the resources asked for by the keeper's bounds. A stream that ends (the
+//! [`WATCHES`], and the resources asked for (and those waiting for a stream that holds theirs)
+//! by the keeper's bounds: one request at a time per resource, `subscriptions::IN_ALL` in all. A stream that ends (the
 //! server closed it, fell behind, or refused it) while the connection lives is opened again
 //! after a backoff (`restart_backoff`, doubled at each end in a row up to
 //! `restart_backoff_max`), and the server's lists are fetched again after it, since changes
@@ -50,8 +51,11 @@ pub struct Watch {
     /// Whether to listen (or to stop).
     pub on: bool,
     /// Told once a stream acknowledged the resource (or why not); at once for a stop.
-    pub reply: oneshot::Sender<Result<(), UpstreamError>>,
+    pub reply: Reply,
 }
+
+/// Where the answer to a [`Watch`] goes.
+pub type Reply = oneshot::Sender<Result<(), UpstreamError>>;
 
 impl Watch {
     /// Answers at once that nobody can listen for it, for `reason`.
@@ -63,7 +67,6 @@ impl Watch {
 /// The handle on one connection's listener: dropping it stops the listener and cancels its
 /// stream.
 pub struct Listener {
-    server: Arc<str>,
     watches: mpsc::Sender<Watch>,
 }
 
@@ -97,17 +100,16 @@ impl Listener {
         let (watches, asks) = mpsc::channel(WATCHES);
         let task = Task::new(Arc::clone(server), peer.clone(), config, lists, signals);
         tokio::spawn(task.run(asks));
-        Some(Self {
-            server: Arc::clone(server),
-            watches,
-        })
+        Some(Self { watches })
     }
 
-    /// Hands `watch` to the listener; refused at once when too many wait for it.
-    pub fn watch(&self, watch: Watch) {
+    /// Hands `watch` to the listener of `server`'s connection; refused at once when too many
+    /// wait for it.
+    pub fn watch(&self, watch: Watch, server: &Arc<str>) {
         if let Err(full) = self.watches.try_send(watch) {
-            let reason = format!("busy: {WATCHES} subscriptions already wait for its listen stream");
-            full.into_inner().refuse(&self.server, reason);
+            let reason =
+                format!("busy: {WATCHES} subscriptions already wait for its listen stream");
+            full.into_inner().refuse(server, reason);
         }
     }
 }
@@ -134,7 +136,7 @@ struct Task {
     /// The resources the keeper wants listened for.
     wanted: BTreeSet<Arc<str>>,
     /// Who waits for a stream that holds their resource.
-    waiting: Vec<(Arc<str>, oneshot::Sender<Result<(), UpstreamError>>)>,
+    waiting: Vec<(Arc<str>, Reply)>,
     open: Option<Open>,
     opening: Option<Opening>,
     /// The backoff after a stream ended or could not be opened.
@@ -194,13 +196,19 @@ impl Task {
     /// held is answered at once, another once a stream holds it.
     fn take(&mut self, watch: Watch) {
         let Watch { uri, on, reply } = watch;
+        // Those the keeper stopped waiting for (it gave up in time) need no answer.
+        self.waiting.retain(|(_, reply)| !reply.is_closed());
         if !on {
             self.wanted.remove(&uri);
             let _ = reply.send(Ok(()));
             return;
         }
         self.wanted.insert(Arc::clone(&uri));
-        if self.open.as_ref().is_some_and(|open| open.holds.contains(&uri)) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.holds.contains(&uri))
+        {
             let _ = reply.send(Ok(()));
         } else {
             self.waiting.push((uri, reply));
@@ -363,9 +371,7 @@ async fn next_opened(
 }
 
 /// The open stream's next message; never when none is open.
-async fn next_message(
-    open: &mut Option<Open>,
-) -> Result<Option<ServerNotification>, ServiceError> {
+async fn next_message(open: &mut Option<Open>) -> Result<Option<ServerNotification>, ServiceError> {
     match open {
         Some(open) => open.subscription.next().await,
         None => std::future::pending().await,

@@ -81,10 +81,19 @@ pub fn broken_script() -> PathBuf {
 /// (`tests/upstream/changing_server.py`, on the Python SDK installed with `mcp-server-time`,
 /// speaking 2026-07-28 to the daemon); `extra` lines end the table.
 pub fn changing_table(name: &str, extra: &str) -> String {
-    let python = installed("target/upstream/venv/bin/python");
-    let script = root().join("tests/upstream/changing_server.py");
-    format!(
-        "[servers.{name}]\ncommand = {python:?}\nargs = [{script:?}]\n{extra}\n",
-        script = script.display().to_string()
-    )
+    let (python, script) = (python(), changing_script());
+    format!("[servers.{name}]\ncommand = {python:?}\nargs = [{script:?}]\n{extra}\n")
+}
+
+/// The Python of the venv the servers' Python SDK is installed in.
+pub fn python() -> String {
+    installed("target/upstream/venv/bin/python")
+}
+
+/// The server whose tools and resources change, run by [`python`].
+pub fn changing_script() -> String {
+    root()
+        .join("tests/upstream/changing_server.py")
+        .display()
+        .to_string()
 }

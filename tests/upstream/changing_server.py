@@ -5,11 +5,13 @@ No server on PyPI or npm speaking 2026-07-28 changes its lists or resources (mcp
 tools are fixed, and it serves no `subscriptions/listen`), so this one does, as the SDK makes
 any server do it: its tools publish the SDK's own events, which reach a 2026-07-28 client on its
 `subscriptions/listen` streams alone. Over stdio, in whichever era the client's first request
-picks.
+picks; with the arguments `http PORT`, over Streamable HTTP on 127.0.0.1:PORT/mcp.
   add_tool(name)  adds a tool `name` (which answers "added") and announces the changed list
   bump()          counts on the resource counter://bumps and announces its update
   end_listens()   ends every open listen stream gracefully, as a server shutting down would
 """
+
+import sys
 
 from mcp.server.mcpserver import Context, MCPServer
 
@@ -53,4 +55,7 @@ def end_listens() -> str:
 
 
 if __name__ == "__main__":
-    server.run()
+    if sys.argv[1:2] == ["http"]:
+        server.run("streamable-http", port=int(sys.argv[2]))
+    else:
+        server.run()
