@@ -12,12 +12,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::eras::{messages_within, until};
-use common::gateway::{READY_TIMEOUT, final_response, first_text, offered};
-use common::servers::{changing_script, changing_table, python};
+use common::gateway::{final_response, first_text, offered};
+use common::servers::{HttpServer, changing_script, changing_table, python};
 use common::{Daemon, Events, Session};
 use serde_json::{Value, json};
 
@@ -32,43 +32,6 @@ enum Transport {
     Http,
 }
 
-/// The changing server serving Streamable HTTP on a free loopback port, killed when dropped.
-struct HttpServer {
-    child: Child,
-    url: String,
-}
-
-impl HttpServer {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python())
-            .arg(changing_script())
-            .args(["http", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let url = format!("http://127.0.0.1:{port}/mcp");
-        Self { child, url }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A daemon with the changing server behind it over `transport` (its listen streams opened
 /// again soon after they end), once its tools are offered; with a Construct session, and the
 /// server when the test runs it.
@@ -77,7 +40,11 @@ async fn start(transport: Transport) -> (Daemon, Session, Option<HttpServer>) {
     let (config, remote) = match transport {
         Transport::Stdio => (changing_table("changing", backoff), None),
         Transport::Http => {
-            let remote = HttpServer::start();
+            let mut command = Command::new(python());
+            command.arg(changing_script());
+            let remote = HttpServer::start(command, |command, port| {
+                command.args(["http", &port.to_string()]);
+            });
             let table = format!("[servers.changing]\nurl = {:?}\n{backoff}\n", remote.url);
             (table, Some(remote))
         }

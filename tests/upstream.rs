@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::gateway::admin_servers;
-use common::servers::{broken_script, everything_script, time_server};
+use common::servers::{HttpServer, broken_script, everything_script, time_server};
 use common::{Daemon, client};
 use construct_actor::upstream::config::ServerConfig;
 use construct_actor::upstream::{State, Status, Upstream, UpstreamNotice, UpstreamProgress};
@@ -408,52 +408,18 @@ async fn the_daemon_starts_its_servers_and_shows_them_to_the_administrator_alone
 }
 
 /// server-everything serving Streamable HTTP on a free loopback port, killed when dropped.
-struct HttpEverything {
-    child: std::process::Child,
-    url: String,
-}
-
-impl HttpEverything {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("node")
-            .arg(everything_script())
-            .arg("streamableHttp")
-            .env("PORT", port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "server-everything did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}/mcp"),
-        }
-    }
-}
-
-impl Drop for HttpEverything {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn http_everything() -> HttpServer {
+    let mut command = std::process::Command::new("node");
+    command.arg(everything_script()).arg("streamableHttp");
+    HttpServer::start(command, |command, port| {
+        command.env("PORT", port.to_string());
+    })
 }
 
 #[tokio::test]
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn a_remote_streamable_http_server_is_called_with_progress() {
-    let remote = HttpEverything::start();
+    let remote = http_everything();
     let config = ServerConfig {
         url: Some(remote.url.clone()),
         ..ServerConfig::default()

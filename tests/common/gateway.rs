@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use super::servers::{everything_script, time_server};
 use super::{Daemon, Session, client, next_event, sse};
 
-/// Longest a server may take to become ready.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub use super::servers::READY_TIMEOUT;
 
 /// `[servers.everything]` running server-everything over stdio behind a shell that appends its
 /// pid to `dir/pids` at each start, and copies what the server reads to `dir/in.log`.

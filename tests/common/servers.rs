@@ -5,6 +5,11 @@
 //! installed fails, saying how to install it, rather than pass without having run.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a server may take to become ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How to install the servers.
 pub const SETUP: &str = "bash tests/upstream/setup.sh";
@@ -96,4 +101,42 @@ pub fn changing_script() -> String {
         .join("tests/upstream/changing_server.py")
         .display()
         .to_string()
+}
+
+/// A server the test runs serving Streamable HTTP on a free loopback port; killed when dropped.
+pub struct HttpServer {
+    child: Child,
+    /// Its MCP endpoint.
+    pub url: String,
+}
+
+impl HttpServer {
+    /// Runs `command`, told its port by `with_port`, and waits until it listens.
+    pub fn start(mut command: Command, with_port: impl FnOnce(&mut Command, u16)) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        with_port(&mut command, port);
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{command:?} did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        Self { child, url }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
