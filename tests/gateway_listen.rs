@@ -38,7 +38,7 @@ enum Transport {
 async fn start(transport: Transport) -> (Daemon, Session, Option<HttpServer>) {
     let backoff = "restart_backoff = \"100ms\"";
     let (config, remote) = match transport {
-        Transport::Stdio => (changing_table("changing", backoff), None),
+        Transport::Stdio => (changing_table("changing", &[], backoff), None),
         Transport::Http => {
             let mut command = Command::new(python());
             command.arg(changing_script());
@@ -197,4 +197,38 @@ async fn resources_are_subscribed_on_the_listen_stream(transport: Transport) {
         updates_within_a_second(&mut stream).await,
         Vec::<String>::new()
     );
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn a_refused_listen_stream_is_asked_for_again_after_a_backoff_and_fails_subscriptions() {
+    let backoff = "restart_backoff = \"100ms\"\nrestart_backoff_max = \"400ms\"";
+    let config = changing_table("changing", &["refuse-listens"], backoff);
+    let daemon = Daemon::start_with(&config, &[("CONSTRUCT_ACTOR_LOG__LEVEL", "warn")]);
+    let session = daemon.session().await;
+    offered(&daemon, &session, &["changing__add_tool"]).await;
+
+    // A subscription fails with the server's refusal, its code kept, the server named.
+    let (id, _stream) = standard(&daemon).await;
+    let refused = daemon
+        .standard_rpc(&id, "resources/subscribe", json!({"uri": COUNTER}))
+        .await;
+    assert_eq!(refused["error"]["code"], -32603, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("MCP server changing: refused subscriptions/listen"),
+        "{message}"
+    );
+
+    // It is asked again after a backoff each time (at most 400 ms here): never given up on,
+    // never in a tight loop.
+    let refusals = |daemon: &Daemon| daemon.stderr().matches("no listen stream").count();
+    let before = refusals(&daemon);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let asked = refusals(&daemon) - before;
+    assert!((3..=10).contains(&asked), "asked {asked} times in 2 s");
+    // The server itself is not restarted for it, and serves.
+    assert_eq!(call(&daemon, &session, "bump", json!({})).await, "1");
+    let servers = common::gateway::admin_servers(&daemon).await;
+    assert_eq!(servers[0]["restarts"], 0, "{servers:?}");
 }

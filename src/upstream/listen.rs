@@ -123,7 +123,7 @@ struct Open {
 }
 
 /// A stream being opened: the resources asked for, and the stream or why not.
-type Opening = BoxFuture<'static, (BTreeSet<Arc<str>>, Result<Subscription, String>)>;
+type Opening = BoxFuture<'static, (BTreeSet<Arc<str>>, Result<Subscription, UpstreamError>)>;
 
 /// The listener's task: its wanted resources, its stream, and the next one being opened.
 struct Task {
@@ -236,14 +236,30 @@ impl Task {
         if !asked.is_empty() {
             filter.resource_subscriptions = Some(asked.iter().map(|uri| uri.to_string()).collect());
         }
-        let (peer, limit) = (self.peer.clone(), self.config.start_timeout);
+        let (server, peer) = (Arc::clone(&self.server), self.peer.clone());
+        let limit = self.config.start_timeout;
         self.opening = Some(Box::pin(async move {
             let listen = peer.listen_with_capacity(filter, BACKLOG);
             let opened = match tokio::time::timeout(limit, listen).await {
                 Ok(Ok(subscription)) => Ok(subscription),
-                Ok(Err(err)) => Err(format!("subscriptions/listen failed: {err}")),
-                Err(_) => Err(format!(
-                    "subscriptions/listen was not acknowledged within start_timeout ({limit:?})"
+                // The server's refusal keeps its code, as a refused request's does.
+                Ok(Err(ServiceError::McpError(error))) => Err(UpstreamError {
+                    code: Some(error.code.0),
+                    ..UpstreamError::new(
+                        &server,
+                        format!("refused subscriptions/listen: {}", error.message),
+                    )
+                }),
+                Ok(Err(err)) => Err(UpstreamError::new(
+                    &server,
+                    format!("subscriptions/listen failed: {err}"),
+                )),
+                Err(_) => Err(UpstreamError::new(
+                    &server,
+                    format!(
+                        "subscriptions/listen was not acknowledged within start_timeout \
+                         ({limit:?})"
+                    ),
                 )),
             };
             (asked, opened)
@@ -252,12 +268,12 @@ impl Task {
 
     /// A stream asked for `asked` was acknowledged (it replaces the one open, which is
     /// cancelled), or could not be opened (the one open stays).
-    fn opened(&mut self, asked: BTreeSet<Arc<str>>, opened: Result<Subscription, String>) {
+    fn opened(&mut self, asked: BTreeSet<Arc<str>>, opened: Result<Subscription, UpstreamError>) {
         let subscription = match opened {
             Ok(subscription) => subscription,
-            Err(reason) => {
-                tracing::warn!(server = %self.server, %reason, "no listen stream");
-                let refused = self.answer(&asked, &BTreeSet::new(), |_| reason.clone());
+            Err(error) => {
+                tracing::warn!(server = %self.server, reason = %error.reason, "no listen stream");
+                let refused = self.answer(&asked, &BTreeSet::new(), |_| error.clone());
                 self.wanted.retain(|uri| !refused.contains(uri));
                 return self.back_off();
             }
@@ -278,8 +294,10 @@ impl Task {
         }
         // What the server would not take is no longer asked for (or each stream would ask).
         self.wanted.retain(|uri| !refused.contains(uri));
+        let server = Arc::clone(&self.server);
         self.answer(&asked, &holds, |uri| {
-            format!("did not take the subscription to {uri:?}")
+            let reason = format!("did not take the subscription to {uri:?}");
+            UpstreamError::new(&server, reason)
         });
         tracing::debug!(server = %self.server, resources = holds.len(), "listen stream open");
         self.open = Some(Open {
@@ -299,7 +317,7 @@ impl Task {
         &mut self,
         asked: &BTreeSet<Arc<str>>,
         holds: &BTreeSet<Arc<str>>,
-        why: impl Fn(&str) -> String,
+        why: impl Fn(&str) -> UpstreamError,
     ) -> BTreeSet<Arc<str>> {
         let (answered, waiting) = std::mem::take(&mut self.waiting)
             .into_iter()
@@ -309,7 +327,7 @@ impl Task {
         for (uri, reply) in answered {
             let answer = match holds.contains(&uri) {
                 true => Ok(()),
-                false => Err(UpstreamError::new(&self.server, why(&uri))),
+                false => Err(why(&uri)),
             };
             if answer.is_err() {
                 refused.insert(uri);
@@ -363,7 +381,7 @@ impl Task {
 /// The stream being opened, once it is (or is not); never when none is.
 async fn next_opened(
     opening: &mut Option<Opening>,
-) -> (BTreeSet<Arc<str>>, Result<Subscription, String>) {
+) -> (BTreeSet<Arc<str>>, Result<Subscription, UpstreamError>) {
     match opening {
         Some(opening) => opening.await,
         None => std::future::pending().await,

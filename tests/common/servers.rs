@@ -84,10 +84,12 @@ pub fn broken_script() -> PathBuf {
 
 /// `[servers.<name>]` running the server whose tools and resources change
 /// (`tests/upstream/changing_server.py`, on the Python SDK installed with `mcp-server-time`,
-/// speaking 2026-07-28 to the daemon); `extra` lines end the table.
-pub fn changing_table(name: &str, extra: &str) -> String {
-    let (python, script) = (python(), changing_script());
-    format!("[servers.{name}]\ncommand = {python:?}\nargs = [{script:?}]\n{extra}\n")
+/// speaking 2026-07-28 to the daemon) with the arguments `args`; `extra` lines end the table.
+pub fn changing_table(name: &str, args: &[&str], extra: &str) -> String {
+    let mut all = vec![changing_script()];
+    all.extend(args.iter().map(|arg| (*arg).to_owned()));
+    let python = python();
+    format!("[servers.{name}]\ncommand = {python:?}\nargs = {all:?}\n{extra}\n")
 }
 
 /// The Python of the venv the servers' Python SDK is installed in.

@@ -5,7 +5,9 @@ No server on PyPI or npm speaking 2026-07-28 changes its lists or resources (mcp
 tools are fixed, and it serves no `subscriptions/listen`), so this one does, as the SDK makes
 any server do it: its tools publish the SDK's own events, which reach a 2026-07-28 client on its
 `subscriptions/listen` streams alone. Over stdio, in whichever era the client's first request
-picks; with the arguments `http PORT`, over Streamable HTTP on 127.0.0.1:PORT/mcp.
+picks; with the arguments `http PORT`, over Streamable HTTP on 127.0.0.1:PORT/mcp. With the
+argument `refuse-listens` it refuses every `subscriptions/listen` (as the SDK does past its
+bound of open streams), still declaring what it would tell.
   add_tool(name)  adds a tool `name` (which answers "added") and announces the changed list
   bump()          counts on the resource counter://bumps and announces its update
   end_listens()   ends every open listen stream gracefully, as a server shutting down would
@@ -14,6 +16,8 @@ picks; with the arguments `http PORT`, over Streamable HTTP on 127.0.0.1:PORT/mc
 import sys
 
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp_types import SubscriptionsListenRequestParams
 
 server = MCPServer("changing", version="1")
 bumps = 0
@@ -55,6 +59,11 @@ def end_listens() -> str:
 
 
 if __name__ == "__main__":
+    if "refuse-listens" in sys.argv:
+        full = ListenHandler(InMemorySubscriptionBus(), max_subscriptions=0)
+        server._lowlevel_server.add_request_handler(
+            "subscriptions/listen", SubscriptionsListenRequestParams, full
+        )
     if sys.argv[1:2] == ["http"]:
         server.run("streamable-http", port=int(sys.argv[2]))
     else:
