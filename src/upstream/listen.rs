@@ -181,12 +181,12 @@ impl Task {
                     Some(watch) => self.take(watch),
                     None => break,
                 },
-                (asked, opened) = next_opened(&mut self.opening) => {
+                (asked, opened) = when(&mut self.opening) => {
                     self.opening = None;
                     self.opened(asked, opened);
                 }
                 message = next_message(&mut self.open) => self.received(message),
-                () = backoff_over(&mut self.retry) => self.retry = None,
+                () = when(&mut self.retry) => self.retry = None,
             }
         }
         tracing::debug!(server = %self.server, "listener stopped");
@@ -378,12 +378,10 @@ impl Task {
     }
 }
 
-/// The stream being opened, once it is (or is not); never when none is.
-async fn next_opened(
-    opening: &mut Option<Opening>,
-) -> (BTreeSet<Arc<str>>, Result<Subscription, UpstreamError>) {
-    match opening {
-        Some(opening) => opening.await,
+/// What `future` gives, once it does; never when there is none.
+async fn when<F: Future + Unpin>(future: &mut Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
         None => std::future::pending().await,
     }
 }
@@ -392,14 +390,6 @@ async fn next_opened(
 async fn next_message(open: &mut Option<Open>) -> Result<Option<ServerNotification>, ServiceError> {
     match open {
         Some(open) => open.subscription.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The end of the backoff running; never when none runs.
-async fn backoff_over(retry: &mut Option<Pin<Box<Sleep>>>) {
-    match retry {
-        Some(sleep) => sleep.await,
         None => std::future::pending().await,
     }
 }
