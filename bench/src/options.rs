@@ -36,6 +36,7 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     Calls,
+    StandardCalls,
     Sessions,
     Fanout,
     AuthContention,
@@ -49,6 +50,7 @@ impl Scenario {
     pub fn name(self) -> &'static str {
         match self {
             Self::Calls => "calls",
+            Self::StandardCalls => "standard-calls",
             Self::Sessions => "sessions",
             Self::Fanout => "fanout",
             Self::AuthContention => "auth-contention",

@@ -1,74 +1,169 @@
-//! `calls`: `tools/call echo` round trips by keep-alive clients, each with a session of its own,
-//! at each concurrency asked for.
+//! `calls` and `standard-calls`: `tools/call echo` round trips by keep-alive clients, each with a
+//! session of its own, at each concurrency asked for, route by route side by side: the ceiling,
+//! an MCP server built on the official Rust SDK (rmcp's Streamable HTTP server with stateful
+//! sessions, this binary's `echo-upstream`) called by a standard client, and the daemon called
+//! with Construct headers and by a standard 2025-11-25 client (an `initialize`d session whose
+//! call streams are resumable). `standard-calls` is the standard client's path alone, against
+//! the ceiling and rmcp.
 
 use serde_json::{Value, json};
 
-use super::side_by_side::{start_both, timed_run, warmed};
-use crate::load::{self, Handshake, LoadRun, Op, Worker};
+use super::side_by_side::{timed_run, warmed};
+use crate::load::{self, Handshake, LoadRun, Op, ToolCall, Worker};
 use crate::report::{ScenarioReport, Table, Target, fmt, fmt_pair, ratio};
 use crate::servers::{self, Server};
 use crate::settings::Settings;
 
-/// The medians at one concurrency: the concurrency, the daemon's, the ceiling's.
-type AtConcurrency = (usize, LoadRun, LoadRun);
+/// Who answers a route's calls: an index in the scenario's servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answerer {
+    Daemon = 0,
+    Ceiling = 1,
+    Rmcp = 2,
+}
 
-/// `tools/call echo` round trips at each concurrency.
+/// One way of making an echo call.
+struct Route {
+    /// For the table and the logs.
+    label: &'static str,
+    answerer: Answerer,
+    /// How its clients get their sessions.
+    handshake: Handshake,
+    /// The call.
+    op: Op,
+    /// Its CPU per call target, µs (issue 16), for the daemon's routes.
+    cpu_target_us: Option<f64>,
+}
+
+const CEILING: Route = Route {
+    label: "ceiling",
+    answerer: Answerer::Ceiling,
+    handshake: Handshake::Construct,
+    op: Op::EchoCall,
+    cpu_target_us: None,
+};
+
+const RMCP: Route = Route {
+    label: "rmcp 3.11, standard client",
+    answerer: Answerer::Rmcp,
+    handshake: Handshake::Standard,
+    op: Op::StandardCall(ToolCall {
+        name: "echo",
+        arguments: r#"{"message":"hello"}"#,
+    }),
+    cpu_target_us: None,
+};
+
+const CONSTRUCT: Route = Route {
+    label: "daemon, Construct headers",
+    answerer: Answerer::Daemon,
+    handshake: Handshake::Construct,
+    op: Op::EchoCall,
+    cpu_target_us: Some(12.0),
+};
+
+const STANDARD: Route = Route {
+    label: "daemon, standard 2025-11-25 client",
+    answerer: Answerer::Daemon,
+    handshake: Handshake::Standard,
+    op: Op::StandardCall(ToolCall {
+        name: "echo",
+        arguments: r#"{"text":"hello"}"#,
+    }),
+    cpu_target_us: Some(15.0),
+};
+
+/// The medians at one concurrency: the concurrency, then each route's, in the routes' order.
+type AtConcurrency = (usize, Vec<LoadRun>);
+
+/// `tools/call echo` round trips at each concurrency: the ceiling, rmcp and both of the daemon's
+/// paths.
 pub async fn calls(settings: &Settings) -> anyhow::Result<ScenarioReport> {
-    let max_sessions = settings.concurrency.iter().sum::<usize>() * 2 + 100;
-    let mut servers = start_both(settings, max_sessions)?;
+    run("calls", &[CEILING, RMCP, CONSTRUCT, STANDARD], settings).await
+}
+
+/// The standard 2025-11-25 client's path alone, against the ceiling and rmcp.
+pub async fn standard_calls(settings: &Settings) -> anyhow::Result<ScenarioReport> {
+    run("standard-calls", &[CEILING, RMCP, STANDARD], settings).await
+}
+
+async fn run(
+    name: &'static str,
+    routes: &[Route],
+    settings: &Settings,
+) -> anyhow::Result<ScenarioReport> {
+    let max_sessions = settings.concurrency.iter().sum::<usize>() * routes.len() * 2 + 100;
+    let mut config = settings.daemon_config(max_sessions);
+    let mut servers = [
+        servers::start_daemon(&settings.daemon, &mut config)?,
+        servers::start_ceiling(settings.subscriber_queue)?,
+        servers::start_echo_upstream()?,
+    ];
     let mut all_runs = Vec::new();
     let mut medians = Vec::new();
     for &concurrency in &settings.concurrency {
-        medians.push(measure(settings, &mut servers, concurrency, &mut all_runs).await?);
+        let at = measure(settings, routes, &mut servers, concurrency, &mut all_runs).await?;
+        medians.push((concurrency, at));
     }
     servers::stop_all(servers);
     Ok(ScenarioReport {
-        name: "calls",
-        tables: vec![table(settings, &medians)],
-        targets: targets(&medians),
-        notes: notes(&medians),
+        name,
+        tables: vec![table(settings, routes, &medians)],
+        targets: targets(routes, &medians),
+        notes: notes(routes, &medians),
         runs: Value::Array(all_runs),
     })
 }
 
-/// `settings.runs` timed runs on each server with `concurrency` fresh, warmed-up clients,
-/// recorded in `all_runs`: their medians.
+/// `settings.runs` timed runs of every route with `concurrency` fresh, warmed-up clients each,
+/// route after route, recorded in `all_runs`: each route's medians.
 async fn measure(
     settings: &Settings,
-    servers: &mut [Server; 2],
+    routes: &[Route],
+    servers: &mut [Server; 3],
     concurrency: usize,
     all_runs: &mut Vec<Value>,
-) -> anyhow::Result<AtConcurrency> {
-    let mut per_kind: [Vec<LoadRun>; 2] = [Vec::new(), Vec::new()];
-    let mut workers: [Vec<Worker>; 2] = [Vec::new(), Vec::new()];
-    for (i, server) in servers.iter().enumerate() {
-        let fresh =
-            load::workers_with_own_sessions(server, concurrency, Handshake::Construct).await?;
-        workers[i] = warmed(server, fresh, Op::EchoCall, settings).await?;
+) -> anyhow::Result<Vec<LoadRun>> {
+    let mut workers: Vec<Vec<Worker>> = Vec::with_capacity(routes.len());
+    for route in routes {
+        let server = &servers[route.answerer as usize];
+        let fresh = load::workers_with_own_sessions(server, concurrency, route.handshake).await?;
+        workers.push(warmed(server, fresh, route.op, settings).await?);
     }
+    let mut runs: Vec<Vec<LoadRun>> = routes.iter().map(|_| Vec::new()).collect();
     for _ in 0..settings.runs {
-        for (i, server) in servers.iter_mut().enumerate() {
-            let run = timed_run(server, &mut workers[i], Op::EchoCall, settings).await?;
+        for (i, route) in routes.iter().enumerate() {
+            let server = &mut servers[route.answerer as usize];
+            let run = timed_run(server, &mut workers[i], route.op, settings).await?;
             eprintln!(
                 "  calls c={concurrency} {}: {:.0} calls/s, p50 {:.3} ms, {:.1} µs CPU/call",
-                server.kind.label(),
-                run.ops_per_sec,
-                run.p50_ms,
-                run.server_cpu_us
+                route.label, run.ops_per_sec, run.p50_ms, run.server_cpu_us
             );
-            all_runs.push(json!({"server": server.kind, "run": run}));
-            per_kind[i].push(run);
+            all_runs.push(json!({"route": route.label, "run": run}));
+            runs[i].push(run);
         }
     }
-    Ok((
-        concurrency,
-        load::median(&per_kind[0]),
-        load::median(&per_kind[1]),
-    ))
+    Ok(runs
+        .iter()
+        .map(|route_runs| load::median(route_runs))
+        .collect())
 }
 
-/// One row per concurrency, the daemon's figures next to the ceiling's.
-fn table(settings: &Settings, medians: &[AtConcurrency]) -> Table {
+/// The route of `routes` answered by `answerer` with `handshake`, with its medians.
+fn find<'a>(
+    routes: &'a [Route],
+    runs: &'a [LoadRun],
+    answerer: Answerer,
+    handshake: Handshake,
+) -> Option<(&'a Route, &'a LoadRun)> {
+    routes
+        .iter()
+        .zip(runs)
+        .find(|(route, _)| route.answerer == answerer && route.handshake == handshake)
+}
+
+/// One row per concurrency and route.
+fn table(settings: &Settings, routes: &[Route], medians: &[AtConcurrency]) -> Table {
     let mut table = Table::new(
         format!(
             "`tools/call echo`, keep-alive clients, {} s per run, median of {} runs",
@@ -77,84 +172,112 @@ fn table(settings: &Settings, medians: &[AtConcurrency]) -> Table {
         ),
         &[
             "concurrency",
-            "daemon calls/s",
-            "ceiling calls/s",
-            "daemon/ceiling",
-            "daemon p50 / p99 ms",
-            "ceiling p50 / p99 ms",
-            "daemon CPU µs/call",
-            "ceiling CPU µs/call",
+            "route",
+            "calls/s",
+            "vs ceiling",
+            "vs rmcp",
+            "p50 / p99 ms",
+            "server CPU µs/call",
             "client CPU µs/call",
-            "daemon threads (cores busy)",
+            "server threads (cores busy)",
             "other load (cores)",
         ],
     );
-    for (concurrency, daemon, ceiling) in medians {
-        table.row(vec![
-            concurrency.to_string(),
-            fmt(daemon.ops_per_sec),
-            fmt(ceiling.ops_per_sec),
-            ratio(daemon.ops_per_sec, ceiling.ops_per_sec),
-            fmt_pair(daemon.p50_ms, daemon.p99_ms),
-            fmt_pair(ceiling.p50_ms, ceiling.p99_ms),
-            fmt(daemon.server_cpu_us),
-            fmt(ceiling.server_cpu_us),
-            fmt(daemon.client_cpu_us),
-            load::describe_threads(&daemon.threads),
-            fmt(daemon.other_cores.max(ceiling.other_cores)),
-        ]);
+    for (concurrency, runs) in medians {
+        let calls_of = |answerer, handshake| {
+            find(routes, runs, answerer, handshake).map_or(f64::NAN, |(_, run)| run.ops_per_sec)
+        };
+        let ceiling = calls_of(Answerer::Ceiling, Handshake::Construct);
+        let rmcp = calls_of(Answerer::Rmcp, Handshake::Standard);
+        for (route, run) in routes.iter().zip(runs) {
+            table.row(vec![
+                concurrency.to_string(),
+                route.label.to_owned(),
+                fmt(run.ops_per_sec),
+                ratio(run.ops_per_sec, ceiling),
+                ratio(run.ops_per_sec, rmcp),
+                fmt_pair(run.p50_ms, run.p99_ms),
+                fmt(run.server_cpu_us),
+                fmt(run.client_cpu_us),
+                load::describe_threads(&run.threads),
+                fmt(run.other_cores),
+            ]);
+        }
     }
     table
 }
 
-/// The daemon's CPU per call at each concurrency, its throughput against the ceiling's at the
-/// highest, and a single client's latency.
-fn targets(medians: &[AtConcurrency]) -> Vec<Target> {
-    let mut targets: Vec<Target> = medians
-        .iter()
-        .map(|(concurrency, daemon, _)| {
-            Target::at_most(
-                format!("calls: daemon CPU per call, c={concurrency}"),
-                daemon.server_cpu_us,
-                15.0,
-                "µs",
-            )
-        })
-        .collect();
-    if let Some((concurrency, daemon, ceiling)) = medians.iter().max_by_key(|(c, _, _)| *c) {
-        targets.push(Target::at_least(
-            format!("calls: daemon/ceiling calls/s, c={concurrency}"),
-            daemon.ops_per_sec / ceiling.ops_per_sec,
-            0.6,
-            "×",
-        ));
+/// Issue 16's targets: each daemon route's CPU per call at each concurrency, the standard
+/// client's calls/s against rmcp's and the Construct path's against the ceiling's at the highest
+/// concurrency, and a single client's latency on each daemon route.
+fn targets(routes: &[Route], medians: &[AtConcurrency]) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for (concurrency, runs) in medians {
+        for (route, run) in routes.iter().zip(runs) {
+            if let Some(limit) = route.cpu_target_us {
+                let what = format!("calls: {} CPU per call, c={concurrency}", route.label);
+                targets.push(Target::at_most(what, run.server_cpu_us, limit, "µs"));
+            }
+        }
     }
-    if let Some((_, daemon, _)) = single_client(medians) {
-        targets.push(Target::at_most(
-            "calls: single-client p50 (no Nagle stall, TCP_NODELAY)",
-            daemon.p50_ms,
-            1.0,
-            "ms",
-        ));
+    if let Some((concurrency, runs)) = medians.iter().max_by_key(|(c, _)| *c) {
+        let standard = find(routes, runs, Answerer::Daemon, Handshake::Standard);
+        let rmcp = find(routes, runs, Answerer::Rmcp, Handshake::Standard);
+        if let (Some((_, standard)), Some((_, rmcp))) = (standard, rmcp) {
+            targets.push(Target::at_least(
+                format!("calls: standard client's calls/s vs rmcp's, c={concurrency}"),
+                standard.ops_per_sec / rmcp.ops_per_sec,
+                2.5,
+                "×",
+            ));
+        }
+        let construct = find(routes, runs, Answerer::Daemon, Handshake::Construct);
+        let ceiling = find(routes, runs, Answerer::Ceiling, Handshake::Construct);
+        if let (Some((_, construct)), Some((_, ceiling))) = (construct, ceiling) {
+            targets.push(Target::at_least(
+                format!("calls: Construct path's calls/s vs the ceiling's, c={concurrency}"),
+                construct.ops_per_sec / ceiling.ops_per_sec,
+                0.6,
+                "×",
+            ));
+        }
+    }
+    if let Some((_, runs)) = single_client(medians) {
+        for (route, run) in routes.iter().zip(runs) {
+            if route.answerer == Answerer::Daemon {
+                targets.push(Target::at_most(
+                    format!("calls: {} single-client p50 (no Nagle stall)", route.label),
+                    run.p50_ms,
+                    1.0,
+                    "ms",
+                ));
+            }
+        }
     }
     targets
 }
 
 /// The medians with one client, if that concurrency was measured.
 fn single_client(medians: &[AtConcurrency]) -> Option<&AtConcurrency> {
-    medians.iter().find(|(c, _, _)| *c == 1)
+    medians.iter().find(|(c, _)| *c == 1)
 }
 
-/// A remark when a single client's latency shows the signature of a Nagle stall.
-fn notes(medians: &[AtConcurrency]) -> Vec<String> {
-    single_client(medians)
-        .filter(|(_, daemon, _)| daemon.p50_ms > 20.0)
-        .map(|(_, daemon, _)| {
+/// A remark when a single client's latency on a daemon route shows the signature of a Nagle
+/// stall.
+fn notes(routes: &[Route], medians: &[AtConcurrency]) -> Vec<String> {
+    let Some((_, runs)) = single_client(medians) else {
+        return Vec::new();
+    };
+    routes
+        .iter()
+        .zip(runs)
+        .filter(|(route, run)| route.answerer == Answerer::Daemon && run.p50_ms > 20.0)
+        .map(|(route, run)| {
             format!(
-                "single-client p50 is {} ms: the ~40 ms signature of a Nagle/delayed-ACK stall",
-                fmt(daemon.p50_ms)
+                "{}: single-client p50 is {} ms, the ~40 ms signature of a Nagle/delayed-ACK stall",
+                route.label,
+                fmt(run.p50_ms)
             )
         })
-        .into_iter()
         .collect()
 }
