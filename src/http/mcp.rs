@@ -14,12 +14,11 @@
 //! daemon buffer anything. Undecodable bodies get `400` with a JSON-RPC error whose id is `null`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, HeaderName, TryIntoHeaderPair as _};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, Responder as _, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use actix_web_lab::sse::{self, Sse};
 use construct_actors::{Create, SessionActor, SessionInfo, SessionSettings, Stop, Subscribe};
 use futures::StreamExt as _;
@@ -29,26 +28,29 @@ use uuid::Uuid;
 
 use super::error::HttpError;
 use super::identity::{self, Identity};
-use super::{AppState, accept, ask, body};
+use super::{AppState, accept, ask, body, stream_response};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
 use crate::mcp::jsonrpc::{self, Incoming};
 use crate::mcp::meta::{self, MetaLimits};
-use crate::mcp::relay::{self, Find, Relay, RelayLimits, Resume};
-use crate::mcp::reply::{Busy, CallStream, Frame, Rejection, Reply};
+use crate::mcp::relay::{self, Find, Resume};
+use crate::mcp::reply::{Busy, Rejection, Reply};
 use crate::mcp::scope::Scope;
 use crate::mcp::standalone;
 use crate::mcp::version::Era;
 use crate::upstream::{Catalog, SessionRef};
 
+/// The request headers read here, as they are looked up (lowercase names known at compile time
+/// are found without building a name per request).
+const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+
 /// The answer to a session request that names no session.
 const NO_SESSION: &str =
     "no session: send Mcp-Session-Id (or X-Construct-Session with its token), or initialize first";
-
-/// Longest a stream's response waits for its first event before sending its head alone (see
-/// [`first_ready`]).
-const FIRST_EVENT_WAIT: Duration = Duration::from_millis(20);
 
 /// `POST /mcp`: one JSON-RPC message.
 pub async fn post(
@@ -82,7 +84,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .await?
         .ok_or(HttpError::BadRequest(NO_SESSION.into()))?;
     let keep_alive = state.config.server.keep_alive;
-    if let Some(last) = header(&req, "last-event-id") {
+    if let Some(last) = header(&req, &LAST_EVENT_ID) {
         let (stream, after) = relay::parse_event_id(last).ok_or_else(|| {
             HttpError::BadRequest("Last-Event-ID is not an event id of this daemon".into())
         })?;
@@ -98,7 +100,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             HttpError::BadRequest("Last-Event-ID names no resumable stream of this session".into())
         })?;
         let connection = ask(&relay, Resume { after }).await?;
-        return Ok(resumable_response(&req, &state, connection).await);
+        return Ok(stream_response::resumable_response(&req, &state, connection).await);
     }
     // List changes and the session's resource updates are sent here; the stream stays open,
     // with keep-alives, until the client leaves or the session ends (it holds one of the
@@ -110,7 +112,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .await
         .map(|message| sse::Event::Data(sse::Data::new(message)))
         .take_until(session_ended);
-    Ok(sse_response(
+    Ok(stream_response::sse_response(
         &req,
         Sse::from_infallible_stream(changes).with_keep_alive(keep_alive),
     ))
@@ -163,7 +165,7 @@ async fn modern(
             // A revision this daemon does not speak is refused before the key is asked for:
             // the answer (the supported revisions) is no secret, and it tells a client built
             // for another revision, or for sessions, what went wrong.
-            if let Some(requested) = header(req, "mcp-protocol-version")
+            if let Some(requested) = header(req, &PROTOCOL_VERSION)
                 .filter(|requested| !crate::mcp::version::ALL.contains(requested))
             {
                 return Err(HttpError::Rpc(
@@ -183,9 +185,9 @@ async fn modern(
     };
     let incoming = read(req, payload, state, Era::Modern).await?;
     let headers = Headers {
-        protocol_version: header(req, "mcp-protocol-version"),
-        method: header(req, "mcp-method"),
-        name: header(req, "mcp-name"),
+        protocol_version: header(req, &PROTOCOL_VERSION),
+        method: header(req, &MCP_METHOD),
+        name: header(req, &MCP_NAME),
     };
     let session_ref = SessionRef {
         id: owner,
@@ -311,7 +313,9 @@ async fn read(
     let incoming = jsonrpc::decode(&bytes)
         .map_err(|error| HttpError::Rpc(StatusCode::BAD_REQUEST, jsonrpc::failure(None, &error)))?;
     // For the request log (`super::request_log`), which writes its line once the answer is ready.
-    req.extensions_mut().insert(MessageFacts::of(&incoming));
+    if MessageFacts::wanted() {
+        req.extensions_mut().insert(MessageFacts::of(&incoming));
+    }
     let limits = MetaLimits {
         max_meta_bytes: state.config.mcp.max_meta_bytes,
         max_progress_token_bytes: state.config.mcp.max_progress_token_bytes,
@@ -352,87 +356,10 @@ async fn respond(
             };
             return Err(HttpError::Rpc(status, body));
         }
-        Reply::Stream {
-            frames,
-            resumable: false,
-        } => plain_response(req, state, frames).await,
-        Reply::Stream {
-            frames,
-            resumable: true,
-        } => {
-            let limits = RelayLimits {
-                buffer: state.config.sessions.call_queue,
-                buffer_bytes: state.config.mcp.resume_buffer_bytes,
-                resume_window: state.config.mcp.resume_window,
-            };
-            let connection = Relay::start(session, frames, state.relays.clone(), limits);
-            resumable_response(req, state, connection).await
+        Reply::Stream { frames, resumable } => {
+            stream_response::respond(req, state, session, frames, resumable).await
         }
     })
-}
-
-/// A stream that ends with its connection: no ids, as Construct clients have always read it.
-async fn plain_response(req: &HttpRequest, state: &AppState, frames: CallStream) -> HttpResponse {
-    let events = first_ready(frames).await.filter_map(|frame| async move {
-        match frame {
-            Frame::Message(text) => Some(sse::Event::Data(sse::Data::new(text))),
-            Frame::Reconnect => None,
-        }
-    });
-    sse_response(
-        req,
-        Sse::from_infallible_stream(events).with_keep_alive(state.config.server.keep_alive),
-    )
-}
-
-/// One connection of a resumable stream: ids on every event, and a `retry` hint.
-async fn resumable_response(
-    req: &HttpRequest,
-    state: &AppState,
-    connection: relay::Connection,
-) -> HttpResponse {
-    let events = first_ready(ReceiverStream::new(connection))
-        .await
-        .map(|event| sse::Event::Data(sse::Data::new(event.data).id(event.id)));
-    sse_response(
-        req,
-        Sse::from_infallible_stream(events)
-            .with_keep_alive(state.config.server.keep_alive)
-            .with_retry_duration(state.config.mcp.retry),
-    )
-}
-
-/// `stream`, once its first item is ready or [`FIRST_EVENT_WAIT`] has passed.
-///
-/// A response's head is written as soon as the handler returns it. Returned before a short call
-/// has produced anything, the head and the call's events leave in separate writes (two segments
-/// and two wake-ups of the client, with `TCP_NODELAY`); returned with the first event ready, the
-/// head, the events and the stream's end leave together. A longer call only has its head delayed,
-/// never its events.
-async fn first_ready<S>(stream: S) -> impl futures::Stream<Item = S::Item> + 'static
-where
-    S: futures::Stream + Unpin + 'static,
-{
-    let mut stream = stream.fuse();
-    // `next` is cancel-safe: an item not ready when the wait ends stays in the stream.
-    let first = tokio::time::timeout(FIRST_EVENT_WAIT, stream.next())
-        .await
-        .ok()
-        .flatten();
-    futures::stream::iter(first).chain(stream)
-}
-
-/// An SSE response that reverse proxies must not buffer.
-fn sse_response<S>(req: &HttpRequest, sse: Sse<S>) -> HttpResponse
-where
-    Sse<S>: actix_web::Responder<Body = actix_web::body::BoxBody>,
-{
-    let mut response = sse.respond_to(req);
-    response.headers_mut().insert(
-        HeaderName::from_static("x-accel-buffering"),
-        actix_web::http::header::HeaderValue::from_static("no"),
-    );
-    response
 }
 
 /// The `MCP-Protocol-Version` header, when present.
@@ -442,7 +369,7 @@ where
 /// silently serve the request in the legacy era. It is judged before the body is read, so the
 /// error's id is `null`.
 fn protocol_version(req: &HttpRequest) -> Result<Option<&str>, HttpError> {
-    let Some(value) = req.headers().get("mcp-protocol-version") else {
+    let Some(value) = req.headers().get(PROTOCOL_VERSION) else {
         return Ok(None);
     };
     value.to_str().map(Some).map_err(|_| {
@@ -458,7 +385,7 @@ fn protocol_version(req: &HttpRequest) -> Result<Option<&str>, HttpError> {
 }
 
 /// A header's value as text, when present and readable.
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+fn header<'a>(req: &'a HttpRequest, name: &HeaderName) -> Option<&'a str> {
     req.headers()
         .get(name)
         .and_then(|value| value.to_str().ok())

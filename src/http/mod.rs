@@ -26,6 +26,7 @@ mod routes;
 pub mod servers;
 pub mod session;
 mod state;
+mod stream_response;
 pub mod ticket;
 
 pub use ask::{ask, unanswered};

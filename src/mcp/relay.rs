@@ -80,7 +80,7 @@ impl Relay {
         index: Addr<RelayIndex>,
         limits: RelayLimits,
     ) -> Connection {
-        let stream = Uuid::new_v4().simple().to_string();
+        let stream = fresh_stream();
         let (mut live, receiver) = Live::channel(limits);
         let priming = Event {
             id: format!("{stream}-0"),
@@ -339,6 +339,11 @@ impl Handler<Find> for RelayIndex {
             _ => None,
         }
     }
+}
+
+/// A new stream's name: unique, and with no `-` in it (see [`parse_event_id`]).
+pub fn fresh_stream() -> String {
+    Uuid::new_v4().simple().to_string()
 }
 
 /// Splits a `Last-Event-ID` into its stream and frame number.
