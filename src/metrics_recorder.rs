@@ -11,11 +11,13 @@
 //! path, which holds session ids), a method, a status. With metrics disabled no recorder is installed and
 //! every recording is a no-op.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -230,9 +232,27 @@ pub fn spawn_upkeep(handle: &'static PrometheusHandle) {
 /// A tool call that ended with `outcome`; `ran` is how long it ran, `None` when it never
 /// started (refused parameters).
 pub fn tool_call(tool: &'static str, outcome: Outcome, ran: Option<Duration>) {
-    counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()).increment(1);
+    thread_local! {
+        static CALLS: Handles<(&'static str, Outcome), Counter> = const { Handles::new() };
+        static DURATIONS: Handles<&'static str, Histogram> = const { Handles::new() };
+    }
+    let calls = CALLS.with(|calls| {
+        calls.get(
+            |&(name, was)| name == tool && was == outcome,
+            || (tool, outcome),
+            || counter!(TOOL_CALLS, "tool" => tool, "outcome" => outcome.as_str()),
+        )
+    });
+    calls.increment(1);
     if let Some(ran) = ran {
-        histogram!(TOOL_CALL_DURATION, "tool" => tool).record(ran);
+        let durations = DURATIONS.with(|durations| {
+            durations.get(
+                |&name| name == tool,
+                || tool,
+                || histogram!(TOOL_CALL_DURATION, "tool" => tool),
+            )
+        });
+        durations.record(ran);
     }
 }
 
@@ -264,12 +284,58 @@ pub fn upstream_restarted(server: &str) {
 }
 
 /// An HTTP request answered with `status` after `took`. `route` is the matched pattern.
-pub fn http_request(route: String, method: &'static str, status: u16, took: Duration) {
-    histogram!(
-        HTTP_REQUEST_DURATION,
-        "route" => route,
-        "method" => method,
-        "status" => status.to_string()
-    )
-    .record(took);
+pub fn http_request(route: &str, method: &'static str, status: u16, took: Duration) {
+    thread_local! {
+        static DURATIONS: Handles<(Box<str>, &'static str, u16), Histogram> =
+            const { Handles::new() };
+    }
+    let histogram = DURATIONS.with(|durations| {
+        durations.get(
+            |(pattern, verb, code)| *code == status && *verb == method && **pattern == *route,
+            || (route.into(), method, status),
+            || {
+                histogram!(
+                    HTTP_REQUEST_DURATION,
+                    "route" => route.to_owned(),
+                    "method" => method,
+                    "status" => status.to_string()
+                )
+            },
+        )
+    });
+    histogram.record(took);
+}
+
+/// Most handles of one metric a thread keeps (label values are bounded, so this is never
+/// reached in practice; past it, handles are asked of the recorder every time).
+const MAX_HANDLES: usize = 256;
+
+/// Handles of one metric by their label values, kept by each thread that records it. Asking the
+/// recorder for a handle builds its labels and hashes and compares them under the registry's
+/// lock, several times what recording costs; a handle stays valid for as long as the recorder.
+struct Handles<K, H>(RefCell<Vec<(K, H)>>);
+
+impl<K, H: Clone> Handles<K, H> {
+    const fn new() -> Self {
+        Self(RefCell::new(Vec::new()))
+    }
+
+    /// The handle whose labels `matches` says are the ones wanted, made by `make` (and kept,
+    /// under `key()`) the first time.
+    fn get(
+        &self,
+        matches: impl Fn(&K) -> bool,
+        key: impl FnOnce() -> K,
+        make: impl FnOnce() -> H,
+    ) -> H {
+        let mut handles = self.0.borrow_mut();
+        if let Some((_, handle)) = handles.iter().find(|(labels, _)| matches(labels)) {
+            return handle.clone();
+        }
+        let handle = make();
+        if handles.len() < MAX_HANDLES {
+            handles.push((key(), handle.clone()));
+        }
+        handle
+    }
 }

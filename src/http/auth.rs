@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::error::{HttpError, REJECTED};
 use super::{ask, unanswered};
-use crate::headers::SESSION_HEADER;
+use crate::headers::SESSION_HEADER_NAME;
 
 /// The bearer token of the request.
 pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {
@@ -42,7 +42,7 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, HttpError> {
 pub fn session_header(req: &HttpRequest) -> Result<Uuid, HttpError> {
     let value = req
         .headers()
-        .get(SESSION_HEADER)
+        .get(SESSION_HEADER_NAME)
         .ok_or(HttpError::Unauthorized(
             "missing X-Construct-Session header",
         ))?;

@@ -11,6 +11,7 @@
 
 use actix::Addr;
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderName;
 use construct_actors::{SessionActor, SessionInfo};
 use uuid::Uuid;
 
@@ -20,6 +21,9 @@ use crate::mcp::version::Era;
 
 /// The standard session header.
 pub const MCP_SESSION_ID: &str = "Mcp-Session-Id";
+
+/// [`MCP_SESSION_ID`] as requests are looked up by (see `crate::headers::SESSION_HEADER_NAME`).
+pub const MCP_SESSION_ID_NAME: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// The credentials a request carries.
 pub enum Identity {
@@ -45,13 +49,16 @@ impl Identity {
     /// Reads the credentials of `req`; modern-era requests ignore `Mcp-Session-Id`, as the
     /// specification asks of servers speaking that revision.
     pub fn of(req: &HttpRequest, era: Era) -> Result<Self, HttpError> {
-        if req.headers().contains_key(crate::headers::SESSION_HEADER) {
+        if req
+            .headers()
+            .contains_key(crate::headers::SESSION_HEADER_NAME)
+        {
             return Ok(Self::Construct {
                 id: auth::session_header(req)?,
                 token: auth::bearer(req)?.to_owned(),
             });
         }
-        let standard = req.headers().get(MCP_SESSION_ID);
+        let standard = req.headers().get(MCP_SESSION_ID_NAME);
         match standard {
             Some(value) if era == Era::Legacy => {
                 let text = value

@@ -18,6 +18,7 @@
 //! route, or from the `Mcp-Session-Id` an `initialize` hands out; only a value that parses as a
 //! uuid is logged, so a token sent in the wrong place is not.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -30,9 +31,10 @@ use actix_web::{HttpMessage as _, HttpResponse, ResponseError};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::identity::MCP_SESSION_ID;
-use crate::headers::SESSION_HEADER;
-use crate::mcp::client_info::MessageFacts;
+use super::identity::MCP_SESSION_ID_NAME;
+use super::routes::PLAIN_PATHS;
+use crate::headers::SESSION_HEADER_NAME;
+use crate::mcp::client_info::{MessageFacts, REQUEST_LOG};
 use crate::metrics_recorder;
 
 /// The header carrying the request id, both ways.
@@ -52,7 +54,7 @@ pub async fn log(
     let started = Instant::now();
     let id = request_id(req.headers());
     let method = req.method().clone();
-    let route = req.match_pattern();
+    let route = route_of(&req);
     let session = session_of(&req, route.as_deref());
     let span = tracing::info_span!("request", request_id = %id);
     let answered = next.call(req).instrument(span).await;
@@ -89,37 +91,47 @@ pub async fn log(
 struct Line<'a> {
     id: &'a str,
     method: &'a Method,
-    route: Option<String>,
+    route: Option<Cow<'static, str>>,
     took: Duration,
 }
 
 impl Line<'_> {
     /// Writes the request's log line and records its duration.
     fn write(self, session: Option<Uuid>, status: StatusCode, facts: Option<&MessageFacts>) {
-        let route = self.route.unwrap_or_else(|| UNMATCHED.to_owned());
+        let route = self.route.unwrap_or(Cow::Borrowed(UNMATCHED));
         #[allow(clippy::cast_precision_loss)] // microseconds: exact far beyond any latency
         let latency_ms = self.took.as_micros() as f64 / 1000.0;
-        let facts = facts.cloned().unwrap_or_default();
-        let client = facts.client.as_ref();
+        let client = facts.and_then(|facts| facts.client.as_ref());
         tracing::info!(
+            target: REQUEST_LOG,
             request_id = %self.id,
             session = session.map(tracing::field::display),
             method = %self.method,
             route = %route,
             status = status.as_u16(),
             latency_ms,
-            rpc_method = facts.method.as_deref(),
-            tool = facts.tool.as_deref(),
+            rpc_method = facts.and_then(|facts| facts.method.as_deref()),
+            tool = facts.and_then(|facts| facts.tool.as_deref()),
             client = client.map(|client| client.name.as_str()),
             client_version = client.and_then(|client| client.version.as_deref()),
             "request"
         );
         metrics_recorder::http_request(
-            route,
+            &route,
             method_label(self.method),
             status.as_u16(),
             self.took,
         );
+    }
+}
+
+/// The pattern of the route `req` matches, if any: a plain path is its own (see
+/// [`PLAIN_PATHS`]); any other path is matched against the routing table again.
+fn route_of(req: &ServiceRequest) -> Option<Cow<'static, str>> {
+    let path = req.path();
+    match PLAIN_PATHS.iter().find(|plain| **plain == path) {
+        Some(plain) => Some(Cow::Borrowed(plain)),
+        None => req.match_pattern().map(Cow::Owned),
     }
 }
 
@@ -147,16 +159,16 @@ fn session_of(req: &ServiceRequest, route: Option<&str>) -> Option<Uuid> {
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    header(SESSION_HEADER)
+    header(SESSION_HEADER_NAME)
         .and_then(|text| Uuid::try_parse(text.trim()).ok())
-        .or_else(|| header(MCP_SESSION_ID).and_then(uuid_part))
+        .or_else(|| header(MCP_SESSION_ID_NAME).and_then(uuid_part))
         .or_else(|| path_session(route?, req.path()))
 }
 
 /// The session an `initialize` response hands out, if it is one.
 fn issued_session(headers: &HeaderMap) -> Option<Uuid> {
     headers
-        .get(MCP_SESSION_ID)
+        .get(MCP_SESSION_ID_NAME)
         .and_then(|value| value.to_str().ok())
         .and_then(uuid_part)
 }
@@ -259,6 +271,27 @@ mod tests {
         );
         assert_eq!(path_session("/session/{id}", "/session/not-a-uuid"), None);
         assert_eq!(path_session("/health", "/health"), None);
+    }
+
+    #[actix_web::test]
+    async fn a_plain_path_is_named_as_matching_the_routing_table_again_would() {
+        use actix_web::{App, test};
+        let checked = actix_web::middleware::from_fn(
+            |req: ServiceRequest, next: Next<actix_web::body::BoxBody>| async move {
+                assert_eq!(route_of(&req).as_deref(), req.match_pattern().as_deref());
+                next.call(req).await
+            },
+        );
+        let app =
+            test::init_service(App::new().configure(super::super::routes).wrap(checked)).await;
+        for path in PLAIN_PATHS.iter().chain(&["/session/x/events", "/nowhere"]) {
+            let _ = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        }
+    }
+
+    #[test]
+    fn the_lines_are_written_under_this_modules_name() {
+        assert_eq!(Some(REQUEST_LOG), module_path!().strip_suffix("::tests"));
     }
 
     #[test]

@@ -4,19 +4,39 @@ use actix_web::web;
 
 use super::{admin, dashboard, events, health, mcp, metrics, servers, session, ticket};
 
+/// The routes whose pattern is a plain path (no `{…}` segment), the dashboard's aside: a request
+/// for exactly one of these paths is matched by that pattern, so that the request log can name
+/// its route without matching the path again.
+pub const PLAIN_PATHS: [&str; 6] = [
+    "/health",
+    "/metrics",
+    "/session",
+    "/admin/sessions",
+    "/admin/servers",
+    "/mcp",
+];
+
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .route("/metrics", web::get().to(metrics::scrape))
-        .route("/session", web::post().to(session::create))
+    let [
+        health_path,
+        metrics_path,
+        session_path,
+        admin_sessions,
+        admin_servers,
+        mcp_path,
+    ] = PLAIN_PATHS;
+    cfg.route(health_path, web::get().to(health::health))
+        .route(metrics_path, web::get().to(metrics::scrape))
+        .route(session_path, web::post().to(session::create))
         .route("/session/{id}", web::get().to(session::describe))
         .route("/session/{id}", web::delete().to(session::end))
         .route("/session/{id}/events", web::get().to(events::follow))
         .route("/session/{id}/ticket", web::post().to(ticket::issue))
-        .route("/admin/sessions", web::get().to(admin::sessions))
-        .route("/admin/servers", web::get().to(servers::list))
-        .route("/mcp", web::post().to(mcp::post))
-        .route("/mcp", web::get().to(mcp::get))
-        .route("/mcp", web::delete().to(mcp::delete))
+        .route(admin_sessions, web::get().to(admin::sessions))
+        .route(admin_servers, web::get().to(servers::list))
+        .route(mcp_path, web::post().to(mcp::post))
+        .route(mcp_path, web::get().to(mcp::get))
+        .route(mcp_path, web::delete().to(mcp::delete))
         .configure(dashboard::routes);
 }

@@ -50,7 +50,16 @@ pub struct MessageFacts {
     pub client: Option<ClientInfo>,
 }
 
+/// The target of the request log's lines (`crate::http::request_log`), the one reader of
+/// [`MessageFacts`].
+pub const REQUEST_LOG: &str = "construct_actor::http::request_log";
+
 impl MessageFacts {
+    /// Whether the request log writes its lines at all: when it does not, nobody reads the facts.
+    pub fn wanted() -> bool {
+        tracing::enabled!(target: REQUEST_LOG, tracing::Level::INFO)
+    }
+
     /// The facts of `incoming`.
     pub fn of(incoming: &Incoming) -> Self {
         let (method, params) = match incoming {

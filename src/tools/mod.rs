@@ -39,8 +39,8 @@ pub use content::{Content, EmbeddedResource, ToolOutput};
 pub use enabled::ToolRegistry;
 pub use names::{ALL, SAFE_BY_DEFAULT};
 pub use progress::{
-    LogLevel, LogSink, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, Notice, Progress, ProgressSink, clip,
-    clip_value,
+    LogLevel, LogMessage, LogSink, MAX_LOG_BYTES, MAX_MESSAGE_BYTES, Notice, Progress,
+    ProgressSink, clip, clip_value,
 };
 pub use tool::{CallContext, Tool, ToolError, parse_args};
 pub use workspace::Workspace;

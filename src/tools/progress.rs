@@ -20,7 +20,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Addr;
+use std::sync::OnceLock;
+
+use actix::{Addr, WeakAddr};
 use chrono::Utc;
 use construct_actors::{ProgressEvent, ProgressToken, Publish, SessionActor};
 use serde::{Deserialize, Serialize};
@@ -82,26 +84,34 @@ impl LogLevel {
 }
 
 /// What a call sends its caller before the final response.
+///
+/// Small (each variant's payload is boxed), because every call's notice channel allocates room
+/// for a block of them up front, also for the many calls that send none: kept under a kilobyte,
+/// that block is a small allocation for the allocator instead of a large one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     /// A progress report.
-    Progress(Progress),
+    Progress(Box<Progress>),
     /// A log message.
-    Log {
-        /// Its severity.
-        level: LogLevel,
-        /// The tool that logged it.
-        logger: Arc<str>,
-        /// Any JSON value.
-        data: Value,
-    },
+    Log(Box<LogMessage>),
     /// Ask the transport to close the caller's connection now, keeping the call running, so that
     /// a client able to resume reconnects (the polling of SSE streams, SEP-1699). Ignored where
     /// streams cannot be resumed.
     Reconnect,
     /// A JSON-RPC message for the caller, as it is: a request the call's upstream server asks
     /// the caller (sampling, elicitation).
-    Message(String),
+    Message(Box<str>),
+}
+
+/// A log message of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogMessage {
+    /// Its severity.
+    pub level: LogLevel,
+    /// The tool that logged it.
+    pub logger: Arc<str>,
+    /// Any JSON value.
+    pub data: Value,
 }
 
 /// The progress end handed to a running tool.
@@ -109,22 +119,26 @@ pub struct ProgressSink {
     token: ProgressToken,
     tool: Arc<str>,
     call: mpsc::Sender<Notice>,
-    session: Addr<SessionActor>,
+    /// The session, reached through an address of its own from the first report on: most calls
+    /// report nothing, and an address of an actor costs two allocations to make.
+    session: WeakAddr<SessionActor>,
+    reporting_to: OnceLock<Option<Addr<SessionActor>>>,
 }
 
 impl ProgressSink {
-    /// A sink for one call of `tool`, identified to followers by `token`.
+    /// A sink for one call of `tool` in `session`, identified to followers by `token`.
     pub fn new(
         token: ProgressToken,
         tool: Arc<str>,
         call: mpsc::Sender<Notice>,
-        session: Addr<SessionActor>,
+        session: &Addr<SessionActor>,
     ) -> Self {
         Self {
             token,
             tool,
             call,
-            session,
+            session: session.downgrade(),
+            reporting_to: OnceLock::new(),
         }
     }
 
@@ -142,9 +156,11 @@ impl ProgressSink {
             timestamp: Utc::now(),
         };
         // A full queue means the caller is not reading; a closed one means it left.
-        let _ = self.call.try_send(Notice::Progress(progress));
-        let published = self
-            .session
+        let _ = self.call.try_send(Notice::Progress(Box::new(progress)));
+        let session = self.reporting_to.get_or_init(|| self.session.upgrade());
+        // A session that has ended has no followers left to tell.
+        let Some(session) = session else { return };
+        let published = session
             .send(Publish(event.serialize()))
             .timeout(PUBLISH_TIMEOUT)
             .await;
@@ -181,11 +197,11 @@ impl LogSink {
     /// Sends a log message to the caller, if it wants that level.
     pub fn log(&self, level: LogLevel, data: impl Into<Value>) {
         if self.threshold.is_some_and(|threshold| level >= threshold) {
-            let _ = self.call.try_send(Notice::Log {
+            let _ = self.call.try_send(Notice::Log(Box::new(LogMessage {
                 level,
                 logger: Arc::clone(&self.tool),
                 data: clip_value(data.into(), MAX_LOG_BYTES),
-            });
+            })));
         }
     }
 }
@@ -289,11 +305,15 @@ mod tests {
         silent.log(LogLevel::Emergency, "unwanted");
         assert!(matches!(
             rx.try_recv(),
-            Ok(Notice::Log {
-                level: LogLevel::Error,
-                ..
-            })
+            Ok(Notice::Log(log)) if log.level == LogLevel::Error
         ));
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_block_of_notices_is_a_small_allocation() {
+        // A notice channel allocates a block of 32 notices at once; glibc serves requests up to
+        // 1008 bytes from its small bins, larger ones by first consolidating its free chunks.
+        assert!(32 * std::mem::size_of::<Notice>() <= 800);
     }
 }

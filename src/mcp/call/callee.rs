@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, RpcError};
 use crate::metrics_recorder::{self, Outcome};
-use crate::tools::{CallContext, Tool, ToolError};
+use crate::tools::{CallContext, Content, Tool, ToolError, ToolOutput};
 use crate::upstream::{Caller, UpstreamTool};
 
 /// The tool a call runs.
@@ -27,8 +28,43 @@ pub enum Callee {
 pub struct Ended {
     /// How it ended.
     pub outcome: Outcome,
-    /// A `tools/call` result object, or the error to answer instead.
-    pub result: Result<Value, RpcError>,
+    /// A `tools/call` result, or the error to answer instead.
+    pub result: Result<CallResult, RpcError>,
+}
+
+/// A `tools/call` result.
+pub enum CallResult {
+    /// A built-in tool's output, serialized as it is (no JSON tree is built for it).
+    Builtin(ToolOutput),
+    /// An upstream server's result object, passed on whole.
+    Upstream(Value),
+}
+
+/// How a built-in tool's output is written as a `tools/call` result.
+#[derive(Serialize)]
+pub struct BuiltinResult<'a> {
+    content: &'a [Content],
+    #[serde(rename = "isError")]
+    is_error: bool,
+}
+
+impl CallResult {
+    /// The result as written for a built-in tool's `output`.
+    pub fn builtin(output: &ToolOutput) -> BuiltinResult<'_> {
+        BuiltinResult {
+            content: &output.content,
+            is_error: output.is_error,
+        }
+    }
+
+    /// The result as a JSON tree.
+    pub fn into_value(self) -> Value {
+        match self {
+            Self::Builtin(output) => serde_json::to_value(Self::builtin(&output))
+                .expect("a tool's output is always valid JSON"),
+            Self::Upstream(result) => result,
+        }
+    }
 }
 
 impl Callee {
@@ -50,7 +86,7 @@ impl Callee {
                     } else {
                         Outcome::Ok
                     },
-                    result: Ok(json!({"content": output.content, "isError": output.is_error})),
+                    result: Ok(CallResult::Builtin(output)),
                 },
                 Err(err @ ToolError::InvalidArguments(_)) => Ended {
                     outcome: Outcome::InvalidParams,
@@ -64,7 +100,9 @@ impl Callee {
                     } else {
                         Outcome::Ok
                     },
-                    result: Ok(serde_json::to_value(result).unwrap_or_default()),
+                    result: Ok(CallResult::Upstream(
+                        serde_json::to_value(result).unwrap_or_default(),
+                    )),
                 },
                 Err(err) => Ended {
                     outcome: Outcome::UpstreamError,

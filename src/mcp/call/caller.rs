@@ -6,7 +6,7 @@
 //! never sent a request it cannot answer, and the server is told so. The request waits for its
 //! answer as long as the call lives: the call's own timeout bounds it, and its end drops it.
 
-use actix::Addr;
+use actix::WeakAddr;
 use async_trait::async_trait;
 use rmcp::model::{ErrorCode, ErrorData};
 use serde_json::{Value, json};
@@ -34,8 +34,9 @@ pub struct CallerAsker {
     pub can: CallerCan,
     /// The call's stream.
     pub notices: mpsc::Sender<Notice>,
-    /// Where answers are awaited.
-    pub answers: Addr<PendingAnswers>,
+    /// Where answers are awaited (held weakly: most calls never ask, and an actor's address
+    /// costs two allocations to make).
+    pub answers: WeakAddr<PendingAnswers>,
 }
 
 #[async_trait]
@@ -57,8 +58,10 @@ impl Caller for CallerAsker {
             id: serde_json::to_string(&id).expect("a string is valid JSON"),
             reply,
         };
-        let registered = self
-            .answers
+        let Some(answers) = self.answers.upgrade() else {
+            return Err(busy(method));
+        };
+        let registered = answers
             .send(expect)
             .timeout(construct_actors::ASK_TIMEOUT)
             .await;
@@ -69,7 +72,7 @@ impl Caller for CallerAsker {
         let sent = self
             .notices
             .send_timeout(
-                Notice::Message(request.to_string()),
+                Notice::Message(request.to_string().into()),
                 construct_actors::ASK_TIMEOUT,
             )
             .await;

@@ -1,6 +1,7 @@
 //! Running one admitted `tools/call` and turning it into the stream of frames its caller reads.
 //!
-//! The tool runs in a task of its own, never in an actor handler. Its notices (progress, logs)
+//! The tool runs in a task of its own, never in an actor handler (polled once on the caller's
+//! thread first, so that a call that ends at once needs no task at all). Its notices (progress, logs)
 //! flow through a bounded channel and come out as `notifications/progress` and
 //! `notifications/message`; when the tool returns, the final response follows through a one-shot
 //! channel that never blocks and never drops, so the caller always gets it, after every notice
@@ -26,14 +27,14 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::callee::Callee;
+use super::callee::{CallResult, Callee};
 use super::caller::{CallerAsker, CallerCan};
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, RequestId, RpcError};
 use crate::mcp::reply::{CallStream, Frame};
 use crate::mcp::scope::Scope;
 use crate::mcp::version::Era;
 use crate::metrics_recorder::Outcome;
-use crate::tools::{CallContext, LogLevel, LogSink, Notice, Progress, ProgressSink};
+use crate::tools::{CallContext, LogLevel, LogMessage, LogSink, Notice, Progress, ProgressSink};
 
 /// A validated `tools/call`, ready to run.
 pub struct Call {
@@ -65,7 +66,7 @@ pub struct Admission {
 }
 
 /// Starts `call` in `scope`'s session and workspace and returns the stream of its frames.
-pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream {
+pub fn spawn(mut call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream {
     let (notice_tx, notice_rx) = mpsc::channel(scope.call_queue);
     let (final_tx, final_rx) = oneshot::channel();
     let cancel_on_drop = admission.cancel.clone().drop_guard();
@@ -76,7 +77,7 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
             call.progress_token.clone(),
             Arc::clone(&name),
             notice_tx.clone(),
-            scope.session.clone(),
+            scope.session,
         ),
         log: LogSink::new(call.log_level, name, notice_tx.clone()),
         cancel: admission.cancel.clone(),
@@ -85,14 +86,18 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
         session: scope.session_id,
         can: call.caller,
         notices: notice_tx,
-        answers: scope.answers.clone(),
+        answers: scope.answers.downgrade(),
     };
-    let progress_token = call.progress_token.clone();
+    // The token goes to the stream; the call itself no longer needs it.
+    let progress_token =
+        std::mem::replace(&mut call.progress_token, ProgressToken::Number(0.into()));
     let session = scope.session.clone();
     let stopping = scope.stopping.clone();
-    actix_rt::spawn(async move {
+    run_now(async move {
         let started = Instant::now();
-        let (outcome, response) = finish(&call, ctx, &caller, &admission.cancel, &stopping).await;
+        let args = std::mem::take(&mut call.args);
+        let running = finish(&call, args, ctx, &caller, &admission.cancel, &stopping);
+        let (outcome, response) = running.await;
         // Counted before anyone hears the call is over.
         call.tool.count(outcome, Some(started.elapsed()));
         // The tool's future is gone by now (its children killed, its sinks closed): release the
@@ -108,10 +113,25 @@ pub fn spawn(call: Call, scope: &Scope<'_>, admission: Admission) -> CallStream 
     frames(progress_token, notice_rx, final_rx, cancel_on_drop)
 }
 
+/// Runs `task` as far as it goes at once, on the caller's thread, and spawns what is left of it,
+/// if anything: a call that ends without waiting (an echo, most errors) costs no task, no timer
+/// and no wake-up, and its frames are all ready when the caller turns to its stream.
+///
+/// Polling first with a waker that does nothing is sound: whatever the task waits on then is
+/// polled again, with the spawned task's own waker, when the spawned task first runs.
+fn run_now(task: impl Future<Output = ()> + 'static) {
+    let mut task = Box::pin(task);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        actix_rt::spawn(task);
+    }
+}
+
 /// Runs the tool to its end, or until the call is cancelled or stopped: how it ended, for the
 /// metrics, and its final response (none for a cancelled call).
 async fn finish(
     call: &Call,
+    args: Value,
     ctx: CallContext,
     caller: &CallerAsker,
     cancel: &CancellationToken,
@@ -119,7 +139,6 @@ async fn finish(
 ) -> (Outcome, Option<String>) {
     let Call { id, tool, era, .. } = call;
     let name = tool.name();
-    let args = call.args.clone();
     let running =
         AssertUnwindSafe(async move { tool.call(args, &ctx, caller).await }).catch_unwind();
     tokio::select! {
@@ -199,9 +218,13 @@ pub fn refused(id: &RequestId, error: &RpcError) -> CallStream {
     .boxed_local()
 }
 
-fn final_response(id: &RequestId, era: Era, result: Result<Value, RpcError>) -> String {
+fn final_response(id: &RequestId, era: Era, result: Result<CallResult, RpcError>) -> String {
     match result {
-        Ok(result) => jsonrpc::success(id, era.complete(result)),
+        // Nothing to add to it in this era: written straight from the tool's output.
+        Ok(CallResult::Builtin(output)) if era == Era::Legacy => {
+            jsonrpc::success(id, CallResult::builtin(&output))
+        }
+        Ok(result) => jsonrpc::success(id, era.complete(result.into_value())),
         Err(error) => jsonrpc::failure(Some(id), &error),
     }
 }
@@ -234,22 +257,25 @@ struct LogParams {
 fn frame(token: &ProgressToken, notice: Notice) -> Frame {
     let text = match notice {
         Notice::Progress(report) => {
-            serialize("notifications/progress", progress_params(token, report))
+            serialize("notifications/progress", progress_params(token, *report))
         }
-        Notice::Log {
-            level,
-            logger,
-            data,
-        } => serialize(
-            "notifications/message",
-            LogParams {
+        Notice::Log(log) => {
+            let LogMessage {
                 level,
                 logger,
                 data,
-            },
-        ),
+            } = *log;
+            serialize(
+                "notifications/message",
+                LogParams {
+                    level,
+                    logger,
+                    data,
+                },
+            )
+        }
         Notice::Reconnect => return Frame::Reconnect,
-        Notice::Message(text) => text,
+        Notice::Message(text) => text.into_string(),
     };
     Frame::Message(text)
 }
