@@ -43,16 +43,12 @@ const CEILING: Route = Route {
     cpu_target_us: None,
 };
 
-const RMCP: Route = Route {
-    label: "rmcp 3.11, standard client",
-    answerer: Answerer::Rmcp,
-    handshake: Handshake::Standard,
-    op: Op::StandardCall(ToolCall {
-        name: "echo",
-        arguments: r#"{"message":"hello"}"#,
-    }),
-    cpu_target_us: None,
-};
+const RMCP: Route = Route::standard(
+    "rmcp 3.11, standard client",
+    Answerer::Rmcp,
+    r#"{"message":"hello"}"#,
+    None,
+);
 
 const CONSTRUCT: Route = Route {
     label: "daemon, Construct headers",
@@ -62,16 +58,33 @@ const CONSTRUCT: Route = Route {
     cpu_target_us: Some(12.0),
 };
 
-const STANDARD: Route = Route {
-    label: "daemon, standard 2025-11-25 client",
-    answerer: Answerer::Daemon,
-    handshake: Handshake::Standard,
-    op: Op::StandardCall(ToolCall {
-        name: "echo",
-        arguments: r#"{"text":"hello"}"#,
-    }),
-    cpu_target_us: Some(15.0),
-};
+const STANDARD: Route = Route::standard(
+    "daemon, standard 2025-11-25 client",
+    Answerer::Daemon,
+    r#"{"text":"hello"}"#,
+    Some(15.0),
+);
+
+impl Route {
+    /// `echo` with `arguments`, called by a standard client of `answerer`.
+    const fn standard(
+        label: &'static str,
+        answerer: Answerer,
+        arguments: &'static str,
+        cpu_target_us: Option<f64>,
+    ) -> Self {
+        Self {
+            label,
+            answerer,
+            handshake: Handshake::Standard,
+            op: Op::StandardCall(ToolCall {
+                name: "echo",
+                arguments,
+            }),
+            cpu_target_us,
+        }
+    }
+}
 
 /// The medians at one concurrency: the concurrency, then each route's, in the routes' order.
 type AtConcurrency = (usize, Vec<LoadRun>);
@@ -221,25 +234,32 @@ fn targets(routes: &[Route], medians: &[AtConcurrency]) -> Vec<Target> {
         }
     }
     if let Some((concurrency, runs)) = medians.iter().max_by_key(|(c, _)| *c) {
-        let standard = find(routes, runs, Answerer::Daemon, Handshake::Standard);
-        let rmcp = find(routes, runs, Answerer::Rmcp, Handshake::Standard);
-        if let (Some((_, standard)), Some((_, rmcp))) = (standard, rmcp) {
-            targets.push(Target::at_least(
-                format!("calls: standard client's calls/s vs rmcp's, c={concurrency}"),
-                standard.ops_per_sec / rmcp.ops_per_sec,
+        let daemon = |handshake| (Answerer::Daemon, handshake);
+        let compared = [
+            (
+                "standard client's calls/s vs rmcp's",
+                daemon(Handshake::Standard),
+                (Answerer::Rmcp, Handshake::Standard),
                 2.5,
-                "×",
-            ));
-        }
-        let construct = find(routes, runs, Answerer::Daemon, Handshake::Construct);
-        let ceiling = find(routes, runs, Answerer::Ceiling, Handshake::Construct);
-        if let (Some((_, construct)), Some((_, ceiling))) = (construct, ceiling) {
-            targets.push(Target::at_least(
-                format!("calls: Construct path's calls/s vs the ceiling's, c={concurrency}"),
-                construct.ops_per_sec / ceiling.ops_per_sec,
+            ),
+            (
+                "Construct path's calls/s vs the ceiling's",
+                daemon(Handshake::Construct),
+                (Answerer::Ceiling, Handshake::Construct),
                 0.6,
-                "×",
-            ));
+            ),
+        ];
+        for (what, (a, a_handshake), (b, b_handshake), limit) in compared {
+            let ours = find(routes, runs, a, a_handshake);
+            let theirs = find(routes, runs, b, b_handshake);
+            if let (Some((_, ours)), Some((_, theirs))) = (ours, theirs) {
+                targets.push(Target::at_least(
+                    format!("calls: {what}, c={concurrency}"),
+                    ours.ops_per_sec / theirs.ops_per_sec,
+                    limit,
+                    "×",
+                ));
+            }
         }
     }
     if let Some((_, runs)) = single_client(medians) {
