@@ -39,6 +39,7 @@ use super::in_order::{NOTICE_QUEUE, ServerNotice};
 use super::link::{self, Link, Receivers};
 use super::listen::{Listener, Watch};
 use super::lists::{self, SharedLists};
+use super::maybe::when;
 use super::roots::Roots;
 use crate::metrics_recorder;
 
@@ -401,11 +402,11 @@ impl Connection {
                 // While a listing runs, changes wait (one permit, however many came): each
                 // listing finishes, and the next starts after it.
                 () = self.tools_changed.notified(), if self.refresh.is_none() => self.refresh_tools(),
-                Some(tools) = next_refresh(&mut self.refresh) => self.refreshed(tools),
+                tools = when(&mut self.refresh) => self.refreshed(tools),
                 () = self.lists_changed.notified(), if self.lists_refresh.is_none() => {
                     self.refresh_lists();
                 }
-                Some(lists) = next_refresh(&mut self.lists_refresh) => {
+                lists = when(&mut self.lists_refresh) => {
                     self.lists_refresh = None;
                     self.lists.send_replace(Arc::new(lists));
                 }
@@ -680,12 +681,4 @@ impl Connection {
 fn refuse(ask: ServerAsk, reason: &str) {
     let error = ErrorData::internal_error(format!("{}: {reason}", ask.method), None);
     let _ = ask.reply.send(Err(error));
-}
-
-/// The pending list refresh's result, or never when there is none.
-async fn next_refresh<T>(refresh: &mut Option<BoxFuture<'static, T>>) -> Option<T> {
-    match refresh {
-        Some(refresh) => Some(refresh.await),
-        None => std::future::pending().await,
-    }
 }

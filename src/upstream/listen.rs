@@ -13,9 +13,9 @@
 //! Bounded: each message is bounded by the transport (`max_message_bytes`), the stream's unread
 //! messages by [`BACKLOG`] (past it rmcp ends the stream), the asks waiting for the listener by
 //! [`WATCHES`], and the resources asked for (and those waiting for a stream that holds theirs)
-//! by the keeper's bounds: one request at a time per resource, `subscriptions::IN_ALL` in all. A stream that ends (the
-//! server closed it, fell behind, or refused it) while the connection lives is opened again
-//! after a backoff (`restart_backoff`, doubled at each end in a row up to
+//! by the keeper's bounds: one request at a time per resource, `subscriptions::IN_ALL` in all.
+//! A stream that ends (the server closed it, fell behind, or refused it) while the connection
+//! lives is opened again after a backoff (`restart_backoff`, doubled at each end in a row up to
 //! `restart_backoff_max`), and the server's lists are fetched again after it, since changes
 //! made in between were not told. The listener stops with its connection (when the
 //! [`Listener`] is dropped), and its stream with it.
@@ -35,6 +35,7 @@ use tokio::time::Sleep;
 use super::config::ServerConfig;
 use super::error::UpstreamError;
 use super::handler::Signals;
+use super::maybe::when;
 
 /// Messages one listen stream may hold unread; past that rmcp ends the stream (it is opened
 /// again after the backoff, and the lists fetched again).
@@ -375,14 +376,6 @@ impl Task {
         let wait = self.config.backoff(self.ends_in_a_row);
         self.ends_in_a_row = self.ends_in_a_row.saturating_add(1);
         self.retry = Some(Box::pin(tokio::time::sleep(wait)));
-    }
-}
-
-/// What `future` gives, once it does; never when there is none.
-async fn when<F: Future + Unpin>(future: &mut Option<F>) -> F::Output {
-    match future {
-        Some(future) => future.await,
-        None => std::future::pending().await,
     }
 }
 

@@ -16,7 +16,8 @@
 //! those names, `tool` runs one of its tools for a caller, and `subscriptions` keeps the
 //! clients' resource subscriptions and relays the servers' updates to them. `fleet` owns the
 //! shared connections and says which servers there are, as the configuration last loaded
-//! (`crate::reload`) says.
+//! (`crate::reload`) says; `list_changes` says when a list on offer changed; `maybe` waits on
+//! work that may not be under way.
 
 mod ask;
 mod call;
@@ -33,6 +34,7 @@ mod link;
 mod list_changes;
 mod listen;
 mod lists;
+mod maybe;
 pub mod names;
 mod pages;
 pub mod process;

@@ -133,8 +133,9 @@ impl Upstreams {
     }
 
     /// One item each time `listing` changes for `session` (the shared servers' and its own
-    /// session-scoped servers'), or in the daemon's catalog without a session, for as long as the daemon runs: what `notifications/…/list_changed` is sent on.
-    /// A burst of changes may come as one.
+    /// session-scoped servers'), or in the daemon's catalog without a session, for as long as
+    /// the daemon runs: what `notifications/…/list_changed` is sent on. A burst of changes may
+    /// come as one.
     pub fn list_changes(
         &self,
         listing: Listing,
