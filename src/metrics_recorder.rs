@@ -12,7 +12,7 @@
 //! every recording is a no-op.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics::{
@@ -258,11 +258,11 @@ pub fn tool_call(tool: &'static str, outcome: Outcome, ran: Option<Duration>) {
 
 /// A call forwarded to the upstream server `server` that ended with `outcome`; `ran` as for
 /// [`tool_call`].
-pub fn upstream_call(server: &str, outcome: Outcome, ran: Option<Duration>) {
-    let server = server.to_owned();
+pub fn upstream_call(server: &Arc<str>, outcome: Outcome, ran: Option<Duration>) {
     if let Some(ran) = ran {
-        histogram!(UPSTREAM_CALL_DURATION, "server" => server.clone()).record(ran);
+        histogram!(UPSTREAM_CALL_DURATION, "server" => Arc::clone(server)).record(ran);
     }
+    let server = Arc::clone(server);
     counter!(UPSTREAM_CALLS, "server" => server, "outcome" => outcome.as_str()).increment(1);
 }
 

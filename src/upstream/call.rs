@@ -94,11 +94,11 @@ impl CallEnd {
 pub async fn send(
     server: &Arc<str>,
     peer: &Peer<RoleClient>,
-    request: CallRequest,
+    mut request: CallRequest,
     call_timeout: Duration,
 ) -> Option<(ProgressToken, BoxFuture<'static, CallEnd>)> {
-    let mut params = CallToolRequestParams::new(request.tool.clone());
-    params.arguments = request.arguments.clone();
+    let mut params = CallToolRequestParams::new(std::mem::take(&mut request.tool));
+    params.arguments = request.arguments.take();
     let message = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let handle = match forward::dispatch(server, peer, message).await {
         Ok(handle) => handle,

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::config::ServerConfig;
 use super::handler::UpstreamHandler;
+use super::http_client;
 use super::in_order::{InOrder, ServerNotice};
 use super::listen::Listener;
 use super::lists::{self, Lists};
@@ -167,7 +168,8 @@ fn remote(
     transport.custom_headers = headers;
     transport.max_sse_event_size = config.max_message_bytes;
     transport.max_json_response_size = config.max_message_bytes;
-    Ok(StreamableHttpClientTransport::from_config(transport))
+    let client = http_client::pooled(transport.max_concurrent_requests)?;
+    Ok(StreamableHttpClientTransport::with_client(client, transport))
 }
 
 /// rmcp's HTTP client verifies TLS through rustls with the process's default crypto provider:

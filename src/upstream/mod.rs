@@ -17,7 +17,8 @@
 //! clients' resource subscriptions and relays the servers' updates to them. `fleet` owns the
 //! shared connections and says which servers there are, as the configuration last loaded
 //! (`crate::reload`) says; `list_changes` says when a list on offer changed; `maybe` waits on
-//! work that may not be under way.
+//! work that may not be under way. `http_client` is a `url` server's HTTP client, which keeps its
+//! TCP connections alive; `tool_answers` reads a stdio server's answers to tool calls.
 
 mod ask;
 mod call;
@@ -28,6 +29,7 @@ mod error;
 mod fleet;
 mod forward;
 mod handler;
+mod http_client;
 mod in_order;
 mod lines;
 mod link;
@@ -46,6 +48,7 @@ mod session_servers;
 mod stdio;
 mod subscriptions;
 mod tool;
+mod tool_answers;
 
 pub use ask::{AskResult, Caller};
 pub use call::{CallResult, UpstreamNotice, UpstreamProgress};

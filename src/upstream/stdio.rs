@@ -4,7 +4,7 @@
 //! answer to time out). The server then fails alone, and is restarted.
 //!
 //! Requests are written by rmcp's own `AsyncRwTransport` (its framing and its lock); only reading
-//! is done here. Why the connection ended goes to the connection's owner once, on a one-shot
+//! is done here, answers to tool calls read straight as tool results (`tool_answers`). Why the connection ended goes to the connection's owner once, on a one-shot
 //! channel: its stdout was bad, or the process exited (with its status).
 
 use std::time::Duration;
@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use super::lines::{BoundedLines, Line};
 use super::process::ServerProcess;
+use super::tool_answers::{Read, ToolAnswers};
 use crate::process_group::ProcessGroup;
 
 /// How long a server whose stdout closed is given to exit, so that its status can be told.
@@ -35,6 +36,7 @@ pub struct StdioTransport {
     child: Child,
     group: ProcessGroup,
     ended: Option<oneshot::Sender<String>>,
+    answers: ToolAnswers,
 }
 
 impl StdioTransport {
@@ -51,6 +53,7 @@ impl StdioTransport {
             child: process.child,
             group: process.group,
             ended: Some(ended),
+            answers: ToolAnswers::default(),
         };
         (transport, reason)
     }
@@ -73,7 +76,7 @@ impl StdioTransport {
 
     /// What `line` says, or why it cannot be read; `Ok(None)` for a line to skip (an empty one,
     /// or a notification rmcp does not know, which the other SDKs ignore too).
-    fn parse(&self, line: &Line) -> Result<Option<RxJsonRpcMessage<RoleClient>>, String> {
+    fn parse(&mut self, line: &Line) -> Result<Option<RxJsonRpcMessage<RoleClient>>, String> {
         if line.cut {
             return Err(format!(
                 "sent a message over max_message_bytes ({} bytes)",
@@ -87,8 +90,15 @@ impl StdioTransport {
             let text = String::from_utf8_lossy(&line.bytes);
             text.chars().take(QUOTED_CHARS).collect::<String>()
         };
-        let value: serde_json::Value = serde_json::from_slice(&line.bytes)
-            .map_err(|_| format!("printed a line that is not JSON on stdout: {:?}", quoted()))?;
+        let read = |bytes: &[u8]| -> Result<serde_json::Value, String> {
+            serde_json::from_slice(bytes)
+                .map_err(|_| format!("printed a line that is not JSON on stdout: {:?}", quoted()))
+        };
+        let value = match self.answers.read(read(&line.bytes)?) {
+            Read::Answer(message) => return Ok(Some(message)),
+            Read::Other(value) => value,
+            Read::Spent => read(&line.bytes)?,
+        };
         let is_notification = value.get("id").is_none() && value.get("method").is_some();
         match serde_json::from_value(value) {
             Ok(message) => Ok(Some(message)),
@@ -108,6 +118,7 @@ impl Transport<RoleClient> for StdioTransport {
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.answers.sent(&item);
         self.writer.send(item)
     }
 
