@@ -438,3 +438,48 @@ async fn a_remote_streamable_http_server_is_called_with_progress() {
         "{first:?}"
     );
 }
+
+/// The local ports of this process's side of every TCP connection to `port` on loopback, in any
+/// state (a closed one stays listed in TIME_WAIT for a minute).
+fn connections_to(port: u16) -> std::collections::HashSet<u16> {
+    let hex_port = |address: &str| {
+        let (_, port) = address.rsplit_once(':').unwrap();
+        u16::from_str_radix(port, 16).unwrap()
+    };
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|row| {
+                    let fields: Vec<&str> = row.split_whitespace().collect();
+                    (hex_port(fields[2]) == port).then(|| hex_port(fields[1]))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the servers installed by tests/upstream/setup.sh"]
+async fn calls_to_a_remote_server_reuse_its_connections() {
+    let remote = http_everything();
+    let port = remote.url.trim_end_matches("/mcp").rsplit_once(':').unwrap().1;
+    let port: u16 = port.parse().unwrap();
+    let config = ServerConfig {
+        url: Some(remote.url.clone()),
+        ..ServerConfig::default()
+    };
+    let everything = Upstream::start("remote", config);
+    ready(&everything).await;
+    let before = connections_to(port);
+    for n in 0..30 {
+        let echoed = call(&everything, "echo", json!({"message": format!("call {n}")})).await;
+        assert!(echoed.unwrap().contains(&format!("call {n}")));
+    }
+    // One after another, the calls go over a connection kept alive, not one connection each.
+    let opened = connections_to(port).difference(&before).count();
+    assert!(opened <= 2, "30 calls opened {opened} connections");
+}
