@@ -1,9 +1,10 @@
 //! The hidden `echo-upstream` subcommand: a minimal upstream MCP server for the `forwarded`
 //! scenario, built on the official Rust SDK (rmcp's Streamable HTTP server, stateful sessions,
-//! served by hyper with one keep-alive HTTP/1.1 connection per client and TCP_NODELAY) with one
-//! tool, `echo`, that answers `Echo: <message>` as server-everything's does. Node's
-//! server-everything spends several times the daemon's CPU per call; beside it, this one shows
-//! the daemon's share of a forwarded call against an upstream as cheap as the SDK makes one.
+//! served by hyper with one keep-alive HTTP/1.1 connection per client and TCP_NODELAY; or, with
+//! `--stdio`, rmcp's stdio transport) with one tool, `echo`, that answers `Echo: <message>` as
+//! server-everything's does. Node's server-everything spends several times the daemon's CPU per
+//! call; beside it, this one shows the daemon's share of a forwarded call against an upstream as
+//! cheap as the SDK makes one.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rmcp::ErrorData;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
@@ -20,6 +20,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, ServiceExt as _};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -74,12 +75,22 @@ impl ServerHandler for Echo {
     }
 }
 
-/// Serves on 127.0.0.1:0 until killed, after printing `http://ADDR/mcp` on its first line.
-pub fn run() -> anyhow::Result<()> {
+/// Serves on 127.0.0.1:0 until killed, after printing `http://ADDR/mcp` on its first line; or,
+/// `stdio`, on stdin and stdout until stdin ends.
+pub fn run(stdio: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if stdio {
+        return runtime.block_on(serve_stdio());
+    }
     runtime.block_on(serve())
+}
+
+async fn serve_stdio() -> anyhow::Result<()> {
+    let running = Echo.serve(rmcp::transport::stdio()).await?;
+    running.waiting().await?;
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -253,25 +253,39 @@ pub async fn run(
         latencies.extend(samples);
         end = end.max(finished);
     }
-    let spent = window.close()?;
-    let secs = (end - start).as_secs_f64();
-    let ops = latencies.len() as u64;
-    if ops == 0 {
-        bail!("no operation completed");
-    }
-    let run = LoadRun {
-        concurrency,
-        ops,
-        secs,
-        ops_per_sec: ops as f64 / secs,
-        p50_ms: stats::percentile_ms(&mut latencies, 50.0),
-        p99_ms: stats::percentile_ms(&mut latencies, 99.0),
-        server_cpu_us: spent.servers_us[0] / ops as f64,
-        client_cpu_us: spent.client_us / ops as f64,
-        other_cores: spent.other_cores,
-        threads: spent.threads(0, secs),
-    };
+    let run = LoadRun::of(concurrency, latencies, window, end)?;
     Ok((run, workers))
+}
+
+impl LoadRun {
+    /// What a run of `concurrency` clients measured: its latencies (µs), what it cost since
+    /// `window` opened (the server's CPU is the first pid's), until `end`.
+    pub fn of(
+        concurrency: usize,
+        mut latencies: Vec<u32>,
+        window: CpuWindow,
+        end: Instant,
+    ) -> anyhow::Result<Self> {
+        let start = window.start;
+        let spent = window.close()?;
+        let secs = (end.max(start) - start).as_secs_f64();
+        let ops = latencies.len() as u64;
+        if ops == 0 {
+            bail!("no operation completed");
+        }
+        Ok(LoadRun {
+            concurrency,
+            ops,
+            secs,
+            ops_per_sec: ops as f64 / secs,
+            p50_ms: stats::percentile_ms(&mut latencies, 50.0),
+            p99_ms: stats::percentile_ms(&mut latencies, 99.0),
+            server_cpu_us: spent.servers_us[0] / ops as f64,
+            client_cpu_us: spent.client_us / ops as f64,
+            other_cores: spent.other_cores,
+            threads: spent.threads(0, secs),
+        })
+    }
 }
 
 /// Medians, field by field, of several runs at the same settings.

@@ -38,6 +38,7 @@ mod scenarios;
 mod servers;
 mod settings;
 mod stats;
+mod stdio_load;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
     if let Some(command) = cli.command {
         let (name, outcome) = match command {
             Command::Ceiling { queue } => ("ceiling", ceiling::run(queue)),
-            Command::EchoUpstream => ("echo-upstream", echo_upstream::run()),
+            Command::EchoUpstream { stdio } => ("echo-upstream", echo_upstream::run(stdio)),
         };
         return match outcome {
             Ok(()) => ExitCode::SUCCESS,

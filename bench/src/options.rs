@@ -29,7 +29,11 @@ pub enum Command {
     },
     /// Runs the rmcp echo server, an upstream of the `forwarded` scenario.
     #[command(hide = true)]
-    EchoUpstream,
+    EchoUpstream {
+        /// Serve on stdin and stdout instead of Streamable HTTP.
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 /// One benchmark scenario.

@@ -14,7 +14,7 @@ pub fn start_both(settings: &Settings, max_sessions: usize) -> anyhow::Result<[S
 }
 
 /// As long as the warm-up lasts, however many operations.
-fn warmup(settings: &Settings) -> Limit {
+pub fn warmup(settings: &Settings) -> Limit {
     Limit {
         duration: settings.warmup,
         max_ops: u64::MAX,
@@ -22,7 +22,7 @@ fn warmup(settings: &Settings) -> Limit {
 }
 
 /// As long as a timed run lasts, however many operations.
-fn timed(settings: &Settings) -> Limit {
+pub fn timed(settings: &Settings) -> Limit {
     Limit {
         duration: settings.duration,
         max_ops: u64::MAX,
