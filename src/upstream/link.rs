@@ -169,7 +169,9 @@ fn remote(
     transport.max_sse_event_size = config.max_message_bytes;
     transport.max_json_response_size = config.max_message_bytes;
     let client = http_client::pooled(transport.max_concurrent_requests)?;
-    Ok(StreamableHttpClientTransport::with_client(client, transport))
+    Ok(StreamableHttpClientTransport::with_client(
+        client, transport,
+    ))
 }
 
 /// rmcp's HTTP client verifies TLS through rustls with the process's default crypto provider:
