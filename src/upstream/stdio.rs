@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 use super::lines::{BoundedLines, Line};
 use super::process::ServerProcess;
-use super::tool_answers::{Read, ToolAnswers};
+use super::tool_answers::{NotAnswer, ToolAnswers};
 use crate::process_group::ProcessGroup;
 
 /// How long a server whose stdout closed is given to exit, so that its status can be told.
@@ -95,9 +95,9 @@ impl StdioTransport {
                 .map_err(|_| format!("printed a line that is not JSON on stdout: {:?}", quoted()))
         };
         let value = match self.answers.read(read(&line.bytes)?) {
-            Read::Answer(message) => return Ok(Some(message)),
-            Read::Other(value) => value,
-            Read::Spent => read(&line.bytes)?,
+            Ok(message) => return Ok(Some(message)),
+            Err(NotAnswer::Other(value)) => value,
+            Err(NotAnswer::Spent) => read(&line.bytes)?,
         };
         let is_notification = value.get("id").is_none() && value.get("method").is_some();
         match serde_json::from_value(value) {

@@ -29,14 +29,13 @@ pub struct ToolAnswers {
     waiting: HashSet<RequestId>,
 }
 
-/// What [`ToolAnswers::read`] made of a message.
-pub enum Read {
-    /// The answer to a tool call, as rmcp takes it.
-    Answer(RxJsonRpcMessage<RoleClient>),
-    /// Not an answer to a tool call: the message, untouched.
+/// Why [`ToolAnswers::read`] did not read a message as the answer to a tool call.
+#[derive(Debug)]
+pub enum NotAnswer {
+    /// It is not one: the message, untouched.
     Other(Value),
-    /// An answer to a tool call that is not a tool result: the message is spent; read it again
-    /// the general way.
+    /// It answers a tool call with something else than a tool result: the message is spent;
+    /// read it again the general way.
     Spent,
 }
 
@@ -63,22 +62,20 @@ impl ToolAnswers {
     }
 
     /// `message` as the answer to a tool call, when it is one.
-    pub fn read(&mut self, mut message: Value) -> Read {
+    pub fn read(&mut self, mut message: Value) -> Result<RxJsonRpcMessage<RoleClient>, NotAnswer> {
         let Some(id) = self.answered(&message) else {
-            return Read::Other(message);
+            return Err(NotAnswer::Other(message));
         };
         let result = message
             .as_object_mut()
             .and_then(|fields| fields.remove("result"))
             .unwrap_or_default();
-        match CallToolResult::deserialize(result) {
-            Ok(result) => Read::Answer(JsonRpcMessage::Response(JsonRpcResponse {
-                jsonrpc: JsonRpcVersion2_0,
-                id,
-                result: ServerResult::CallToolResult(result),
-            })),
-            Err(_) => Read::Spent,
-        }
+        let result = CallToolResult::deserialize(result).map_err(|_| NotAnswer::Spent)?;
+        Ok(JsonRpcMessage::Response(JsonRpcResponse {
+            jsonrpc: JsonRpcVersion2_0,
+            id,
+            result: ServerResult::CallToolResult(result),
+        }))
     }
 
     /// The id of the tool call `message` answers (no longer waited for), if it is a JSON-RPC
@@ -134,15 +131,15 @@ mod tests {
             "_meta": {"k": 1}
         });
         let message = answer(3, result);
-        let Read::Answer(read) = answers.read(message.clone()) else {
-            panic!("not read as a tool answer")
-        };
+        let read = answers
+            .read(message.clone())
+            .expect("read as a tool answer");
         assert_eq!(
             serde_json::to_value(&read).unwrap(),
             serde_json::to_value(general(&message)).unwrap()
         );
         // Answered once: the same id again goes the general way.
-        assert!(matches!(answers.read(message), Read::Other(_)));
+        assert!(matches!(answers.read(message), Err(NotAnswer::Other(_))));
     }
 
     #[test]
@@ -162,7 +159,7 @@ mod tests {
         ];
         for message in others {
             match answers.read(message.clone()) {
-                Read::Other(back) => assert_eq!(back, message),
+                Err(NotAnswer::Other(back)) => assert_eq!(back, message),
                 _ => panic!("{message} was read as a tool answer"),
             }
         }
@@ -173,7 +170,7 @@ mod tests {
         let mut answers = ToolAnswers::default();
         answers.sent(&call(1));
         let task = answer(1, json!({"task": {"taskId": "t"}}));
-        assert!(matches!(answers.read(task), Read::Spent));
+        assert!(matches!(answers.read(task), Err(NotAnswer::Spent)));
     }
 
     #[test]
@@ -185,6 +182,6 @@ mod tests {
         ));
         answers.sent(&JsonRpcMessage::notification(cancelled));
         let late = answer(5, json!({"content": []}));
-        assert!(matches!(answers.read(late), Read::Other(_)));
+        assert!(matches!(answers.read(late), Err(NotAnswer::Other(_))));
     }
 }
