@@ -466,8 +466,10 @@ fn connections_to(port: u16) -> std::collections::HashSet<u16> {
 #[ignore = "needs the servers installed by tests/upstream/setup.sh"]
 async fn calls_to_a_remote_server_reuse_its_connections() {
     let remote = http_everything();
-    let port = remote.url.trim_end_matches("/mcp").rsplit_once(':').unwrap().1;
-    let port: u16 = port.parse().unwrap();
+    let port: u16 = remote.url["http://127.0.0.1:".len()..]
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
     let config = ServerConfig {
         url: Some(remote.url.clone()),
         ..ServerConfig::default()
