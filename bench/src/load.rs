@@ -257,7 +257,19 @@ pub async fn run(
     Ok((run, workers))
 }
 
+/// The daemon's main thread, as the kernel names it (cut to 15 characters): the actix System
+/// arbiter, where its actors and its upstream servers' connections run.
+pub const DAEMON_MAIN_THREAD: &str = "construct-acto";
+
 impl LoadRun {
+    /// How busy the daemon's main thread was, in cores (NaN when the server is not the daemon).
+    pub fn main_thread_busy(&self) -> f64 {
+        self.threads
+            .iter()
+            .find(|(name, _)| name.starts_with(DAEMON_MAIN_THREAD))
+            .map_or(f64::NAN, |(_, busy)| *busy)
+    }
+
     /// What a run of `concurrency` clients measured: its latencies (µs), what it cost since
     /// `window` opened (the server's CPU is the first pid's), until `end`.
     pub fn of(
@@ -341,7 +353,7 @@ pub fn describe_threads(threads: &[(String, f64)]) -> String {
     let label = |name: &str| -> String {
         if name.starts_with("actix-rt|system") {
             "workers".into()
-        } else if name.starts_with("construct-acto") {
+        } else if name.starts_with(DAEMON_MAIN_THREAD) {
             "main/actors".into()
         } else if name.starts_with("construct-benc") {
             "main".into()

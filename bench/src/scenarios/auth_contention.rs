@@ -163,11 +163,7 @@ fn table(settings: &Settings, medians: &[Medians]) -> Table {
 fn notes(m: usize, medians: &[Medians]) -> Vec<String> {
     let (many, one, health) = (&medians[0].0, &medians[1].0, &medians[2].0);
     let auth_cpu = many.server_cpu_us - health.server_cpu_us;
-    let main_thread = many
-        .threads
-        .iter()
-        .find(|(name, _)| name.starts_with("construct-acto"))
-        .map_or(f64::NAN, |(_, u)| *u);
+    let main_thread = many.main_thread_busy();
     vec![
         format!(
             "authenticated ping vs /health: +{} µs CPU per request ({:.0}% of the ping's CPU) for \
