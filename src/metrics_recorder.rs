@@ -259,11 +259,28 @@ pub fn tool_call(tool: &'static str, outcome: Outcome, ran: Option<Duration>) {
 /// A call forwarded to the upstream server `server` that ended with `outcome`; `ran` as for
 /// [`tool_call`].
 pub fn upstream_call(server: &Arc<str>, outcome: Outcome, ran: Option<Duration>) {
-    if let Some(ran) = ran {
-        histogram!(UPSTREAM_CALL_DURATION, "server" => Arc::clone(server)).record(ran);
+    thread_local! {
+        static CALLS: Handles<(Arc<str>, Outcome), Counter> = const { Handles::new() };
+        static DURATIONS: Handles<Arc<str>, Histogram> = const { Handles::new() };
     }
-    let server = Arc::clone(server);
-    counter!(UPSTREAM_CALLS, "server" => server, "outcome" => outcome.as_str()).increment(1);
+    let calls = CALLS.with(|calls| {
+        calls.get(
+            |(name, was)| name == server && *was == outcome,
+            || (Arc::clone(server), outcome),
+            || counter!(UPSTREAM_CALLS, "server" => Arc::clone(server), "outcome" => outcome.as_str()),
+        )
+    });
+    calls.increment(1);
+    if let Some(ran) = ran {
+        let durations = DURATIONS.with(|durations| {
+            durations.get(
+                |name| name == server,
+                || Arc::clone(server),
+                || histogram!(UPSTREAM_CALL_DURATION, "server" => Arc::clone(server)),
+            )
+        });
+        durations.record(ran);
+    }
 }
 
 /// One connection to the upstream server `server` became ready (`up`), or stopped being ready:
