@@ -66,9 +66,9 @@ pub fn routes_table(settings: &Settings, medians: &[AtConcurrency]) -> Table {
 }
 
 /// For each forwarded route with a direct counterpart: what going through the daemon adds. The
-/// main thread's share is mostly the upstream side (the connection, rmcp, the transport; a
-/// built-in call costs it ~10 µs); the rest is the HTTP workers' (the client's request and the
-/// answer's way back).
+/// main thread's share is the upstream side (the connection, rmcp, the transport; a built-in
+/// call costs it nothing); the rest is the HTTP workers' (the client's request and the answer's
+/// way back).
 pub fn added_table(medians: &[AtConcurrency]) -> Table {
     let mut table = Table::new(
         "Added by the daemon over calling the same upstream program directly (a direct call costs \
