@@ -17,15 +17,15 @@
 //! wins when both are sent: `EventSource` sets it on its own reconnections).
 
 use actix_web::http::header::HeaderValue;
-use actix_web::{HttpRequest, Responder, web};
-use actix_web_lab::sse::{self, Sse};
+use actix_web::web::BytesMut;
+use actix_web::{HttpRequest, HttpResponse, web};
 use construct_actors::{StreamItem, Subscribe, SubscribeAfter};
-use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::HttpError;
+use super::sse_body::{self, SseBody, SseEvent, put_event};
 use super::{AppState, auth, ticket};
 
 /// The header through which a reconnecting client names the last event it received.
@@ -45,7 +45,7 @@ pub async fn follow(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-) -> Result<impl Responder, HttpError> {
+) -> Result<HttpResponse, HttpError> {
     let query = web::Query::<FollowQuery>::from_query(req.query_string())
         .map_err(|err| HttpError::BadRequest(format!("invalid query: {err}")))?
         .into_inner();
@@ -62,10 +62,12 @@ pub async fn follow(
         Some(seen) => auth::ask_session(&session, SubscribeAfter(seen)).await?,
         None => auth::ask_session(&session, Subscribe).await?,
     }?;
-    let events = ReceiverStream::new(receiver).map(sse_event);
-    Ok(Sse::from_infallible_stream(events)
-        .with_retry_duration(state.config.sessions.retry)
-        .with_keep_alive(state.config.server.keep_alive))
+    let events = SseBody::new(
+        ReceiverStream::new(receiver),
+        state.config.server.keep_alive,
+    )
+    .with_retry(state.config.sessions.retry);
+    Ok(sse_body::response(events))
 }
 
 /// The `Last-Event-ID` of the request, if it has one: its header, else its `last_event_id`
@@ -94,18 +96,20 @@ pub fn parse_last_event_id(value: &HeaderValue) -> Option<u64> {
     value.to_str().ok()?.trim().parse().ok()
 }
 
-/// One item of a subscription as an SSE event.
-fn sse_event(item: StreamItem) -> sse::Event {
-    let data = match item {
-        StreamItem::Event(event) => {
-            sse::Data::new(event.data.json().clone()).id(event.id.to_string())
+impl SseEvent for StreamItem {
+    /// An event with its id, its JSON written as the session serialized it once for all of its
+    /// followers; the notices as named events.
+    fn put(&self, body: &mut BytesMut) {
+        match self {
+            StreamItem::Event(event) => put_event(body, Some(event.id), None, event.data.json()),
+            StreamItem::Lagged { missed } => {
+                let data = json!({ "missed": missed }).to_string();
+                put_event(body, None::<u64>, Some("lagged"), &data);
+            }
+            StreamItem::SessionEnded(reason) => {
+                let data = json!({ "reason": reason.as_str() }).to_string();
+                put_event(body, None::<u64>, Some("session-ended"), &data);
+            }
         }
-        StreamItem::Lagged { missed } => {
-            sse::Data::new(json!({ "missed": missed }).to_string()).event("lagged")
-        }
-        StreamItem::SessionEnded(reason) => {
-            sse::Data::new(json!({ "reason": reason.as_str() }).to_string()).event("session-ended")
-        }
-    };
-    sse::Event::Data(data)
+    }
 }

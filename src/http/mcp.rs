@@ -19,7 +19,6 @@ use actix::Addr;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ContentType, HeaderName, TryIntoHeaderPair as _};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use actix_web_lab::sse::{self, Sse};
 use construct_actors::{Create, SessionActor, SessionInfo, SessionSettings, Stop, Subscribe};
 use futures::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
@@ -28,6 +27,7 @@ use uuid::Uuid;
 
 use super::error::HttpError;
 use super::identity::{self, Identity};
+use super::sse_body::{self, SseBody};
 use super::{AppState, accept, ask, body, stream_response};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
@@ -100,7 +100,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             HttpError::BadRequest("Last-Event-ID names no resumable stream of this session".into())
         })?;
         let connection = ask(&relay, Resume { after }).await?;
-        return Ok(stream_response::resumable_response(&req, &state, connection).await);
+        return Ok(stream_response::resumable_response(&state, connection).await);
     }
     // List changes and the session's resource updates are sent here; the stream stays open,
     // with keep-alives, until the client leaves or the session ends (it holds one of the
@@ -110,12 +110,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     let owner = owner(&info);
     let changes = standalone::messages(&state.upstreams, owner)
         .await
-        .map(|message| sse::Event::Data(sse::Data::new(message)))
-        .take_until(session_ended);
-    Ok(stream_response::sse_response(
-        &req,
-        Sse::from_infallible_stream(changes).with_keep_alive(keep_alive),
-    ))
+        .take_until(session_ended)
+        .boxed_local();
+    Ok(sse_body::response(SseBody::new(changes, keep_alive)))
 }
 
 /// `DELETE /mcp`: end the caller's session now.
@@ -150,7 +147,7 @@ async fn legacy(
     let upstream = upstream_catalog(state, owner.clone(), &incoming).await;
     let scope = scope(state, &session, &owner, upstream);
     let reply = legacy::answer(&scope, &info.settings, incoming).await;
-    respond(req, state, info.id, reply).await
+    respond(state, info.id, reply).await
 }
 
 async fn modern(
@@ -197,7 +194,7 @@ async fn modern(
     let upstream = upstream_catalog(state, session_ref.clone(), &incoming).await;
     let scope = scope(state, &session, &session_ref, upstream);
     let reply = modern::answer(&scope, headers, incoming, listeners).await;
-    respond(req, state, owner, reply).await
+    respond(state, owner, reply).await
 }
 
 /// A legacy message without a session: only `initialize`, which opens a new standard session,
@@ -234,7 +231,7 @@ async fn open_by_initialize(
     let scope = scope(state, &created.session, &owner, state.upstreams.catalog());
     let settings = SessionSettings::default();
     let reply = legacy::answer(&scope, &settings, Incoming::Request(request)).await;
-    let mut response = respond(req, state, created.id, reply).await?;
+    let mut response = respond(state, created.id, reply).await?;
     let credential = identity::session_header_value(created.id, &created.token);
     let (name, value) = (identity::MCP_SESSION_ID, credential)
         .try_into_pair()
@@ -336,12 +333,7 @@ async fn read(
 }
 
 /// Turns the MCP layer's reply into HTTP. `session` owns any resumable stream.
-async fn respond(
-    req: &HttpRequest,
-    state: &AppState,
-    session: Uuid,
-    reply: Reply,
-) -> Result<HttpResponse, HttpError> {
+async fn respond(state: &AppState, session: Uuid, reply: Reply) -> Result<HttpResponse, HttpError> {
     Ok(match reply {
         Reply::Json(text) => HttpResponse::Ok()
             .content_type(ContentType::json())
@@ -357,7 +349,7 @@ async fn respond(
             return Err(HttpError::Rpc(status, body));
         }
         Reply::Stream { frames, resumable } => {
-            stream_response::respond(req, state, session, frames, resumable).await
+            stream_response::respond(state, session, frames, resumable).await
         }
     })
 }

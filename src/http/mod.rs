@@ -25,6 +25,7 @@ pub mod request_log;
 mod routes;
 pub mod servers;
 pub mod session;
+mod sse_body;
 mod state;
 mod stream_response;
 pub mod ticket;

@@ -15,19 +15,14 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use actix_web::body::BoxBody;
-use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue,
-};
+use actix_web::HttpResponse;
 use actix_web::web::{Bytes, BytesMut};
-use actix_web::{HttpRequest, HttpResponse, Responder as _};
-use actix_web_lab::sse::{self, Sse};
 use futures::{FutureExt as _, StreamExt as _};
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use super::AppState;
+use super::sse_body::{self, SseBody, SseEvent, put_event};
 use crate::mcp::relay::{self, Relay, RelayLimits};
 use crate::mcp::reply::{CallStream, Frame};
 
@@ -39,13 +34,9 @@ const FIRST_EVENT_WAIT: Duration = Duration::from_millis(20);
 /// them already; this bounds the body written at once whatever that queue's size).
 const MAX_AHEAD: usize = 64;
 
-/// The header that tells reverse proxies not to buffer a stream.
-const NO_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
-
 /// The response to `frames` of a call in `session`: one complete body if the stream has ended by
 /// now, else a stream (`resumable`: through a relay).
 pub async fn respond(
-    req: &HttpRequest,
     state: &AppState,
     session: Uuid,
     frames: CallStream,
@@ -53,14 +44,14 @@ pub async fn respond(
 ) -> HttpResponse {
     let ahead = Ahead::take(frames).await;
     match (ahead.rest, resumable) {
-        (None, false) => complete(plain_body(&ahead.frames)),
+        (None, false) => sse_body::response(plain_body(&ahead.frames)),
         (None, true) => {
             let retry = state.config.mcp.retry;
-            complete(resumable_body(&relay::fresh_stream(), retry, &ahead.frames))
+            sse_body::response(resumable_body(&relay::fresh_stream(), retry, &ahead.frames))
         }
         (Some(rest), false) => {
             let frames = futures::stream::iter(ahead.frames).chain(rest);
-            plain_response(req, state, frames).await
+            plain_response(state, frames).await
         }
         (Some(rest), true) => {
             let limits = RelayLimits {
@@ -72,7 +63,7 @@ pub async fn respond(
                 .chain(rest)
                 .boxed_local();
             let connection = Relay::start(session, frames, state.relays.clone(), limits);
-            resumable_response(req, state, connection).await
+            resumable_response(state, connection).await
         }
     }
 }
@@ -123,24 +114,12 @@ impl Ahead {
     }
 }
 
-/// A `200` SSE response with all of its `body`, which reverse proxies must not buffer (the same
-/// headers as a streamed one).
-fn complete(body: Bytes) -> HttpResponse {
-    let mut response = HttpResponse::with_body(StatusCode::OK, BoxBody::new(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(NO_BUFFERING, HeaderValue::from_static("no"));
-    response
-}
-
 /// Every message of `frames` as a plain SSE event, as [`plain_response`] streams them.
 fn plain_body(frames: &[Frame]) -> Bytes {
     let mut body = BytesMut::with_capacity(body_capacity(frames));
     for frame in frames {
         if let Frame::Message(text) = frame {
-            put_event(&mut body, None, text);
+            put_event(&mut body, None::<u64>, None, text);
         }
     }
     body.freeze()
@@ -153,13 +132,18 @@ fn resumable_body(stream: &str, retry: Duration, frames: &[Frame]) -> Bytes {
     let mut body = BytesMut::with_capacity(body_capacity(frames) + 64 + frames.len() * 48);
     // Writing to a `BytesMut` cannot fail.
     let _ = writeln!(body, "retry: {}\n", retry.as_millis());
-    put_event(&mut body, Some((stream, 0)), "");
+    put_event(&mut body, Some(format_args!("{stream}-0")), None, "");
     let messages = frames.iter().filter_map(|frame| match frame {
         Frame::Message(text) => Some(text),
         Frame::Reconnect => None,
     });
     for (number, text) in (1..).zip(messages) {
-        put_event(&mut body, Some((stream, number)), text);
+        put_event(
+            &mut body,
+            Some(format_args!("{stream}-{number}")),
+            None,
+            text,
+        );
     }
     body.freeze()
 }
@@ -174,51 +158,22 @@ fn body_capacity(frames: &[Frame]) -> usize {
         .sum()
 }
 
-/// One SSE event: its id (`<stream>-<n>`) if any, then `data` one `data:` line per line.
-fn put_event(body: &mut BytesMut, id: Option<(&str, u64)>, data: &str) {
-    if let Some((stream, number)) = id {
-        let _ = writeln!(body, "id: {stream}-{number}");
-    }
-    for line in data.split('\n') {
-        body.extend_from_slice(b"data: ");
-        body.extend_from_slice(line.as_bytes());
-        body.extend_from_slice(b"\n");
-    }
-    body.extend_from_slice(b"\n");
-}
-
 /// A stream that ends with its connection: no ids, as Construct clients have always read it.
 async fn plain_response(
-    req: &HttpRequest,
     state: &AppState,
     frames: impl futures::Stream<Item = Frame> + Unpin + 'static,
 ) -> HttpResponse {
-    let events = first_ready(frames).await.filter_map(|frame| async move {
-        match frame {
-            Frame::Message(text) => Some(sse::Event::Data(sse::Data::new(text))),
-            Frame::Reconnect => None,
-        }
-    });
-    sse_response(
-        req,
-        Sse::from_infallible_stream(events).with_keep_alive(state.config.server.keep_alive),
-    )
+    let frames = first_ready(frames).await.boxed_local();
+    sse_body::response(SseBody::new(frames, state.config.server.keep_alive))
 }
 
 /// One connection of a resumable stream: ids on every event, and a `retry` hint.
-pub async fn resumable_response(
-    req: &HttpRequest,
-    state: &AppState,
-    connection: relay::Connection,
-) -> HttpResponse {
+pub async fn resumable_response(state: &AppState, connection: relay::Connection) -> HttpResponse {
     let events = first_ready(ReceiverStream::new(connection))
         .await
-        .map(|event| sse::Event::Data(sse::Data::new(event.data).id(event.id)));
-    sse_response(
-        req,
-        Sse::from_infallible_stream(events)
-            .with_keep_alive(state.config.server.keep_alive)
-            .with_retry_duration(state.config.mcp.retry),
+        .boxed_local();
+    sse_body::response(
+        SseBody::new(events, state.config.server.keep_alive).with_retry(state.config.mcp.retry),
     )
 }
 
@@ -242,16 +197,19 @@ where
     futures::stream::iter(first).chain(stream)
 }
 
-/// An SSE response that reverse proxies must not buffer.
-pub fn sse_response<S>(req: &HttpRequest, sse: Sse<S>) -> HttpResponse
-where
-    Sse<S>: actix_web::Responder<Body = BoxBody>,
-{
-    let mut response = sse.respond_to(req);
-    response
-        .headers_mut()
-        .insert(NO_BUFFERING, HeaderValue::from_static("no"));
-    response
+impl SseEvent for Frame {
+    /// A message as a plain event; a `Reconnect` is acted on, not written.
+    fn put(&self, body: &mut BytesMut) {
+        if let Frame::Message(text) = self {
+            put_event(body, None::<u64>, None, text);
+        }
+    }
+}
+
+impl SseEvent for relay::Event {
+    fn put(&self, body: &mut BytesMut) {
+        put_event(body, Some(&self.id), None, &self.data);
+    }
 }
 
 #[cfg(test)]

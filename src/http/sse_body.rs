@@ -1,0 +1,275 @@
+//! The body of every streamed Server-Sent Events response: whatever events are ready leave in one
+//! write.
+//!
+//! actix-web writes a streamed body to its socket whenever the body has nothing more ready. A
+//! body that yields one event per chunk therefore costs one `write` (and one wake-up of the
+//! reader) per event, and a socket write costs several times what formatting the event does. When
+//! a tool reports in a tight loop, each of a session's followers is woken for every event, and
+//! until now wrote each on its own.
+//!
+//! [`SseBody`] takes every event its stream has ready into one chunk. When it finds the first
+//! event of a chunk, it also waits one turn of its thread's scheduler
+//! ([`tokio::task::yield_now`], which defers the wake-up until the scheduler has run what is
+//! queued and polled for I/O): a publisher on the same thread runs on meanwhile, and what it
+//! publishes joins the chunk. The wait is a scheduler turn, not a timer: an event that comes alone
+//! is written a few microseconds later, never held. A chunk is cut at [`MAX_CHUNK`] bytes, so a
+//! fast publisher cannot make a follower's write grow without bound; nothing else is buffered
+//! here (the stream's own queue is bounded by whoever feeds it).
+//!
+//! A comment (`: keep-alive`) is sent every keep-alive period, the first one period after the
+//! stream opens, to hold idle streams open through proxies and reveal dead peers.
+
+use std::convert::Infallible;
+use std::fmt::{Display, Write as _};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::HttpResponse;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue,
+};
+use actix_web::web::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// The most bytes gathered into one chunk before it is written (an event that alone is larger
+/// is written whole).
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// The header that tells reverse proxies not to buffer a stream.
+const NO_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The comment sent on an idle stream.
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+/// Something written as one SSE event.
+pub trait SseEvent {
+    /// Appends the event, with its closing blank line, to `body`.
+    fn put(&self, body: &mut BytesMut);
+}
+
+impl SseEvent for String {
+    /// A plain event: `data` lines only.
+    fn put(&self, body: &mut BytesMut) {
+        put_event(body, None::<u64>, None, self);
+    }
+}
+
+/// A streamed SSE body: the `retry` hint if any, then the events of `S`, each chunk holding what
+/// was ready, and keep-alive comments.
+pub struct SseBody<S> {
+    events: S,
+    /// What has been taken from `events` and not yet written.
+    chunk: BytesMut,
+    /// The scheduler turn the chunk waits for before it is written (see the module docs).
+    turn: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    keep_alive: Interval,
+    /// `events` has ended.
+    ended: bool,
+}
+
+impl<S> SseBody<S>
+where
+    S: Stream + Unpin,
+    S::Item: SseEvent,
+{
+    /// A body streaming `events`, with a keep-alive comment every `keep_alive`.
+    pub fn new(events: S, keep_alive: Duration) -> Self {
+        let mut keep_alive = tokio::time::interval_at(Instant::now() + keep_alive, keep_alive);
+        keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Self {
+            events,
+            chunk: BytesMut::new(),
+            turn: None,
+            keep_alive,
+            ended: false,
+        }
+    }
+
+    /// First tells the client to wait `retry` before reconnecting.
+    pub fn with_retry(mut self, retry: Duration) -> Self {
+        // Writing to a `BytesMut` cannot fail.
+        let _ = write!(self.chunk, "retry: {}\n\n", retry.as_millis());
+        self
+    }
+
+    /// Takes every event ready now into the chunk, up to [`MAX_CHUNK`] bytes.
+    fn take_ready(&mut self, cx: &mut Context<'_>) {
+        while !self.ended && self.chunk.len() < MAX_CHUNK {
+            match Pin::new(&mut self.events).poll_next(cx) {
+                Poll::Ready(Some(event)) => event.put(&mut self.chunk),
+                Poll::Ready(None) => self.ended = true,
+                Poll::Pending => return,
+            }
+        }
+    }
+
+    /// Whether the chunk may be written now: it is full, nothing more can come, or it has waited
+    /// its scheduler turn.
+    fn waited(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.ended || self.chunk.len() >= MAX_CHUNK {
+            self.turn = None;
+            return true;
+        }
+        let turn = self
+            .turn
+            .get_or_insert_with(|| Box::pin(tokio::task::yield_now()));
+        if turn.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.turn = None;
+        // What was published during the turn joins the chunk.
+        self.take_ready(cx);
+        true
+    }
+}
+
+impl<S> MessageBody for SseBody<S>
+where
+    S: Stream + Unpin,
+    S::Item: SseEvent,
+{
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        this.take_ready(cx);
+        if !this.chunk.is_empty() {
+            if !this.waited(cx) {
+                return Poll::Pending;
+            }
+            return Poll::Ready(Some(Ok(std::mem::take(&mut this.chunk).freeze())));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        if this.keep_alive.poll_tick(cx).is_ready() {
+            return Poll::Ready(Some(Ok(Bytes::from_static(KEEP_ALIVE))));
+        }
+        Poll::Pending
+    }
+}
+
+/// A `200` SSE response with `body`, which reverse proxies must neither buffer nor compress.
+pub fn response<B: MessageBody + 'static>(body: B) -> HttpResponse {
+    let mut response = HttpResponse::with_body(StatusCode::OK, BoxBody::new(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(NO_BUFFERING, HeaderValue::from_static("no"));
+    response
+}
+
+/// Appends one SSE event to `body`: `id` and `event` lines if given, then `data`, one `data:` line
+/// per line of it.
+pub fn put_event(body: &mut BytesMut, id: Option<impl Display>, event: Option<&str>, data: &str) {
+    if let Some(id) = id {
+        // Writing to a `BytesMut` cannot fail.
+        let _ = writeln!(body, "id: {id}");
+    }
+    if let Some(event) = event {
+        body.extend_from_slice(b"event: ");
+        body.extend_from_slice(event.as_bytes());
+        body.extend_from_slice(b"\n");
+    }
+    for line in data.split('\n') {
+        body.extend_from_slice(b"data: ");
+        body.extend_from_slice(line.as_bytes());
+        body.extend_from_slice(b"\n");
+    }
+    body.extend_from_slice(b"\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody as _;
+
+    use super::*;
+
+    struct Text(&'static str);
+
+    impl SseEvent for Text {
+        fn put(&self, body: &mut BytesMut) {
+            put_event(body, None::<u64>, None, self.0);
+        }
+    }
+
+    async fn chunks<S>(body: SseBody<S>) -> Vec<Bytes>
+    where
+        S: Stream + Unpin,
+        S::Item: SseEvent,
+    {
+        let mut body = std::pin::pin!(body);
+        let mut chunks = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+            chunks.push(chunk.unwrap());
+        }
+        chunks
+    }
+
+    #[tokio::test]
+    async fn events_ready_together_leave_in_one_chunk_after_the_retry_hint() {
+        let events = futures::stream::iter([Text("a"), Text("b\nc")]);
+        let body =
+            SseBody::new(events, Duration::from_secs(60)).with_retry(Duration::from_millis(250));
+        assert_eq!(
+            chunks(body).await,
+            vec![Bytes::from_static(
+                b"retry: 250\n\ndata: a\n\ndata: b\ndata: c\n\n"
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn events_sent_during_the_turn_join_the_chunk() {
+        let (sender, receiver) = tokio::sync::mpsc::channel(8);
+        let events = tokio_stream::wrappers::ReceiverStream::new(receiver);
+        // The publisher sends, lets the follower run, and sends again: the follower, woken by
+        // the first event, waits its turn, and the second joins the first.
+        let publisher = tokio::spawn(async move {
+            sender.send(Text("1")).await.unwrap();
+            tokio::task::yield_now().await;
+            sender.send(Text("2")).await.unwrap();
+        });
+        let body = SseBody::new(events, Duration::from_secs(60));
+        let chunks = chunks(body).await;
+        publisher.await.unwrap();
+        assert_eq!(chunks, vec![Bytes::from_static(b"data: 1\n\ndata: 2\n\n")]);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_is_cut_at_its_bound() {
+        let big: &'static str = "x".repeat(MAX_CHUNK / 2).leak();
+        let events = futures::stream::iter([Text(big), Text(big), Text(big)]);
+        let chunks = chunks(SseBody::new(events, Duration::from_secs(60))).await;
+        assert_eq!(chunks.len(), 2, "two events fill the first chunk");
+        assert!(chunks[0].len() >= MAX_CHUNK);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stream_gets_a_comment_each_period_and_none_at_once() {
+        let events = futures::stream::pending::<Text>();
+        let mut body = std::pin::pin!(SseBody::new(events, Duration::from_secs(5)));
+        let first = tokio::time::timeout(
+            Duration::from_secs(4),
+            std::future::poll_fn(|cx| body.as_mut().poll_next(cx)),
+        )
+        .await;
+        assert!(first.is_err(), "nothing is sent before one period");
+        let comment = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;
+        assert_eq!(comment.unwrap().unwrap(), Bytes::from_static(KEEP_ALIVE));
+    }
+}
