@@ -16,6 +16,8 @@
 //! `Authorization` header, and `last_event_id`, honoured like the `Last-Event-ID` header (which
 //! wins when both are sent: `EventSource` sets it on its own reconnections).
 
+use std::time::Duration;
+
 use actix_web::http::header::HeaderValue;
 use actix_web::web::BytesMut;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,11 +27,15 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::HttpError;
-use super::sse_body::{self, SseBody, SseEvent, put_event};
+use super::sse_body::{self, Gather, SseBody, SseEvent, put_event};
 use super::{AppState, auth, ticket};
 
 /// The header through which a reconnecting client names the last event it received.
 const LAST_EVENT_ID: &str = "Last-Event-ID";
+
+/// How long a follower's write waits, from its first event, for more to join it (see
+/// [`super::sse_body`]): a burst of events leaves in a few writes, and a dashboard cannot tell.
+const FOLLOWER_GATHER: Gather = Gather::For(Duration::from_millis(1));
 
 /// The query parameters a browser uses instead of headers.
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +70,7 @@ pub async fn follow(
     }?;
     let events = SseBody::new(
         ReceiverStream::new(receiver),
+        FOLLOWER_GATHER,
         state.config.server.keep_alive,
     )
     .with_retry(state.config.sessions.retry);

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::error::HttpError;
 use super::identity::{self, Identity};
-use super::sse_body::{self, SseBody};
+use super::sse_body::{self, Gather, SseBody};
 use super::{AppState, accept, ask, body, stream_response};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
@@ -112,7 +112,11 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .await
         .take_until(session_ended)
         .boxed_local();
-    Ok(sse_body::response(SseBody::new(changes, keep_alive)))
+    Ok(sse_body::response(SseBody::new(
+        changes,
+        Gather::Turn,
+        keep_alive,
+    )))
 }
 
 /// `DELETE /mcp`: end the caller's session now.

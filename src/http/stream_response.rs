@@ -22,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use super::AppState;
-use super::sse_body::{self, SseBody, SseEvent, put_event};
+use super::sse_body::{self, Gather, SseBody, SseEvent, put_event};
 use crate::mcp::relay::{self, Relay, RelayLimits};
 use crate::mcp::reply::{CallStream, Frame};
 
@@ -164,7 +164,11 @@ async fn plain_response(
     frames: impl futures::Stream<Item = Frame> + Unpin + 'static,
 ) -> HttpResponse {
     let frames = first_ready(frames).await.boxed_local();
-    sse_body::response(SseBody::new(frames, state.config.server.keep_alive))
+    sse_body::response(SseBody::new(
+        frames,
+        Gather::Turn,
+        state.config.server.keep_alive,
+    ))
 }
 
 /// One connection of a resumable stream: ids on every event, and a `retry` hint.
@@ -173,7 +177,8 @@ pub async fn resumable_response(state: &AppState, connection: relay::Connection)
         .await
         .boxed_local();
     sse_body::response(
-        SseBody::new(events, state.config.server.keep_alive).with_retry(state.config.mcp.retry),
+        SseBody::new(events, Gather::Turn, state.config.server.keep_alive)
+            .with_retry(state.config.mcp.retry),
     )
 }
 
