@@ -113,7 +113,9 @@ async fn build_state(
     let registry = start_registry(&config)?;
     let workspace_roots = WorkspaceRoots::new(&config.tools, &daemon_files(&config, config_file))?;
     let api_keys = ApiKeys::new(&config.security);
-    let stateless = stateless_sessions(&config, &workspace_roots, &api_keys, &registry).await?;
+    let current = std::env::current_dir().context("the daemon's working directory is gone")?;
+    let stateless =
+        stateless_sessions(&config, &workspace_roots, &api_keys, &registry, &current).await?;
     let ticket_limits = TicketLimits {
         ttl: config.sessions.ticket_ttl,
         max_tickets: config.sessions.max_tickets,
@@ -136,7 +138,7 @@ async fn build_state(
         tickets: TicketBook::new(ticket_limits).start(),
         admin_tickets: TicketBook::new(ticket_limits).start(),
         config,
-        started: Started::now(),
+        started: Started::now(&current),
     });
     Ok((state, fleet))
 }
@@ -252,15 +254,16 @@ fn announce_listening(state: &AppState, addr: SocketAddr) {
     }
 }
 
-/// Creates the sessions stateless requests run in, one per API key, in the default workspace.
+/// Creates the sessions stateless requests run in, one per API key, in the default workspace
+/// (configured, or else `current`, the daemon's working directory, when it lies in a root).
 async fn stateless_sessions(
     config: &Config,
     roots: &WorkspaceRoots,
     keys: &ApiKeys,
     registry: &Addr<SessionRegistry>,
+    current: &Path,
 ) -> anyhow::Result<StatelessSessions> {
-    let current = std::env::current_dir().context("the daemon's working directory is gone")?;
-    let cwd = roots.default_workspace(config.mcp.default_workspace.as_deref(), &current)?;
+    let cwd = roots.default_workspace(config.mcp.default_workspace.as_deref(), current)?;
     let mut by_key = Vec::with_capacity(keys.count());
     for key in 0..keys.count() {
         let label = match keys.count() {

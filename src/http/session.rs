@@ -51,9 +51,7 @@ pub async fn create(
     }
     let cwd = match &request.cwd {
         Some(requested) => paths::resolve_cwd(requested).map_err(HttpError::BadRequest)?,
-        None => std::env::current_dir().map_err(|err| {
-            HttpError::Unavailable(format!("the daemon's own working directory is gone: {err}"))
-        })?,
+        None => state.started.cwd.to_path_buf(),
     };
     state
         .workspace_roots

@@ -95,7 +95,7 @@ pub struct StatelessSession {
     pub listeners: Arc<Semaphore>,
 }
 
-/// Facts about this daemon process, for `/health`.
+/// Facts about this daemon process: for `/health`, and the working directory it started in.
 pub struct Started {
     /// The process id.
     pub pid: u32,
@@ -103,15 +103,19 @@ pub struct Started {
     pub at: DateTime<Utc>,
     /// Monotonic start, for uptime.
     pub instant: Instant,
+    /// The working directory it started in, which it never changes: where a session created
+    /// without a `cwd` works. Read once, rather than by a system call per `POST /session`.
+    pub cwd: Arc<Path>,
 }
 
 impl Started {
-    /// Now, for this process.
-    pub fn now() -> Self {
+    /// Now, for this process, working in `cwd`.
+    pub fn now(cwd: &Path) -> Self {
         Self {
             pid: std::process::id(),
             at: Utc::now(),
             instant: Instant::now(),
+            cwd: Arc::from(cwd),
         }
     }
 }
