@@ -137,17 +137,67 @@ async fn an_oversized_body_is_a_413() {
 }
 
 #[tokio::test]
-async fn the_session_limit_is_a_503_with_a_reason() {
+async fn the_session_limit_is_a_503_with_a_reason_until_a_session_ends() {
     let daemon = Daemon::start("[sessions]\nmax_sessions = 2\n");
-    daemon.session().await;
-    daemon.session().await;
-    let response = daemon
-        .keyed(client().post(daemon.url("/session")))
+    // One keep-alive connection: after its first, its worker makes the sessions itself.
+    let http = client();
+    let create = || daemon.keyed(http.post(daemon.url("/session"))).send();
+    let first: Value = create().await.unwrap().json().await.unwrap();
+    assert_eq!(create().await.unwrap().status(), 200);
+    for _ in 0..3 {
+        let response = create().await.unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(error_text(response).await.contains("maximum of 2 sessions"));
+    }
+    let ended = http
+        .delete(daemon.url(&format!(
+            "/session/{}",
+            first["session_id"].as_str().unwrap()
+        )))
+        .bearer_auth(first["token"].as_str().unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 503);
-    assert!(error_text(response).await.contains("maximum of 2 sessions"));
+    assert_eq!(ended.status(), 204);
+    // Its place is free once the registry has heard it ended.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let response = create().await.unwrap();
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place was never freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(create().await.unwrap().status(), 503);
+}
+
+#[tokio::test]
+async fn the_creation_rate_limit_holds_on_one_connection_and_says_when_to_try_again() {
+    let daemon = Daemon::start("[sessions]\ncreate_per_minute = 3\n");
+    let http = client();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = daemon
+            .keyed(http.post(daemon.url("/session")))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 429 {
+            let text = error_text(response).await;
+            assert!(
+                text.contains("already created 3 sessions this minute; try again in"),
+                "{text}"
+            );
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
 }
 
 #[tokio::test]

@@ -2,10 +2,11 @@
 //!
 //! This crate knows nothing of HTTP. A [`SessionRegistry`] owns every session on a node; each
 //! session is a [`SessionActor`] holding its identity, activity, followers and running calls,
-//! running on the thread of the HTTP worker that created it; each worker reaches sessions through
-//! its own [`SessionDirectory`], so that most requests never cross threads. The daemon asks them
-//! things only by sending them messages (each declared beside the actor that handles it); no
-//! lock guards any of this state.
+//! running on the thread of the HTTP worker that created it; each worker reaches and creates
+//! sessions through its own [`SessionDirectory`], so that most requests never cross threads (a
+//! worker creates a session itself with leave from the registry, which keeps the limits: see
+//! `admission.rs`). The daemon asks them things only by sending them messages (each declared
+//! beside the actor that handles it); no lock guards any of this state.
 //!
 //! Where sessions are kept is behind one seam (`session/store.rs`), so that the registry and the
 //! session actors read the same whether the daemon runs alone or as one node of a cluster:
@@ -20,13 +21,14 @@
 //!   actor through this node's feed of the session's stream.
 //!
 //! From the top down, no module importing one above it: [`SessionDirectory`] (one per worker),
-//! [`SessionRegistry`], the sessions (actor, messages, the seam and its two stores), the Redis
-//! store, then events, followers' queues, history, tokens, settings and the limits
-//! ([`RegistryLimits`], [`SessionLimits`], [`ASK_TIMEOUT`], [`MAX_LABEL_CHARS`]).
+//! [`SessionRegistry`], the admission both share, the sessions (actor, messages, the seam and its
+//! two stores), the Redis store, then events, followers' queues, history, tokens, settings and
+//! the limits ([`RegistryLimits`], [`SessionLimits`], [`ASK_TIMEOUT`], [`MAX_LABEL_CHARS`]).
 
 // No function over 80 lines (clippy.toml sets the limit; tests are other crates).
 #![warn(clippy::too_many_lines)]
 
+mod admission;
 pub mod cluster;
 mod directory;
 pub mod event;

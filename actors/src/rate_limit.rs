@@ -1,30 +1,72 @@
 //! The per-client-address limit on session creation: a fixed one-minute window per address.
 //!
-//! It lives inside the registry actor, so no lock guards it. Its memory is bounded whatever
-//! clients do: it tracks at most [`MAX_CLIENTS`] addresses; when that many are tracked, windows
-//! that have ended are purged, and if every one is still current a new address is refused as if
-//! it were over its limit, until the oldest window ends.
+//! The table of windows lives inside the registry actor, so no lock guards it. Each window
+//! counts in one atomic, which the registry may share: it hands the window of an address to the
+//! worker that created that address's session (inside an
+//! [`Allowance`](crate::admission::Allowance)), and the worker counts that address's next
+//! creations itself until the window ends. Registry and workers count on the same atomic, with
+//! compare-and-swap, so a window never counts past its limit, whoever counts.
+//!
+//! The table's memory is bounded whatever clients do: it tracks at most [`MAX_CLIENTS`]
+//! addresses; when that many are tracked, windows that have ended are purged, and if every one is
+//! still current a new address is refused as if it were over its limit, until the oldest window
+//! ends.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The length of one counting window.
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Most client addresses tracked at once.
-const MAX_CLIENTS: usize = 4096;
+/// Most client addresses tracked at once (by the registry, and by each worker).
+pub(crate) const MAX_CLIENTS: usize = 4096;
 
-/// One address's current window.
-struct Window {
+/// One address's current window: when it began, and how many sessions the address created in it.
+#[derive(Debug)]
+pub(crate) struct Window {
     started: Instant,
-    count: usize,
+    created: AtomicUsize,
+    limit: usize,
+}
+
+impl Window {
+    fn new(started: Instant, limit: usize) -> Self {
+        Self {
+            started,
+            created: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Whether the window still counts at `now` (a new one begins once it has ended).
+    pub(crate) fn is_current(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.started) < WINDOW
+    }
+
+    /// Counts one creation, if the window has room for it.
+    pub(crate) fn take(&self) -> bool {
+        // Relaxed: the count is the only thing this atomic publishes, and read-modify-writes
+        // of one atomic are totally ordered whatever the ordering.
+        self.created
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |created| {
+                (created < self.limit).then_some(created + 1)
+            })
+            .is_ok()
+    }
+
+    /// How long from `now` until the window ends.
+    fn remaining(&self, now: Instant) -> Duration {
+        WINDOW.saturating_sub(now.saturating_duration_since(self.started))
+    }
 }
 
 /// Counts session creations per client address.
 pub(crate) struct CreationLimiter {
     per_window: usize,
-    windows: HashMap<IpAddr, Window>,
+    windows: HashMap<IpAddr, Arc<Window>>,
 }
 
 impl CreationLimiter {
@@ -36,32 +78,34 @@ impl CreationLimiter {
         }
     }
 
-    /// Counts one creation by `client` at `now`, or says how long until it may create again.
-    pub(crate) fn admit(&mut self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Counts one creation by `client` at `now`, and gives the window it was counted in; or says
+    /// how long until `client` may create again.
+    pub(crate) fn admit(&mut self, client: IpAddr, now: Instant) -> Result<Arc<Window>, Duration> {
         if !self.windows.contains_key(&client) && self.windows.len() >= MAX_CLIENTS {
-            self.windows
-                .retain(|_, window| now.duration_since(window.started) < WINDOW);
+            self.windows.retain(|_, window| window.is_current(now));
             if self.windows.len() >= MAX_CLIENTS {
-                let oldest = self.windows.values().map(|window| window.started).min();
-                let elapsed = oldest.map_or(WINDOW, |started| now.duration_since(started));
-                return Err(WINDOW.saturating_sub(elapsed));
+                let oldest = self
+                    .windows
+                    .values()
+                    .map(|window| window.remaining(now))
+                    .min();
+                return Err(oldest.unwrap_or(WINDOW));
             }
         }
-        let window = self.windows.entry(client).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        let elapsed = now.duration_since(window.started);
-        if elapsed >= WINDOW {
-            *window = Window {
-                started: now,
-                count: 0,
-            };
-        } else if window.count >= self.per_window {
-            return Err(WINDOW - elapsed);
+        let per_window = self.per_window;
+        let window = self
+            .windows
+            .entry(client)
+            .or_insert_with(|| Arc::new(Window::new(now, per_window)));
+        if !window.is_current(now) {
+            // Workers still holding the old window see it ended, and ask here again.
+            *window = Arc::new(Window::new(now, per_window));
         }
-        window.count += 1;
-        Ok(())
+        if window.take() {
+            Ok(Arc::clone(window))
+        } else {
+            Err(window.remaining(now))
+        }
     }
 }
 
@@ -79,15 +123,15 @@ mod tests {
     fn each_address_gets_its_own_budget_per_window() {
         let mut limiter = CreationLimiter::new(2);
         let start = Instant::now();
-        assert_eq!(limiter.admit(address(1), start), Ok(()));
-        assert_eq!(limiter.admit(address(1), start), Ok(()));
+        assert!(limiter.admit(address(1), start).is_ok());
+        assert!(limiter.admit(address(1), start).is_ok());
         let later = start + Duration::from_secs(20);
         assert_eq!(
-            limiter.admit(address(1), later),
-            Err(Duration::from_secs(40))
+            limiter.admit(address(1), later).unwrap_err(),
+            Duration::from_secs(40)
         );
-        assert_eq!(limiter.admit(address(2), later), Ok(()));
-        assert_eq!(limiter.admit(address(1), start + WINDOW), Ok(()));
+        assert!(limiter.admit(address(2), later).is_ok());
+        assert!(limiter.admit(address(1), start + WINDOW).is_ok());
     }
 
     #[test]
@@ -102,8 +146,8 @@ mod tests {
         }
         let soon = later + Duration::from_secs(1);
         assert_eq!(
-            limiter.admit(address(max), soon),
-            Err(Duration::from_secs(29)),
+            limiter.admit(address(max), soon).unwrap_err(),
+            Duration::from_secs(29),
             "a full table of current windows refuses new addresses"
         );
         assert!(

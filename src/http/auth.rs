@@ -71,17 +71,22 @@ pub async fn authenticate_path(
     authenticate(req, id, token).await
 }
 
+/// The session directory of the worker handling `req`: how its requests find sessions, and
+/// create them.
+pub fn directory(req: &HttpRequest) -> Result<&Addr<SessionDirectory>, HttpError> {
+    req.app_data::<Data<Addr<SessionDirectory>>>()
+        .map(|directory| &***directory)
+        .ok_or_else(|| HttpError::Unavailable("this worker has no session directory".into()))
+}
+
 /// Finds session `id` and checks `token` against it, through the worker's directory.
 pub async fn authenticate(
     req: &HttpRequest,
     id: Uuid,
     token: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
-    let directory = req
-        .app_data::<Data<Addr<SessionDirectory>>>()
-        .ok_or_else(|| HttpError::Unavailable("this worker has no session directory".into()))?;
     let Authorized { session, info } = ask(
-        directory,
+        directory(req)?,
         Authorize {
             id,
             token: token.to_owned(),

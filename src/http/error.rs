@@ -84,7 +84,9 @@ impl ResponseError for HttpError {
 impl From<CreateError> for HttpError {
     fn from(err: CreateError) -> Self {
         match err {
-            CreateError::TooManySessions(_) => Self::Unavailable(err.to_string()),
+            CreateError::TooManySessions(_) | CreateError::Unanswered => {
+                Self::Unavailable(err.to_string())
+            }
             CreateError::RateLimited { .. } => Self::TooMany(err.to_string()),
             CreateError::Unavailable(unavailable) => unavailable.into(),
         }

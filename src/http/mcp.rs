@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::error::HttpError;
 use super::identity::{self, Identity};
 use super::sse_body::{self, Gather, SseBody};
-use super::{AppState, accept, ask, body, stream_response};
+use super::{AppState, accept, ask, auth, body, stream_response};
 use crate::mcp::client_info::{ClientInfo, MessageFacts};
 use crate::mcp::era::legacy;
 use crate::mcp::era::modern::{self, Headers};
@@ -214,12 +214,13 @@ async fn open_by_initialize(
     };
     state.api_keys.require(req)?;
     let created = ask(
-        &state.registry,
+        auth::directory(req)?,
         Create {
             cwd: state.stateless.cwd.to_path_buf(),
             label: ClientInfo::of(request.params.as_ref()).map(|client| client.name),
             by: super::creator(req),
-            home: Some(actix::Arbiter::current()),
+            // The worker's directory starts it on this worker.
+            home: None,
             // Many such clients only look and never send DELETE (see `mcp.initialize_idle_timeout`).
             unused_timeout: Some(state.config.mcp.initialize_idle_timeout),
         },

@@ -57,14 +57,15 @@ pub async fn create(
         .workspace_roots
         .admit(&cwd)
         .map_err(HttpError::BadRequest)?;
+    // Through this worker's directory: the session runs on this worker, where its client's
+    // connection is, and is usually made here without asking the registry's thread.
     let created = ask(
-        &state.registry,
+        auth::directory(&req)?,
         Create {
             cwd,
             label: request.label,
             by: creator(&req),
-            // The session runs on this worker, where its client's connection is.
-            home: Some(actix::Arbiter::current()),
+            home: None,
             // A session made for a CLI to use later keeps the idle timeout from the start.
             unused_timeout: None,
         },

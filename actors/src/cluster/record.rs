@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::settings::SessionSettings;
-use crate::token::TokenDigest;
+use crate::token::{Token, TokenDigest};
 
 const TOKEN_SHA256: &str = "token_sha256";
 const CWD: &str = "cwd";
@@ -49,6 +49,23 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// A new session's record, its id and token freshly drawn, and the token itself, to be shown
+    /// to its client once.
+    pub(crate) fn mint(cwd: PathBuf, label: Option<String>) -> (Self, Token) {
+        let token = Token::mint();
+        let now = Utc::now();
+        let record = Self {
+            id: Uuid::new_v4(),
+            token_digest: token.digest(),
+            cwd,
+            label,
+            created_at: now,
+            last_activity: now,
+            settings: SessionSettings::default(),
+        };
+        (record, token)
+    }
+
     /// The hash fields that hold this record (`seq` is the store's own).
     pub(crate) fn to_fields(&self) -> Vec<(&'static str, Vec<u8>)> {
         let mut fields = vec![

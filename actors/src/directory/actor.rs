@@ -8,6 +8,10 @@
 //! thread; only the first request for a session on a worker asks the [`SessionRegistry`], which
 //! stays the one owner of every session (it creates, limits, lists and forgets them).
 //!
+//! Each directory also creates its worker's sessions, when the registry has given it leave to
+//! ([`create`](super::create)): the new session's actor starts on the worker's thread, and the
+//! registry is told afterwards.
+//!
 //! The directory holds addresses only, never session state. Session ids are never reused, so
 //! an address it remembers can be stale only by its session having stopped, which the address
 //! itself tells; stale entries are dropped when met and swept periodically.
@@ -19,6 +23,7 @@ use actix::fut::{self, wrap_future};
 use actix::prelude::*;
 use uuid::Uuid;
 
+use crate::admission::Allowances;
 use crate::registry::{Locate, SessionRegistry};
 use crate::session::{AuthError, Authenticate, SessionActor, SessionInfo};
 
@@ -51,8 +56,10 @@ pub struct Authorized {
 
 /// One worker's memory of where sessions are.
 pub struct SessionDirectory {
-    registry: Addr<SessionRegistry>,
+    pub(super) registry: Addr<SessionRegistry>,
     known: HashMap<Uuid, Addr<SessionActor>>,
+    /// The registry's leave to admit clients' sessions here, by client address.
+    pub(super) allowances: Allowances,
 }
 
 impl SessionDirectory {
@@ -61,6 +68,7 @@ impl SessionDirectory {
         Self {
             registry,
             known: HashMap::new(),
+            allowances: Allowances::default(),
         }
     }
 

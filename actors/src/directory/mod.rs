@@ -1,8 +1,11 @@
 //! The per-worker directory of sessions.
 //!
 //! - [`actor`]: [`SessionDirectory`] itself, and how a request finds its session
-//!   ([`Authorize`]).
+//!   ([`Authorize`]);
+//! - [`create`]: how it creates its worker's sessions ([`Create`](crate::Create)), by itself
+//!   when the registry has given it leave to.
 
 mod actor;
+mod create;
 
 pub use actor::{Authorize, Authorized, SessionDirectory};

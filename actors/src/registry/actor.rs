@@ -8,6 +8,12 @@
 //! the path of most requests, and never a place where requests queue behind tool work. It starts
 //! each session's actor on the arbiter it is asked to (the creating worker's).
 //!
+//! Nor is it on the path of most creations: with a client's session it hands the worker that
+//! asked an [`Allowance`], and that worker creates the client's next sessions itself and tells
+//! the registry of each ([`Register`]). Both limits stay the registry's: it owns the counts the
+//! workers take from, decides whenever they have no room, and alone starts windows and drops
+//! stopped sessions (see [`admission`](crate::admission)).
+//!
 //! A session that stops, however it ends, tells the registry to forget it ([`Forget`]). Should
 //! that word be lost, a dead session is still dropped when a lookup meets it or when the limit
 //! of sessions is reached, so the map never holds sessions that no longer exist for long.
@@ -19,13 +25,14 @@ use std::time::Instant;
 
 use actix::ArbiterHandle;
 use actix::prelude::*;
-use chrono::Utc;
 use uuid::Uuid;
 
 use super::messages::{
     Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
     Shutdown,
 };
+use super::messages::{CreateCounted, Register};
+use crate::admission::{Allowance, SessionCount};
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::limits::{RegistryLimits, SessionLimits};
 use crate::rate_limit::CreationLimiter;
@@ -33,8 +40,6 @@ use crate::session::{
     CloseSubscriptions, Forget, LocalStore, SessionActor, SessionStore, StoredSession,
 };
 use crate::session_metrics::{RefusedReason, RegistryMeters};
-use crate::settings::SessionSettings;
-use crate::token::Token;
 
 /// How many requests may wait for the registry; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
@@ -46,6 +51,8 @@ pub struct SessionRegistry {
     /// Which of `sessions` the daemon created for itself.
     daemon_sessions: HashSet<Uuid>,
     creations: CreationLimiter,
+    /// Clients' sessions admitted, here or by workers: the count `max_sessions` bounds.
+    admitted: Arc<SessionCount>,
     meters: RegistryMeters,
     /// Where clients' sessions are kept: in this process, or in the cluster's Redis for every
     /// node to find.
@@ -61,6 +68,7 @@ impl SessionRegistry {
             sessions: HashMap::new(),
             daemon_sessions: HashSet::new(),
             creations: CreationLimiter::new(limits.create_per_minute),
+            admitted: Arc::new(SessionCount::new(limits.max_sessions)),
             meters: RegistryMeters::new(),
             store: Box::new(LocalStore),
         }
@@ -75,14 +83,25 @@ impl SessionRegistry {
         }
     }
 
-    /// The limits a new session of `by` gets, or why it may not be created.
+    /// The limits a new session of `by` gets, with leave for its worker to admit the same
+    /// client's next sessions; or why it may not be created. `counted`: a worker counted it
+    /// against the client's window already.
     fn admit(
         &mut self,
         by: Creator,
         unused_timeout: Option<std::time::Duration>,
-    ) -> Result<SessionLimits, CreateError> {
-        match by {
-            Creator::Client(address) => {
+        counted: bool,
+    ) -> Result<(SessionLimits, Option<Allowance>), CreateError> {
+        let Creator::Client(address) = by else {
+            let limits = SessionLimits {
+                idle_timeout: None,
+                ..self.limits.session
+            };
+            return Ok((limits, None));
+        };
+        let window = match counted {
+            true => None,
+            false => Some(
                 self.creations
                     .admit(address, Instant::now())
                     .map_err(|wait| {
@@ -91,21 +110,21 @@ impl SessionRegistry {
                             limit: self.limits.create_per_minute,
                             retry_after_secs: wait.as_secs().max(1),
                         }
-                    })?;
-                if !self.has_room() {
-                    RegistryMeters::refused(RefusedReason::TooManySessions);
-                    return Err(CreateError::TooManySessions(self.limits.max_sessions));
-                }
-                Ok(SessionLimits {
-                    unused_timeout,
-                    ..self.limits.session
-                })
-            }
-            Creator::Daemon => Ok(SessionLimits {
-                idle_timeout: None,
-                ..self.limits.session
-            }),
+                    })?,
+            ),
+        };
+        if !self.take_room() {
+            RegistryMeters::refused(RefusedReason::TooManySessions);
+            return Err(CreateError::TooManySessions(self.limits.max_sessions));
         }
+        let allowance = window
+            .filter(|_| self.store.creates_here())
+            .map(|window| Allowance::new(Arc::clone(&self.admitted), window, self.limits.session));
+        let limits = SessionLimits {
+            unused_timeout,
+            ..self.limits.session
+        };
+        Ok((limits, allowance))
     }
 
     /// Starts the actor of session `record`, kept in `stored`, on `home` (`None`: the
@@ -128,7 +147,8 @@ impl SessionRegistry {
         session
     }
 
-    /// Counts a new session of `by`, whose actor has started.
+    /// Counts a new session of `by`, whose actor has started (a client's was admitted, so
+    /// counted, already).
     fn created(&mut self, id: Uuid, by: Creator) {
         if by == Creator::Daemon {
             self.daemon_sessions.insert(id);
@@ -161,6 +181,8 @@ impl SessionRegistry {
             let limits = registry.limits.session;
             let stored = registry.store.open(id, &limits);
             let session = registry.start(record, stored, limits, Some(home), ctx);
+            // Admitted by another node: counted here, room or not.
+            registry.admitted.add();
             registry.record_live();
             Ok(Some(session))
         })
@@ -171,19 +193,23 @@ impl SessionRegistry {
         self.sessions.len() - self.daemon_sessions.len()
     }
 
-    /// Whether a client may have one more session, after dropping any that stopped unnoticed.
-    fn has_room(&mut self) -> bool {
-        if self.clients() >= self.limits.max_sessions {
-            self.sweep();
+    /// Counts one more client's session if there is room, after dropping any sessions that
+    /// stopped unnoticed when there seems to be none.
+    fn take_room(&mut self) -> bool {
+        if self.admitted.take() {
+            return true;
         }
-        self.clients() < self.limits.max_sessions
+        self.sweep();
+        self.admitted.take()
     }
 
     /// Drops the sessions that stopped unnoticed.
     fn sweep(&mut self) {
+        let clients = self.clients();
         self.sessions.retain(|_, session| session.connected());
         let sessions = &self.sessions;
         self.daemon_sessions.retain(|id| sessions.contains_key(id));
+        self.admitted.release(clients - self.clients());
     }
 
     /// The actor of session `id`, if it is still running.
@@ -198,8 +224,9 @@ impl SessionRegistry {
     }
 
     fn forget(&mut self, id: Uuid) {
-        self.sessions.remove(&id);
-        self.daemon_sessions.remove(&id);
+        if self.sessions.remove(&id).is_some() && !self.daemon_sessions.remove(&id) {
+            self.admitted.release(1);
+        }
         self.record_live();
     }
 
@@ -218,25 +245,19 @@ impl Actor for SessionRegistry {
     }
 }
 
-impl Handler<Create> for SessionRegistry {
-    type Result = ActorResponse<Self, Result<CreatedSession, CreateError>>;
-
-    fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
-        let limits = match self.admit(msg.by, msg.unused_timeout) {
-            Ok(limits) => limits,
+impl SessionRegistry {
+    /// Creates a session as `msg` asks, if admitted (`counted`: see [`CreateCounted`]).
+    fn create(
+        &mut self,
+        msg: Create,
+        counted: bool,
+        ctx: &mut Context<Self>,
+    ) -> ActorResponse<Self, Result<CreatedSession, CreateError>> {
+        let (limits, allowance) = match self.admit(msg.by, msg.unused_timeout, counted) {
+            Ok(admitted) => admitted,
             Err(refused) => return ActorResponse::reply(Err(refused)),
         };
-        let token = Token::mint();
-        let now = Utc::now();
-        let record = SessionRecord {
-            id: Uuid::new_v4(),
-            token_digest: token.digest(),
-            cwd: msg.cwd,
-            label: msg.label,
-            created_at: now,
-            last_activity: now,
-            settings: SessionSettings::default(),
-        };
+        let (record, token) = SessionRecord::mint(msg.cwd, msg.label);
         let (id, cwd) = (record.id, Arc::<Path>::from(record.cwd.as_path()));
         let (by, home) = (msg.by, msg.home);
         // The daemon's own sessions serve this node alone: they stay here.
@@ -247,7 +268,13 @@ impl Handler<Create> for SessionRegistry {
         let stored = store.open(id, &limits);
         let saved = store.create(&record, limits.first_idle_timeout());
         saved.reply(self, ctx, move |saved, registry, ctx| {
-            saved.map_err(Unavailable::from)?;
+            if let Err(err) = saved {
+                if by != Creator::Daemon {
+                    // Admitted, but never to be: its place is free again.
+                    registry.admitted.release(1);
+                }
+                return Err(Unavailable::from(err).into());
+            }
             let session = registry.start(record, stored, limits, home, ctx);
             registry.created(id, by);
             Ok(CreatedSession {
@@ -255,8 +282,44 @@ impl Handler<Create> for SessionRegistry {
                 token: token.reveal(),
                 cwd,
                 session,
+                allowance,
             })
         })
+    }
+}
+
+impl Handler<Create> for SessionRegistry {
+    type Result = ActorResponse<Self, Result<CreatedSession, CreateError>>;
+
+    fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
+        self.create(msg, false, ctx)
+    }
+}
+
+impl Handler<CreateCounted> for SessionRegistry {
+    type Result = ActorResponse<Self, Result<CreatedSession, CreateError>>;
+
+    fn handle(
+        &mut self,
+        CreateCounted(msg): CreateCounted,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        self.create(msg, true, ctx)
+    }
+}
+
+impl Handler<Register> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, Register { id, session }: Register, _: &mut Self::Context) {
+        self.meters.created.increment(1);
+        if !session.connected() {
+            // It stopped already, its place with it.
+            self.admitted.release(1);
+            return;
+        }
+        self.sessions.insert(id, session);
+        self.record_live();
     }
 }
 

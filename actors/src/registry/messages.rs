@@ -13,10 +13,13 @@ use actix::ArbiterHandle;
 use actix::prelude::*;
 use uuid::Uuid;
 
+use crate::admission::Allowance;
 use crate::cluster::Unavailable;
 use crate::session::SessionActor;
 
-/// To the registry: create a session for `cwd`. Replies with its id, token and address.
+/// To the registry, or to a worker's [`SessionDirectory`](crate::SessionDirectory) (which
+/// creates the session itself when it holds leave to, and asks the registry otherwise): create a
+/// session for `cwd`. Replies with its id, token and address.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<CreatedSession, CreateError>")]
 pub struct Create {
@@ -28,7 +31,7 @@ pub struct Create {
     pub by: Creator,
     /// The arbiter (thread) the session's actor should run on: the HTTP worker that asked, so
     /// that its requests there reach the session without crossing threads. `None`: the
-    /// registry's own.
+    /// registry's own. A directory always starts the session on its own worker.
     pub home: Option<ArbiterHandle>,
     /// A shorter idle timeout that applies until the session's first tool call (see
     /// [`SessionLimits::unused_timeout`](crate::SessionLimits::unused_timeout)); `None`: the
@@ -58,6 +61,29 @@ pub struct CreatedSession {
     pub cwd: Arc<Path>,
     /// The session's actor.
     pub session: Addr<SessionActor>,
+    /// For a client's session made by the registry: leave for the worker that asked to admit
+    /// that client's next sessions itself (see [`admission`](crate::admission)).
+    pub(crate) allowance: Option<Allowance>,
+}
+
+/// To the registry, from a worker's directory: [`Create`], for a client whose creation the worker
+/// counted against the client's window already (its allowance found no room under
+/// `max_sessions`), so that only that limit is left to check.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<CreatedSession, CreateError>")]
+pub(crate) struct CreateCounted(pub(crate) Create);
+
+/// To the registry, from a worker's directory: a client's session the worker admitted with its
+/// allowance (counted already) and started on its own thread. No reply is awaited: the registry
+/// knows the session from then on. There are never more of these on their way than
+/// `max_sessions`, since each was counted against it first.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Register {
+    /// The session.
+    pub(crate) id: Uuid,
+    /// Its actor.
+    pub(crate) session: Addr<SessionActor>,
 }
 
 /// Why [`Create`] was refused.
@@ -79,6 +105,10 @@ pub enum CreateError {
     /// The cluster store could not record the session.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
+    /// The registry did not answer a worker in time: it is overloaded, or the daemon is
+    /// shutting down.
+    #[error("the session registry did not answer; the daemon is busy or shutting down")]
+    Unanswered,
 }
 
 /// To the registry: the actor of session `0`, if it exists.

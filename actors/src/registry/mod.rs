@@ -12,3 +12,4 @@ pub use messages::{
     Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
     Shutdown,
 };
+pub(crate) use messages::{CreateCounted, Register};

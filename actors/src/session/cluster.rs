@@ -35,6 +35,11 @@ use crate::settings::SessionSettings;
 use crate::subscriber::{EndReason, StreamItem};
 
 impl SessionStore for ClusterStore {
+    /// A session must be in Redis, for every node to find, before its client may use it.
+    fn creates_here(&self) -> bool {
+        false
+    }
+
     fn create(
         &self,
         record: &SessionRecord,

@@ -26,6 +26,10 @@ use crate::settings::SessionSettings;
 pub(crate) struct LocalStore;
 
 impl SessionStore for LocalStore {
+    fn creates_here(&self) -> bool {
+        true
+    }
+
     /// Nothing to write: the actor about to start is the session.
     fn create(&self, _: &SessionRecord, _: Option<Duration>) -> Answer<Result<(), StoreError>> {
         Answer::Now(Ok(()))

@@ -97,6 +97,11 @@ impl<T: 'static> Answer<T> {
 
 /// Where a node keeps sessions.
 pub(crate) trait SessionStore {
+    /// Whether a new session is kept by its actor alone, so that a worker holding an
+    /// [`Allowance`](crate::admission::Allowance) may create one itself, writing nothing
+    /// elsewhere first.
+    fn creates_here(&self) -> bool;
+
     /// Keeps a new session, to expire after `ttl` unused (`None`: never).
     fn create(
         &self,
