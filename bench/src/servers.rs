@@ -5,8 +5,9 @@
 //! this binary's hidden `echo-upstream` subcommand), and for the cluster scenario the
 //! `redis-server` the daemons share (started by [`crate::redis`]).
 
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::net::SocketAddr;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -272,9 +273,7 @@ fn temporary_folder(kind: Kind) -> anyhow::Result<tempfile::TempDir> {
 /// port by `PORT`) on a free loopback port, and waits until it accepts connections. Its MCP
 /// endpoint is `/mcp`.
 pub fn start_everything_http(script: &Path) -> anyhow::Result<Server> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let mut command = Command::new("node");
     command
         .arg(script)
@@ -289,6 +288,51 @@ pub fn start_everything_http(script: &Path) -> anyhow::Result<Server> {
         "accept connections",
         |addr| std::net::TcpStream::connect(addr).is_ok(),
     )
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Runs `start` on a free loopback port. The port is free when chosen; should another process
+/// take it before the server binds it, the server exits and another port is tried (three in
+/// all).
+pub fn on_a_free_port(start: impl Fn(u16) -> anyhow::Result<Server>) -> anyhow::Result<Server> {
+    let mut attempt = start(free_port()?);
+    for _ in 1..3 {
+        if attempt.is_ok() {
+            break;
+        }
+        attempt = start(free_port()?);
+    }
+    attempt
+}
+
+/// Whether the server at `addr` answers `request` with bytes starting with `expected`, within
+/// half a second.
+pub fn answers(addr: SocketAddr, request: &[u8], expected: &[u8]) -> bool {
+    let timeout = Duration::from_millis(500);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let mut answer = vec![0u8; expected.len()];
+    stream.set_read_timeout(Some(timeout)).is_ok()
+        && stream.write_all(request).is_ok()
+        && stream.read_exact(&mut answer).is_ok()
+        && answer == expected
+}
+
+/// The executable `name` in the first folder of `PATH` (or else of `also`) that has one.
+pub fn executable(name: &str, also: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(also.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|file| {
+            std::fs::metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Spawns `command` in `dir` (its output to a log there) as the server `kind` listening on
