@@ -19,11 +19,10 @@ use std::convert::Infallible;
 use actix_web::http::header::{CACHE_CONTROL, ContentType};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use bytes::Bytes;
-use chrono::{SecondsFormat, Utc};
 use futures::stream;
 use tokio::sync::broadcast;
 
-use crate::client;
+use crate::{client, progress};
 
 const SESSION: &str = concat!(
     r#"{"cwd":"/tmp","session_id":"00000000-0000-4000-8000-000000000000","#,
@@ -95,16 +94,12 @@ async fn mcp(body: Bytes, state: web::Data<State>) -> HttpResponse {
 /// Publishes `steps` progress events, each formatted once, spread over `duration_ms` like the
 /// daemon's `sleep` tool (0: as fast as the broadcast allows).
 async fn publish(events: &broadcast::Sender<Bytes>, steps: u64, duration_ms: u64) {
-    let pause = std::time::Duration::from_millis(duration_ms)
-        / u32::try_from(steps.max(1)).unwrap_or(u32::MAX);
+    let pause = progress::pause(steps, duration_ms);
     for step in 1..=steps {
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
-        let json = format!(
-            r#"{{"token":5,"progress":{step},"total":{steps},"message":"step {step} of {steps}","tool":"sleep","timestamp":"{}"}}"#,
-            Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
-        );
+        let json = progress::event_data(step, steps);
         let _ = events.send(Bytes::from(format!("id: {step}\ndata: {json}\n\n")));
         // Let the followers' tasks on this worker run, as the daemon's publisher waits for its
         // session actor between events.

@@ -32,6 +32,7 @@ mod load;
 mod options;
 mod processes;
 mod procfs;
+mod progress;
 mod redis;
 mod report;
 mod scenarios;
