@@ -93,16 +93,10 @@ pub async fn cluster_fanout(settings: &Settings) -> anyhow::Result<ScenarioRepor
 /// The medians of each variant, embedded and cluster side by side.
 fn table(settings: &Settings, plan: &Plan, medians: &[Vec<FanoutRun>]) -> Table {
     let mut table = Table::new(
-        format!(
-            "{} followers of one session; embedded: publisher and followers on one daemon; \
-             cluster: session and publisher on daemon A, followers on daemon B, one Redis \
-             between them; burst: {} events as fast as the publisher goes; paced: {} events, one \
-             per {} ms; median of {} runs",
-            plan.followers,
-            settings.events,
-            settings.paced_events,
-            settings.fanout_interval_ms,
-            settings.runs
+        plan.title(
+            settings,
+            "; embedded: publisher and followers on one daemon; cluster: session and publisher \
+             on daemon A, followers on daemon B, one Redis between them",
         ),
         &results::columns(
             "mode",

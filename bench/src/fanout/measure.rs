@@ -86,6 +86,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A table's title: the followers, `setups` (what the table's setups are, after a `;`, or
+    /// an aside), the variants, the runs.
+    pub fn title(&self, settings: &Settings, setups: &str) -> String {
+        format!(
+            "{} followers of one session{setups}; burst: {} events as fast as the publisher goes; \
+             paced: {} events, one per {} ms; median of {} runs",
+            self.followers,
+            settings.events,
+            settings.paced_events,
+            settings.fanout_interval_ms,
+            settings.runs
+        )
+    }
+
     /// A table's rows, in order: each variant on each setup, with its median run and the medians
     /// of all setups of that variant (to compare with).
     pub fn rows<'a>(

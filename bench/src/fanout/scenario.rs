@@ -45,15 +45,7 @@ fn start_servers(settings: &Settings, followers: usize) -> anyhow::Result<[Serve
 /// The medians of each variant on the daemon and the ceiling, side by side.
 fn table(settings: &Settings, plan: &Plan, medians: &[Vec<FanoutRun>]) -> Table {
     let mut table = Table::new(
-        format!(
-            "{} followers of one session; burst: {} events as fast as the publisher goes; paced: \
-             {} events, one per {} ms; median of {} runs",
-            plan.followers,
-            settings.events,
-            settings.paced_events,
-            settings.fanout_interval_ms,
-            settings.runs
-        ),
+        plan.title(settings, ""),
         &results::columns(
             "server",
             &[
