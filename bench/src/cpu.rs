@@ -9,7 +9,8 @@ use crate::procfs::{self, Snapshot};
 
 /// The readings taken when a measured stretch began.
 pub struct CpuWindow {
-    pids: Vec<u32>,
+    /// Each server's processes.
+    servers_pids: Vec<Vec<u32>>,
     machine_us: f64,
     servers: Vec<Snapshot>,
     client: Snapshot,
@@ -19,11 +20,11 @@ pub struct CpuWindow {
 
 /// What a measured stretch cost.
 pub struct CpuSpent {
-    /// Each server's snapshot when the stretch began, in the order of the pids given.
+    /// Each server's snapshot when the stretch began, in the order of the servers given.
     before: Vec<Snapshot>,
     /// The same when it ended.
     after: Vec<Snapshot>,
-    /// CPU µs each server used, in the order of the pids given.
+    /// CPU µs each server used, in the order of the servers given.
     pub servers_us: Vec<f64>,
     /// CPU µs this process (the load generator) used.
     pub client_us: f64,
@@ -34,19 +35,28 @@ pub struct CpuSpent {
     pub wall_secs: f64,
 }
 
-/// Snapshots of each of `pids`, now.
-fn snapshots(pids: &[u32]) -> anyhow::Result<Vec<Snapshot>> {
-    pids.iter().map(|&pid| Snapshot::take(pid)).collect()
+/// Snapshots of each server's processes, now.
+fn snapshots(servers_pids: &[Vec<u32>]) -> anyhow::Result<Vec<Snapshot>> {
+    servers_pids
+        .iter()
+        .map(|pids| Snapshot::of_processes(pids))
+        .collect()
 }
 
 impl CpuWindow {
-    /// Begins a stretch measuring the server processes `pids`.
+    /// Begins a stretch measuring the server processes `pids`, one process per server.
     pub fn open(pids: &[u32]) -> anyhow::Result<Self> {
+        Self::open_servers(pids.iter().map(|&pid| vec![pid]).collect())
+    }
+
+    /// Begins a stretch measuring servers of one or more processes each: `servers_pids[i]` are
+    /// server `i`'s.
+    pub fn open_servers(servers_pids: Vec<Vec<u32>>) -> anyhow::Result<Self> {
         let machine_us = procfs::machine_busy_us()?;
-        let servers = snapshots(pids)?;
+        let servers = snapshots(&servers_pids)?;
         let client = Snapshot::take(std::process::id())?;
         Ok(Self {
-            pids: pids.to_vec(),
+            servers_pids,
             machine_us,
             servers,
             client,
@@ -56,7 +66,7 @@ impl CpuWindow {
 
     /// Ends the stretch: what it cost.
     pub fn close(self) -> anyhow::Result<CpuSpent> {
-        let after = snapshots(&self.pids)?;
+        let after = snapshots(&self.servers_pids)?;
         let client = Snapshot::take(std::process::id())?;
         let machine_us = procfs::machine_busy_us()?;
         let wall_secs = self.start.elapsed().as_secs_f64();

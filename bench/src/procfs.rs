@@ -80,7 +80,7 @@ pub struct ThreadCpu {
     pub cpu_us: f64,
 }
 
-/// A process's CPU time at one instant: the whole-process `stat` total (which keeps the time of
+/// A process's (or a few processes') CPU time at one instant: the whole-process `stat` total (which keeps the time of
 /// threads that have exited, at clock-tick resolution) and each live thread's precise time.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -92,11 +92,21 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads process `pid` now.
     pub fn take(pid: u32) -> anyhow::Result<Self> {
-        let threads = threads(pid)?;
-        Ok(Self {
-            total_us: cpu_us(pid)?,
-            threads,
-        })
+        Self::of_processes(&[pid])
+    }
+
+    /// Reads the processes `pids` now, as one (a server of several processes: nginx's master
+    /// and workers).
+    pub fn of_processes(pids: &[u32]) -> anyhow::Result<Self> {
+        let mut snapshot = Self {
+            total_us: 0.0,
+            threads: Vec::new(),
+        };
+        for &pid in pids {
+            snapshot.threads.extend(threads(pid)?);
+            snapshot.total_us += cpu_us(pid)?;
+        }
+        Ok(snapshot)
     }
 
     /// CPU µs used since `earlier`: summed per thread at nanosecond resolution when every thread
