@@ -29,6 +29,7 @@ mod fanout;
 mod gateway;
 mod installed;
 mod load;
+mod nchan;
 mod options;
 mod processes;
 mod procfs;

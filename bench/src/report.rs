@@ -82,6 +82,45 @@ impl Target {
         }
     }
 
+    /// A target met when `measured` is at least a peer's own figure: `peer` is its name and
+    /// that figure.
+    pub fn at_least_of(
+        what: impl Into<String>,
+        measured: f64,
+        peer: (&str, f64),
+        unit: &str,
+    ) -> Self {
+        Self::against(what.into(), measured, peer, unit, ("≥", measured >= peer.1))
+    }
+
+    /// A target met when `measured` is at most a peer's own figure: `peer` is its name and that
+    /// figure.
+    pub fn at_most_of(
+        what: impl Into<String>,
+        measured: f64,
+        peer: (&str, f64),
+        unit: &str,
+    ) -> Self {
+        Self::against(what.into(), measured, peer, unit, ("≤", measured <= peer.1))
+    }
+
+    /// The target `sign` the peer's figure (`≥ nchan's 254123 /s`), measured as
+    /// `180000 /s (0.71×)`; `met` says whether it holds.
+    fn against(
+        what: String,
+        measured: f64,
+        (peer, of_peer): (&str, f64),
+        unit: &str,
+        (sign, met): (&str, bool),
+    ) -> Self {
+        Self {
+            what,
+            goal: format!("{sign} {peer}'s {} {unit}", fmt(of_peer)),
+            measured: format!("{} {unit} ({})", fmt(measured), ratio(measured, of_peer)),
+            met,
+        }
+    }
+
     /// A target met when `measured >= limit`.
     pub fn at_least(what: impl Into<String>, measured: f64, limit: f64, unit: &str) -> Self {
         Self {

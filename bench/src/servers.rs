@@ -2,8 +2,9 @@
 //! time and memory can be read from /proc the same way: the daemon (release build, with a
 //! generated configuration), the ceiling (this binary's hidden `ceiling` subcommand), the
 //! upstream MCP servers of the `forwarded` scenario (server-everything over Streamable HTTP, and
-//! this binary's hidden `echo-upstream` subcommand), and for the cluster scenario the
-//! `redis-server` the daemons share (started by [`crate::redis`]).
+//! this binary's hidden `echo-upstream` subcommand), for the cluster scenario the
+//! `redis-server` the daemons share (started by [`crate::redis`]), and for the fan-out scenario
+//! nginx with the nchan module (started by [`crate::nchan`]).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -35,6 +36,8 @@ pub enum Kind {
     Everything,
     /// The rmcp Streamable HTTP server with one echo tool (`echo-upstream`).
     RmcpEcho,
+    /// nginx with the nchan pub/sub module.
+    Nchan,
 }
 
 impl Kind {
@@ -46,6 +49,7 @@ impl Kind {
             Self::Redis => "redis",
             Self::Everything => "server-everything",
             Self::RmcpEcho => "rmcp echo",
+            Self::Nchan => "nchan",
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Its process id.
     pub pid: u32,
+    /// Whether its child processes are part of it (nginx's workers), see [`Server::pids`].
+    with_children: bool,
     child: Child,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -77,10 +83,28 @@ impl Server {
             kind,
             addr,
             pid: child.id(),
+            with_children: false,
             child,
             log,
             _dir: dir,
         }
+    }
+
+    /// The same server, whose child processes are part of it: nginx's master process only
+    /// manages the worker processes that serve.
+    pub fn with_children(mut self) -> Self {
+        self.with_children = true;
+        self
+    }
+
+    /// The processes whose CPU time is the server's: its own, and its children's when they
+    /// are part of it.
+    pub fn pids(&self) -> anyhow::Result<Vec<u32>> {
+        let mut pids = vec![self.pid];
+        if self.with_children {
+            pids.extend(procfs::descendants(self.pid)?);
+        }
+        Ok(pids)
     }
 
     /// The last lines of its log.

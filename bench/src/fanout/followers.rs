@@ -1,6 +1,7 @@
-//! The followers of one fan-out run: each a connection reading one session's events stream,
-//! counting what it receives, timing it against the event's own timestamp, and checking that
-//! its `id:` sequence has no gap that a `lagged` notice does not account for.
+//! The followers of one fan-out run: each a connection reading one events stream (a session's,
+//! or an nchan channel's), counting what it receives, timing it against the event's own
+//! timestamp, and checking that the events' numbers have no gap that a `lagged` notice does not
+//! account for.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::client::{self, Conn, Creds, SseEvent, SseParser};
+use crate::client::{self, Conn, SseEvent, SseParser};
 
 /// How long the followers may stay silent after the publisher is done before the run ends.
 const QUIET: Duration = Duration::from_millis(750);
@@ -23,10 +24,33 @@ const QUIET: Duration = Duration::from_millis(750);
 const CONNECTING_AT_ONCE: usize = 64;
 
 /// How long all followers together may take to subscribe.
-const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The longest a run waits for its followers to have the last event.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where an event's number is, which says whether an event is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Numbering {
+    /// In its `id:` (the daemon's and the ceiling's streams; `stream-17` counts as 17).
+    #[default]
+    EventId,
+    /// In its data's `"progress"` (nchan, whose `id:` is `time:tag`, not a counter).
+    Progress,
+}
+
+/// The events stream the followers of a run read.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    /// The server.
+    pub addr: SocketAddr,
+    /// Its path there.
+    pub path: String,
+    /// `Authorization`, when the stream needs one.
+    pub bearer: Option<http::HeaderValue>,
+    /// Where its events' numbers are.
+    pub numbering: Numbering,
+}
 
 /// What one follower saw.
 #[derive(Debug, Default)]
@@ -45,7 +69,9 @@ pub struct Follower {
     pub last_receive: Option<Instant>,
     /// Publish→receive latency of each event, µs.
     pub latencies_us: Vec<u32>,
-    /// The id of the last event; a fresh session's (and the ceiling's) first event is id 1.
+    /// Where the events' numbers are.
+    numbering: Numbering,
+    /// The number of the last event; each stream's first event is number 1.
     previous: u64,
     /// Events announced missed since the last event: a gap up to this many is no loss.
     excused: u64,
@@ -64,7 +90,11 @@ impl Follower {
             }
             return false;
         }
-        let Some(id) = event.id.and_then(client::id_number) else {
+        let number = match self.numbering {
+            Numbering::EventId => event.id.and_then(client::id_number),
+            Numbering::Progress => client::number_after(&event.data, b"\"progress\":"),
+        };
+        let Some(id) = number else {
             return false;
         };
         let gap = id.saturating_sub(self.previous + 1);
@@ -101,6 +131,8 @@ struct Tally {
     received: Arc<AtomicU64>,
     /// Followers that have the last event.
     done: Arc<AtomicUsize>,
+    /// Followers that have received an event of any kind.
+    heard: Arc<AtomicUsize>,
 }
 
 /// Reads one follower's stream until told to stop.
@@ -108,6 +140,7 @@ async fn follow(
     // Held until the run ends: the connection lives as long as its sender.
     _conn: Conn,
     response: http::Response<hyper::body::Incoming>,
+    numbering: Numbering,
     last_step: u64,
     tally: Tally,
     mut stop: watch::Receiver<bool>,
@@ -116,8 +149,10 @@ async fn follow(
     let mut parser = SseParser::default();
     let mut seen = Follower {
         latencies_us: Vec::with_capacity(usize::try_from(last_step).unwrap_or(0).min(1 << 20)),
+        numbering,
         ..Follower::default()
     };
+    let mut heard = false;
     loop {
         let frame = tokio::select! {
             frame = body.frame() => frame,
@@ -130,11 +165,17 @@ async fn follow(
         };
         let now = now_unix_nanos();
         let mut count = 0;
+        let mut any = false;
         parser.feed(chunk, |event| {
+            any = true;
             if seen.take(event, now, last_step) {
                 count += 1;
             }
         });
+        if any && !heard {
+            heard = true;
+            tally.heard.fetch_add(1, Ordering::Relaxed);
+        }
         if count > 0 {
             seen.last_receive = Some(Instant::now());
             tally.received.fetch_add(count, Ordering::Relaxed);
@@ -156,20 +197,20 @@ pub struct Followers {
     stop: watch::Sender<bool>,
 }
 
-/// Opens `path`'s events stream at `addr` with `bearer`, once `connecting` lets it.
+/// Opens `stream`, once `connecting` lets it.
 async fn open_stream(
-    addr: SocketAddr,
-    path: &str,
-    bearer: http::HeaderValue,
+    stream: &Stream,
     connecting: &Semaphore,
 ) -> anyhow::Result<(Conn, http::Response<hyper::body::Incoming>)> {
     let _permit = connecting.acquire().await?;
-    let mut conn = Conn::connect(addr).await?;
-    let request = conn
-        .request(Method::GET, path)
-        .header(AUTHORIZATION, bearer)
-        .header(http::header::ACCEPT, "text/event-stream")
-        .body(Full::new(Bytes::new()))?;
+    let mut conn = Conn::connect(stream.addr).await?;
+    let mut request = conn
+        .request(Method::GET, &stream.path)
+        .header(http::header::ACCEPT, "text/event-stream");
+    if let Some(bearer) = &stream.bearer {
+        request = request.header(AUTHORIZATION, bearer.clone());
+    }
+    let request = request.body(Full::new(Bytes::new()))?;
     let response = conn.send(request).await?;
     if response.status() != StatusCode::OK {
         let status = response.status();
@@ -182,31 +223,24 @@ async fn open_stream(
     Ok((conn, response))
 }
 
-/// Subscribes `n` followers to `creds`'s events at `addr` (64 connecting at a time) and waits
-/// until every one is subscribed; each expects `steps` events.
-pub async fn subscribe(
-    addr: SocketAddr,
-    creds: &Creds,
-    n: usize,
-    steps: u64,
-) -> anyhow::Result<Followers> {
-    let path = format!("/session/{}/events", creds.id);
+/// Subscribes `n` followers to `stream` (64 connecting at a time) and waits until every one is
+/// subscribed; each expects `steps` events.
+pub async fn subscribe(stream: &Stream, n: usize, steps: u64) -> anyhow::Result<Followers> {
     let tally = Tally::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let (ready_tx, ready_rx) = mpsc::channel::<anyhow::Result<()>>(n.max(1));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
-        let path = path.clone();
-        let bearer = creds.bearer.clone();
+        let stream = stream.clone();
         let (tally, stop) = (tally.clone(), stop_rx.clone());
         let connecting = Arc::clone(&connecting);
         let ready = ready_tx.clone();
         tasks.push(tokio::spawn(async move {
-            match open_stream(addr, &path, bearer, &connecting).await {
+            match open_stream(&stream, &connecting).await {
                 Ok((conn, response)) => {
                     let _ = ready.send(Ok(())).await;
-                    follow(conn, response, steps, tally, stop).await
+                    follow(conn, response, stream.numbering, steps, tally, stop).await
                 }
                 Err(err) => {
                     let _ = ready.send(Err(anyhow::anyhow!("{err:#}"))).await;
@@ -245,6 +279,12 @@ async fn all_subscribed(
 }
 
 impl Followers {
+    /// How many followers have received an event of any kind (a publisher's, or one it sent
+    /// to check that every follower is reached).
+    pub fn heard(&self) -> usize {
+        self.tally.heard.load(Ordering::Relaxed)
+    }
+
     /// Waits (up to [`DELIVERY_TIMEOUT`]) for all `n` followers to have the last event, or for
     /// the streams to go quiet for [`QUIET`].
     pub async fn wait(&self, n: usize) {
@@ -271,5 +311,50 @@ impl Followers {
             seen.push(task.await??);
         }
         Ok(seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn event<'a>(id: Option<&'a [u8]>, data: &'a [u8]) -> SseEvent<'a> {
+        SseEvent {
+            id,
+            event: None,
+            data: Cow::Borrowed(data),
+        }
+    }
+
+    #[test]
+    fn nchan_events_are_numbered_by_their_progress_not_their_time_tag_id() {
+        let mut follower = Follower {
+            numbering: Numbering::Progress,
+            ..Follower::default()
+        };
+        let stamp = r#""timestamp":"2026-01-02T03:04:05Z""#;
+        assert!(!follower.take(event(Some(b"1796646767:0"), br#"{"priming":true}"#), 0, 4));
+        for (id, progress) in [
+            ("1796646767:1", 1),
+            ("1796646767:2", 2),
+            ("1796646768:0", 4),
+        ] {
+            let data = format!(r#"{{"progress":{progress},{stamp}}}"#);
+            assert!(follower.take(event(Some(id.as_bytes()), data.as_bytes()), 0, 4));
+        }
+        assert_eq!(follower.events, 3);
+        assert_eq!(follower.unexplained, 1, "3 is missing");
+        assert!(follower.saw_last);
+        assert_eq!(follower.latencies_us.len(), 3);
+    }
+
+    #[test]
+    fn the_daemons_events_are_numbered_by_their_id() {
+        let mut follower = Follower::default();
+        assert!(follower.take(event(Some(b"1"), br#"{"progress":9}"#), 0, 9));
+        assert!(follower.take(event(Some(b"2"), br#"{"progress":9}"#), 0, 9));
+        assert_eq!(follower.unexplained, 0);
     }
 }

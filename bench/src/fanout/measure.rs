@@ -2,16 +2,13 @@
 //! follows ([`Setup`]), how it publishes ([`Variant`]), and [`measure`], which runs every variant
 //! on every setup of a [`Plan`], run after run.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
-use bytes::Bytes;
-use http::StatusCode;
 use serde_json::json;
 
 use super::followers;
+use super::publisher::Publisher;
 use super::results::FanoutRun;
-use crate::client::{self, Conn, Creds};
 use crate::cpu::CpuWindow;
 use crate::servers::Server;
 use crate::settings::Settings;
@@ -22,7 +19,7 @@ use crate::settings::Settings;
 pub struct Setup {
     /// For tables, logs and JSON.
     pub label: &'static str,
-    /// The server the session is created on and the publishing `tools/call` goes to.
+    /// The server the run publishes on (see [`Publisher`]).
     pub publisher: usize,
     /// The server every follower subscribes to.
     pub followers: usize,
@@ -165,8 +162,8 @@ pub async fn measure(
     })
 }
 
-/// One fan-out run on `setup` of `servers`: a fresh session on the publisher's server, `n`
-/// followers on the followers' server, `variant`'s events.
+/// One fan-out run on `setup` of `servers`: a fresh session (or nchan channel) on the
+/// publisher's server, `n` followers on the followers' server, `variant`'s events.
 async fn run_once(
     servers: &[Server],
     setup: &Setup,
@@ -174,49 +171,24 @@ async fn run_once(
     variant: &Variant,
 ) -> anyhow::Result<FanoutRun> {
     let steps = variant.steps;
-    let mut control = Conn::connect(servers[setup.publisher].addr).await?;
-    let creds: Creds = control.create_session().await?;
-    let followers = followers::subscribe(servers[setup.followers].addr, &creds, n, steps).await?;
+    let mut publisher = Publisher::open(&servers[setup.publisher]).await?;
+    let stream = publisher.stream(servers[setup.followers].addr);
+    let followers = followers::subscribe(&stream, n, steps).await?;
+    publisher.reach(&followers, n).await?;
     // Let the last subscriptions settle before measuring.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let pids: Vec<u32> = setup
+    let pids = setup
         .measured
         .iter()
-        .map(|&(_, i)| servers[i].pid)
-        .collect();
-    let window = CpuWindow::open(&pids)?;
+        .map(|&(_, i)| servers[i].pids())
+        .collect::<anyhow::Result<_>>()?;
+    let window = CpuWindow::open_servers(pids)?;
     let start = window.start;
-    let publish_secs = publish(&mut control, &creds, steps, variant.duration_ms).await?;
+    let publish_secs = publisher.publish(steps, variant.duration_ms).await?;
     followers.wait(n).await;
     let spent = window.close()?;
     let seen = followers.finish().await?;
     let labels: Vec<&'static str> = setup.measured.iter().map(|&(label, _)| label).collect();
     FanoutRun::new(&labels, steps, publish_secs, &spent, start, seen)
-}
-
-/// Publishes `steps` events over `duration_ms` in session `creds` (`tools/call sleep`, with a
-/// progress token); returns how long the call took, s.
-async fn publish(
-    control: &mut Conn,
-    creds: &Creds,
-    steps: u64,
-    duration_ms: u64,
-) -> anyhow::Result<f64> {
-    let start = Instant::now();
-    let call = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": "sleep", "arguments": {"duration_ms": duration_ms, "steps": steps},
-                   "_meta": {"progressToken": 5}}
-    });
-    let request = control.mcp(creds, Bytes::from(call.to_string()))?;
-    let (status, body) = control.exchange(request).await?;
-    let secs = start.elapsed().as_secs_f64();
-    if status != StatusCode::OK || !client::contains(&body, b"\"result\"") {
-        bail!(
-            "the publishing tools/call answered {status}: {}",
-            String::from_utf8_lossy(&body[body.len().saturating_sub(300)..])
-        );
-    }
-    Ok(secs)
 }

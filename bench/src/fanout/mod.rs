@@ -4,6 +4,8 @@
 
 mod followers;
 pub mod measure;
+mod nchan_channel;
+mod publisher;
 pub mod results;
 mod scenario;
 
