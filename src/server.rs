@@ -263,7 +263,9 @@ async fn stateless_sessions(
     registry: &Addr<SessionRegistry>,
     current: &Path,
 ) -> anyhow::Result<StatelessSessions> {
-    let cwd = roots.default_workspace(config.mcp.default_workspace.as_deref(), current)?;
+    let cwd: Arc<Path> = roots
+        .default_workspace(config.mcp.default_workspace.as_deref(), current)?
+        .into();
     let mut by_key = Vec::with_capacity(keys.count());
     for key in 0..keys.count() {
         let label = match keys.count() {
@@ -272,7 +274,7 @@ async fn stateless_sessions(
         };
         let created = registry
             .send(Create {
-                cwd: cwd.clone(),
+                cwd: Arc::clone(&cwd),
                 label: Some(label),
                 by: Creator::Daemon,
                 home: None,

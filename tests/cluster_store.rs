@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -49,7 +49,7 @@ fn new_record(token: &Token, label: Option<&str>) -> SessionRecord {
         settings: Default::default(),
         id: Uuid::new_v4(),
         token_digest: token.digest(),
-        cwd: PathBuf::from("/work/project"),
+        cwd: Path::new("/work/project").into(),
         label: label.map(str::to_owned),
         created_at: at("2026-01-02T03:04:05.123456Z"),
         last_activity: at("2026-01-02T03:04:05.123456Z"),

@@ -45,7 +45,7 @@ impl Handler<WhichThread> for SessionActor {
 
 fn create_by(by: Creator) -> Create {
     Create {
-        cwd: std::env::temp_dir(),
+        cwd: std::env::temp_dir().into(),
         label: None,
         by,
         home: None,

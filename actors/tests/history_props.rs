@@ -165,7 +165,7 @@ async fn run_case(sizes: Sizes, ops: Vec<Op>) -> Result<(), TestCaseError> {
     .start();
     let created = registry
         .send(Create {
-            cwd: std::env::temp_dir(),
+            cwd: std::env::temp_dir().into(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home: None,

@@ -125,7 +125,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
     let registry = SessionRegistry::new(LIMITS).start();
     let own = registry
         .send(Create {
-            cwd: std::env::temp_dir(),
+            cwd: std::env::temp_dir().into(),
             label: None,
             by: Creator::Daemon,
             home: None,
@@ -136,7 +136,7 @@ async fn sessions_followers_and_fan_out_are_counted() {
         .unwrap();
     let created = registry
         .send(Create {
-            cwd: std::env::temp_dir(),
+            cwd: std::env::temp_dir().into(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home: None,

@@ -42,7 +42,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn create_by(by: Creator) -> Create {
     Create {
-        cwd: std::env::temp_dir(),
+        cwd: std::env::temp_dir().into(),
         label: Some("test".into()),
         by,
         home: None,

@@ -52,7 +52,7 @@ impl Handler<Boom> for SessionActor {
 async fn create(registry: &Addr<SessionRegistry>) -> CreatedSession {
     registry
         .send(Create {
-            cwd: std::env::temp_dir(),
+            cwd: std::env::temp_dir().into(),
             label: None,
             by: Creator::Client(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             home: None,

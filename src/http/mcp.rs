@@ -216,7 +216,7 @@ async fn open_by_initialize(
     let created = ask(
         auth::directory(req)?,
         Create {
-            cwd: state.stateless.cwd.to_path_buf(),
+            cwd: Arc::clone(&state.stateless.cwd),
             label: ClientInfo::of(request.params.as_ref()).map(|client| client.name),
             by: super::creator(req),
             // The worker's directory starts it on this worker.

@@ -4,6 +4,8 @@
 //! Creation is limited per client address (the TCP peer) and daemon-wide; a session then lives
 //! until it is deleted or has been idle for `sessions.idle_timeout`.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use construct_actors::{Create, MAX_LABEL_CHARS, Stop};
 use serde::{Deserialize, Serialize};
@@ -50,8 +52,10 @@ pub async fn create(
         )));
     }
     let cwd = match &request.cwd {
-        Some(requested) => paths::resolve_cwd(requested).map_err(HttpError::BadRequest)?,
-        None => state.started.cwd.to_path_buf(),
+        Some(requested) => paths::resolve_cwd(requested)
+            .map(Arc::from)
+            .map_err(HttpError::BadRequest)?,
+        None => Arc::clone(&state.started.cwd),
     };
     state
         .workspace_roots

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -36,7 +36,7 @@ pub struct SessionRecord {
     /// Checks a presented token; the token itself is never stored.
     pub token_digest: TokenDigest,
     /// The directory the session's tools work in.
-    pub cwd: PathBuf,
+    pub cwd: Arc<Path>,
     /// The label its client gave it, if any.
     pub label: Option<String>,
     /// When it was created.
@@ -51,7 +51,7 @@ pub struct SessionRecord {
 impl SessionRecord {
     /// A new session's record, its id and token freshly drawn, and the token itself, to be shown
     /// to its client once.
-    pub(crate) fn mint(cwd: PathBuf, label: Option<String>) -> (Self, Token) {
+    pub(crate) fn mint(cwd: Arc<Path>, label: Option<String>) -> (Self, Token) {
         let token = Token::mint();
         let now = Utc::now();
         let record = Self {
@@ -121,7 +121,7 @@ impl SessionRecord {
                 .ok()
                 .and_then(TokenDigest::from_hex)
                 .ok_or_else(|| corrupt(id, "has a malformed token_sha256"))?,
-            cwd: PathBuf::from(OsStr::from_bytes(&cwd)),
+            cwd: Arc::from(Path::new(OsStr::from_bytes(&cwd))),
             label: label
                 .map(|label| {
                     String::from_utf8(label).map_err(|_| corrupt(id, "has a non-UTF-8 label"))
@@ -178,7 +178,7 @@ mod tests {
         SessionRecord {
             id: Uuid::new_v4(),
             token_digest: Token::mint().digest(),
-            cwd: PathBuf::from(OsStr::from_bytes(b"/tmp/not-\xffutf8")),
+            cwd: Arc::from(Path::new(OsStr::from_bytes(b"/tmp/not-\xffutf8"))),
             label: label.map(str::to_owned),
             created_at: at,
             last_activity: at + chrono::Duration::seconds(1),

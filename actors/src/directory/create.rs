@@ -10,7 +10,6 @@
 //! always has and starts the session on this worker. The limits are the registry's either way
 //! (see [`admission`](crate::admission)).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +34,7 @@ impl SessionDirectory {
             ..limits
         };
         let (record, token) = SessionRecord::mint(msg.cwd, msg.label);
-        let (id, cwd) = (record.id, Arc::<Path>::from(record.cwd.as_path()));
+        let (id, cwd) = (record.id, Arc::clone(&record.cwd));
         let stored = LocalStore.open(id, &limits);
         let forget = self.registry.clone().recipient();
         let session = SessionActor::new(record, stored, limits, forget).start();

@@ -19,7 +19,6 @@
 //! of sessions is reached, so the map never holds sessions that no longer exist for long.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -258,7 +257,7 @@ impl SessionRegistry {
             Err(refused) => return ActorResponse::reply(Err(refused)),
         };
         let (record, token) = SessionRecord::mint(msg.cwd, msg.label);
-        let (id, cwd) = (record.id, Arc::<Path>::from(record.cwd.as_path()));
+        let (id, cwd) = (record.id, Arc::clone(&record.cwd));
         let (by, home) = (msg.by, msg.home);
         // The daemon's own sessions serve this node alone: they stay here.
         let store: &dyn SessionStore = match by {

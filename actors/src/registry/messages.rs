@@ -6,7 +6,7 @@
 //! the same reason.)
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use actix::ArbiterHandle;
@@ -23,8 +23,9 @@ use crate::session::SessionActor;
 #[derive(Debug, Message)]
 #[rtype(result = "Result<CreatedSession, CreateError>")]
 pub struct Create {
-    /// The session's working directory, already made absolute and checked by the caller.
-    pub cwd: PathBuf,
+    /// The session's working directory, already made absolute and checked by the caller. Shared:
+    /// most sessions have the daemon's default, and each would otherwise keep a copy of it.
+    pub cwd: Arc<Path>,
     /// A free-form name for dashboards.
     pub label: Option<String>,
     /// Who asks for it.

@@ -100,8 +100,9 @@ pub struct SessionActor {
     /// the store.
     publish_failed_at: Option<Instant>,
     /// Cancelled when the actor stops, however: what lives only as long as the session here
-    /// (its own upstream connections) follows it.
-    ended: CancellationToken,
+    /// (its own upstream connections) follows it. Made when first handed out, since a token is
+    /// a ~130-byte allocation that an idle session, never asked for it, would carry for nothing.
+    ended: Option<CancellationToken>,
 }
 
 impl SessionActor {
@@ -125,7 +126,7 @@ impl SessionActor {
         Self {
             id,
             token: token_digest,
-            cwd: Arc::from(cwd),
+            cwd,
             label: label.map(Arc::from),
             created_at,
             last_activity,
@@ -140,7 +141,7 @@ impl SessionActor {
             meters: SessionMeters::new(),
             store,
             publish_failed_at: None,
-            ended: CancellationToken::new(),
+            ended: None,
         }
     }
 
@@ -333,7 +334,14 @@ impl SessionActor {
         self.settings = std::mem::take(&mut self.settings).merged(update);
     }
 
-    pub(super) fn info(&self) -> SessionInfo {
+    /// Tells whoever holds the session's `ended` token that it has ended.
+    fn cancel_ended(&self) {
+        if let Some(ended) = &self.ended {
+            ended.cancel();
+        }
+    }
+
+    pub(super) fn info(&mut self) -> SessionInfo {
         SessionInfo {
             id: self.id,
             cwd: Arc::clone(&self.cwd),
@@ -343,7 +351,10 @@ impl SessionActor {
             subscribers: self.subscribers.len(),
             running_calls: self.calls.len(),
             settings: self.settings.clone(),
-            ended: self.ended.clone(),
+            ended: self
+                .ended
+                .get_or_insert_with(CancellationToken::new)
+                .clone(),
         }
     }
 }
@@ -357,7 +368,7 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
-        self.ended.cancel();
+        self.cancel_ended();
         // Followers still here (the actor stopped without ending) leave with it.
         self.meters.followers_left(self.subscribers.len());
         // However the session ended, the registry must forget it. Asked from a task of its own,
@@ -380,7 +391,7 @@ impl Drop for SessionActor {
     /// waiting, when the session ends with its actor; in cluster mode the session lives on in
     /// the store, so their streams just close, and they resume on any node.
     fn drop(&mut self) {
-        self.ended.cancel();
+        self.cancel_ended();
         for (_, cancel) in self.calls.drain() {
             cancel.cancel();
         }
