@@ -297,10 +297,7 @@ async fn stateless_sessions(
             listeners: Arc::new(Semaphore::new(config.mcp.max_listeners)),
         });
     }
-    Ok(StatelessSessions {
-        cwd: Arc::from(cwd),
-        by_key,
-    })
+    Ok(StatelessSessions { cwd, by_key })
 }
 
 /// Tells the operator a line on standard output. A launcher that read what it needed and closed
