@@ -5,9 +5,8 @@
 //! other threads, which is more than everything else creating a session costs (BENCHMARKS.md,
 //! "sessions"). So with a client address's session, the registry hands the worker that asked an
 //! [`Allowance`]: leave to admit that address's next sessions itself, start their actors on its
-//! own thread and tell the registry afterwards ([`Register`](crate::registry::Register), no reply
-//! awaited). The registry still owns every session, and its limits hold exactly, because both
-//! are counted on atomics the registry owns and shares, never copied:
+//! own thread and tell the registry afterwards (through [`Arrivals`], which wakes nobody). The
+//! registry still owns every session, and its limits hold exactly, because both are counted on atomics the registry owns and shares, never copied:
 //!
 //! - the address's current [`Window`] of `create_per_minute` (the same one the registry counts
 //!   on), taken first, as the registry does;
@@ -32,9 +31,10 @@ use std::time::Instant;
 
 use crate::limits::SessionLimits;
 use crate::rate_limit::{MAX_CLIENTS, Window};
+use crate::registry::Arrivals;
 
 /// How many clients' sessions are admitted: those the registry holds, plus those workers have
-/// admitted whose [`Register`](crate::registry::Register) it has not handled yet. Never more than
+/// admitted that it has not taken from its [`Arrivals`] yet. Never more than
 /// the limit by [`SessionCount::take`]; sessions the registry loads from the cluster's store are
 /// counted even past it ([`SessionCount::add`]), as they always were.
 #[derive(Debug)]
@@ -82,28 +82,34 @@ pub(crate) struct Allowance {
     window: Arc<Window>,
     /// The bounds of a new session (its `unused_timeout` is each creation's own).
     limits: SessionLimits,
+    /// Where the sessions admitted are announced to the registry.
+    arrivals: Arrivals,
 }
 
 impl Allowance {
-    /// Leave to count against `sessions` and `window`; new sessions get `limits`.
+    /// Leave to count against `sessions` and `window`; new sessions get `limits` and are
+    /// announced to `arrivals`.
     pub(crate) fn new(
         sessions: Arc<SessionCount>,
         window: Arc<Window>,
         limits: SessionLimits,
+        arrivals: Arrivals,
     ) -> Self {
         Self {
             sessions,
             window,
             limits,
+            arrivals,
         }
     }
 }
 
 /// A worker's verdict on one creation.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Admission {
-    /// Admitted here and counted against both limits: the session gets these bounds.
-    Here(SessionLimits),
+    /// Admitted here and counted against both limits: the session gets these bounds, and is
+    /// announced there.
+    Here(SessionLimits, Arrivals),
     /// For the registry to decide. `counted`: the address's window has counted it already (the
     /// daemon's limit of sessions had no room), so the registry checks that limit only.
     ByRegistry { counted: bool },
@@ -131,7 +137,7 @@ impl Allowances {
         if !allowance.sessions.take() {
             return Admission::ByRegistry { counted: true };
         }
-        Admission::Here(allowance.limits)
+        Admission::Here(allowance.limits, allowance.arrivals.clone())
     }
 
     /// Keeps `allowance`, the registry's leave to admit `client`'s next sessions here.
@@ -174,6 +180,12 @@ mod tests {
         limiter: CreationLimiter,
         sessions: Arc<SessionCount>,
         now: Instant,
+        arrivals: Arrivals,
+    }
+
+    /// Whether `admission` admits the session here, with the tests' limits.
+    fn admitted_here(admission: Admission) -> bool {
+        matches!(admission, Admission::Here(limits, _) if limits == LIMITS)
     }
 
     impl Registry {
@@ -182,6 +194,7 @@ mod tests {
                 limiter: CreationLimiter::new(per_minute),
                 sessions: Arc::new(SessionCount::new(max)),
                 now: Instant::now(),
+                arrivals: crate::registry::arrivals::channel_pair().0,
             }
         }
 
@@ -189,7 +202,8 @@ mod tests {
         fn allowance(&mut self, client: IpAddr) -> Allowance {
             let window = self.limiter.admit(client, self.now).unwrap();
             assert!(self.sessions.take());
-            Allowance::new(Arc::clone(&self.sessions), window, LIMITS)
+            let arrivals = self.arrivals.clone();
+            Allowance::new(Arc::clone(&self.sessions), window, LIMITS, arrivals)
         }
     }
 
@@ -198,26 +212,32 @@ mod tests {
         let mut registry = Registry::new(3, 10);
         let mut worker = Allowances::default();
         let now = registry.now;
-        assert_eq!(
-            worker.admit(address(1), now),
-            Admission::ByRegistry { counted: false },
+        assert!(
+            matches!(
+                worker.admit(address(1), now),
+                Admission::ByRegistry { counted: false }
+            ),
             "without leave, the registry decides"
         );
         worker.keep(address(1), registry.allowance(address(1)), now);
-        assert_eq!(worker.admit(address(1), now), Admission::Here(LIMITS));
-        assert_eq!(worker.admit(address(1), now), Admission::Here(LIMITS));
-        assert_eq!(
-            worker.admit(address(1), now),
-            Admission::ByRegistry { counted: false },
+        assert!(admitted_here(worker.admit(address(1), now)));
+        assert!(admitted_here(worker.admit(address(1), now)));
+        assert!(
+            matches!(
+                worker.admit(address(1), now),
+                Admission::ByRegistry { counted: false }
+            ),
             "the window is used up: the registry refuses, saying until when"
         );
         assert!(
             registry.limiter.admit(address(1), now).is_err(),
             "the registry counted the worker's creations"
         );
-        assert_eq!(
-            worker.admit(address(2), now),
-            Admission::ByRegistry { counted: false },
+        assert!(
+            matches!(
+                worker.admit(address(2), now),
+                Admission::ByRegistry { counted: false }
+            ),
             "leave is per address"
         );
     }
@@ -228,13 +248,13 @@ mod tests {
         let mut worker = Allowances::default();
         let now = registry.now;
         worker.keep(address(1), registry.allowance(address(1)), now);
-        assert_eq!(worker.admit(address(1), now), Admission::Here(LIMITS));
-        assert_eq!(
+        assert!(admitted_here(worker.admit(address(1), now)));
+        assert!(matches!(
             worker.admit(address(1), now),
             Admission::ByRegistry { counted: true }
-        );
+        ));
         registry.sessions.release(1);
-        assert_eq!(worker.admit(address(1), now), Admission::Here(LIMITS));
+        assert!(admitted_here(worker.admit(address(1), now)));
         assert!(!registry.sessions.take(), "never past the limit");
         // The window counted the registry's one and the worker's three (one refused a place).
         assert!(registry.limiter.admit(address(1), now).is_ok());
@@ -248,10 +268,10 @@ mod tests {
         let start = registry.now;
         worker.keep(address(1), registry.allowance(address(1)), start);
         let later = start + Duration::from_secs(60);
-        assert_eq!(
+        assert!(matches!(
             worker.admit(address(1), later),
             Admission::ByRegistry { counted: false }
-        );
+        ));
         assert!(worker.0.is_empty(), "an ended window is dropped");
     }
 
@@ -267,15 +287,17 @@ mod tests {
             worker.keep(address(n), leave.clone(), start);
         }
         assert_eq!(worker.0.len(), MAX_CLIENTS);
-        assert_eq!(
-            worker.admit(address(max), start),
-            Admission::ByRegistry { counted: false },
+        assert!(
+            matches!(
+                worker.admit(address(max), start),
+                Admission::ByRegistry { counted: false }
+            ),
             "one past the bound is not kept: its creations go to the registry"
         );
         let later = start + Duration::from_secs(60);
         registry.now = later;
         worker.keep(address(max), registry.allowance(address(max)), later);
         assert_eq!(worker.0.len(), 1, "ended windows made room");
-        assert_eq!(worker.admit(address(max), later), Admission::Here(LIMITS));
+        assert!(admitted_here(worker.admit(address(max), later)));
     }
 }

@@ -99,6 +99,13 @@ impl RefusedReason {
     }
 }
 
+/// The counter of clients' sessions created, for whoever creates them: the registry, or a worker
+/// with its allowance (counted where the session is made, so the count never waits for the
+/// registry to take the worker's sessions).
+pub(crate) fn sessions_created() -> Counter {
+    counter!(SESSIONS_CREATED)
+}
+
 /// The registry's handles.
 pub(crate) struct RegistryMeters {
     pub(crate) live: Gauge,
@@ -109,7 +116,7 @@ impl RegistryMeters {
     pub(crate) fn new() -> Self {
         Self {
             live: gauge!(SESSIONS_LIVE),
-            created: counter!(SESSIONS_CREATED),
+            created: sessions_created(),
         }
     }
 

@@ -21,11 +21,13 @@ use std::time::Duration;
 
 use actix::fut::{self, wrap_future};
 use actix::prelude::*;
+use metrics::Counter;
 use uuid::Uuid;
 
 use crate::admission::Allowances;
 use crate::registry::{Locate, SessionRegistry};
 use crate::session::{AuthError, Authenticate, SessionActor, SessionInfo};
+use crate::session_metrics::sessions_created;
 
 /// How many requests may wait for a directory; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
@@ -60,6 +62,8 @@ pub struct SessionDirectory {
     known: HashMap<Uuid, Addr<SessionActor>>,
     /// The registry's leave to admit clients' sessions here, by client address.
     pub(super) allowances: Allowances,
+    /// Counts the sessions made here.
+    pub(super) created: Counter,
 }
 
 impl SessionDirectory {
@@ -69,6 +73,7 @@ impl SessionDirectory {
             registry,
             known: HashMap::new(),
             allowances: Allowances::default(),
+            created: sessions_created(),
         }
     }
 

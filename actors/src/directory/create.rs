@@ -4,8 +4,8 @@
 //! A client's session made by the registry comes with an
 //! [`Allowance`](crate::admission::Allowance) for this worker. While it lasts and has room, the
 //! same client's next sessions are made here, without leaving the worker's thread: their id and
-//! token are drawn here, their actor starts here, and the registry is told with [`Register`],
-//! whose reply nobody waits for. Anything the allowance cannot admit (another client, a window
+//! token are drawn here, their actor starts here, and the registry is told through its
+//! [`Arrivals`], which wakes nobody. Anything the allowance cannot admit (another client, a window
 //! that ended or is used up, a daemon without room) goes to the registry, which decides it as it
 //! always has and starts the session on this worker. The limits are the registry's either way
 //! (see [`admission`](crate::admission)).
@@ -20,15 +20,21 @@ use super::actor::SessionDirectory;
 use crate::admission::Admission;
 use crate::cluster::SessionRecord;
 use crate::limits::{ASK_TIMEOUT, SessionLimits};
-use crate::registry::{Create, CreateCounted, CreateError, CreatedSession, Creator, Register};
+use crate::registry::{Arrivals, Create, CreateCounted, CreateError, CreatedSession, Creator};
 use crate::session::{LocalStore, SessionActor, SessionStore as _};
 
 /// The registry's answer to a creation handed to it.
 type Referred = Result<Result<CreatedSession, CreateError>, MailboxError>;
 
 impl SessionDirectory {
-    /// Makes the session `msg` asks for here, admitted with `limits` by this worker's allowance.
-    fn create_here(&self, msg: Create, limits: SessionLimits) -> CreatedSession {
+    /// Makes the session `msg` asks for here, admitted with `limits` by this worker's allowance,
+    /// and announces it to the registry through `arrivals`.
+    fn create_here(
+        &self,
+        msg: Create,
+        limits: SessionLimits,
+        arrivals: &Arrivals,
+    ) -> CreatedSession {
         let limits = SessionLimits {
             unused_timeout: msg.unused_timeout,
             ..limits
@@ -38,12 +44,10 @@ impl SessionDirectory {
         let stored = LocalStore.open(id, &limits);
         let forget = self.registry.clone().recipient();
         let session = SessionActor::new(record, stored, limits, forget).start();
-        // Unbounded by the mailbox's capacity, but never more than `max_sessions` on their way:
-        // each was counted against it first.
-        self.registry.do_send(Register {
-            id,
-            session: session.clone(),
-        });
+        // Before the client hears of it, so that the registry knows it before any request
+        // naming it can reach the registry.
+        arrivals.announce(id, session.clone());
+        self.created.increment(1);
         CreatedSession {
             id,
             token: token.reveal(),
@@ -90,7 +94,9 @@ impl Handler<Create> for SessionDirectory {
             Creator::Daemon => Admission::ByRegistry { counted: false },
         };
         match admission {
-            Admission::Here(limits) => ActorResponse::reply(Ok(self.create_here(msg, limits))),
+            Admission::Here(limits, arrivals) => {
+                ActorResponse::reply(Ok(self.create_here(msg, limits, &arrivals)))
+            }
             Admission::ByRegistry { counted } => self.refer(msg, counted),
         }
     }

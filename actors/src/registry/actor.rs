@@ -10,7 +10,7 @@
 //!
 //! Nor is it on the path of most creations: with a client's session it hands the worker that
 //! asked an [`Allowance`], and that worker creates the client's next sessions itself and tells
-//! the registry of each ([`Register`]). Both limits stay the registry's: it owns the counts the
+//! the registry of each (through [`arrivals`](super::arrivals), which wakes nobody). Both limits stay the registry's: it owns the counts the
 //! workers take from, decides whenever they have no room, and alone starts windows and drops
 //! stopped sessions (see [`admission`](crate::admission)).
 //!
@@ -20,17 +20,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::ArbiterHandle;
 use actix::prelude::*;
 use uuid::Uuid;
 
+use super::arrivals::{self, Arrivals, Arrived};
+use super::messages::CreateCounted;
 use super::messages::{
     Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
     Shutdown,
 };
-use super::messages::{CreateCounted, Register};
 use crate::admission::{Allowance, SessionCount};
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
 use crate::limits::{RegistryLimits, SessionLimits};
@@ -42,6 +43,9 @@ use crate::session_metrics::{RefusedReason, RegistryMeters};
 
 /// How many requests may wait for the registry; senders await room beyond that.
 const MAILBOX_CAPACITY: usize = 1024;
+
+/// How often the registry takes the sessions workers started, when no message makes it.
+const ARRIVALS_PERIOD: Duration = Duration::from_secs(1);
 
 /// The actor owning the id → session map.
 pub struct SessionRegistry {
@@ -56,12 +60,18 @@ pub struct SessionRegistry {
     /// Where clients' sessions are kept: in this process, or in the cluster's Redis for every
     /// node to find.
     store: Box<dyn SessionStore>,
+    /// Handed out with allowances: where workers put the sessions they start.
+    arrivals: Arrivals,
+    /// The sessions workers started that the map does not hold yet (each counted as created by
+    /// its worker).
+    arrived: Arrived,
 }
 
 impl SessionRegistry {
     /// An empty registry of a daemon alone. Start it once per daemon, outside any per-worker
     /// factory.
     pub fn new(limits: RegistryLimits) -> Self {
+        let (arrivals, arrived) = arrivals::channel_pair();
         Self {
             limits,
             sessions: HashMap::new(),
@@ -70,6 +80,8 @@ impl SessionRegistry {
             admitted: Arc::new(SessionCount::new(limits.max_sessions)),
             meters: RegistryMeters::new(),
             store: Box::new(LocalStore),
+            arrivals,
+            arrived,
         }
     }
 
@@ -88,7 +100,7 @@ impl SessionRegistry {
     fn admit(
         &mut self,
         by: Creator,
-        unused_timeout: Option<std::time::Duration>,
+        unused_timeout: Option<Duration>,
         counted: bool,
     ) -> Result<(SessionLimits, Option<Allowance>), CreateError> {
         let Creator::Client(address) = by else {
@@ -116,9 +128,10 @@ impl SessionRegistry {
             RegistryMeters::refused(RefusedReason::TooManySessions);
             return Err(CreateError::TooManySessions(self.limits.max_sessions));
         }
-        let allowance = window
-            .filter(|_| self.store.creates_here())
-            .map(|window| Allowance::new(Arc::clone(&self.admitted), window, self.limits.session));
+        let allowance = window.filter(|_| self.store.creates_here()).map(|window| {
+            let sessions = Arc::clone(&self.admitted);
+            Allowance::new(sessions, window, self.limits.session, self.arrivals.clone())
+        });
         let limits = SessionLimits {
             unused_timeout,
             ..self.limits.session
@@ -202,6 +215,24 @@ impl SessionRegistry {
         self.admitted.take()
     }
 
+    /// Adds the sessions workers started since last time (see [`arrivals`]). Called first by
+    /// every handler, so that nothing is answered without them.
+    fn take_arrivals(&mut self) {
+        let mut any = false;
+        for arrival in self.arrived.take() {
+            if arrival.session.connected() {
+                self.sessions.insert(arrival.id, arrival.session);
+                any = true;
+            } else {
+                // It stopped already, its place with it.
+                self.admitted.release(1);
+            }
+        }
+        if any {
+            self.record_live();
+        }
+    }
+
     /// Drops the sessions that stopped unnoticed.
     fn sweep(&mut self) {
         let clients = self.clients();
@@ -241,6 +272,7 @@ impl Actor for SessionRegistry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx.run_interval(ARRIVALS_PERIOD, |registry, _| registry.take_arrivals());
     }
 }
 
@@ -291,6 +323,7 @@ impl Handler<Create> for SessionRegistry {
     type Result = ActorResponse<Self, Result<CreatedSession, CreateError>>;
 
     fn handle(&mut self, msg: Create, ctx: &mut Self::Context) -> Self::Result {
+        self.take_arrivals();
         self.create(msg, false, ctx)
     }
 }
@@ -303,22 +336,8 @@ impl Handler<CreateCounted> for SessionRegistry {
         CreateCounted(msg): CreateCounted,
         ctx: &mut Self::Context,
     ) -> Self::Result {
+        self.take_arrivals();
         self.create(msg, true, ctx)
-    }
-}
-
-impl Handler<Register> for SessionRegistry {
-    type Result = ();
-
-    fn handle(&mut self, Register { id, session }: Register, _: &mut Self::Context) {
-        self.meters.created.increment(1);
-        if !session.connected() {
-            // It stopped already, its place with it.
-            self.admitted.release(1);
-            return;
-        }
-        self.sessions.insert(id, session);
-        self.record_live();
     }
 }
 
@@ -326,6 +345,7 @@ impl Handler<Lookup> for SessionRegistry {
     type Result = Option<Addr<SessionActor>>;
 
     fn handle(&mut self, Lookup(id): Lookup, _: &mut Self::Context) -> Self::Result {
+        self.take_arrivals();
         self.live(id)
     }
 }
@@ -334,6 +354,7 @@ impl Handler<Locate> for SessionRegistry {
     type Result = ActorResponse<Self, Result<Option<Addr<SessionActor>>, Unavailable>>;
 
     fn handle(&mut self, Locate { id, home }: Locate, ctx: &mut Self::Context) -> Self::Result {
+        self.take_arrivals();
         self.find(id, home, ctx)
     }
 }
@@ -342,6 +363,7 @@ impl Handler<ListSessions> for SessionRegistry {
     type Result = MessageResult<ListSessions>;
 
     fn handle(&mut self, _: ListSessions, _: &mut Self::Context) -> Self::Result {
+        self.take_arrivals();
         self.sweep();
         MessageResult(
             self.sessions
@@ -360,6 +382,7 @@ impl Handler<Forget> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, Forget { id, session }: Forget, _: &mut Self::Context) {
+        self.take_arrivals();
         if self
             .sessions
             .get(&id)
@@ -376,6 +399,7 @@ impl Handler<Shutdown> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) {
+        self.take_arrivals();
         for session in self.sessions.values() {
             // One message per session, once, at shutdown: not a path input can drive.
             session.do_send(CloseSubscriptions);

@@ -74,19 +74,6 @@ pub struct CreatedSession {
 #[rtype(result = "Result<CreatedSession, CreateError>")]
 pub(crate) struct CreateCounted(pub(crate) Create);
 
-/// To the registry, from a worker's directory: a client's session the worker admitted with its
-/// allowance (counted already) and started on its own thread. No reply is awaited: the registry
-/// knows the session from then on. There are never more of these on their way than
-/// `max_sessions`, since each was counted against it first.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Register {
-    /// The session.
-    pub(crate) id: Uuid,
-    /// Its actor.
-    pub(crate) session: Addr<SessionActor>,
-}
-
 /// Why [`Create`] was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CreateError {
