@@ -15,12 +15,13 @@
 //!   defers the wake-up until the scheduler has run what is queued and polled for I/O). A call's
 //!   own stream waits no longer: its client waits on each message, and its final message, which
 //!   ends the stream, is written at once.
-//! - [`Gather::For`]: a fixed time, for the followers of a session. A tool reporting in a tight
-//!   loop wakes every follower for every event; the events themselves cost a follower little,
-//!   its socket writes are nearly all of its cost (in a profile of 1 000 followers, 73% of the
-//!   daemon's CPU was in `send`), and one scheduler turn gathered only 1.6 events per write.
-//!   Waiting a millisecond or two lets a follower write tens of events at once, and a dashboard
-//!   cannot tell.
+//! - [`Gather::WhenBusy`]: for the followers of a session. A tool reporting in a tight loop
+//!   wakes every follower for every event; the events themselves cost a follower little, its
+//!   socket writes are nearly all of its cost (in a profile of 1 000 followers, 73% of the
+//!   daemon's CPU was in `send`), and one scheduler turn gathered only 1.6 events per write. So
+//!   while a follower is busy (its last write was `recent`ly), a chunk waits a fixed time, and a
+//!   burst leaves in a few writes; a dashboard cannot tell a millisecond. An event after a quiet
+//!   spell, a dashboard's usual case, waits one turn only, with no added latency and no timer.
 //!
 //! While a chunk waits, the body keeps taking events from its stream, so its queue keeps room and
 //! a follower that keeps reading is not counted as lagging. A chunk is cut at [`MAX_CHUNK`] bytes,
@@ -54,15 +55,18 @@ const MAX_CHUNK: usize = 16 * 1024;
 pub enum Gather {
     /// One turn of the thread's scheduler.
     Turn,
-    /// This long.
-    For(Duration),
+    /// `wait` when the last chunk was written less than `recent` ago; one turn otherwise.
+    WhenBusy { wait: Duration, recent: Duration },
 }
 
 impl Gather {
-    fn wait(self) -> Pin<Box<dyn Future<Output = ()>>> {
-        match self {
-            Self::Turn => Box::pin(tokio::task::yield_now()),
-            Self::For(wait) => Box::pin(tokio::time::sleep(wait)),
+    /// The wait of a chunk that starts now, the last one having been written at `last_write`.
+    fn wait(self, last_write: Option<Instant>) -> Pin<Box<dyn Future<Output = ()>>> {
+        match (self, last_write) {
+            (Self::WhenBusy { wait, recent }, Some(last)) if last.elapsed() < recent => {
+                Box::pin(tokio::time::sleep(wait))
+            }
+            _ => Box::pin(tokio::task::yield_now()),
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct SseBody<S> {
     gather: Gather,
     /// The wait of the chunk under way for more events (see the module docs).
     waiting: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// When the last chunk of events was written ([`Gather::WhenBusy`] only).
+    last_write: Option<Instant>,
     keep_alive: Interval,
     /// `events` has ended.
     ended: bool,
@@ -115,6 +121,7 @@ where
             chunk: BytesMut::new(),
             gather,
             waiting: None,
+            last_write: None,
             keep_alive,
             ended: false,
         }
@@ -145,8 +152,8 @@ where
             self.waiting = None;
             return true;
         }
-        let gather = self.gather;
-        let waiting = self.waiting.get_or_insert_with(|| gather.wait());
+        let (gather, last_write) = (self.gather, self.last_write);
+        let waiting = self.waiting.get_or_insert_with(|| gather.wait(last_write));
         if waiting.as_mut().poll(cx).is_pending() {
             return false;
         }
@@ -177,6 +184,9 @@ where
         if !this.chunk.is_empty() {
             if !this.waited(cx) {
                 return Poll::Pending;
+            }
+            if matches!(this.gather, Gather::WhenBusy { .. }) {
+                this.last_write = Some(Instant::now());
             }
             return Poll::Ready(Some(Ok(std::mem::take(&mut this.chunk).freeze())));
         }
@@ -290,29 +300,49 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_gathering_chunk_keeps_taking_events_and_is_written_after_its_wait() {
+    async fn a_busy_stream_gathers_for_its_wait_and_a_quiet_one_does_not() {
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
         let events = tokio_stream::wrappers::ReceiverStream::new(receiver);
-        let gather = Gather::For(Duration::from_millis(2));
+        let gather = Gather::WhenBusy {
+            wait: Duration::from_millis(2),
+            recent: Duration::from_millis(10),
+        };
         let mut body = std::pin::pin!(SseBody::new(events, gather, Duration::from_secs(60)));
-        let next = async { std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await };
+        let mut next = async || std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await;
+        // After a quiet spell (here: the stream's start), an event leaves after one turn.
+        sender.send(Text("0")).await.unwrap();
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            next().await.unwrap().unwrap(),
+            Bytes::from_static(b"data: 0\n\n")
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        // Right after a write, a chunk waits 2 ms, taking events meanwhile: with a queue of one,
+        // each send waits until the body has taken the event before.
         let publisher = async {
-            // A queue of one: each send waits until the body has taken the event before.
             for text in ["1", "2", "3"] {
                 sender.send(Text(text)).await.unwrap();
             }
             std::future::pending::<()>().await;
         };
-        let started = tokio::time::Instant::now();
         let chunk = tokio::select! {
-            chunk = next => chunk,
+            chunk = next() => chunk,
             () = publisher => unreachable!(),
         };
         assert_eq!(
             chunk.unwrap().unwrap(),
             Bytes::from_static(b"data: 1\n\ndata: 2\n\ndata: 3\n\n")
         );
-        assert!(started.elapsed() >= Duration::from_millis(2));
+        assert_eq!(started.elapsed(), Duration::from_millis(2));
+        // Quiet again: the next event leaves at once.
+        tokio::time::advance(Duration::from_millis(10)).await;
+        sender.send(Text("4")).await.unwrap();
+        let quiet = tokio::time::Instant::now();
+        assert_eq!(
+            next().await.unwrap().unwrap(),
+            Bytes::from_static(b"data: 4\n\n")
+        );
+        assert_eq!(quiet.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
