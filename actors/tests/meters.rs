@@ -20,6 +20,8 @@ use std::sync::atomic::Ordering;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::registry::{AtomicStorage, Registry};
 
+mod common;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 const LIMITS: RegistryLimits = RegistryLimits {
@@ -27,13 +29,7 @@ const LIMITS: RegistryLimits = RegistryLimits {
     create_per_minute: 100,
     session: SessionLimits {
         subscriber_queue: 1,
-        subscriber_queue_bytes: 1 << 20,
-        max_subscribers: 3,
-        max_calls: 2,
-        history: 16,
-        history_bytes: 1 << 20,
-        idle_timeout: None,
-        unused_timeout: None,
+        ..common::SESSION_LIMITS
     },
 };
 

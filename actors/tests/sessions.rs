@@ -8,19 +8,12 @@ use actix::prelude::*;
 use chrono::Utc;
 use construct_actors::*;
 
+mod common;
+
 const LIMITS: RegistryLimits = RegistryLimits {
     max_sessions: 4,
     create_per_minute: 100,
-    session: SessionLimits {
-        subscriber_queue: 8,
-        subscriber_queue_bytes: 1 << 20,
-        max_subscribers: 3,
-        max_calls: 2,
-        history: 16,
-        history_bytes: 1 << 20,
-        idle_timeout: None,
-        unused_timeout: None,
-    },
+    session: common::SESSION_LIMITS,
 };
 
 /// [`LIMITS`], with sessions that expire after `idle`.
