@@ -118,9 +118,7 @@ impl Ahead {
 fn plain_body(frames: &[Frame]) -> Bytes {
     let mut body = BytesMut::with_capacity(body_capacity(frames));
     for frame in frames {
-        if let Frame::Message(text) = frame {
-            put_event(&mut body, None::<u64>, None, text);
-        }
+        frame.put(&mut body);
     }
     body.freeze()
 }
