@@ -6,7 +6,8 @@
 //! "sessions"). So with a client address's session, the registry hands the worker that asked an
 //! [`Allowance`]: leave to admit that address's next sessions itself, start their actors on its
 //! own thread and tell the registry afterwards (through [`Arrivals`], which wakes nobody). The
-//! registry still owns every session, and its limits hold exactly, because both are counted on atomics the registry owns and shares, never copied:
+//! registry still owns every session, and its limits hold exactly, because both are counted on
+//! atomics the registry owns and shares, never copied:
 //!
 //! - the address's current [`Window`] of `create_per_minute` (the same one the registry counts
 //!   on), taken first, as the registry does;

@@ -4,8 +4,9 @@
 //! answer to time out). The server then fails alone, and is restarted.
 //!
 //! Requests are written by rmcp's own `AsyncRwTransport` (its framing and its lock); only reading
-//! is done here, answers to tool calls read straight as tool results (`tool_answers`). Why the connection ended goes to the connection's owner once, on a one-shot
-//! channel: its stdout was bad, or the process exited (with its status).
+//! is done here, answers to tool calls read straight as tool results (`tool_answers`). Why the
+//! connection ended goes to the connection's owner once, on a one-shot channel: its stdout was
+//! bad, or the process exited (with its status).
 
 use std::time::Duration;
 

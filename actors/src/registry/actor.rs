@@ -10,9 +10,10 @@
 //!
 //! Nor is it on the path of most creations: with a client's session it hands the worker that
 //! asked an [`Allowance`], and that worker creates the client's next sessions itself and tells
-//! the registry of each (through [`arrivals`](super::arrivals), which wakes nobody). Both limits stay the registry's: it owns the counts the
-//! workers take from, decides whenever they have no room, and alone starts windows and drops
-//! stopped sessions (see [`admission`](crate::admission)).
+//! the registry of each (through [`arrivals`](super::arrivals), which wakes nobody). Both limits
+//! stay the registry's: it owns the counts the workers take from, decides whenever they have no
+//! room, and alone starts windows and drops stopped sessions (see
+//! [`admission`](crate::admission)).
 //!
 //! A session that stops, however it ends, tells the registry to forget it ([`Forget`]). Should
 //! that word be lost, a dead session is still dropped when a lookup meets it or when the limit
@@ -27,10 +28,9 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use super::arrivals::{self, Arrivals, Arrived};
-use super::messages::CreateCounted;
 use super::messages::{
-    Create, CreateError, CreatedSession, Creator, ListSessions, ListedSession, Locate, Lookup,
-    Shutdown,
+    Create, CreateCounted, CreateError, CreatedSession, Creator, ListSessions, ListedSession,
+    Locate, Lookup, Shutdown,
 };
 use crate::admission::{Allowance, SessionCount};
 use crate::cluster::{ClusterStore, SessionRecord, Unavailable};
