@@ -42,6 +42,21 @@ pub struct ToolCall {
     pub arguments: &'static str,
 }
 
+impl ToolCall {
+    /// The `params` of a `tools/call` of it.
+    pub fn params(&self) -> String {
+        format!(
+            r#"{{"name":"{}","arguments":{}}}"#,
+            self.name, self.arguments
+        )
+    }
+
+    /// Whether `answer`, a result, says that the tool failed.
+    pub fn failed(answer: &[u8]) -> bool {
+        client::contains(answer, b"\"isError\":true")
+    }
+}
+
 /// One simulated client: a connection and the sessions it takes turns with.
 pub struct Worker {
     conn: Conn,
@@ -108,13 +123,13 @@ impl Worker {
             Op::StandardCall(tool) => {
                 let creds = self.next_session()?;
                 let body = format!(
-                    r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{{"name":"{}","arguments":{}}}}}"#,
-                    tool.name, tool.arguments
+                    r#"{{"jsonrpc":"2.0","id":{seq},"method":"tools/call","params":{}}}"#,
+                    tool.params()
                 );
                 let request = self.conn.standard_mcp(&creds, Bytes::from(body))?;
                 let (status, body) = self.conn.exchange(request).await?;
                 expect(status, &body, b"\"result\"", tool.name)?;
-                if client::contains(&body, b"\"isError\":true") {
+                if ToolCall::failed(&body) {
                     bail!("{} failed: {}", tool.name, String::from_utf8_lossy(&body));
                 }
                 Ok(())

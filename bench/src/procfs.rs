@@ -80,8 +80,9 @@ pub struct ThreadCpu {
     pub cpu_us: f64,
 }
 
-/// A process's (or a few processes') CPU time at one instant: the whole-process `stat` total (which keeps the time of
-/// threads that have exited, at clock-tick resolution) and each live thread's precise time.
+/// A process's (or a few processes') CPU time at one instant: the whole-process `stat` total
+/// (which keeps the time of threads that have exited, at clock-tick resolution) and each live
+/// thread's precise time.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     total_us: f64,

@@ -294,24 +294,25 @@ fn temporary_folder(kind: Kind) -> anyhow::Result<tempfile::TempDir> {
 }
 
 /// Starts server-everything's Streamable HTTP transport (`node SCRIPT streamableHttp`, told its
-/// port by `PORT`) on a free loopback port, and waits until it accepts connections. Its MCP
-/// endpoint is `/mcp`.
+/// port by `PORT`) on a free loopback port (another, should the port be taken meanwhile), and
+/// waits until it accepts connections. Its MCP endpoint is `/mcp`.
 pub fn start_everything_http(script: &Path) -> anyhow::Result<Server> {
-    let port = free_port()?;
-    let mut command = Command::new("node");
-    command
-        .arg(script)
-        .arg("streamableHttp")
-        .env("PORT", port.to_string());
-    let dir = temporary_folder(Kind::Everything)?;
-    spawn_until_ready(
-        Kind::Everything,
-        command,
-        dir,
-        port,
-        "accept connections",
-        |addr| std::net::TcpStream::connect(addr).is_ok(),
-    )
+    on_a_free_port(|port| {
+        let mut command = Command::new("node");
+        command
+            .arg(script)
+            .arg("streamableHttp")
+            .env("PORT", port.to_string());
+        let dir = temporary_folder(Kind::Everything)?;
+        spawn_until_ready(
+            Kind::Everything,
+            command,
+            dir,
+            port,
+            "accept connections",
+            |addr| std::net::TcpStream::connect(addr).is_ok(),
+        )
+    })
 }
 
 /// A loopback port nothing listens on right now.

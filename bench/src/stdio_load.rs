@@ -108,13 +108,9 @@ impl StdioServer {
 
     /// `tools/call tool`, checked like an HTTP client's.
     async fn call(&self, tool: ToolCall) -> anyhow::Result<()> {
-        let params = format!(
-            r#"{{"name":"{}","arguments":{}}}"#,
-            tool.name, tool.arguments
-        );
-        let answer = self.request("tools/call", &params).await?;
+        let answer = self.request("tools/call", &tool.params()).await?;
         let body = answer.as_bytes();
-        if !client::contains(body, b"\"result\"") || client::contains(body, b"\"isError\":true") {
+        if !client::contains(body, b"\"result\"") || ToolCall::failed(body) {
             bail!("{} failed: {answer}", tool.name);
         }
         Ok(())
