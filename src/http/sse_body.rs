@@ -46,8 +46,9 @@ use actix_web::web::{Bytes, BytesMut};
 use futures::Stream;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-/// The most bytes gathered into one chunk before it is written (an event that alone is larger
-/// is written whole). With 1 000 followers gathering at once, 16 MiB at most wait here.
+/// The most bytes gathered into one chunk before events stop being added: a chunk holds less than
+/// this plus one event (an event that alone is larger is written whole). With 1 000 followers
+/// gathering at once, 16 MiB plus one event each wait here at most.
 const MAX_CHUNK: usize = 16 * 1024;
 
 /// How long a chunk waits, from its first event, for more to join it.
