@@ -77,6 +77,11 @@ impl SessionDirectory {
         }
     }
 
+    /// Remembers where session `id` is, so that this worker's requests for it stay here.
+    pub(super) fn remember(&mut self, id: Uuid, session: &Addr<SessionActor>) {
+        self.known.insert(id, session.clone());
+    }
+
     /// The session's address, if remembered and still running.
     fn remembered(&mut self, id: Uuid) -> Option<Addr<SessionActor>> {
         let session = self.known.get(&id)?;
@@ -106,7 +111,7 @@ impl SessionDirectory {
                 let session = located
                     .map_err(|_| AuthError::Unauthorized)??
                     .ok_or(AuthError::Unauthorized)?;
-                directory.known.insert(id, session.clone());
+                directory.remember(id, &session);
                 Ok(session)
             }),
         )

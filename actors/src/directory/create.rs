@@ -28,9 +28,9 @@ type Referred = Result<Result<CreatedSession, CreateError>, MailboxError>;
 
 impl SessionDirectory {
     /// Makes the session `msg` asks for here, admitted with `limits` by this worker's allowance,
-    /// and announces it to the registry through `arrivals`.
+    /// announces it to the registry through `arrivals`, and remembers it.
     fn create_here(
-        &self,
+        &mut self,
         msg: Create,
         limits: SessionLimits,
         arrivals: &Arrivals,
@@ -48,6 +48,8 @@ impl SessionDirectory {
         // naming it can reach the registry.
         arrivals.announce(id, session.clone());
         self.created.increment(1);
+        // Its client's next requests usually come to this worker: they find it here.
+        self.remember(id, &session);
         CreatedSession {
             id,
             token: token.reveal(),
@@ -76,6 +78,7 @@ impl SessionDirectory {
         ActorResponse::r#async(
             wrap_future(asked).map(move |answer, directory: &mut Self, _| {
                 let mut created = answer.map_err(|_| CreateError::Unanswered)??;
+                directory.remember(created.id, &created.session);
                 if let (Some(client), Some(allowance)) = (client, created.allowance.take()) {
                     directory.allowances.keep(client, allowance, Instant::now());
                 }
