@@ -27,7 +27,7 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::HttpError;
-use super::sse_body::{self, Gather, SseBody, SseEvent, put_event};
+use super::sse_body::{self, Gather, SseBody, SseEvent, put_event, put_numbered};
 use super::{AppState, auth, ticket};
 
 /// The header through which a reconnecting client names the last event it received.
@@ -113,7 +113,7 @@ impl SseEvent for StreamItem {
     /// followers; the notices as named events.
     fn put(&self, body: &mut BytesMut) {
         match self {
-            StreamItem::Event(event) => put_event(body, Some(event.id), None, event.data.json()),
+            StreamItem::Event(event) => put_numbered(body, event.id, event.data.json()),
             StreamItem::Lagged { missed } => {
                 let data = json!({ "missed": missed }).to_string();
                 put_event(body, None::<u64>, Some("lagged"), &data);

@@ -212,8 +212,8 @@ pub fn response<B: MessageBody + 'static>(body: B) -> HttpResponse {
     response
 }
 
-/// Appends one SSE event to `body`: `id` and `event` lines if given, then `data`, one `data:` line
-/// per line of it.
+/// Appends one SSE event to `body`: `id` and `event` lines if given, then `data` (see
+/// [`put_data`]).
 pub fn put_event(body: &mut BytesMut, id: Option<impl Display>, event: Option<&str>, data: &str) {
     if let Some(id) = id {
         // Writing to a `BytesMut` cannot fail.
@@ -224,10 +224,32 @@ pub fn put_event(body: &mut BytesMut, id: Option<impl Display>, event: Option<&s
         body.extend_from_slice(event.as_bytes());
         body.extend_from_slice(b"\n");
     }
-    for line in data.split('\n') {
+    put_data(body, data);
+}
+
+/// Appends one SSE event with a numeric `id`: [`put_event`] for a session's followers, which
+/// write every event once per follower, so the id is written without the formatting machinery.
+pub fn put_numbered(body: &mut BytesMut, id: u64, data: &str) {
+    body.extend_from_slice(b"id: ");
+    body.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    body.extend_from_slice(b"\n");
+    put_data(body, data);
+}
+
+/// Appends `data` as one `data:` line per line of it, and the blank line that ends the event. A
+/// line ends at `\r\n`, `\r` or `\n`, as an EventSource reads it: a bare `\r` left inside a
+/// `data:` line would end that line early at the client and cut the event short (an upstream's
+/// JSON may carry one as whitespace, verbatim).
+fn put_data(body: &mut BytesMut, data: &str) {
+    let mut rest = data.as_bytes();
+    loop {
+        let end = memchr::memchr2(b'\n', b'\r', rest);
         body.extend_from_slice(b"data: ");
-        body.extend_from_slice(line.as_bytes());
+        body.extend_from_slice(&rest[..end.unwrap_or(rest.len())]);
         body.extend_from_slice(b"\n");
+        let Some(end) = end else { break };
+        let crlf = rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n');
+        rest = &rest[end + 1 + usize::from(crlf)..];
     }
     body.extend_from_slice(b"\n");
 }
@@ -245,6 +267,36 @@ mod tests {
     impl SseEvent for Text {
         fn put(&self, body: &mut BytesMut) {
             put_event(body, None::<u64>, None, self.0);
+        }
+    }
+
+    fn event_of(data: &str) -> String {
+        let mut body = BytesMut::new();
+        put_event(&mut body, Some(7), Some("message"), data);
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn every_line_ending_starts_a_new_data_line() {
+        assert_eq!(event_of("{}"), "id: 7\nevent: message\ndata: {}\n\n");
+        assert_eq!(
+            event_of("a\nb\rc\r\nd"),
+            "id: 7\nevent: message\ndata: a\ndata: b\ndata: c\ndata: d\n\n"
+        );
+        assert_eq!(
+            event_of("\r\r\n\n"),
+            "id: 7\nevent: message\ndata: \ndata: \ndata: \ndata: \n\n"
+        );
+        assert_eq!(event_of(""), "id: 7\nevent: message\ndata: \n\n");
+    }
+
+    #[test]
+    fn a_numbered_event_is_written_as_put_event_writes_it() {
+        for (id, data) in [(0, "{}"), (u64::MAX, "a\r\nb")] {
+            let (mut numbered, mut general) = (BytesMut::new(), BytesMut::new());
+            put_numbered(&mut numbered, id, data);
+            put_event(&mut general, Some(id), None, data);
+            assert_eq!(numbered, general);
         }
     }
 
