@@ -16,7 +16,8 @@ pub const PLAIN_PATHS: [&str; 6] = [
     "/mcp",
 ];
 
-/// Registers every route.
+/// Registers every route. actix-web tries them in order, and each `{…}` pattern it passes costs a
+/// regex match, so `/mcp` (every MCP message) comes first and the plain paths before the patterns.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let [
         health_path,
@@ -26,17 +27,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         admin_servers,
         mcp_path,
     ] = PLAIN_PATHS;
-    cfg.route(health_path, web::get().to(health::health))
+    cfg.route(mcp_path, web::post().to(mcp::post))
+        .route(mcp_path, web::get().to(mcp::get))
+        .route(mcp_path, web::delete().to(mcp::delete))
+        .route(health_path, web::get().to(health::health))
         .route(metrics_path, web::get().to(metrics::scrape))
         .route(session_path, web::post().to(session::create))
+        .route(admin_sessions, web::get().to(admin::sessions))
+        .route(admin_servers, web::get().to(servers::list))
         .route("/session/{id}", web::get().to(session::describe))
         .route("/session/{id}", web::delete().to(session::end))
         .route("/session/{id}/events", web::get().to(events::follow))
         .route("/session/{id}/ticket", web::post().to(ticket::issue))
-        .route(admin_sessions, web::get().to(admin::sessions))
-        .route(admin_servers, web::get().to(servers::list))
-        .route(mcp_path, web::post().to(mcp::post))
-        .route(mcp_path, web::get().to(mcp::get))
-        .route(mcp_path, web::delete().to(mcp::delete))
         .configure(dashboard::routes);
 }
