@@ -4,7 +4,9 @@
 //! looks at it, so every later step works on a well-formed message. Batches are not part of MCP
 //! since revision 2025-06-18 and are refused as invalid requests.
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 use serde_json::{Map, Number, Value};
 
 /// Invalid JSON was received.
@@ -96,31 +98,61 @@ impl RpcError {
     }
 }
 
+/// The members of a message's top-level object that decoding looks at. Read straight from the
+/// body: no map of the whole object and no key strings are built (a request is decoded on every
+/// call), and members not listed here are skipped unread.
+#[derive(Deserialize)]
+struct Members {
+    #[serde(default, deserialize_with = "present")]
+    jsonrpc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    params: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// A member that is there, `null` included (`"id": null` is an invalid id, not a missing one).
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(value).map(Some)
+}
+
 /// Decodes one message from a request body.
 pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| RpcError::new(PARSE_ERROR, format!("parse error: {err}")))?;
-    let Value::Object(mut object) = value else {
+    let parse_error =
+        |err: serde_json::Error| RpcError::new(PARSE_ERROR, format!("parse error: {err}"));
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<IgnoredAny>(body).map_err(parse_error)?;
         return Err(invalid(
             "a message must be a JSON object (batches are not supported)",
         ));
-    };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    }
+    let members: Members = serde_json::from_slice(body).map_err(|err| match err.classify() {
+        // Every member is read as any JSON value, so the one shape error left is a repeated one.
+        Category::Data => invalid(&format!("{err}")),
+        _ => parse_error(err),
+    })?;
+    if members.jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
         return Err(invalid("\"jsonrpc\" must be \"2.0\""));
     }
-    let params = match object.remove("params") {
+    let params = match members.params {
         None => None,
         Some(Value::Object(params)) => Some(params),
         Some(_) => return Err(invalid("\"params\" must be an object")),
     };
-    let id = match object.remove("id") {
+    let id = match members.id {
         None => None,
         Some(id) => Some(
             serde_json::from_value::<RequestId>(id)
                 .map_err(|_| invalid("\"id\" must be a string or a number"))?,
         ),
     };
-    match (object.remove("method"), id) {
+    match (members.method, id) {
         (Some(Value::String(method)), Some(id)) => {
             Ok(Incoming::Request(Request { id, method, params }))
         }
@@ -128,7 +160,7 @@ pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
             Ok(Incoming::Notification(Notification { method, params }))
         }
         (Some(_), _) => Err(invalid("\"method\" must be a string")),
-        (None, Some(id)) => match (object.remove("result"), object.remove("error")) {
+        (None, Some(id)) => match (members.result, members.error) {
             (Some(result), None) => Ok(Incoming::Response(Response {
                 id,
                 outcome: Ok(result),
@@ -256,6 +288,38 @@ mod tests {
             code(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#),
             INVALID_REQUEST
         );
+        assert_eq!(
+            code(r#" [{"jsonrpc":"2.0","id":1,"method":"x"}]"#),
+            INVALID_REQUEST
+        );
+        assert_eq!(code("7"), INVALID_REQUEST);
+        assert_eq!(code("[1,"), PARSE_ERROR);
+        assert_eq!(code(""), PARSE_ERROR);
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x"} {}"#),
+            PARSE_ERROR
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"method":"x","#),
+            PARSE_ERROR
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#),
+            INVALID_REQUEST
+        );
+    }
+
+    #[test]
+    fn members_it_does_not_know_are_skipped() {
+        let request =
+            decode(br#"{"extra":{"deep":[1,{"a":null}]},"jsonrpc":"2.0","method":"m","id":3}"#)
+                .unwrap();
+        let expected = Request {
+            id: RequestId::Number(3.into()),
+            method: "m".into(),
+            params: None,
+        };
+        assert_eq!(request, Incoming::Request(expected));
     }
 
     #[test]
