@@ -248,12 +248,37 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// Kills the daemon and then its children's process groups: SIGKILL gives the daemon no
+    /// chance to end the MCP servers it started, and one that keeps timers (server-everything)
+    /// would outlive the test, reparented to init, even after its stdin closes.
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
+            let children = children_of(child.id());
             let _ = child.kill();
             let _ = child.wait();
+            for group in children {
+                // SAFETY: killpg only sends a signal; each child leads its own group (the daemon
+                // spawns them with `process_group(0)`), and a group already gone gives ESRCH.
+                unsafe { libc::killpg(group, libc::SIGKILL) };
+            }
         }
     }
+}
+
+/// The pids of `pid`'s children, from every one of its threads' `/proc` entries.
+fn children_of(pid: u32) -> Vec<libc::pid_t> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// An HTTP client that never waits forever.
