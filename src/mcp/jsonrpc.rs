@@ -4,7 +4,6 @@
 //! looks at it, so every later step works on a well-formed message. Batches are not part of MCP
 //! since revision 2025-06-18 and are refused as invalid requests.
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::{Map, Number, Value};
@@ -127,7 +126,8 @@ pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
     let parse_error =
         |err: serde_json::Error| RpcError::new(PARSE_ERROR, format!("parse error: {err}"));
     if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        serde_json::from_slice::<IgnoredAny>(body).map_err(parse_error)?;
+        // Parsed as a value tree, as a message's members are: the same nesting limit applies.
+        serde_json::from_slice::<Value>(body).map_err(parse_error)?;
         return Err(invalid(
             "a message must be a JSON object (batches are not supported)",
         ));
@@ -294,6 +294,8 @@ mod tests {
         );
         assert_eq!(code("7"), INVALID_REQUEST);
         assert_eq!(code("[1,"), PARSE_ERROR);
+        let too_deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        assert_eq!(code(&too_deep), PARSE_ERROR);
         assert_eq!(code(""), PARSE_ERROR);
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":1,"method":"x"} {}"#),
