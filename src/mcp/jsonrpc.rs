@@ -99,7 +99,8 @@ impl RpcError {
 
 /// The members of a message's top-level object that decoding looks at. Read straight from the
 /// body: no map of the whole object and no key strings are built (a request is decoded on every
-/// call), and members not listed here are skipped unread.
+/// call), and members not listed here are skipped unread, at any depth (serde_json skips
+/// iteratively); the members kept are value trees, with serde_json's nesting limit.
 #[derive(Deserialize)]
 struct Members {
     #[serde(default, deserialize_with = "present")]
@@ -321,7 +322,15 @@ mod tests {
             method: "m".into(),
             params: None,
         };
-        assert_eq!(request, Incoming::Request(expected));
+        assert_eq!(request, Incoming::Request(expected.clone()));
+        // Skipped without building anything, at any depth (serde_json skips with a byte per
+        // level, bounded by the body's size limit).
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body = format!(r#"{{"jsonrpc":"2.0","method":"m","id":3,"extra":{deep}}}"#);
+        assert_eq!(
+            decode(body.as_bytes()).unwrap(),
+            Incoming::Request(expected)
+        );
     }
 
     #[test]
