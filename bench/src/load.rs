@@ -218,6 +218,34 @@ pub struct LoadRun {
     pub threads: Vec<(String, f64)>,
 }
 
+/// One client of a closed loop: made ready before the clock starts, then asked for one operation
+/// after another. The HTTP [`Worker`]s and the stdio load's clients both run through
+/// [`closed_loop`].
+pub trait Client: Send + 'static {
+    /// Gets ready to start (a closed connection reopened); an error fails the run once every
+    /// client has reached the start, so that none waits for it forever.
+    fn ready(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Performs one operation and checks its answer.
+    fn operate(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// A [`Worker`] doing `op` every turn.
+struct Looping {
+    worker: Worker,
+    op: Op,
+}
+
+impl Client for Looping {
+    async fn ready(&mut self) -> anyhow::Result<()> {
+        self.worker.conn.ensure_open().await
+    }
+
+    async fn operate(&mut self) -> anyhow::Result<()> {
+        self.worker.run(self.op).await
+    }
+}
+
 /// Runs `op` on every worker in a closed loop within `limit`; returns the workers for reuse.
 pub async fn run(
     server: &Server,
@@ -225,51 +253,66 @@ pub async fn run(
     op: Op,
     limit: Limit,
 ) -> anyhow::Result<(LoadRun, Vec<Worker>)> {
-    let concurrency = workers.len();
+    let clients = workers
+        .into_iter()
+        .map(|worker| Looping { worker, op })
+        .collect();
+    let (run, clients) = closed_loop(server.pid, clients, limit).await?;
+    Ok((
+        run,
+        clients.into_iter().map(|client| client.worker).collect(),
+    ))
+}
+
+/// Runs every client in a closed loop within `limit`, all starting together once each is ready;
+/// the server's CPU is `pid`'s. Returns the clients for reuse.
+pub async fn closed_loop<C: Client>(
+    pid: u32,
+    clients: Vec<C>,
+    limit: Limit,
+) -> anyhow::Result<(LoadRun, Vec<C>)> {
+    let concurrency = clients.len();
     let barrier = Arc::new(Barrier::new(concurrency + 1));
     let started = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(concurrency);
     let deadline_holder = Arc::new(std::sync::OnceLock::<Instant>::new());
-    for mut worker in workers {
+    for mut client in clients {
         let barrier = Arc::clone(&barrier);
         let started = Arc::clone(&started);
         let deadline = Arc::clone(&deadline_holder);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(4096);
-            let reopened = worker.conn.ensure_open().await;
+            let ready = client.ready().await;
             barrier.wait().await;
-            reopened?;
+            ready?;
             let deadline = *deadline.get().expect("set before the barrier opens");
-            loop {
-                if started.fetch_add(1, Ordering::Relaxed) >= limit.max_ops {
-                    break;
-                }
+            while started.fetch_add(1, Ordering::Relaxed) < limit.max_ops {
                 let begun = Instant::now();
                 if begun >= deadline {
                     break;
                 }
-                worker.run(op).await?;
+                client.operate().await?;
                 let micros = begun.elapsed().as_micros();
                 latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
             }
-            anyhow::Ok((worker, latencies, Instant::now()))
+            anyhow::Ok((client, latencies, Instant::now()))
         }));
     }
-    let window = CpuWindow::open(&[server.pid])?;
+    let window = CpuWindow::open(&[pid])?;
     let start = window.start;
     let _ = deadline_holder.set(start + limit.duration);
     barrier.wait().await;
-    let mut workers = Vec::with_capacity(concurrency);
+    let mut clients = Vec::with_capacity(concurrency);
     let mut latencies = Vec::new();
     let mut end = start;
     for task in tasks {
-        let (worker, samples, finished) = task.await??;
-        workers.push(worker);
+        let (client, samples, finished) = task.await??;
+        clients.push(client);
         latencies.extend(samples);
         end = end.max(finished);
     }
     let run = LoadRun::of(concurrency, latencies, window, end)?;
-    Ok((run, workers))
+    Ok((run, clients))
 }
 
 /// The daemon's main thread, as the kernel names it (cut to 15 characters): the actix System

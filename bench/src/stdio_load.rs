@@ -7,17 +7,16 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{Barrier, oneshot};
+use tokio::sync::oneshot;
 
 use crate::client;
-use crate::cpu::CpuWindow;
-use crate::load::{Limit, LoadRun, ToolCall};
+use crate::load::{self, Client, Limit, LoadRun, ToolCall};
 
 /// Longest one request may wait for its answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -143,6 +142,22 @@ async fn read_answers(stdout: ChildStdout, waiting: Waiting) {
     waiting.lock().expect("not poisoned").clear();
 }
 
+/// One of the clients sharing a [`StdioServer`]: calls its tool every turn.
+struct StdioClient {
+    server: Arc<StdioServer>,
+    tool: ToolCall,
+}
+
+impl Client for StdioClient {
+    async fn ready(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    async fn operate(&mut self) -> anyhow::Result<()> {
+        self.server.call(self.tool).await
+    }
+}
+
 /// `concurrency` clients calling `tool` on `server` in a closed loop within `limit`; the
 /// server's CPU is its process's.
 pub async fn run(
@@ -151,36 +166,12 @@ pub async fn run(
     tool: ToolCall,
     limit: Limit,
 ) -> anyhow::Result<LoadRun> {
-    let barrier = Arc::new(Barrier::new(concurrency + 1));
-    let started = Arc::new(AtomicU64::new(0));
-    let deadline = Arc::new(std::sync::OnceLock::<Instant>::new());
-    let mut tasks = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        let (server, barrier) = (Arc::clone(server), Arc::clone(&barrier));
-        let (started, deadline) = (Arc::clone(&started), Arc::clone(&deadline));
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(4096);
-            barrier.wait().await;
-            let deadline = *deadline.get().expect("set before the barrier opens");
-            while started.fetch_add(1, Ordering::Relaxed) < limit.max_ops {
-                let begun = Instant::now();
-                if begun >= deadline {
-                    break;
-                }
-                server.call(tool).await?;
-                latencies.push(u32::try_from(begun.elapsed().as_micros()).unwrap_or(u32::MAX));
-            }
-            anyhow::Ok((latencies, Instant::now()))
-        }));
-    }
-    let window = CpuWindow::open(&[server.pid])?;
-    let _ = deadline.set(window.start + limit.duration);
-    barrier.wait().await;
-    let (mut latencies, mut end) = (Vec::new(), window.start);
-    for task in tasks {
-        let (samples, finished) = task.await??;
-        latencies.extend(samples);
-        end = end.max(finished);
-    }
-    LoadRun::of(concurrency, latencies, window, end)
+    let clients = (0..concurrency)
+        .map(|_| StdioClient {
+            server: Arc::clone(server),
+            tool,
+        })
+        .collect();
+    let (run, _) = load::closed_loop(server.pid, clients, limit).await?;
+    Ok(run)
 }
