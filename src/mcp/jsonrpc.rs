@@ -4,6 +4,9 @@
 //! looks at it, so every later step works on a well-formed message. Batches are not part of MCP
 //! since revision 2025-06-18 and are refused as invalid requests.
 
+use std::fmt;
+
+use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 use serde_json::{Map, Number, Value};
@@ -99,27 +102,70 @@ impl RpcError {
 
 /// The members of a message's top-level object that decoding looks at. Read straight from the
 /// body: no map of the whole object and no key strings are built (a request is decoded on every
-/// call), and members not listed here are skipped unread, at any depth (serde_json skips
-/// iteratively); the members kept are value trees, with serde_json's nesting limit.
-#[derive(Deserialize)]
+/// call). Every member, these and any other, is parsed as a value tree, so invalid JSON anywhere
+/// (a bad escape, a number out of range, nesting past serde_json's limit) is still a parse error:
+/// serde_json's skipping of an unread value would not check it.
+#[derive(Default)]
 struct Members {
-    #[serde(default, deserialize_with = "present")]
     jsonrpc: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     method: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     params: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     result: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
     error: Option<Value>,
 }
 
-/// A member that is there, `null` included (`"id": null` is an invalid id, not a missing one).
-fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(value).map(Some)
+/// A member's name, read without keeping it.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Name {
+    Jsonrpc,
+    Id,
+    Method,
+    Params,
+    Result,
+    Error,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(body: D) -> Result<Self, D::Error> {
+        body.deserialize_map(MembersVisitor)
+    }
+}
+
+struct MembersVisitor;
+
+impl<'de> Visitor<'de> for MembersVisitor {
+    type Value = Members;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON-RPC message object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+        let mut members = Members::default();
+        while let Some(name) = map.next_key::<Name>()? {
+            let slot = match name {
+                Name::Jsonrpc => &mut members.jsonrpc,
+                Name::Id => &mut members.id,
+                Name::Method => &mut members.method,
+                Name::Params => &mut members.params,
+                Name::Result => &mut members.result,
+                Name::Error => &mut members.error,
+                Name::Other => {
+                    map.next_value::<Value>()?;
+                    continue;
+                }
+            };
+            // `null` is kept as a value: `"id": null` is an invalid id, not a missing one.
+            if slot.replace(map.next_value()?).is_some() {
+                return Err(A::Error::custom("a member appears twice"));
+            }
+        }
+        Ok(members)
+    }
 }
 
 /// Decodes one message from a request body.
@@ -322,15 +368,20 @@ mod tests {
             method: "m".into(),
             params: None,
         };
-        assert_eq!(request, Incoming::Request(expected.clone()));
-        // Skipped without building anything, at any depth (serde_json skips with a byte per
-        // level, bounded by the body's size limit).
-        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        let body = format!(r#"{{"jsonrpc":"2.0","method":"m","id":3,"extra":{deep}}}"#);
-        assert_eq!(
-            decode(body.as_bytes()).unwrap(),
-            Incoming::Request(expected)
-        );
+        assert_eq!(request, Incoming::Request(expected));
+    }
+
+    #[test]
+    fn invalid_json_in_a_member_it_does_not_read_is_still_a_parse_error() {
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        for extra in [r#""\ud800""#, "1e999999", &deep, r#""\x""#] {
+            let body = format!(r#"{{"jsonrpc":"2.0","method":"m","id":3,"extra":{extra}}}"#);
+            assert_eq!(code(&body), PARSE_ERROR, "{extra:.20}");
+        }
+        let mut body = br#"{"jsonrpc":"2.0","method":"m","id":3,"extra":"?"}"#.to_vec();
+        let question = body.iter().rposition(|&byte| byte == b'?').unwrap();
+        body[question] = 0xff;
+        assert_eq!(decode(&body).unwrap_err().code, PARSE_ERROR);
     }
 
     #[test]
