@@ -189,6 +189,11 @@ mod tests {
         matches!(admission, Admission::Here(limits, _) if limits == LIMITS)
     }
 
+    /// Whether `admission` hands the creation to the registry, `counted` as given.
+    fn referred(admission: Admission, counted: bool) -> bool {
+        matches!(admission, Admission::ByRegistry { counted: c } if c == counted)
+    }
+
     impl Registry {
         fn new(per_minute: usize, max: usize) -> Self {
             Self {
@@ -214,20 +219,14 @@ mod tests {
         let mut worker = Allowances::default();
         let now = registry.now;
         assert!(
-            matches!(
-                worker.admit(address(1), now),
-                Admission::ByRegistry { counted: false }
-            ),
+            referred(worker.admit(address(1), now), false),
             "without leave, the registry decides"
         );
         worker.keep(address(1), registry.allowance(address(1)), now);
         assert!(admitted_here(worker.admit(address(1), now)));
         assert!(admitted_here(worker.admit(address(1), now)));
         assert!(
-            matches!(
-                worker.admit(address(1), now),
-                Admission::ByRegistry { counted: false }
-            ),
+            referred(worker.admit(address(1), now), false),
             "the window is used up: the registry refuses, saying until when"
         );
         assert!(
@@ -235,10 +234,7 @@ mod tests {
             "the registry counted the worker's creations"
         );
         assert!(
-            matches!(
-                worker.admit(address(2), now),
-                Admission::ByRegistry { counted: false }
-            ),
+            referred(worker.admit(address(2), now), false),
             "leave is per address"
         );
     }
@@ -250,10 +246,7 @@ mod tests {
         let now = registry.now;
         worker.keep(address(1), registry.allowance(address(1)), now);
         assert!(admitted_here(worker.admit(address(1), now)));
-        assert!(matches!(
-            worker.admit(address(1), now),
-            Admission::ByRegistry { counted: true }
-        ));
+        assert!(referred(worker.admit(address(1), now), true));
         registry.sessions.release(1);
         assert!(admitted_here(worker.admit(address(1), now)));
         assert!(!registry.sessions.take(), "never past the limit");
@@ -269,10 +262,7 @@ mod tests {
         let start = registry.now;
         worker.keep(address(1), registry.allowance(address(1)), start);
         let later = start + Duration::from_secs(60);
-        assert!(matches!(
-            worker.admit(address(1), later),
-            Admission::ByRegistry { counted: false }
-        ));
+        assert!(referred(worker.admit(address(1), later), false));
         assert!(worker.0.is_empty(), "an ended window is dropped");
     }
 
@@ -289,10 +279,7 @@ mod tests {
         }
         assert_eq!(worker.0.len(), MAX_CLIENTS);
         assert!(
-            matches!(
-                worker.admit(address(max), start),
-                Admission::ByRegistry { counted: false }
-            ),
+            referred(worker.admit(address(max), start), false),
             "one past the bound is not kept: its creations go to the registry"
         );
         let later = start + Duration::from_secs(60);
