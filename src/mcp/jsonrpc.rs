@@ -172,7 +172,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
 pub fn decode(body: &[u8]) -> Result<Incoming, RpcError> {
     let parse_error =
         |err: serde_json::Error| RpcError::new(PARSE_ERROR, format!("parse error: {err}"));
-    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+    if body.trim_ascii_start().first() != Some(&b'{') {
         // Parsed as a value tree, as a message's members are: the same nesting limit applies.
         serde_json::from_slice::<Value>(body).map_err(parse_error)?;
         return Err(invalid(
