@@ -9,7 +9,8 @@ use actix::prelude::*;
 use actix_web::HttpRequest;
 use actix_web::web::Data;
 use construct_actors::{
-    ASK_TIMEOUT, AuthError, Authorize, Authorized, SessionActor, SessionDirectory, SessionInfo,
+    ASK_TIMEOUT, AuthError, Authenticate, Authorize, Authorized, SessionActor, SessionDirectory,
+    SessionInfo, known,
 };
 use uuid::Uuid;
 
@@ -79,25 +80,32 @@ pub fn directory(req: &HttpRequest) -> Result<&Addr<SessionDirectory>, HttpError
         .ok_or_else(|| HttpError::Unavailable("this worker has no session directory".into()))
 }
 
-/// Finds session `id` and checks `token` against it, through the worker's directory.
+/// Finds session `id` and checks `token` against it: straight with the session when this worker
+/// has met it (see [`known`]), through the worker's directory otherwise.
 pub async fn authenticate(
     req: &HttpRequest,
     id: Uuid,
     token: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
-    let Authorized { session, info } = ask(
-        directory(req)?,
-        Authorize {
-            id,
-            token: token.to_owned(),
-        },
-    )
-    .await?
-    .map_err(|err| match err {
+    let token = token.to_owned();
+    if let Some(session) = known::session(id) {
+        let info = ask_session(&session, Authenticate { token })
+            .await?
+            .map_err(refused)?;
+        return Ok((session, info));
+    }
+    let Authorized { session, info } = ask(directory(req)?, Authorize { id, token })
+        .await?
+        .map_err(refused)?;
+    Ok((session, info))
+}
+
+/// The answer to credentials a session, or the directory, refused.
+fn refused(err: AuthError) -> HttpError {
+    match err {
         AuthError::Unauthorized => HttpError::Unauthorized(REJECTED),
         AuthError::Unavailable(unavailable) => unavailable.into(),
-    })?;
-    Ok((session, info))
+    }
 }
 
 /// Like [`ask`], for a session: one that has ended meanwhile is answered like an unknown one.

@@ -12,11 +12,11 @@
 //! ([`create`](super::create)): the new session's actor starts on the worker's thread, and the
 //! registry is told afterwards.
 //!
-//! The directory holds addresses only, never session state. Session ids are never reused, so
-//! an address it remembers can be stale only by its session having stopped, which the address
-//! itself tells; stale entries are dropped when met and swept periodically.
+//! The addresses it remembers are kept in its thread's [`known`](super::known) map, which the
+//! worker's handlers read without a message; the directory is asked only about sessions the
+//! worker has not met yet, and to create them. Stale entries (sessions that stopped) are swept
+//! periodically.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use actix::fut::{self, wrap_future};
@@ -24,6 +24,7 @@ use actix::prelude::*;
 use metrics::Counter;
 use uuid::Uuid;
 
+use super::known;
 use crate::admission::Allowances;
 use crate::registry::{Locate, SessionRegistry};
 use crate::session::{AuthError, Authenticate, SessionActor, SessionInfo};
@@ -59,7 +60,6 @@ pub struct Authorized {
 /// One worker's memory of where sessions are.
 pub struct SessionDirectory {
     pub(super) registry: Addr<SessionRegistry>,
-    known: HashMap<Uuid, Addr<SessionActor>>,
     /// The registry's leave to admit clients' sessions here, by client address.
     pub(super) allowances: Allowances,
     /// Counts the sessions made here.
@@ -71,25 +71,9 @@ impl SessionDirectory {
     pub fn new(registry: Addr<SessionRegistry>) -> Self {
         Self {
             registry,
-            known: HashMap::new(),
             allowances: Allowances::default(),
             created: sessions_created(),
         }
-    }
-
-    /// Remembers where session `id` is, so that this worker's requests for it stay here.
-    pub(super) fn remember(&mut self, id: Uuid, session: &Addr<SessionActor>) {
-        self.known.insert(id, session.clone());
-    }
-
-    /// The session's address, if remembered and still running.
-    fn remembered(&mut self, id: Uuid) -> Option<Addr<SessionActor>> {
-        let session = self.known.get(&id)?;
-        if session.connected() {
-            return Some(session.clone());
-        }
-        self.known.remove(&id);
-        None
     }
 
     /// The session's address: remembered, or else asked of the registry (which starts the
@@ -98,23 +82,21 @@ impl SessionDirectory {
         &mut self,
         id: Uuid,
     ) -> ResponseActFuture<Self, Result<Addr<SessionActor>, AuthError>> {
-        if let Some(session) = self.remembered(id) {
+        if let Some(session) = known::session(id) {
             return Box::pin(fut::ready(Ok(session)));
         }
         let locate = self.registry.send(Locate {
             id,
             home: Arbiter::current(),
         });
-        Box::pin(
-            wrap_future(locate).map(move |located, directory: &mut Self, _| {
-                // A registry that is gone (shutting down) knows no session.
-                let session = located
-                    .map_err(|_| AuthError::Unauthorized)??
-                    .ok_or(AuthError::Unauthorized)?;
-                directory.remember(id, &session);
-                Ok(session)
-            }),
-        )
+        Box::pin(wrap_future(locate).map(move |located, _: &mut Self, _| {
+            // A registry that is gone (shutting down) knows no session.
+            let session = located
+                .map_err(|_| AuthError::Unauthorized)??
+                .ok_or(AuthError::Unauthorized)?;
+            known::remember(id, &session);
+            Ok(session)
+        }))
     }
 }
 
@@ -123,9 +105,7 @@ impl Actor for SessionDirectory {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(SWEEP_EVERY, |directory, _| {
-            directory.known.retain(|_, session| session.connected());
-        });
+        ctx.run_interval(SWEEP_EVERY, |_, _| known::forget_stopped());
     }
 }
 

@@ -17,6 +17,7 @@ use actix::fut::wrap_future;
 use actix::prelude::*;
 
 use super::actor::SessionDirectory;
+use super::known;
 use crate::admission::Admission;
 use crate::cluster::SessionRecord;
 use crate::limits::{ASK_TIMEOUT, SessionLimits};
@@ -49,7 +50,7 @@ impl SessionDirectory {
         arrivals.announce(id, session.clone());
         self.created.increment(1);
         // Its client's next requests usually come to this worker: they find it here.
-        self.remember(id, &session);
+        known::remember(id, &session);
         CreatedSession {
             id,
             token: token.reveal(),
@@ -78,7 +79,7 @@ impl SessionDirectory {
         ActorResponse::r#async(
             wrap_future(asked).map(move |answer, directory: &mut Self, _| {
                 let mut created = answer.map_err(|_| CreateError::Unanswered)??;
-                directory.remember(created.id, &created.session);
+                known::remember(created.id, &created.session);
                 if let (Some(client), Some(allowance)) = (client, created.allowance.take()) {
                     directory.allowances.keep(client, allowance, Instant::now());
                 }
