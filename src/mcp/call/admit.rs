@@ -21,29 +21,31 @@ use crate::metrics_recorder::{self, Outcome};
 /// Checks a `tools/call`'s parameters and finds its tool: the call, ready to run once admitted.
 /// A built-in tool's arguments are checked against its schema here; an upstream tool's are the
 /// server's to check.
+///
+/// The arguments are taken out of `request`, not copied: nothing reads them there afterwards.
 pub fn check(
     scope: &Scope<'_>,
-    request: &Request,
+    request: &mut Request,
     options: &CallOptions,
 ) -> Result<Call, RpcError> {
     let params = request
         .params
-        .as_ref()
+        .as_mut()
         .ok_or_else(|| invalid_params("tools/call needs params"))?;
     let name = params
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid_params("params.name must be a string"))?;
     let tool = find(scope, name).ok_or_else(|| unknown_tool(scope, name))?;
-    let args = match params.get("arguments") {
+    let args = match params.get_mut("arguments").map(Value::take) {
         None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(args @ Value::Object(_)) => args.clone(),
+        Some(args @ Value::Object(_)) => args,
         Some(_) => return Err(invalid_params("params.arguments must be an object")),
     };
     if let Callee::Builtin(_) = tool {
         scope
             .tools
-            .validate(name, &args)
+            .validate(&tool.name(), &args)
             .map_err(|err| invalid_params(&err))?;
     }
     // `_meta` is an object in MCP's schema; anything else is refused rather than ignored, as a

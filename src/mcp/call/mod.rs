@@ -19,12 +19,12 @@ pub use options::{CallKey, CallOptions};
 
 /// Checks, admits and starts a `tools/call` in `scope`: the reply is the call's stream, unless a
 /// limit refused it.
-pub async fn start(scope: &Scope<'_>, request: &Request, options: CallOptions) -> Reply {
+pub async fn start(scope: &Scope<'_>, mut request: Request, options: CallOptions) -> Reply {
     let CallOptions { key, resumable, .. } = options;
-    let call = match admit::check(scope, request, &options) {
+    let call = match admit::check(scope, &mut request, &options) {
         Ok(call) => call,
         Err(error) => {
-            admit::count_refused(scope, request);
+            admit::count_refused(scope, &request);
             return Reply::Stream {
                 frames: run::refused(&request.id, &error),
                 resumable: false,

@@ -67,7 +67,7 @@ pub async fn answer(scope: &Scope<'_>, settings: &SessionSettings, incoming: Inc
                     elicitation: settings.client_can("elicitation"),
                 },
             };
-            call::start(scope, &request, options).await
+            call::start(scope, request, options).await
         }
         "resources/subscribe" | "resources/unsubscribe" => subscribe::answer(scope, &request).await,
         other => match forward::answer(&scope.upstream, &request).await {

@@ -96,7 +96,7 @@ pub async fn answer(
                 resumable: false,
                 caller: CallerCan::default(),
             };
-            call::start(scope, &request, options).await
+            call::start(scope, request, options).await
         }
         "subscriptions/listen" => listen::answer(scope, &request, listeners).await,
         other => match forward::answer(&scope.upstream, &request).await {
