@@ -55,7 +55,9 @@ pub async fn log(
     let id = request_id(req.headers());
     let method = req.method().clone();
     let route = route_of(&req);
-    let session = session_of(&req, route.as_deref());
+    // Only the line reads it: not looked for when the request log is off.
+    let logged = MessageFacts::wanted();
+    let session = logged.then(|| session_of(&req, route.as_deref())).flatten();
     let span = tracing::info_span!("request", request_id = %id);
     let answered = next.call(req).instrument(span).await;
     let took = started.elapsed();
@@ -68,7 +70,8 @@ pub async fn log(
     let header = HeaderValue::from_str(&id).expect("a request id is visible ASCII");
     match answered {
         Ok(mut res) => {
-            let session = session.or_else(|| issued_session(res.headers()));
+            let session =
+                session.or_else(|| logged.then(|| issued_session(res.headers())).flatten());
             let facts = res.request().extensions_mut().remove::<MessageFacts>();
             line.write(session, res.status(), facts.as_ref());
             res.headers_mut().insert(REQUEST_ID, header);
