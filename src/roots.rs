@@ -79,11 +79,7 @@ impl WorkspaceRoots {
 
     /// The workspace of a call in a session working in `cwd`.
     pub fn workspace(&self, cwd: Arc<Path>) -> Workspace {
-        let reach = if self.confine_to_cwd {
-            Arc::from(Vec::new())
-        } else {
-            Arc::clone(&self.roots)
-        };
+        let reach = (!self.confine_to_cwd).then(|| Arc::clone(&self.roots));
         Workspace::new(cwd, reach).hiding(Arc::clone(&self.hidden))
     }
 

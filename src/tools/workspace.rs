@@ -23,37 +23,46 @@ use super::beneath::Root;
 #[derive(Debug, Clone)]
 pub struct Workspace {
     cwd: Arc<Path>,
-    roots: Arc<[PathBuf]>,
+    /// The configured roots; `None`: the cwd is the only root. (An `Option` rather than a slice
+    /// holding the cwd, because a workspace is made for every request: the default costs no
+    /// allocation.)
+    roots: Option<Arc<[PathBuf]>>,
     /// The daemon's own files inside the roots (its discovery file, with the owner key, and its
     /// configuration), which no call may touch: a session in the owner's home must not read the
     /// key that opens every other session.
-    hidden: Arc<[PathBuf]>,
+    hidden: Option<Arc<[PathBuf]>>,
 }
 
 impl Workspace {
     /// A workspace for a session in `cwd`. `roots` are canonical folders from the configuration;
-    /// when there are none, the cwd itself is the only root.
-    pub fn new(cwd: Arc<Path>, roots: Arc<[PathBuf]>) -> Self {
-        let roots = if roots.is_empty() {
-            Arc::from(vec![cwd.to_path_buf()])
-        } else {
-            roots
-        };
+    /// when there are none (or `None`), the cwd itself is the only root.
+    pub fn new(cwd: Arc<Path>, roots: Option<Arc<[PathBuf]>>) -> Self {
         Self {
             cwd,
-            roots,
-            hidden: Arc::from(Vec::new()),
+            roots: roots.filter(|roots| !roots.is_empty()),
+            hidden: None,
         }
     }
 
     /// This workspace with `hidden` (absolute, canonical paths) out of every call's reach.
     pub fn hiding(self, hidden: Arc<[PathBuf]>) -> Self {
-        Self { hidden, ..self }
+        Self {
+            hidden: Some(hidden),
+            ..self
+        }
     }
 
     /// Whether `path` (absolute, canonical) is, or lies under, one of the daemon's own files.
     pub fn is_hidden(&self, path: &Path) -> bool {
-        self.hidden.iter().any(|hidden| path.starts_with(hidden))
+        let hidden = self.hidden.as_deref().unwrap_or_default();
+        hidden.iter().any(|hidden| path.starts_with(hidden))
+    }
+
+    /// The folders a call may reach: the configured roots, or else the cwd alone.
+    fn roots(&self) -> impl Iterator<Item = &Path> {
+        let configured = self.roots.as_deref().unwrap_or_default();
+        let cwd = self.roots.is_none().then_some(&*self.cwd);
+        configured.iter().map(PathBuf::as_path).chain(cwd)
     }
 
     /// The session's working directory.
@@ -63,7 +72,7 @@ impl Workspace {
 
     /// Whether `path` (absolute, canonical) lies in one of the roots.
     pub fn contains(&self, path: &Path) -> bool {
-        self.roots.iter().any(|root| path.starts_with(root))
+        self.roots().any(|root| path.starts_with(root))
     }
 
     /// The absolute, symlink-free path `requested` designates, if it stays inside the roots.
@@ -93,8 +102,7 @@ impl Workspace {
     fn outside(&self) -> String {
         format!(
             "outside the workspace ({})",
-            self.roots
-                .iter()
+            self.roots()
                 .map(|root| root.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -105,8 +113,7 @@ impl Workspace {
     /// can be reached beneath its descriptor without following a link out of it.
     pub fn open_root(&self, path: &Path) -> io::Result<Root> {
         let root = self
-            .roots
-            .iter()
+            .roots()
             .find(|root| path.starts_with(root))
             .ok_or_else(|| io::Error::new(io::ErrorKind::PermissionDenied, self.outside()))?;
         Root::open(root)
@@ -174,10 +181,7 @@ mod tests {
     use super::*;
 
     fn workspace(dir: &Path) -> Workspace {
-        Workspace::new(
-            Arc::from(dir.canonicalize().unwrap()),
-            Arc::from(Vec::new()),
-        )
+        Workspace::new(Arc::from(dir.canonicalize().unwrap()), None)
     }
 
     #[test]
@@ -247,7 +251,7 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let ws = Workspace::new(
             Arc::from(root.path().canonicalize().unwrap()),
-            Arc::from(vec![other.path().canonicalize().unwrap()]),
+            Some(Arc::from(vec![other.path().canonicalize().unwrap()])),
         );
         assert!(ws.resolve("x").is_err());
         assert!(ws.resolve(other.path().join("y").to_str().unwrap()).is_ok());
