@@ -7,17 +7,14 @@
 //! creating one). The token is as unpredictable as before: an attacker who sees any number of
 //! tokens learns nothing of the next without breaking ChaCha. (Like any generator with state in
 //! memory, it is not reseeded by a snapshot and restore of the whole process or machine; the
-//! daemon is not run that way.) The session
-//! keeps only the raw bytes, so an idle session pays 32 bytes for it, and a presented token is
-//! decoded and compared with [`subtle`] so that the time taken says nothing about how many leading
-//! characters were right.
+//! daemon is not run that way.)
 //!
-//! The cluster store, which several daemons share, keeps a [`TokenDigest`] instead: the SHA-256
-//! of the raw bytes. Whoever reads that store (a backup, `MONITOR`, a replica) learns no usable
-//! token, and a 256-bit random secret needs no salt or slow hash: there is nothing to guess from
-//! its digest.
-
-use std::fmt::Write as _;
+//! Sessions keep only a [`TokenDigest`], the SHA-256 of the raw bytes (32 bytes per idle
+//! session), in memory and in the cluster store alike: whoever reads that store (a backup,
+//! `MONITOR`, a replica) or the daemon's memory learns no usable token, and a 256-bit random
+//! secret needs no salt or slow hash: there is nothing to guess from its digest. A presented
+//! token is decoded, hashed and compared with [`subtle`], so that the time taken says nothing
+//! about how many leading characters were right.
 
 use rand::CryptoRng;
 use sha2::{Digest as _, Sha256};
@@ -119,11 +116,14 @@ fn sha256(bytes: &[u8]) -> [u8; DIGEST_BYTES] {
     Sha256::digest(bytes).into()
 }
 
-/// Lowercase hex, two digits a byte.
+/// Lowercase hex, two digits a byte, read from a table: through `fmt`, the 64 digits of each new
+/// session's token were a tenth of creating it.
 fn encode_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     text
 }
