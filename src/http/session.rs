@@ -4,10 +4,11 @@
 //! Creation is limited per client address (the TCP peer) and daemon-wide; a session then lives
 //! until it is deleted or has been idle for `sessions.idle_timeout`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use construct_actors::{Create, MAX_LABEL_CHARS, Stop};
+use construct_actors::{ASK_TIMEOUT, Create, MAX_LABEL_CHARS, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -51,10 +52,8 @@ pub async fn create(
             "label is longer than {MAX_LABEL_CHARS} characters"
         )));
     }
-    let cwd = match &request.cwd {
-        Some(requested) => paths::resolve_cwd(requested)
-            .map(Arc::from)
-            .map_err(HttpError::BadRequest)?,
+    let cwd = match request.cwd {
+        Some(requested) => resolve_cwd(requested).await?,
         None => Arc::clone(&state.started.cwd),
     };
     state
@@ -81,6 +80,25 @@ pub async fn create(
         token: &created.token,
         cwd: created.cwd.to_string_lossy(),
     }))
+}
+
+/// The requested cwd, made canonical ([`paths::resolve_cwd`]) on tokio's blocking threads: it
+/// asks the filesystem, which a hung mount (NFS, FUSE) can stall indefinitely, and the HTTP
+/// worker it would otherwise run on serves every other connection of its thread. A cwd that
+/// does not resolve within [`ASK_TIMEOUT`] is refused; its thread finishes when the filesystem
+/// answers.
+async fn resolve_cwd(requested: String) -> Result<Arc<Path>, HttpError> {
+    let resolving = tokio::task::spawn_blocking(move || paths::resolve_cwd(&requested));
+    match tokio::time::timeout(ASK_TIMEOUT, resolving).await {
+        Ok(Ok(resolved)) => resolved.map(Arc::from).map_err(HttpError::BadRequest),
+        Ok(Err(failed)) => Err(HttpError::Unavailable(format!(
+            "the cwd could not be resolved: {failed}"
+        ))),
+        Err(_) => Err(HttpError::Unavailable(format!(
+            "the cwd did not resolve within {} s: its filesystem does not answer",
+            ASK_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// `GET /session/{id}` with the session's token → what the session is and who follows it.
