@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Instructions per `tools/call` echo, counted by callgrind: the daemon on the Construct path and
-# on the standard 2025-11-25 path, and the ceiling (construct-bench's bare actix-web server) on the
-# same request. Counts are repeatable to ~0.01% whatever else the machine does, so they show a
-# change of 1% that the timed benchmark's noise (±10% between runs) hides. They cover user space
+# Instructions per operation, counted by callgrind: `POST /session`, and `tools/call` echo on the
+# Construct path and on the standard 2025-11-25 path, for the daemon and for the ceiling
+# (construct-bench's bare actix-web server, which answers sessions and Construct calls). Counts
+# are repeatable to ~0.01% whatever else the machine does, so they show a change of 1% that the
+# timed benchmark's noise (±10% between runs) hides. They cover user space
 # only (the kernel's TCP work is outside), one request at a time (c=1), under valgrind's CPU
 # model: a rep-prefixed instruction counts once per repetition, so memset/memcpy weigh more than
 # they cost natively. Compare builds with them; quote CPU time from construct-bench.
 #
-# Usage: bench/instructions/run.sh [daemon-binary] [calls]   (needs valgrind and python3)
+# Usage: bench/instructions/run.sh [daemon-binary] [count]   (needs valgrind and python3)
 #   default daemon: target/release/construct-actor; the ceiling is target/release/construct-bench.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 daemon=${1:-$repo/target/release/construct-actor}
-calls=${2:-1000}
+count=${2:-1000}
 bench=${BENCH:-$repo/target/release/construct-bench}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cat > "$work/daemon.toml" <<TOML
 [server]
 bind = "127.0.0.1"
@@ -25,15 +26,21 @@ port = 0
 enabled = false
 [security]
 api_keys = ["k-0123456789abcdef0123456789abcdef"]
+[tools]
+workspace_roots = ["$work"]
+[sessions]
+max_sessions = 100000
+create_per_minute = 1000000000
 [log]
 level = "warn"
 TOML
 
-# Runs "$@" under callgrind, drives it as $mode, prints "<dump>: <instructions per call>".
+# Runs "$@" under callgrind, drives it as $mode, prints "<mode> <dump>: <instructions per op>".
 measure() {
     local mode=$1; shift
-    valgrind --tool=callgrind --callgrind-out-file="$work/$mode.%p" "$@" \
-        > "$work/$mode.out" 2> "$work/$mode.err" &
+    # From the work folder, which is the daemon's default workspace (its only root).
+    (cd "$work" && exec valgrind --tool=callgrind --callgrind-out-file="$work/$mode.%p" "$@" \
+        > "$work/$mode.out" 2> "$work/$mode.err") &
     local pid=$! url=""
     for _ in $(seq 1 240); do
         url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/$mode.out" | head -1 || true)
@@ -41,14 +48,14 @@ measure() {
         sleep 0.5
     done
     [ -n "$url" ] || { kill "$pid"; cat "$work/$mode.err" >&2; echo "$mode did not start" >&2; exit 1; }
-    python3 "$here/drive.py" "$pid" "$url" "$calls" "$mode" || { kill "$pid"; exit 1; }
+    python3 "$here/drive.py" "$pid" "$url" "$count" "$mode" || { kill "$pid"; exit 1; }
     kill "$pid"
     wait "$pid" || true
     for dump in "$work/$mode".*.[0-9]*; do
         local name total
         name=$(sed -n 's/^desc: Trigger: Client Request: //p; s/^desc: Trigger: dump //p' "$dump" | head -1)
         total=$(sed -n 's/^\(summary\|totals\): \([0-9]*\).*/\2/p' "$dump" | head -1)
-        echo "$name: $((total / calls)) instructions per call"
+        echo "$mode $name: $((total / count)) instructions per operation"
     done
 }
 
