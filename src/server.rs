@@ -202,12 +202,14 @@ fn http_server(listener: TcpListener, state: &web::Data<AppState>) -> anyhow::Re
     let guard = web::Data::new(Guard::new(listener.local_addr()?, &state.config.security));
     let server = HttpServer::new(move || {
         // Built on each worker's thread: the directory runs there, next to the sessions its
-        // requests create.
-        let directory = SessionDirectory::new(state.registry.clone()).start();
+        // requests create, and shares with the worker's handlers the sessions it has met.
+        let directory = SessionDirectory::new(state.registry.clone());
+        let known = directory.known();
         App::new()
             .app_data(state.clone())
             .app_data(guard.clone())
-            .app_data(web::Data::new(directory))
+            .app_data(web::Data::new(directory.start()))
+            .app_data(known)
             .wrap(from_fn(guard::check))
             // Outermost, so that it times and logs everything, the fence's refusals too.
             .wrap(from_fn(request_log::log))

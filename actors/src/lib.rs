@@ -45,7 +45,7 @@ pub mod ticket;
 pub mod token;
 
 pub use cluster::Unavailable;
-pub use directory::{Authorize, Authorized, SessionDirectory, known};
+pub use directory::{Authorize, Authorized, KnownSessions, SessionDirectory};
 pub use event::{ProgressEvent, ProgressToken, PublishedEvent, SerializedEvent};
 pub use limits::{ASK_TIMEOUT, MAX_LABEL_CHARS, RegistryLimits, SessionLimits};
 pub use registry::{

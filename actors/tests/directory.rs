@@ -165,25 +165,30 @@ async fn a_session_is_found_with_its_token_only_and_not_after_it_ended() {
 }
 
 #[actix_rt::test]
-async fn a_session_met_by_a_directory_is_known_on_its_thread_until_it_stops() {
+async fn a_session_met_by_a_directory_is_known_to_its_worker_until_it_stops() {
     let registry = SessionRegistry::new(LIMITS).start();
-    let directory = SessionDirectory::new(registry.clone()).start();
+    let directory = SessionDirectory::new(registry.clone());
+    let known = directory.known();
+    let directory = directory.start();
+    let other = SessionDirectory::new(registry.clone());
+    let known_elsewhere = other.known();
+    let other = other.start();
     let created = create(&registry, None).await;
     // Not met yet: handlers ask the directory.
-    assert!(known::session(created.id).is_none());
+    assert!(known.session(created.id).is_none());
 
     authorize(&directory, created.id, &created.token)
         .await
         .unwrap();
-    assert_eq!(known::session(created.id), Some(created.session.clone()));
-    // Another thread's handlers have their own map, and have not met it.
-    let id = created.id;
-    let elsewhere = std::thread::spawn(move || known::session(id).is_none());
-    assert!(elsewhere.join().unwrap(), "known on another thread");
+    assert_eq!(known.session(created.id), Some(created.session.clone()));
+    // Another worker's directory has a map of its own, and has not met it.
+    assert!(known_elsewhere.session(created.id).is_none());
+    authorize(&other, created.id, &created.token).await.unwrap();
+    assert!(known_elsewhere.session(created.id).is_some());
 
     created.session.send(Stop).await.unwrap().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while known::session(created.id).is_some() {
+    while known.session(created.id).is_some() {
         assert!(
             std::time::Instant::now() < deadline,
             "a stopped session is still known"

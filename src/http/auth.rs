@@ -9,8 +9,8 @@ use actix::prelude::*;
 use actix_web::HttpRequest;
 use actix_web::web::Data;
 use construct_actors::{
-    ASK_TIMEOUT, AuthError, Authenticate, Authorize, Authorized, SessionActor, SessionDirectory,
-    SessionInfo, known,
+    ASK_TIMEOUT, AuthError, Authenticate, Authorize, Authorized, KnownSessions, SessionActor,
+    SessionDirectory, SessionInfo,
 };
 use uuid::Uuid;
 
@@ -81,14 +81,15 @@ pub fn directory(req: &HttpRequest) -> Result<&Addr<SessionDirectory>, HttpError
 }
 
 /// Finds session `id` and checks `token` against it: straight with the session when this worker
-/// has met it (see [`known`]), through the worker's directory otherwise.
+/// has met it (see [`KnownSessions`]), through the worker's directory otherwise.
 pub async fn authenticate(
     req: &HttpRequest,
     id: Uuid,
     token: &str,
 ) -> Result<(Addr<SessionActor>, SessionInfo), HttpError> {
     let token = token.to_owned();
-    if let Some(session) = known::session(id) {
+    let known = req.app_data::<KnownSessions>();
+    if let Some(session) = known.and_then(|known| known.session(id)) {
         let info = ask_session(&session, Authenticate { token })
             .await?
             .map_err(refused)?;

@@ -12,8 +12,8 @@
 //! ([`create`](super::create)): the new session's actor starts on the worker's thread, and the
 //! registry is told afterwards.
 //!
-//! The addresses it remembers are kept in its thread's [`known`](super::known) map, which the
-//! worker's handlers read without a message; the directory is asked only about sessions the
+//! The addresses it remembers are kept in a [`KnownSessions`] map it shares with the worker's
+//! handlers, which read it without a message; the directory is asked only about sessions the
 //! worker has not met yet, and to create them. Stale entries (sessions that stopped) are swept
 //! periodically.
 
@@ -24,7 +24,7 @@ use actix::prelude::*;
 use metrics::Counter;
 use uuid::Uuid;
 
-use super::known;
+use super::known::KnownSessions;
 use crate::admission::Allowances;
 use crate::registry::{Locate, SessionRegistry};
 use crate::session::{AuthError, Authenticate, SessionActor, SessionInfo};
@@ -60,6 +60,8 @@ pub struct Authorized {
 /// One worker's memory of where sessions are.
 pub struct SessionDirectory {
     pub(super) registry: Addr<SessionRegistry>,
+    /// The sessions met here, shared with the worker's handlers.
+    pub(super) known: KnownSessions,
     /// The registry's leave to admit clients' sessions here, by client address.
     pub(super) allowances: Allowances,
     /// Counts the sessions made here.
@@ -71,9 +73,15 @@ impl SessionDirectory {
     pub fn new(registry: Addr<SessionRegistry>) -> Self {
         Self {
             registry,
+            known: KnownSessions::default(),
             allowances: Allowances::default(),
             created: sessions_created(),
         }
+    }
+
+    /// The map of the sessions met here, for the worker's handlers to read (see [`KnownSessions`]).
+    pub fn known(&self) -> KnownSessions {
+        self.known.clone()
     }
 
     /// The session's address: remembered, or else asked of the registry (which starts the
@@ -82,21 +90,23 @@ impl SessionDirectory {
         &mut self,
         id: Uuid,
     ) -> ResponseActFuture<Self, Result<Addr<SessionActor>, AuthError>> {
-        if let Some(session) = known::session(id) {
+        if let Some(session) = self.known.session(id) {
             return Box::pin(fut::ready(Ok(session)));
         }
         let locate = self.registry.send(Locate {
             id,
             home: Arbiter::current(),
         });
-        Box::pin(wrap_future(locate).map(move |located, _: &mut Self, _| {
-            // A registry that is gone (shutting down) knows no session.
-            let session = located
-                .map_err(|_| AuthError::Unauthorized)??
-                .ok_or(AuthError::Unauthorized)?;
-            known::remember(id, &session);
-            Ok(session)
-        }))
+        Box::pin(
+            wrap_future(locate).map(move |located, directory: &mut Self, _| {
+                // A registry that is gone (shutting down) knows no session.
+                let session = located
+                    .map_err(|_| AuthError::Unauthorized)??
+                    .ok_or(AuthError::Unauthorized)?;
+                directory.known.remember(id, &session);
+                Ok(session)
+            }),
+        )
     }
 }
 
@@ -105,7 +115,7 @@ impl Actor for SessionDirectory {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(SWEEP_EVERY, |_, _| known::forget_stopped());
+        ctx.run_interval(SWEEP_EVERY, |directory, _| directory.known.forget_stopped());
     }
 }
 

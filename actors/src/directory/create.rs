@@ -17,7 +17,6 @@ use actix::fut::wrap_future;
 use actix::prelude::*;
 
 use super::actor::SessionDirectory;
-use super::known;
 use crate::admission::Admission;
 use crate::cluster::SessionRecord;
 use crate::limits::{ASK_TIMEOUT, SessionLimits};
@@ -50,7 +49,7 @@ impl SessionDirectory {
         arrivals.announce(id, session.clone());
         self.created.increment(1);
         // Its client's next requests usually come to this worker: they find it here.
-        known::remember(id, &session);
+        self.known.remember(id, &session);
         CreatedSession {
             id,
             token: token.reveal(),
@@ -79,7 +78,7 @@ impl SessionDirectory {
         ActorResponse::r#async(
             wrap_future(asked).map(move |answer, directory: &mut Self, _| {
                 let mut created = answer.map_err(|_| CreateError::Unanswered)??;
-                known::remember(created.id, &created.session);
+                directory.known.remember(created.id, &created.session);
                 if let (Some(client), Some(allowance)) = (client, created.allowance.take()) {
                     directory.allowances.keep(client, allowance, Instant::now());
                 }

@@ -2,12 +2,14 @@
 //!
 //! - [`actor`]: [`SessionDirectory`] itself, and how a request finds its session
 //!   ([`Authorize`]);
-//! - [`known`]: the addresses it has met, which the worker's handlers read without asking it;
+//! - [`known`]: the addresses it has met ([`KnownSessions`]), which the worker's handlers read
+//!   without asking it;
 //! - [`create`]: how it creates its worker's sessions ([`Create`](crate::Create)), by itself
 //!   when the registry has given it leave to.
 
 mod actor;
 mod create;
-pub mod known;
+mod known;
 
 pub use actor::{Authorize, Authorized, SessionDirectory};
+pub use known::KnownSessions;
