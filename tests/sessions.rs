@@ -92,6 +92,25 @@ async fn a_cwd_that_is_a_file_is_a_400() {
 }
 
 #[tokio::test]
+async fn a_cwd_longer_than_path_max_is_a_400_before_the_filesystem_is_asked() {
+    let daemon = Daemon::start("");
+    // 4097 bytes under an existing folder: no path that long names a directory.
+    let long = format!("{}/{}", daemon.home.path().display(), "a".repeat(4096));
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
+        .json(&json!({"cwd": long}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        error_text(response)
+            .await
+            .contains("longer than 4096 bytes")
+    );
+}
+
+#[tokio::test]
 async fn a_malformed_session_body_is_a_400() {
     let daemon = Daemon::start("");
     for body in ["{not json", "[1,2]", r#"{"cwd": 5}"#] {

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use construct_actors::{ASK_TIMEOUT, Create, MAX_LABEL_CHARS, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::Semaphore;
 
 use super::error::HttpError;
 use super::{AppState, ask, auth, body, creator};
@@ -82,18 +83,44 @@ pub async fn create(
     }))
 }
 
+/// Longest cwd accepted, in bytes: Linux's `PATH_MAX`; a longer path names no directory.
+const MAX_CWD_BYTES: usize = 4096;
+
+/// Most cwds being resolved at once, daemon-wide. A cwd on a filesystem that never answers holds
+/// its blocking thread until the filesystem does; only this many can be held that way, and a
+/// request finding them all taken is refused at once rather than queued.
+const MAX_RESOLVING: usize = 8;
+
+static RESOLVING: Semaphore = Semaphore::const_new(MAX_RESOLVING);
+
 /// The requested cwd, made canonical ([`paths::resolve_cwd`]) on tokio's blocking threads: it
 /// asks the filesystem, which a hung mount (NFS, FUSE) can stall indefinitely, and the HTTP
 /// worker it would otherwise run on serves every other connection of its thread. A cwd that
-/// does not resolve within [`ASK_TIMEOUT`] is refused; its thread finishes when the filesystem
-/// answers.
+/// does not resolve within [`ASK_TIMEOUT`] is refused; its thread, and its place among the
+/// [`MAX_RESOLVING`], are taken until the filesystem answers.
 async fn resolve_cwd(requested: String) -> Result<Arc<Path>, HttpError> {
-    let resolving = tokio::task::spawn_blocking(move || paths::resolve_cwd(&requested));
+    if requested.len() > MAX_CWD_BYTES {
+        return Err(HttpError::BadRequest(format!(
+            "cwd is longer than {MAX_CWD_BYTES} bytes"
+        )));
+    }
+    let place = RESOLVING.try_acquire().map_err(|_| {
+        HttpError::Unavailable(format!(
+            "{MAX_RESOLVING} session folders are being looked up already; try again shortly"
+        ))
+    })?;
+    let resolving = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        paths::resolve_cwd(&requested)
+    });
     match tokio::time::timeout(ASK_TIMEOUT, resolving).await {
         Ok(Ok(resolved)) => resolved.map(Arc::from).map_err(HttpError::BadRequest),
-        Ok(Err(failed)) => Err(HttpError::Unavailable(format!(
-            "the cwd could not be resolved: {failed}"
-        ))),
+        Ok(Err(failed)) => {
+            tracing::error!("resolving a session's cwd failed: {failed}");
+            Err(HttpError::Unavailable(
+                "the cwd could not be resolved".into(),
+            ))
+        }
         Err(_) => Err(HttpError::Unavailable(format!(
             "the cwd did not resolve within {} s: its filesystem does not answer",
             ASK_TIMEOUT.as_secs()
