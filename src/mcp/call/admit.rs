@@ -42,10 +42,10 @@ pub fn check(
         Some(args @ Value::Object(_)) => args,
         Some(_) => return Err(invalid_params("params.arguments must be an object")),
     };
-    if let Callee::Builtin(_) = tool {
+    if let Callee::Builtin(builtin) = &tool {
         scope
             .tools
-            .validate(&tool.name(), &args)
+            .validate(builtin.name(), &args)
             .map_err(|err| invalid_params(&err))?;
     }
     // `_meta` is an object in MCP's schema; anything else is refused rather than ignored, as a
