@@ -11,11 +11,12 @@ The ceiling answers the first two with fixed bodies.
 
 import http.client
 import json
+import os
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
-API_KEY = "k-0123456789abcdef0123456789abcdef"
+API_KEY = os.environ.get("INSTRUCTIONS_API_KEY", "")
 WARM_UP = 300
 
 

@@ -17,7 +17,13 @@ daemon=${1:-$repo/target/release/construct-actor}
 count=${2:-1000}
 bench=${BENCH:-$repo/target/release/construct-bench}
 work=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+# The server under measurement, if one is running: ended with the script, however it ends.
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+# A key of this run's own: the daemon listens on loopback for minutes.
+INSTRUCTIONS_API_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+export INSTRUCTIONS_API_KEY
 cat > "$work/daemon.toml" <<TOML
 [server]
 bind = "127.0.0.1"
@@ -25,7 +31,7 @@ port = 0
 [discovery]
 enabled = false
 [security]
-api_keys = ["k-0123456789abcdef0123456789abcdef"]
+api_keys = ["$INSTRUCTIONS_API_KEY"]
 [tools]
 workspace_roots = ["$work"]
 [sessions]
@@ -41,16 +47,18 @@ measure() {
     # From the work folder, which is the daemon's default workspace (its only root).
     (cd "$work" && exec valgrind --tool=callgrind --callgrind-out-file="$work/$mode.%p" "$@" \
         > "$work/$mode.out" 2> "$work/$mode.err") &
-    local pid=$! url=""
+    pid=$!
+    local url=""
     for _ in $(seq 1 240); do
         url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/$mode.out" | head -1 || true)
-        [ -n "$url" ] && break
+        [ -n "$url" ] || ! kill -0 "$pid" 2>/dev/null && break
         sleep 0.5
     done
-    [ -n "$url" ] || { kill "$pid"; cat "$work/$mode.err" >&2; echo "$mode did not start" >&2; exit 1; }
-    python3 "$here/drive.py" "$pid" "$url" "$count" "$mode" || { kill "$pid"; exit 1; }
+    [ -n "$url" ] || { cat "$work/$mode.err" >&2; echo "$mode did not start" >&2; exit 1; }
+    python3 "$here/drive.py" "$pid" "$url" "$count" "$mode"
     kill "$pid"
     wait "$pid" || true
+    pid=""
     for dump in "$work/$mode".*.[0-9]*; do
         local name total
         name=$(sed -n 's/^desc: Trigger: Client Request: //p; s/^desc: Trigger: dump //p' "$dump" | head -1)
