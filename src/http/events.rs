@@ -113,14 +113,14 @@ impl SseEvent for StreamItem {
     /// followers; the notices as named events.
     fn put(&self, body: &mut BytesMut) {
         match self {
-            StreamItem::Event(event) => put_numbered(body, event.id, event.data.json()),
+            StreamItem::Event(event) => put_numbered(body, "", event.id, event.data.json()),
             StreamItem::Lagged { missed } => {
                 let data = json!({ "missed": missed }).to_string();
-                put_event(body, None::<u64>, Some("lagged"), &data);
+                put_event(body, None, Some("lagged"), &data);
             }
             StreamItem::SessionEnded(reason) => {
                 let data = json!({ "reason": reason.as_str() }).to_string();
-                put_event(body, None::<u64>, Some("session-ended"), &data);
+                put_event(body, None, Some("session-ended"), &data);
             }
         }
     }

@@ -31,7 +31,6 @@
 //! stream opens, to hold idle streams open through proxies and reveal dead peers.
 
 use std::convert::Infallible;
-use std::fmt::{Display, Write as _};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -87,7 +86,7 @@ pub trait SseEvent {
 impl SseEvent for String {
     /// A plain event: `data` lines only.
     fn put(&self, body: &mut BytesMut) {
-        put_event(body, None::<u64>, None, self);
+        put_event(body, None, None, self);
     }
 }
 
@@ -130,8 +129,7 @@ where
 
     /// First tells the client to wait `retry` before reconnecting.
     pub fn with_retry(mut self, retry: Duration) -> Self {
-        // Writing to a `BytesMut` cannot fail.
-        let _ = write!(self.chunk, "retry: {}\n\n", retry.as_millis());
+        put_retry(&mut self.chunk, retry);
         self
     }
 
@@ -214,26 +212,42 @@ pub fn response<B: MessageBody + 'static>(body: B) -> HttpResponse {
 
 /// Appends one SSE event to `body`: `id` and `event` lines if given, then `data` (see
 /// [`put_data`]).
-pub fn put_event(body: &mut BytesMut, id: Option<impl Display>, event: Option<&str>, data: &str) {
+pub fn put_event(body: &mut BytesMut, id: Option<&str>, event: Option<&str>, data: &str) {
     if let Some(id) = id {
-        // Writing to a `BytesMut` cannot fail.
-        let _ = writeln!(body, "id: {id}");
+        put_line(body, b"id: ", id.as_bytes());
     }
     if let Some(event) = event {
-        body.extend_from_slice(b"event: ");
-        body.extend_from_slice(event.as_bytes());
-        body.extend_from_slice(b"\n");
+        put_line(body, b"event: ", event.as_bytes());
     }
     put_data(body, data);
 }
 
-/// Appends one SSE event with a numeric `id`: [`put_event`] for a session's followers, which
-/// write every event once per follower, so the id is written without the formatting machinery.
-pub fn put_numbered(body: &mut BytesMut, id: u64, data: &str) {
+/// Appends one SSE event whose `id` is `prefix` then a number: a session's followers' events
+/// (no prefix), written once per follower, and a resumable stream's (`<stream>-`), so the number
+/// is written without the formatting machinery.
+pub fn put_numbered(body: &mut BytesMut, prefix: &str, number: u64, data: &str) {
     body.extend_from_slice(b"id: ");
-    body.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    body.extend_from_slice(prefix.as_bytes());
+    body.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
     body.extend_from_slice(b"\n");
     put_data(body, data);
+}
+
+/// Appends the `retry` hint: how long a client waits before it reconnects, in milliseconds.
+pub fn put_retry(body: &mut BytesMut, retry: Duration) {
+    put_line(
+        body,
+        b"retry: ",
+        itoa::Buffer::new().format(retry.as_millis()).as_bytes(),
+    );
+    body.extend_from_slice(b"\n");
+}
+
+/// Appends one `field: value` line.
+fn put_line(body: &mut BytesMut, field: &[u8], value: &[u8]) {
+    body.extend_from_slice(field);
+    body.extend_from_slice(value);
+    body.extend_from_slice(b"\n");
 }
 
 /// Appends `data` as one `data:` line per line of it, and the blank line that ends the event. A
@@ -266,13 +280,13 @@ mod tests {
 
     impl SseEvent for Text {
         fn put(&self, body: &mut BytesMut) {
-            put_event(body, None::<u64>, None, self.0);
+            put_event(body, None, None, self.0);
         }
     }
 
     fn event_of(data: &str) -> String {
         let mut body = BytesMut::new();
-        put_event(&mut body, Some(7), Some("message"), data);
+        put_event(&mut body, Some("7"), Some("message"), data);
         String::from_utf8(body.to_vec()).unwrap()
     }
 
@@ -292,10 +306,10 @@ mod tests {
 
     #[test]
     fn a_numbered_event_is_written_as_put_event_writes_it() {
-        for (id, data) in [(0, "{}"), (u64::MAX, "a\r\nb")] {
+        for (prefix, number, data) in [("", 0, "{}"), ("0f3c-", u64::MAX, "a\r\nb")] {
             let (mut numbered, mut general) = (BytesMut::new(), BytesMut::new());
-            put_numbered(&mut numbered, id, data);
-            put_event(&mut general, Some(id), None, data);
+            put_numbered(&mut numbered, prefix, number, data);
+            put_event(&mut general, Some(&format!("{prefix}{number}")), None, data);
             assert_eq!(numbered, general);
         }
     }

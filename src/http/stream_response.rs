@@ -12,7 +12,6 @@
 //! already taken from it. A resumable one is handed to a [`Relay`], which keeps it alive across
 //! connections; a plain one ends with its connection.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
@@ -22,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
 use super::AppState;
-use super::sse_body::{self, Gather, SseBody, SseEvent, put_event};
+use super::sse_body::{self, Gather, SseBody, SseEvent, put_event, put_numbered, put_retry};
 use crate::mcp::relay::{self, Relay, RelayLimits};
 use crate::mcp::reply::{CallStream, Frame};
 
@@ -128,20 +127,17 @@ fn plain_body(frames: &[Frame]) -> Bytes {
 /// event, then every message with its id.
 fn resumable_body(stream: &str, retry: Duration, frames: &[Frame]) -> Bytes {
     let mut body = BytesMut::with_capacity(body_capacity(frames) + 64 + frames.len() * 48);
-    // Writing to a `BytesMut` cannot fail.
-    let _ = writeln!(body, "retry: {}\n", retry.as_millis());
-    put_event(&mut body, Some(format_args!("{stream}-0")), None, "");
+    put_retry(&mut body, retry);
+    let mut prefix = String::with_capacity(stream.len() + 1);
+    prefix.push_str(stream);
+    prefix.push('-');
+    put_numbered(&mut body, &prefix, 0, "");
     let messages = frames.iter().filter_map(|frame| match frame {
         Frame::Message(text) => Some(text),
         Frame::Reconnect => None,
     });
     for (number, text) in (1..).zip(messages) {
-        put_event(
-            &mut body,
-            Some(format_args!("{stream}-{number}")),
-            None,
-            text,
-        );
+        put_numbered(&mut body, &prefix, number, text);
     }
     body.freeze()
 }
@@ -204,7 +200,7 @@ impl SseEvent for Frame {
     /// A message as a plain event; a `Reconnect` is acted on, not written.
     fn put(&self, body: &mut BytesMut) {
         if let Frame::Message(text) = self {
-            put_event(body, None::<u64>, None, text);
+            put_event(body, None, None, text);
         }
     }
 }
