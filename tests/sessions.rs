@@ -59,36 +59,33 @@ async fn a_tilde_cwd_is_expanded_to_the_home_directory() {
     assert_eq!(session.cwd, canonical(&daemon.home.path().join("project")));
 }
 
+/// `POST /session` asking for `cwd`, which the daemon refuses: the status and the one-line reason.
+async fn refused_cwd(daemon: &Daemon, cwd: Value) -> (u16, String) {
+    let response = daemon
+        .keyed(client().post(daemon.url("/session")))
+        .json(&json!({ "cwd": cwd }))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), error_text(response).await)
+}
+
 #[tokio::test]
 async fn a_cwd_that_does_not_exist_is_a_400_naming_the_path() {
     let daemon = Daemon::start("");
     let missing = daemon.home.path().join("no-such-dir");
-    let response = daemon
-        .keyed(client().post(daemon.url("/session")))
-        .json(&json!({"cwd": missing}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(
-        error_text(response)
-            .await
-            .contains(missing.to_str().unwrap())
-    );
+    let (status, reason) = refused_cwd(&daemon, json!(missing)).await;
+    assert_eq!(status, 400);
+    assert!(reason.contains(missing.to_str().unwrap()), "{reason}");
 }
 
 #[tokio::test]
 async fn a_cwd_that_is_a_file_is_a_400() {
     let daemon = Daemon::start("");
     let file = daemon.home.path().join("construct-actor.toml");
-    let response = daemon
-        .keyed(client().post(daemon.url("/session")))
-        .json(&json!({"cwd": file}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(error_text(response).await.contains("not a directory"));
+    let (status, reason) = refused_cwd(&daemon, json!(file)).await;
+    assert_eq!(status, 400);
+    assert!(reason.contains("not a directory"), "{reason}");
 }
 
 #[tokio::test]
@@ -96,18 +93,9 @@ async fn a_cwd_longer_than_path_max_is_a_400_before_the_filesystem_is_asked() {
     let daemon = Daemon::start("");
     // 4097 bytes under an existing folder: no path that long names a directory.
     let long = format!("{}/{}", daemon.home.path().display(), "a".repeat(4096));
-    let response = daemon
-        .keyed(client().post(daemon.url("/session")))
-        .json(&json!({"cwd": long}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(
-        error_text(response)
-            .await
-            .contains("longer than 4096 bytes")
-    );
+    let (status, reason) = refused_cwd(&daemon, json!(long)).await;
+    assert_eq!(status, 400);
+    assert!(reason.contains("longer than 4096 bytes"), "{reason}");
 }
 
 #[tokio::test]
