@@ -80,7 +80,7 @@ impl WorkspaceRoots {
     /// The workspace of a call in a session working in `cwd`.
     pub fn workspace(&self, cwd: Arc<Path>) -> Workspace {
         let reach = (!self.confine_to_cwd).then(|| Arc::clone(&self.roots));
-        Workspace::new(cwd, reach).hiding(Arc::clone(&self.hidden))
+        Workspace::new(cwd, reach, Arc::clone(&self.hidden))
     }
 
     /// The roots themselves (canonical folders): what shared upstream servers are told as their

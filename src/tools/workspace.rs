@@ -30,32 +30,24 @@ pub struct Workspace {
     /// The daemon's own files inside the roots (its discovery file, with the owner key, and its
     /// configuration), which no call may touch: a session in the owner's home must not read the
     /// key that opens every other session.
-    hidden: Option<Arc<[PathBuf]>>,
+    hidden: Arc<[PathBuf]>,
 }
 
 impl Workspace {
     /// A workspace for a session in `cwd`. `roots` are canonical folders from the configuration;
-    /// when there are none (or `None`), the cwd itself is the only root.
-    pub fn new(cwd: Arc<Path>, roots: Option<Arc<[PathBuf]>>) -> Self {
+    /// when there are none (or `None`), the cwd itself is the only root. `hidden` (absolute,
+    /// canonical paths) are out of every call's reach.
+    pub fn new(cwd: Arc<Path>, roots: Option<Arc<[PathBuf]>>, hidden: Arc<[PathBuf]>) -> Self {
         Self {
             cwd,
             roots: roots.filter(|roots| !roots.is_empty()),
-            hidden: None,
-        }
-    }
-
-    /// This workspace with `hidden` (absolute, canonical paths) out of every call's reach.
-    pub fn hiding(self, hidden: Arc<[PathBuf]>) -> Self {
-        Self {
-            hidden: Some(hidden),
-            ..self
+            hidden,
         }
     }
 
     /// Whether `path` (absolute, canonical) is, or lies under, one of the daemon's own files.
     pub fn is_hidden(&self, path: &Path) -> bool {
-        let hidden = self.hidden.as_deref().unwrap_or_default();
-        hidden.iter().any(|hidden| path.starts_with(hidden))
+        self.hidden.iter().any(|hidden| path.starts_with(hidden))
     }
 
     /// The folders a call may reach: the configured roots, or else the cwd alone.
@@ -181,7 +173,7 @@ mod tests {
     use super::*;
 
     fn workspace(dir: &Path) -> Workspace {
-        Workspace::new(Arc::from(dir.canonicalize().unwrap()), None)
+        Workspace::new(Arc::from(dir.canonicalize().unwrap()), None, Arc::from([]))
     }
 
     #[test]
@@ -252,6 +244,7 @@ mod tests {
         let ws = Workspace::new(
             Arc::from(root.path().canonicalize().unwrap()),
             Some(Arc::from(vec![other.path().canonicalize().unwrap()])),
+            Arc::from([]),
         );
         assert!(ws.resolve("x").is_err());
         assert!(ws.resolve(other.path().join("y").to_str().unwrap()).is_ok());
