@@ -61,7 +61,7 @@ measure() {
     pid=""
     for dump in "$work/$mode".*.[0-9]*; do
         local name total
-        name=$(sed -n 's/^desc: Trigger: Client Request: //p; s/^desc: Trigger: dump //p' "$dump" | head -1)
+        name=$(sed -n 's/^desc: Trigger: dump //p' "$dump" | head -1)
         total=$(sed -n 's/^\(summary\|totals\): \([0-9]*\).*/\2/p' "$dump" | head -1)
         echo "$mode $name: $((total / count)) instructions per operation"
     done
