@@ -26,6 +26,8 @@ pub struct CpuSpent {
     after: Vec<Snapshot>,
     /// CPU µs each server used, in the order of the servers given.
     pub servers_us: Vec<f64>,
+    /// Of which in the kernel (system time), µs, in the same order.
+    pub servers_kernel_us: Vec<f64>,
     /// CPU µs this process (the load generator) used.
     pub client_us: f64,
     /// CPU used by anything but the servers and the load generator (other processes, kernel
@@ -75,12 +77,18 @@ impl CpuWindow {
             .zip(&self.servers)
             .map(|(after, before)| after.cpu_since(before))
             .collect();
+        let servers_kernel_us = after
+            .iter()
+            .zip(&self.servers)
+            .map(|(after, before)| after.kernel_since(before))
+            .collect();
         let client_us = client.cpu_since(&self.client);
         let others_us = machine_us - self.machine_us - servers_us.iter().sum::<f64>() - client_us;
         Ok(CpuSpent {
             before: self.servers,
             after,
             servers_us,
+            servers_kernel_us,
             client_us,
             other_cores: (others_us / 1e6 / wall_secs).max(0.0),
             wall_secs,

@@ -209,6 +209,9 @@ pub struct LoadRun {
     pub p99_ms: f64,
     /// Server CPU time per operation, µs.
     pub server_cpu_us: f64,
+    /// Of which in the kernel (the server's system time: its syscalls, and the loopback TCP
+    /// work they carry), µs per operation.
+    pub server_kernel_us: f64,
     /// Load generator CPU time per operation, µs.
     pub client_cpu_us: f64,
     /// CPU used on the machine by anything but the server and the load generator (other
@@ -351,6 +354,7 @@ impl LoadRun {
             p50_ms: stats::percentile_ms(&mut latencies, 50.0),
             p99_ms: stats::percentile_ms(&mut latencies, 99.0),
             server_cpu_us: spent.servers_us[0] / ops as f64,
+            server_kernel_us: spent.servers_kernel_us[0] / ops as f64,
             client_cpu_us: spent.client_us / ops as f64,
             other_cores: spent.other_cores,
             threads: spent.threads(0, secs),
@@ -368,6 +372,7 @@ pub fn median(runs: &[LoadRun]) -> LoadRun {
         p50_ms: stats::median_of(runs, |r| r.p50_ms),
         p99_ms: stats::median_of(runs, |r| r.p99_ms),
         server_cpu_us: stats::median_of(runs, |r| r.server_cpu_us),
+        server_kernel_us: stats::median_of(runs, |r| r.server_kernel_us),
         client_cpu_us: stats::median_of(runs, |r| r.client_cpu_us),
         other_cores: stats::median_of(runs, |r| r.other_cores),
         threads: median_threads(runs.iter().map(|r| r.threads.as_slice())),

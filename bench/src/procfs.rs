@@ -13,15 +13,25 @@ fn ticks_per_second() -> u64 {
     if ticks > 0 { ticks as u64 } else { 100 }
 }
 
-/// User plus system CPU time the process `pid` has used so far, all threads, in microseconds.
-pub fn cpu_us(pid: u32) -> anyhow::Result<f64> {
+/// CPU time a process or thread has used so far, from its `stat` line (clock-tick resolution).
+#[derive(Debug, Clone, Copy, Default)]
+struct StatCpu {
+    /// User plus system time, µs.
+    total_us: f64,
+    /// System time (in the kernel, on the process's behalf: its syscalls, the TCP work they do,
+    /// page faults), µs.
+    kernel_us: f64,
+}
+
+/// The CPU time process `pid` has used so far, all threads.
+fn process_cpu(pid: u32) -> anyhow::Result<StatCpu> {
     let path = format!("/proc/{pid}/stat");
     let text = fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
     cpu_from_stat(&text)
 }
 
-/// utime + stime of a `stat` line, µs.
-fn cpu_from_stat(text: &str) -> anyhow::Result<f64> {
+/// utime + stime, and stime, of a `stat` line, µs.
+fn cpu_from_stat(text: &str) -> anyhow::Result<StatCpu> {
     // The command name (field 2) is in parentheses and may contain spaces: count from the last
     // closing parenthesis. After it come field 3 (state), ..., field 14 (utime), 15 (stime).
     let rest = text
@@ -34,7 +44,11 @@ fn cpu_from_stat(text: &str) -> anyhow::Result<f64> {
     }
     let utime: u64 = fields[11].parse().context("utime")?;
     let stime: u64 = fields[12].parse().context("stime")?;
-    Ok((utime + stime) as f64 * 1e6 / ticks_per_second() as f64)
+    let us = |ticks: u64| ticks as f64 * 1e6 / ticks_per_second() as f64;
+    Ok(StatCpu {
+        total_us: us(utime + stime),
+        kernel_us: us(stime),
+    })
 }
 
 /// CPU time (µs) of every live thread of process `pid`, by thread id, with the thread's name.
@@ -60,7 +74,7 @@ pub fn threads(pid: u32) -> anyhow::Result<Vec<ThreadCpu>> {
         let cpu_us = match precise {
             Some(us) => us,
             None => match cpu_from_stat(&stat) {
-                Ok(us) => us,
+                Ok(cpu) => cpu.total_us,
                 Err(_) => continue,
             },
         };
@@ -80,12 +94,12 @@ pub struct ThreadCpu {
     pub cpu_us: f64,
 }
 
-/// A process's (or a few processes') CPU time at one instant: the whole-process `stat` total
-/// (which keeps the time of threads that have exited, at clock-tick resolution) and each live
+/// A process's (or a few processes') CPU time at one instant: the whole-process `stat` totals
+/// (which keep the time of threads that have exited, at clock-tick resolution) and each live
 /// thread's precise time.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    total_us: f64,
+    stat: StatCpu,
     /// The live threads.
     pub threads: Vec<ThreadCpu>,
 }
@@ -100,12 +114,14 @@ impl Snapshot {
     /// and workers).
     pub fn of_processes(pids: &[u32]) -> anyhow::Result<Self> {
         let mut snapshot = Self {
-            total_us: 0.0,
+            stat: StatCpu::default(),
             threads: Vec::new(),
         };
         for &pid in pids {
             snapshot.threads.extend(threads(pid)?);
-            snapshot.total_us += cpu_us(pid)?;
+            let cpu = process_cpu(pid)?;
+            snapshot.stat.total_us += cpu.total_us;
+            snapshot.stat.kernel_us += cpu.kernel_us;
         }
         Ok(snapshot)
     }
@@ -118,7 +134,7 @@ impl Snapshot {
             .iter()
             .all(|old| self.threads.iter().any(|new| new.tid == old.tid));
         if !all_alive {
-            return self.total_us - earlier.total_us;
+            return self.stat.total_us - earlier.stat.total_us;
         }
         self.threads
             .iter()
@@ -131,6 +147,12 @@ impl Snapshot {
                 new.cpu_us - old
             })
             .sum()
+    }
+
+    /// System CPU µs used since `earlier`: the time spent in the kernel on the processes' behalf
+    /// (clock-tick resolution, as the kernel accounts it; a share of [`Self::cpu_since`]).
+    pub fn kernel_since(&self, earlier: &Snapshot) -> f64 {
+        self.stat.kernel_us - earlier.stat.kernel_us
     }
 
     /// Thread utilization between `earlier` and this snapshot (see [`utilization`]).
@@ -302,6 +324,18 @@ mod tests {
         let line = "4242 (node (worker) 1) S 17 4242 4242 0 -1 4194560 0 0 0 0 3 4";
         assert_eq!(parent_from_stat(line), Some(17));
         assert_eq!(parent_from_stat("garbage"), None);
+    }
+
+    #[test]
+    fn system_time_is_read_apart_from_user_time() {
+        // Fields after the name: state, ppid, pgrp, session, tty, tpgid, flags, minflt, cminflt,
+        // majflt, cmajflt, utime (300 ticks), stime (100 ticks).
+        let line = "4242 (a (b) c) R 1 4242 4242 0 -1 0 0 0 0 0 300 100 0 0";
+        let cpu = cpu_from_stat(line).unwrap();
+        let tick_us = 1e6 / ticks_per_second() as f64;
+        assert_eq!(cpu.total_us, 400.0 * tick_us);
+        assert_eq!(cpu.kernel_us, 100.0 * tick_us);
+        assert!(cpu_from_stat("4242 (short) R 1 2").is_err());
     }
 
     #[test]

@@ -86,6 +86,12 @@ impl Route {
     }
 }
 
+/// The ceiling's CPU per call at c=64 on the machine where issue 16 was measured, µs: its targets
+/// in µs are these multiples of it, which the targets also check against the ceiling of the same
+/// run. The ceiling is mostly the kernel's loopback TCP work (two thirds of it on the 2-vCPU
+/// machine of `BENCHMARKS.md`), which differs from machine to machine and which no server saves.
+const ISSUE_CEILING_US: f64 = 6.3;
+
 /// The medians at one concurrency: the concurrency, then each route's, in the routes' order.
 type AtConcurrency = (usize, Vec<LoadRun>);
 
@@ -191,6 +197,7 @@ fn table(settings: &Settings, routes: &[Route], medians: &[AtConcurrency]) -> Ta
             "vs rmcp",
             "p50 / p99 ms",
             "server CPU µs/call",
+            "of which kernel",
             "client CPU µs/call",
             "server threads (cores busy)",
             "other load (cores)",
@@ -211,6 +218,7 @@ fn table(settings: &Settings, routes: &[Route], medians: &[AtConcurrency]) -> Ta
                 ratio(run.ops_per_sec, rmcp),
                 fmt_pair(run.p50_ms, run.p99_ms),
                 fmt(run.server_cpu_us),
+                fmt(run.server_kernel_us),
                 fmt(run.client_cpu_us),
                 load::describe_threads(&run.threads),
                 fmt(run.other_cores),
@@ -220,16 +228,27 @@ fn table(settings: &Settings, routes: &[Route], medians: &[AtConcurrency]) -> Ta
     table
 }
 
-/// Issue 16's targets: each daemon route's CPU per call at each concurrency, the standard
+/// Issue 16's targets: each daemon route's CPU per call at each concurrency, in µs and as a
+/// multiple of the same run's ceiling (see [`ISSUE_CEILING_US`]), the standard
 /// client's calls/s against rmcp's and the Construct path's against the ceiling's at the highest
 /// concurrency, and a single client's latency on each daemon route.
 fn targets(routes: &[Route], medians: &[AtConcurrency]) -> Vec<Target> {
     let mut targets = Vec::new();
     for (concurrency, runs) in medians {
+        let ceiling = find(routes, runs, Answerer::Ceiling, Handshake::Construct)
+            .map_or(f64::NAN, |(_, run)| run.server_cpu_us);
         for (route, run) in routes.iter().zip(runs) {
             if let Some(limit) = route.cpu_target_us {
                 let what = format!("calls: {} CPU per call, c={concurrency}", route.label);
                 targets.push(Target::at_most(what, run.server_cpu_us, limit, "µs"));
+                let what = format!(
+                    "calls: {} CPU per call vs the ceiling's, c={concurrency}",
+                    route.label
+                );
+                // To two decimals, as the issue's figures allow: 12 µs is 1.9×, 15 µs 2.38×.
+                let multiple_limit = (limit / ISSUE_CEILING_US * 100.0).round() / 100.0;
+                let multiple = run.server_cpu_us / ceiling;
+                targets.push(Target::at_most(what, multiple, multiple_limit, "×"));
             }
         }
     }

@@ -121,6 +121,7 @@ fn table(settings: &Settings, daemon: &Medians, ceiling: &Medians) -> Table {
             "vs ceiling",
             "p50 / p99 ms",
             "CPU µs/session",
+            "of which kernel",
             "RSS growth B/session",
             "threads (cores busy)",
             "other load (cores)",
@@ -134,6 +135,7 @@ fn table(settings: &Settings, daemon: &Medians, ceiling: &Medians) -> Table {
             ratio(run.ops_per_sec, ceiling_ops_per_sec),
             fmt_pair(run.p50_ms, run.p99_ms),
             fmt(run.server_cpu_us),
+            fmt(run.server_kernel_us),
             fmt(*rss),
             load::describe_threads(&run.threads),
             fmt(run.other_cores),
@@ -142,13 +144,14 @@ fn table(settings: &Settings, daemon: &Medians, ceiling: &Medians) -> Table {
     table
 }
 
-/// The daemon's CPU time and resident memory per session.
+/// The daemon's CPU time (issue 16's 12 µs; the first issues asked for 15) and resident memory
+/// per session.
 fn targets((daemon, daemon_rss): &Medians) -> Vec<Target> {
     vec![
         Target::at_most(
             "sessions: daemon CPU per session",
             daemon.server_cpu_us,
-            15.0,
+            12.0,
             "µs",
         ),
         Target::at_most(
