@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 mod client_address;
 pub mod config;
+mod cwd_lookup;
 pub mod dashboard;
 pub mod error;
 pub mod events;

@@ -4,18 +4,16 @@
 //! Creation is limited per client address (the TCP peer) and daemon-wide; a session then lives
 //! until it is deleted or has been idle for `sessions.idle_timeout`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use construct_actors::{ASK_TIMEOUT, Create, MAX_LABEL_CHARS, Stop};
+use construct_actors::{Create, MAX_LABEL_CHARS, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
+use super::cwd_lookup::LOOKUPS;
 use super::error::HttpError;
 use super::{AppState, ask, auth, body, creator};
-use crate::paths;
 
 /// The optional body of `POST /session`. Unknown fields are ignored, for clients newer than us.
 #[derive(Debug, Default, Deserialize)]
@@ -54,7 +52,7 @@ pub async fn create(
         )));
     }
     let cwd = match request.cwd {
-        Some(requested) => resolve_cwd(requested).await?,
+        Some(requested) => LOOKUPS.resolve(requested).await?,
         None => Arc::clone(&state.started.cwd),
     };
     state
@@ -81,51 +79,6 @@ pub async fn create(
         token: &created.token,
         cwd: created.cwd.to_string_lossy(),
     }))
-}
-
-/// Longest cwd accepted, in bytes: Linux's `PATH_MAX`; a longer path names no directory.
-const MAX_CWD_BYTES: usize = 4096;
-
-/// Most cwds being resolved at once, daemon-wide. A cwd on a filesystem that never answers holds
-/// its blocking thread until the filesystem does; only this many can be held that way, and a
-/// request finding them all taken is refused at once rather than queued.
-const MAX_RESOLVING: usize = 8;
-
-static RESOLVING: Semaphore = Semaphore::const_new(MAX_RESOLVING);
-
-/// The requested cwd, made canonical ([`paths::resolve_cwd`]) on tokio's blocking threads: it
-/// asks the filesystem, which a hung mount (NFS, FUSE) can stall indefinitely, and the HTTP
-/// worker it would otherwise run on serves every other connection of its thread. A cwd that
-/// does not resolve within [`ASK_TIMEOUT`] is refused; its thread, and its place among the
-/// [`MAX_RESOLVING`], are taken until the filesystem answers.
-async fn resolve_cwd(requested: String) -> Result<Arc<Path>, HttpError> {
-    if requested.len() > MAX_CWD_BYTES {
-        return Err(HttpError::BadRequest(format!(
-            "cwd is longer than {MAX_CWD_BYTES} bytes"
-        )));
-    }
-    let place = RESOLVING.try_acquire().map_err(|_| {
-        HttpError::Unavailable(format!(
-            "{MAX_RESOLVING} session folders are being looked up already; try again shortly"
-        ))
-    })?;
-    let resolving = tokio::task::spawn_blocking(move || {
-        let _place = place;
-        paths::resolve_cwd(&requested)
-    });
-    match tokio::time::timeout(ASK_TIMEOUT, resolving).await {
-        Ok(Ok(resolved)) => resolved.map(Arc::from).map_err(HttpError::BadRequest),
-        Ok(Err(failed)) => {
-            tracing::error!("resolving a session's cwd failed: {failed}");
-            Err(HttpError::Unavailable(
-                "the cwd could not be resolved".into(),
-            ))
-        }
-        Err(_) => Err(HttpError::Unavailable(format!(
-            "the cwd did not resolve within {} s: its filesystem does not answer",
-            ASK_TIMEOUT.as_secs()
-        ))),
-    }
 }
 
 /// `GET /session/{id}` with the session's token → what the session is and who follows it.
