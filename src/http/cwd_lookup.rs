@@ -7,15 +7,21 @@
 //!
 //! - a cwd longer than [`MAX_CWD_BYTES`] is refused before the filesystem is asked;
 //! - a request finding all [`MAX_LOOKUPS`] places taken is refused at once, not queued;
-//! - a lookup that has not answered within [`ASK_TIMEOUT`] is refused. Its thread, and its place,
-//!   stay taken until the filesystem answers: a filesystem that never does holds
-//!   [`MAX_LOOKUPS`] threads at most.
+//! - a lookup that has not answered within [`LOOKUP_TIMEOUT`] is refused. Its thread, and its
+//!   place, stay taken until the filesystem answers: a filesystem that never does holds
+//!   [`MAX_LOOKUPS`] threads at most. So a key holder who points cwds at a mount that never
+//!   answers (a FUSE filesystem of their own) keeps every place taken, and other requests
+//!   naming a cwd get `503` until it answers. Each lookup that times out is logged, with its
+//!   path, as a warning.
+//!
+//! (The blocking threads are the HTTP worker's runtime's. A runtime waits for its blocking
+//! threads when dropped, but the daemon does not join its workers' threads when it exits, so a
+//! lookup still hung then does not hold the exit up.)
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use construct_actors::ASK_TIMEOUT;
 use tokio::sync::Semaphore;
 
 use super::error::HttpError;
@@ -27,8 +33,11 @@ const MAX_CWD_BYTES: usize = 4096;
 /// Most cwds being looked up at once, daemon-wide.
 const MAX_LOOKUPS: usize = 8;
 
+/// How long a request waits for its cwd's filesystem.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The daemon's lookups.
-pub static LOOKUPS: CwdLookups = CwdLookups::new(MAX_LOOKUPS, ASK_TIMEOUT);
+pub static LOOKUPS: CwdLookups = CwdLookups::new(MAX_LOOKUPS, LOOKUP_TIMEOUT);
 
 /// Lookups of requested cwds: how many may be under way, and how long one is awaited.
 pub struct CwdLookups {
@@ -49,7 +58,8 @@ impl CwdLookups {
 
     /// The requested cwd made canonical ([`paths::resolve_cwd`]): `400` if it names no folder
     /// that can be read, `503` if the filesystem does not answer in time or too many lookups are
-    /// under way.
+    /// under way. (`'static`: a lookup's place goes with it to its blocking thread, which may
+    /// outlive the request.)
     pub async fn resolve(&'static self, requested: String) -> Result<Arc<Path>, HttpError> {
         self.resolve_with(requested, paths::resolve_cwd).await
     }
@@ -66,15 +76,19 @@ impl CwdLookups {
             )));
         }
         let place = self.places.try_acquire().map_err(|_| {
+            // Not a warning: any client can repeat it at will. The lookups holding the places
+            // were warned of when they timed out.
+            tracing::debug!(cwd = %requested, "cwd refused: every lookup place is taken");
             HttpError::Unavailable(format!(
                 "{} session folders are being looked up already; try again shortly",
                 self.limit
             ))
         })?;
+        let looked_up = requested.clone();
         let looking = tokio::task::spawn_blocking(move || {
             // Held until the filesystem answers, however long the caller waited.
             let _place = place;
-            lookup(&requested)
+            lookup(&looked_up)
         });
         match tokio::time::timeout(self.timeout, looking).await {
             Ok(Ok(found)) => found.map(Arc::from).map_err(HttpError::BadRequest),
@@ -84,10 +98,13 @@ impl CwdLookups {
                     "the cwd could not be resolved".into(),
                 ))
             }
-            Err(_) => Err(HttpError::Unavailable(format!(
-                "the cwd did not resolve within {} s: its filesystem does not answer",
-                self.timeout.as_secs_f64()
-            ))),
+            Err(_) => {
+                tracing::warn!(cwd = %requested, "cwd lookup unanswered: its filesystem hangs");
+                Err(HttpError::Unavailable(format!(
+                    "the cwd did not resolve within {} s: its filesystem does not answer",
+                    self.timeout.as_secs_f64()
+                )))
+            }
         }
     }
 }
@@ -189,9 +206,13 @@ mod tests {
         assert!(
             matches!(missing, Err(HttpError::BadRequest(reason)) if reason == "/missing is missing")
         );
-        let long = "/a".repeat(MAX_CWD_BYTES / 2 + 1);
+        let longest = "/a".repeat(MAX_CWD_BYTES / 2);
+        let found = lookups
+            .resolve_with(longest.clone(), |cwd| Ok(cwd.into()))
+            .await;
+        assert_eq!(&*found.unwrap(), Path::new(&longest));
         let refused = lookups
-            .resolve_with(long, |_| panic!("an overlong cwd was looked up"))
+            .resolve_with(longest + "/", |_| panic!("an overlong cwd was looked up"))
             .await;
         assert!(
             matches!(refused, Err(HttpError::BadRequest(reason)) if reason.contains("longer than 4096 bytes"))
