@@ -80,7 +80,8 @@ impl CpuWindow {
         let servers_kernel_us = after
             .iter()
             .zip(&self.servers)
-            .map(|(after, before)| after.kernel_since(before))
+            .zip(&servers_us)
+            .map(|((after, before), us)| us * after.kernel_share_since(before))
             .collect();
         let client_us = client.cpu_since(&self.client);
         let others_us = machine_us - self.machine_us - servers_us.iter().sum::<f64>() - client_us;

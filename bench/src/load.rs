@@ -210,7 +210,7 @@ pub struct LoadRun {
     /// Server CPU time per operation, µs.
     pub server_cpu_us: f64,
     /// Of which in the kernel (the server's system time: its syscalls, and the loopback TCP
-    /// work they carry; an estimate, see [`crate::procfs::Snapshot::kernel_since`]), µs per
+    /// work they carry; an estimate, see [`crate::procfs::Snapshot::kernel_share_since`]), µs per
     /// operation.
     pub server_kernel_us: f64,
     /// Load generator CPU time per operation, µs.

@@ -149,17 +149,17 @@ impl Snapshot {
             .sum()
     }
 
-    /// Of [`Self::cpu_since`], the µs spent in the kernel on the processes' behalf: that time
-    /// split by the kernel's own user/system accounting over the same stretch. The split is an
-    /// estimate (the kernel samples it at each clock tick, 250 or so a second), the total it
-    /// splits is the precise one, so the two columns never disagree.
-    pub fn kernel_since(&self, earlier: &Snapshot) -> f64 {
+    /// The share of the CPU time since `earlier` spent in the kernel on the processes' behalf,
+    /// 0 to 1, by the kernel's own user/system accounting over the same stretch: an estimate
+    /// (the kernel samples it at each clock tick, 250 or so a second), meant to split the
+    /// precise [`Self::cpu_since`], so that the two figures never disagree.
+    pub fn kernel_share_since(&self, earlier: &Snapshot) -> f64 {
         let ticked = self.stat.total_us - earlier.stat.total_us;
         if ticked <= 0.0 {
             return 0.0;
         }
         let system = self.stat.kernel_us - earlier.stat.kernel_us;
-        self.cpu_since(earlier) * (system / ticked).clamp(0.0, 1.0)
+        (system / ticked).clamp(0.0, 1.0)
     }
 
     /// Thread utilization between `earlier` and this snapshot (see [`utilization`]).
